@@ -24,6 +24,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from services.checks import COMPONENTS, CheckFailed, checks_for, settings_from_env
+
+    unknown = sorted(set(args.components) - set(COMPONENTS))
+    if unknown:
+        print(f"relais check : ERREUR : composant inconnu {', '.join(unknown)} : "
+              f"choisissez parmi {', '.join(COMPONENTS)}.", file=sys.stderr)
+        return 2
+    try:
+        settings = settings_from_env()
+        for _name, check in checks_for(settings, args.components):
+            print(f"relais check : ok : {check()}", flush=True)
+    except CheckFailed as exc:
+        print(f"relais check : ERREUR : {exc}", file=sys.stderr, flush=True)
+        return 1
+    if not args.components and settings.mode == "embedded":
+        print("relais check : mode embedded : ni Kafka ni PostgreSQL requis "
+              "(RELAIS_MODE=distributed, ou `relais check database kafka`, pour les vérifier)", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relais",
@@ -39,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default RELAIS_HTTP_PORT or 8000)")
     serve.set_defaults(func=_serve)
+    check = sub.add_parser(
+        "check",
+        help="check the configuration: one clear line per problem, exit 1 when one fails",
+        description="Check the configuration read from RELAIS_* variables: in distributed mode "
+        "PostgreSQL (reachable, credentials, migrations) and Kafka (reachable, topics); in embedded "
+        "mode the state directory. Name components to check only those.",
+    )
+    check.add_argument("components", nargs="*", metavar="COMPONENT",
+                       help="database, kafka or state (default: what RELAIS_MODE needs)")
+    check.set_defaults(func=_check)
     return parser
 
 

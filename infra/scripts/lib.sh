@@ -1,0 +1,69 @@
+# Shared helpers of the infra scripts (sourced, not run).
+# shellcheck shell=bash
+
+RELAIS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# Runtime files (data, logs, pid files, jar cache) live outside the checkout: a clone may sit
+# in a 0700 directory that the `postgres` OS user cannot enter.
+RELAIS_RUN_DIR="${RELAIS_RUN_DIR:-/var/tmp/relais}"
+RELAIS_VENV="$RELAIS_ROOT/.venv"
+RELAIS_PY="$RELAIS_VENV/bin/python"
+
+# Where the development servers listen (the defaults of services/settings.py).
+RELAIS_DEFAULT_DATABASE_URL="postgresql://relais:relais@127.0.0.1:55432/relais"
+RELAIS_DEFAULT_KAFKA_BOOTSTRAP="127.0.0.1:59092"
+RELAIS_PG_PORT=55432
+RELAIS_KAFKA_PORT=59092
+RELAIS_KAFKA_CONTROLLER_PORT=59093
+
+say() { printf '[relais] %s\n' "$*"; }
+# die MESSAGE: one clear line (what is wrong + how to fix it) on stderr, exit 1.
+die() { printf '[relais] ERREUR : %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ensure_venv: .venv exists and holds the project installed with the pinned constraints.
+# Reinstalls only when pyproject.toml or constraints.txt changed since the last install.
+ensure_venv() {
+    local py stamp want
+    if [ ! -x "$RELAIS_PY" ]; then
+        py="$(command -v python3 || true)"
+        [ -n "$py" ] || die "python3 introuvable : installez Python >= 3.11 (apt-get install python3 python3-venv)."
+        "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            || die "$("$py" -V 2>&1) est trop ancien : Relais demande Python >= 3.11 (mettez un python3 récent dans le PATH)."
+        say "création de l'environnement virtuel .venv ($("$py" -V 2>&1))"
+        "$py" -m venv "$RELAIS_VENV" \
+            || die "python3 -m venv a échoué : installez le paquet python3-venv (apt-get install python3-venv)."
+    fi
+    stamp="$RELAIS_VENV/.relais-install-stamp"
+    want="$(cat "$RELAIS_ROOT/pyproject.toml" "$RELAIS_ROOT/constraints.txt" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$RELAIS_PY" -c 'import services, kafka, psycopg, pytest' 2>/dev/null; then
+        say "installation des dépendances Python (pip install -c constraints.txt -e .[test])"
+        mkdir -p "$RELAIS_RUN_DIR"
+        if ! (cd "$RELAIS_ROOT" && "$RELAIS_PY" -m pip install --disable-pip-version-check \
+                -c constraints.txt -e ".[test]") >"$RELAIS_RUN_DIR/pip.log" 2>&1; then
+            tail -n 15 "$RELAIS_RUN_DIR/pip.log" >&2
+            die "pip install a échoué (fin du journal ci-dessus, tout dans $RELAIS_RUN_DIR/pip.log) : vérifiez l'accès à PyPI et constraints.txt."
+        fi
+        printf '%s\n' "$want" >"$stamp"
+    fi
+}
+
+# find_java: prints the java binary to use (RELAIS_JAVA, else JAVA_HOME, else PATH), or dies.
+find_java() {
+    local java="${RELAIS_JAVA:-}"
+    if [ -z "$java" ] && [ -n "${JAVA_HOME:-}" ]; then java="$JAVA_HOME/bin/java"; fi
+    if [ -z "$java" ]; then java="$(command -v java || true)"; fi
+    if [ -z "$java" ] || [ ! -x "$java" ]; then
+        die "Java introuvable${java:+ ($java)} : Kafka demande Java 17 ou plus ; installez-le (apt-get install openjdk-17-jre-headless) ou pointez JAVA_HOME / RELAIS_JAVA vers un JDK 17+."
+    fi
+    local major
+    major="$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1)"
+    major="${major#1.}"
+    if [ -z "$major" ] || [ "${major%%.*}" -lt 17 ] 2>/dev/null; then
+        die "Java ${major:-?} trouvé ($java) : Kafka 4 demande Java 17 ou plus ; pointez JAVA_HOME / RELAIS_JAVA vers un JDK 17+."
+    fi
+    printf '%s\n' "$java"
+}

@@ -1,0 +1,207 @@
+"""`relais check`: is the configuration usable? One clear line per problem, no traceback.
+
+Each check returns a short "ok" description or raises `CheckFailed` whose message says what is
+wrong and how to fix it, in one line. Checks connect only when called (never at import).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from services.settings import Settings
+
+UP_HINT = "lancez `bash infra/scripts/up.sh`"
+
+
+class CheckFailed(Exception):
+    """A check failed; str(exc) is the one line to show."""
+
+
+def settings_from_env() -> Settings:
+    """Read Settings; a bad RELAIS_* value becomes one CheckFailed line naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err.get("loc") else "?"
+        var = f"RELAIS_{field.upper()}"
+        raw = os.environ.get(var, "")
+        raise CheckFailed(f"{var}={raw!r} est invalide ({err['msg']}) : corrigez ou retirez cette variable.") from None
+
+
+def _where(url: str) -> str:
+    """host:port/db of a PostgreSQL URL, without the password."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001
+        return "?"
+    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname') or info.get('user') or '?'}"
+
+
+def check_database(url: str, schema: str = "public", timeout_s: int = 5) -> str:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    fix = "corrigez RELAIS_DATABASE_URL"
+    scheme = urlsplit(url).scheme if "://" in url else ""
+    if scheme not in ("postgresql", "postgres"):
+        raise CheckFailed(
+            f"RELAIS_DATABASE_URL n'est pas une URL PostgreSQL ({scheme or 'sans schéma'}://…) : "
+            "attendu postgresql://utilisateur:motdepasse@hôte:port/base."
+        )
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise CheckFailed(
+            f"RELAIS_DATABASE_URL est illisible ({str(exc).strip().splitlines()[0]}) : "
+            "attendu postgresql://utilisateur:motdepasse@hôte:port/base."
+        ) from None
+    where = _where(url)
+    user = info.get("user") or "?"
+    db = info.get("dbname") or user
+    try:
+        with psycopg.connect(url, connect_timeout=timeout_s, autocommit=True) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            pending = _pending_migrations(conn, schema)
+    except psycopg.OperationalError as exc:
+        text = str(exc)
+        low = text.lower()
+        state = getattr(exc, "sqlstate", None)
+        if state == "28P01" or "password authentication failed" in low:
+            raise CheckFailed(
+                f"PostgreSQL {where} refuse le mot de passe de l'utilisateur {user} : {fix}."
+            ) from None
+        if state == "3D000" or (f'database "{db}" does not exist' in text):
+            raise CheckFailed(f"la base {db} n'existe pas sur PostgreSQL {where} : créez-la ou {fix}.") from None
+        if f'role "{user}" does not exist' in text:
+            raise CheckFailed(f"l'utilisateur {user} n'existe pas sur PostgreSQL {where} : {fix}.") from None
+        if "connection refused" in low or "no such file or directory" in low:
+            raise CheckFailed(f"PostgreSQL injoignable à {where} (connexion refusée) : {UP_HINT} ou {fix}.") from None
+        if "timeout" in low or "timed out" in low:
+            raise CheckFailed(f"PostgreSQL {where} ne répond pas en {timeout_s} s : {UP_HINT} ou {fix}.") from None
+        if "could not translate host name" in low or "name or service not known" in low:
+            raise CheckFailed(f"hôte PostgreSQL inconnu ({where}) : {fix}.") from None
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+        raise CheckFailed(f"connexion à PostgreSQL {where} impossible ({first}) : {fix}.") from None
+    if pending:
+        raise CheckFailed(
+            f"PostgreSQL {where} : {len(pending)} migration(s) en attente dans le schéma {schema} "
+            f"({', '.join(pending)}) : lancez `python -m infra.postgres.migrations apply` "
+            "(`bash infra/scripts/up.sh` le fait)."
+        )
+    return f"PostgreSQL {version} sur {where}, schéma {schema} à jour"
+
+
+def _pending_migrations(conn, schema: str) -> list[str]:
+    from infra.postgres.migrations import discover
+
+    wanted = {m.version: f"{m.version:03d}_{m.name}" for m in discover()}
+    exists = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'schema_migrations'",
+        (schema,),
+    ).fetchone()
+    done: set[int] = set()
+    if exists:
+        done = {v for (v,) in conn.execute(f'SELECT version FROM "{schema}".schema_migrations')}
+    return [name for v, name in sorted(wanted.items()) if v not in done]
+
+
+def _parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
+    servers = []
+    for item in (s.strip() for s in bootstrap.split(",")):
+        host, sep, port = item.rpartition(":")
+        if not item or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise CheckFailed(
+                f"RELAIS_KAFKA_BOOTSTRAP={bootstrap!r} est invalide : attendu hôte:port[,hôte:port…] "
+                "(ex. 127.0.0.1:59092)."
+            )
+        servers.append((host.strip("[]"), int(port)))
+    return servers
+
+
+def check_kafka(bootstrap: str, topic_prefix: str = "relais", timeout_s: float = 5.0) -> str:
+    import logging
+
+    servers = _parse_bootstrap(bootstrap)
+    reachable = []
+    last = ""
+    for host, port in servers:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                reachable.append((host, port))
+        except socket.gaierror:
+            last = "hôte inconnu"
+        except ConnectionRefusedError:
+            last = "connexion refusée"
+        except OSError as exc:
+            last = "délai dépassé" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+    if not reachable:
+        raise CheckFailed(
+            f"Kafka injoignable à {bootstrap} ({last}) : {UP_HINT} ou corrigez RELAIS_KAFKA_BOOTSTRAP."
+        )
+
+    from infra.kafka.topics import admin_client, load_topics
+
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    try:
+        admin = admin_client(bootstrap, timeout_ms=int(timeout_s * 1000))
+        try:
+            cluster = admin.describe_cluster()
+            present = set(admin.list_topics())
+        finally:
+            admin.close()
+    except Exception as exc:  # noqa: BLE001
+        raise CheckFailed(
+            f"{bootstrap} accepte les connexions mais ne répond pas comme un broker Kafka "
+            f"({type(exc).__name__}) : vérifiez RELAIS_KAFKA_BOOTSTRAP (port PLAINTEXT du broker)."
+        ) from None
+    missing = [t.name for t in load_topics(prefix=topic_prefix) if t.name not in present]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" et {len(missing) - 3} autres" if len(missing) > 3 else "")
+        raise CheckFailed(
+            f"Kafka {bootstrap} : topics manquants ({shown}) : lancez `python -m infra.kafka.topics apply` "
+            "(`bash infra/scripts/up.sh` le fait)."
+        )
+    brokers = len(cluster.get("brokers") or []) or 1
+    return f"Kafka sur {bootstrap} : {brokers} broker(s), topics {topic_prefix}.* présents"
+
+
+def check_state_dir(path: Path) -> str:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".relais-check"
+        probe.write_text("ok", encoding="ascii")
+        probe.unlink()
+    except OSError as exc:
+        raise CheckFailed(
+            f"RELAIS_STATE_DIR={str(path)!r} n'est pas inscriptible ({exc.strerror or exc}) : "
+            "choisissez un dossier où Relais peut écrire."
+        ) from None
+    return f"dossier d'état {path} inscriptible"
+
+
+COMPONENTS = ("database", "kafka", "state")
+
+
+def checks_for(settings: Settings, only: Sequence[str] = ()) -> list[tuple[str, Callable[[], str]]]:
+    """The checks to run, in order: what `only` names, else what settings.mode needs."""
+    table: dict[str, Callable[[], str]] = {
+        "state": lambda: check_state_dir(settings.state_dir),
+        "database": lambda: check_database(settings.database_url, settings.database_schema),
+        "kafka": lambda: check_kafka(settings.kafka_bootstrap, settings.topic_prefix),
+    }
+    if only:
+        names = [n for n in COMPONENTS if n in only]
+    elif settings.mode == "distributed":
+        names = ["database", "kafka"]
+    else:
+        names = ["state"]
+    return [(name, table[name]) for name in names]
