@@ -111,7 +111,8 @@ class CloudEvent(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
             raise ValueError("time must be timezone-aware (RFC 3339 needs an offset)")
-        return value
+        # One canonical instant: what goes on the wire and what comes back compare equal.
+        return None if value is None else value.astimezone(timezone.utc)
 
     @field_validator("extensions")
     @classmethod
