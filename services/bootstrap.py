@@ -5,9 +5,16 @@ Nothing connects at import time; `bootstrap()` does the wiring when a command as
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.pathways import PathwaysApplication, PathwaysHandler
 
 
 @dataclass
@@ -15,8 +22,86 @@ class Relais:
     """The wired system, handed to the gateway and the workers."""
 
     settings: Settings
+    pathways: PathwaysHandler | None = None
 
 
 def bootstrap(settings: Settings | None = None) -> Relais:
     settings = settings or Settings()
-    return Relais(settings=settings)
+    from services.pathways import PathwaysHandler
+
+    return Relais(settings=settings, pathways=PathwaysHandler(build_pathways_application(settings)))
+
+
+# --- pathways (the eventsourcing application) -------------------------------------------------
+
+
+def _cipher_key(settings: Settings) -> str:
+    """The AES key encrypting event payloads: from settings, or (embedded mode only) one
+    generated once and kept under state_dir, so that a restart can still read its events."""
+    if settings.cipher_key is not None:
+        return settings.cipher_key.get_secret_value()
+    if settings.mode != "embedded":
+        msg = "RELAIS_CIPHER_KEY is required in distributed mode (event payloads are encrypted at rest)."
+        raise RuntimeError(msg)
+    from eventsourcing.cipher import AESCipher
+
+    path = Path(settings.state_dir) / "cipher.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(AESCipher.create_key(num_bytes=32))
+    return path.read_text().strip()
+
+
+def postgres_env(database_url: str, schema: str) -> dict[str, str]:
+    """The eventsourcing library's POSTGRES_* keys for a postgresql:// URL."""
+    parts = urlsplit(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/") or "relais",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or ""),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+    }
+
+
+def _ensure_schema(database_url: str, schema: str) -> None:
+    # The library creates its tables but not the schema they live in.
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def build_pathways_application(settings: Settings, **overrides: str) -> PathwaysApplication:
+    """Builds the pathways application on the store the settings name.
+
+    Embedded mode: SQLite file `state_dir/events.sqlite3`; distributed mode: the PostgreSQL
+    of `database_url`, in `database_schema`. `overrides` are eventsourcing environment keys
+    that win over those (tests pass SQLITE_DBNAME=":memory:" or POSTGRES_SCHEMA=<fresh>).
+    """
+    from services.pathways import PathwaysApplication
+
+    if settings.mode == "distributed" or overrides.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        env = postgres_env(settings.database_url, settings.database_schema)
+    else:
+        state_dir = Path(settings.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(state_dir / "events.sqlite3")}
+    env.update(
+        {
+            "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+            "CIPHER_KEY": _cipher_key(settings),
+            # Several threads (gateway, ingest, risk) share one application in embedded mode.
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+    )
+    env.update(overrides)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
+    return PathwaysApplication(env=env)

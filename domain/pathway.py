@@ -1,0 +1,919 @@
+"""What the four pathways share: the event-sourced base aggregate.
+
+Pattern (from the eventsourcing library's examples): a public command method named with a
+verb runs the `check_*` invariants, then calls a private method decorated with `@event(...)`
+whose body only applies the fact. The body runs again on replay, so it must not check nor
+read anything but its arguments and the current state.
+
+Every event carries `actor` (agency, pseudonymous professional, role) and `occurred_at` (when
+the fact happened in the field; a late entry is normal) besides the library's `timestamp`
+(when it was recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import errors
+from domain.values import (
+    OPEN_ALERT_STATUSES,
+    REFERRAL_STATUSES_NEEDING_REASON,
+    REFERRAL_TRANSITIONS,
+    TERMINAL_REFERRAL_STATUSES,
+    Actor,
+    Alert,
+    AlertSeverity,
+    AlertStatus,
+    Appointment,
+    AppointmentStatus,
+    CaseConference,
+    ClosureOutcome,
+    ConferenceAction,
+    ContactStatus,
+    CoverageRight,
+    CoverageScheme,
+    CoverageStatus,
+    HousingRequest,
+    HousingStatus,
+    InformationCategory,
+    Need,
+    NeedCategory,
+    NeedStatus,
+    ParticipantRole,
+    PathwayKind,
+    PhoneStatus,
+    Referral,
+    ReferralOutcome,
+    ReferralStatus,
+)
+
+
+class Pathway(Aggregate):
+    """Base of the four pathway aggregates. Not opened directly: open one of its kinds."""
+
+    class Event(Aggregate.Event):
+        # Declared on the base event so that no event can be defined without them.
+        actor: Actor
+        occurred_at: datetime
+
+    # ------------------------------------------------------------------ shared opening
+    def _open(
+        self,
+        kind: PathwayKind,
+        person_ref: str,
+        territory: str,
+        lead_agency: str,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        """Sets the shared state; called by each kind's decorated `__init__`."""
+        self.kind = PathwayKind(kind)
+        self.person_ref = person_ref  # pseudonymous reference, never a name
+        self.territory = territory
+        self.lead_agency = lead_agency
+        self.participants: dict[str, ParticipantRole] = {lead_agency: ParticipantRole.LEAD}
+        if not actor.is_system and actor.agency != lead_agency:
+            self.participants[actor.agency] = ParticipantRole.COORDINATION
+        self.opened_at = occurred_at
+        self.consents: dict[str, list[InformationCategory]] = {}
+        self.needs: dict[UUID, Need] = {}
+        self.referrals: dict[UUID, Referral] = {}
+        self.appointments: dict[UUID, Appointment] = {}
+        self.coverage: dict[CoverageScheme, CoverageRight] = {}
+        self.housing_requests: dict[UUID, HousingRequest] = {}
+        self.contact = ContactStatus()
+        self.interpreter_language: str | None = None
+        self.exit_date: date | None = None  # release / discharge / SAS day 21
+        self.exited_on: date | None = None
+        self.case_conferences: dict[UUID, CaseConference] = {}
+        self.actions: dict[UUID, ConferenceAction] = {}
+        self.alerts: dict[UUID, Alert] = {}
+        self.is_closed = False
+        self.closure_outcome: ClosureOutcome | None = None
+        self.closure_reason: str | None = None
+        self.closed_at: datetime | None = None
+        self.last_activity_at = occurred_at
+        self.last_actor = actor
+
+    def _touch(self, actor: Actor, occurred_at: datetime) -> None:
+        # Late entries must not move the clock back: the "stalled" rule reads this.
+        if occurred_at > self.last_activity_at:
+            self.last_activity_at = occurred_at
+        self.last_actor = actor
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def open_needs(self) -> list[Need]:
+        return [n for n in self.needs.values() if n.status is NeedStatus.OPEN]
+
+    @property
+    def open_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.status in OPEN_ALERT_STATUSES]
+
+    @property
+    def has_confirmed_housing(self) -> bool:
+        return any(h.status is HousingStatus.CONFIRMED for h in self.housing_requests.values())
+
+    @property
+    def has_open_coverage(self) -> bool:
+        return any(c.status is CoverageStatus.OPEN for c in self.coverage.values())
+
+    def consent_covers(self, agency: str, category: InformationCategory) -> bool:
+        return InformationCategory(category) in self.consents.get(agency, [])
+
+    # ------------------------------------------------------------------ invariants
+    def check_open(self) -> None:
+        if self.is_closed:
+            raise errors.PathwayClosed()
+
+    def check_participates(self, actor: Actor) -> None:
+        # Secret professionnel partagé: only agencies taking part in the care write here.
+        if not actor.is_system and actor.agency not in self.participants:
+            raise errors.AgencyNotParticipating(
+                f"La structure « {actor.agency} » ne participe pas à ce parcours."
+            )
+
+    def check_can_act(self, actor: Actor) -> None:
+        self.check_open()
+        self.check_participates(actor)
+
+    @staticmethod
+    def check_reason_given(reason: str | None, field: str = "reason") -> None:
+        if reason is None or not reason.strip():
+            raise errors.ReasonRequired(field=field)
+
+    def check_new_id(self, existing: Mapping[UUID, object], new_id: UUID, field: str) -> None:
+        if new_id in existing:
+            raise errors.DuplicateIdentifier(field=field)
+
+    def check_not_before_opening(self, when: date, field: str) -> None:
+        if when < self.opened_at.date():
+            raise errors.DateBeforeStart(field=field)
+
+    def _need(self, need_id: UUID) -> Need:
+        try:
+            return self.needs[need_id]
+        except KeyError:
+            raise errors.UnknownNeed() from None
+
+    def _referral(self, referral_id: UUID) -> Referral:
+        try:
+            return self.referrals[referral_id]
+        except KeyError:
+            raise errors.UnknownReferral() from None
+
+    def _appointment(self, appointment_id: UUID) -> Appointment:
+        try:
+            return self.appointments[appointment_id]
+        except KeyError:
+            raise errors.AppointmentNotScheduled() from None
+
+    def _housing(self, request_id: UUID) -> HousingRequest:
+        try:
+            return self.housing_requests[request_id]
+        except KeyError:
+            raise errors.UnknownHousingRequest() from None
+
+    def _alert(self, alert_id: UUID) -> Alert:
+        try:
+            return self.alerts[alert_id]
+        except KeyError:
+            raise errors.UnknownAlert() from None
+
+    def check_appointment_pending(self, appointment: Appointment) -> None:
+        if appointment.status is not AppointmentStatus.BOOKED:
+            raise errors.AppointmentAlreadyConcluded()
+
+    def check_alert_not_open_for(self, rule_id: str, subject: str) -> None:
+        for alert in self.open_alerts:
+            if alert.rule_id == rule_id and alert.subject == subject:
+                raise errors.AlertAlreadyOpen(
+                    f"L'alerte « {rule_id} » est déjà ouverte pour « {subject} »."
+                )
+
+    def check_alert_open(self, alert: Alert) -> None:
+        if alert.status not in OPEN_ALERT_STATUSES:
+            raise errors.AlertNotOpen()
+
+    def check_closure_outcome_fits(self, outcome: ClosureOutcome) -> None:
+        """Kinds add their own conditions by overriding; the shared one is about housing."""
+        if outcome is ClosureOutcome.HOUSED and not self.has_confirmed_housing:
+            raise errors.HousingNotConfirmed(
+                "Clôture « hébergé » impossible : aucune solution d'hébergement n'est confirmée."
+            )
+
+    # ------------------------------------------------------------------ participants
+    def add_agency(
+        self, agency: str, role: ParticipantRole, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        if agency in self.participants:
+            raise errors.AgencyAlreadyParticipating()
+        self._agency_joined(agency=agency, role=ParticipantRole(role), actor=actor, occurred_at=occurred_at)
+
+    @event("AgencyJoined")
+    def _agency_joined(
+        self, agency: str, role: ParticipantRole, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.participants[agency] = ParticipantRole(role)
+        self._touch(actor, occurred_at)
+
+    def remove_agency(self, agency: str, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        if agency not in self.participants:
+            raise errors.AgencyNotParticipating(field="agency")
+        if agency == self.lead_agency:
+            raise errors.LeadAgencyCannotLeave()
+        self.check_reason_given(reason)
+        self._agency_left(agency=agency, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("AgencyLeft")
+    def _agency_left(self, agency: str, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        del self.participants[agency]
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ consent
+    def grant_consent(
+        self,
+        agency: str,
+        categories: list[InformationCategory],
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        # Consent may be given before the agency joins: it is what lets it join.
+        self.check_can_act(actor)
+        if not categories:
+            raise errors.DomainError("Au moins une catégorie d'information est requise.", field="categories")
+        self._consent_granted(
+            agency=agency,
+            categories=[InformationCategory(c).value for c in categories],
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+
+    @event("ConsentGranted")
+    def _consent_granted(
+        self, agency: str, categories: list[str], actor: Actor, occurred_at: datetime
+    ) -> None:
+        held = set(self.consents.get(agency, []))
+        held.update(InformationCategory(c) for c in categories)
+        self.consents[agency] = sorted(held)
+        self._touch(actor, occurred_at)
+
+    def withdraw_consent(
+        self,
+        agency: str,
+        categories: list[InformationCategory],
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        held = set(self.consents.get(agency, []))
+        asked = {InformationCategory(c) for c in categories}
+        if not asked or not asked <= held:
+            raise errors.ConsentNotGranted()
+        self._consent_withdrawn(
+            agency=agency, categories=sorted(c.value for c in asked), actor=actor, occurred_at=occurred_at
+        )
+
+    @event("ConsentWithdrawn")
+    def _consent_withdrawn(
+        self, agency: str, categories: list[str], actor: Actor, occurred_at: datetime
+    ) -> None:
+        remaining = set(self.consents.get(agency, [])) - {InformationCategory(c) for c in categories}
+        if remaining:
+            self.consents[agency] = sorted(remaining)
+        else:
+            self.consents.pop(agency, None)
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ needs
+    def record_need(
+        self,
+        need_id: UUID,
+        category: NeedCategory,
+        description: str,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_new_id(self.needs, need_id, "need_id")
+        self._need_recorded(
+            need_id=need_id, category=NeedCategory(category), description=description,
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("NeedRecorded")
+    def _need_recorded(
+        self, need_id: UUID, category: NeedCategory, description: str, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.needs[need_id] = Need(
+            need_id=need_id, category=NeedCategory(category), description=description,
+            status=NeedStatus.OPEN, recorded_at=occurred_at, recorded_by=actor.agency,
+        )
+        self._touch(actor, occurred_at)
+
+    def mark_need_met(self, need_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        if self._need(need_id).status is NeedStatus.MET:
+            raise errors.NeedAlreadyMet()
+        self._need_met(need_id=need_id, actor=actor, occurred_at=occurred_at)
+
+    @event("NeedMet")
+    def _need_met(self, need_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        need = self.needs[need_id]
+        need.status = NeedStatus.MET
+        need.met_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ referrals
+    def make_referral(
+        self,
+        referral_id: UUID,
+        to_agency: str,
+        service: str,
+        need_id: UUID | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_new_id(self.referrals, referral_id, "referral_id")
+        if need_id is not None:
+            self._need(need_id)
+        self._referral_made(
+            referral_id=referral_id, to_agency=to_agency, service=service, need_id=need_id,
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("ReferralMade")
+    def _referral_made(
+        self, referral_id: UUID, to_agency: str, service: str, need_id: UUID | None,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        self.referrals[referral_id] = Referral(
+            referral_id=referral_id, to_agency=to_agency, service=service,
+            status=ReferralStatus.REQUESTED, made_at=occurred_at, made_by=actor.agency, need_id=need_id,
+        )
+        self._touch(actor, occurred_at)
+
+    def check_referral_transition(
+        self, referral: Referral, status: ReferralStatus, reason: str | None
+    ) -> None:
+        if status not in REFERRAL_TRANSITIONS.get(referral.status, frozenset()):
+            raise errors.ReferralTransitionNotAllowed(
+                f"Passage de « {referral.status.value} » à « {status.value} » impossible."
+            )
+        if status in REFERRAL_STATUSES_NEEDING_REASON:
+            self.check_reason_given(reason)
+
+    def update_referral_status(
+        self,
+        referral_id: UUID,
+        status: ReferralStatus,
+        reason: str | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        status = ReferralStatus(status)
+        self.check_referral_transition(self._referral(referral_id), status, reason)
+        self._referral_status_changed(
+            referral_id=referral_id, status=status, reason=reason, actor=actor, occurred_at=occurred_at
+        )
+
+    @event("ReferralStatusChanged")
+    def _referral_status_changed(
+        self, referral_id: UUID, status: ReferralStatus, reason: str | None,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        referral = self.referrals[referral_id]
+        referral.status = ReferralStatus(status)
+        referral.status_reason = reason
+        referral.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    def record_referral_outcome(
+        self,
+        referral_id: UUID,
+        outcome: ReferralOutcome,
+        reason: str | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        """Closes the loop: the referral was honoured (completed) or not (failed, with why)."""
+        self.check_can_act(actor)
+        outcome = ReferralOutcome(outcome)
+        status = ReferralStatus.COMPLETED if outcome is ReferralOutcome.HONOURED else ReferralStatus.FAILED
+        self.check_referral_transition(self._referral(referral_id), status, reason)
+        self._referral_outcome_recorded(
+            referral_id=referral_id, outcome=outcome, reason=reason, actor=actor, occurred_at=occurred_at
+        )
+
+    @event("ReferralOutcomeRecorded")
+    def _referral_outcome_recorded(
+        self, referral_id: UUID, outcome: ReferralOutcome, reason: str | None,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        referral = self.referrals[referral_id]
+        referral.outcome = ReferralOutcome(outcome)
+        referral.outcome_reason = reason
+        referral.outcome_at = occurred_at
+        referral.status = (
+            ReferralStatus.COMPLETED if referral.outcome is ReferralOutcome.HONOURED else ReferralStatus.FAILED
+        )
+        referral.status_reason = reason
+        referral.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ appointments
+    def record_interpreter_need(
+        self, language: str | None, actor: Actor, occurred_at: datetime
+    ) -> None:
+        """The person needs an interpreter in `language` (None: no longer needs one)."""
+        self.check_can_act(actor)
+        self._interpreter_need_recorded(language=language, actor=actor, occurred_at=occurred_at)
+
+    @event("InterpreterNeedRecorded")
+    def _interpreter_need_recorded(self, language: str | None, actor: Actor, occurred_at: datetime) -> None:
+        self.interpreter_language = language
+        self._touch(actor, occurred_at)
+
+    def book_appointment(
+        self,
+        appointment_id: UUID,
+        with_agency: str,
+        service: str,
+        scheduled_at: datetime,
+        interpreter_needed: bool,
+        language: str | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_new_id(self.appointments, appointment_id, "appointment_id")
+        if interpreter_needed and not (language or self.interpreter_language):
+            raise errors.DomainError("La langue est requise quand un interprète est nécessaire.", field="language")
+        self._appointment_booked(
+            appointment_id=appointment_id, with_agency=with_agency, service=service,
+            scheduled_at=scheduled_at, interpreter_needed=interpreter_needed,
+            language=language or (self.interpreter_language if interpreter_needed else None),
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("AppointmentBooked")
+    def _appointment_booked(
+        self, appointment_id: UUID, with_agency: str, service: str, scheduled_at: datetime,
+        interpreter_needed: bool, language: str | None, actor: Actor, occurred_at: datetime,
+    ) -> None:
+        self.appointments[appointment_id] = Appointment(
+            appointment_id=appointment_id, with_agency=with_agency, service=service,
+            scheduled_at=scheduled_at, status=AppointmentStatus.BOOKED,
+            interpreter_needed=interpreter_needed, language=language, booked_by=actor.agency,
+        )
+        self._touch(actor, occurred_at)
+
+    def book_interpreter(
+        self, appointment_id: UUID, provider: str, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        appointment = self._appointment(appointment_id)
+        self.check_appointment_pending(appointment)
+        if not appointment.interpreter_needed:
+            raise errors.InterpreterNotNeeded()
+        self._interpreter_booked(appointment_id=appointment_id, provider=provider, actor=actor, occurred_at=occurred_at)
+
+    @event("InterpreterBooked")
+    def _interpreter_booked(self, appointment_id: UUID, provider: str, actor: Actor, occurred_at: datetime) -> None:
+        appointment = self.appointments[appointment_id]
+        appointment.interpreter_booked = True
+        appointment.interpreter_provider = provider
+        self._touch(actor, occurred_at)
+
+    def check_appointment_due(self, appointment: Appointment, occurred_at: datetime) -> None:
+        # Attendance is a fact about the appointment time: it cannot precede it.
+        if occurred_at < appointment.scheduled_at:
+            raise errors.AppointmentNotYetDue()
+
+    def mark_appointment_seen(self, appointment_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        appointment = self._appointment(appointment_id)
+        self.check_appointment_pending(appointment)
+        self.check_appointment_due(appointment, occurred_at)
+        self._appointment_seen(appointment_id=appointment_id, actor=actor, occurred_at=occurred_at)
+
+    @event("AppointmentSeen")
+    def _appointment_seen(self, appointment_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self._set_appointment_status(appointment_id, AppointmentStatus.SEEN, None, occurred_at)
+        self._touch(actor, occurred_at)
+
+    def mark_appointment_missed(self, appointment_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        appointment = self._appointment(appointment_id)
+        self.check_appointment_pending(appointment)
+        self.check_appointment_due(appointment, occurred_at)
+        self._appointment_missed(appointment_id=appointment_id, actor=actor, occurred_at=occurred_at)
+
+    @event("AppointmentMissed")
+    def _appointment_missed(self, appointment_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self._set_appointment_status(appointment_id, AppointmentStatus.NO_SHOW, None, occurred_at)
+        self._touch(actor, occurred_at)
+
+    def excuse_appointment(
+        self, appointment_id: UUID, reason: str, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_appointment_pending(self._appointment(appointment_id))
+        self.check_reason_given(reason)
+        self._appointment_excused(appointment_id=appointment_id, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("AppointmentExcused")
+    def _appointment_excused(self, appointment_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self._set_appointment_status(appointment_id, AppointmentStatus.EXCUSED, reason, occurred_at)
+        self._touch(actor, occurred_at)
+
+    def cancel_appointment(
+        self, appointment_id: UUID, reason: str, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_appointment_pending(self._appointment(appointment_id))
+        self.check_reason_given(reason)
+        self._appointment_cancelled(appointment_id=appointment_id, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("AppointmentCancelled")
+    def _appointment_cancelled(self, appointment_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self._set_appointment_status(appointment_id, AppointmentStatus.CANCELLED, reason, occurred_at)
+        self._touch(actor, occurred_at)
+
+    def _set_appointment_status(
+        self, appointment_id: UUID, status: AppointmentStatus, reason: str | None, at: datetime
+    ) -> None:
+        appointment = self.appointments[appointment_id]
+        appointment.status = status
+        appointment.status_reason = reason
+        appointment.status_changed_at = at
+
+    # ------------------------------------------------------------------ health coverage
+    def apply_for_coverage(
+        self, scheme: CoverageScheme, applied_on: date, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        self._coverage_applied(scheme=CoverageScheme(scheme), applied_on=applied_on, actor=actor, occurred_at=occurred_at)
+
+    @event("CoverageApplied")
+    def _coverage_applied(self, scheme: CoverageScheme, applied_on: date, actor: Actor, occurred_at: datetime) -> None:
+        scheme = CoverageScheme(scheme)
+        right = self.coverage.get(scheme) or CoverageRight(scheme=scheme, status=CoverageStatus.APPLIED)
+        if right.status is not CoverageStatus.OPEN:
+            right.status = CoverageStatus.APPLIED
+        right.applied_on = applied_on
+        self.coverage[scheme] = right
+        self._touch(actor, occurred_at)
+
+    def open_coverage(
+        self,
+        scheme: CoverageScheme,
+        opened_on: date,
+        expires_on: date | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        if expires_on is not None and expires_on < opened_on:
+            raise errors.InvalidCoveragePeriod()
+        self._coverage_opened(
+            scheme=CoverageScheme(scheme), opened_on=opened_on, expires_on=expires_on,
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("CoverageOpened")
+    def _coverage_opened(
+        self, scheme: CoverageScheme, opened_on: date, expires_on: date | None, actor: Actor, occurred_at: datetime
+    ) -> None:
+        scheme = CoverageScheme(scheme)
+        right = self.coverage.get(scheme) or CoverageRight(scheme=scheme, status=CoverageStatus.OPEN)
+        right.status = CoverageStatus.OPEN
+        right.opened_on = opened_on
+        right.expires_on = expires_on
+        right.renewal_filed_on = None  # a renewal, once granted, is the new period
+        right.ended_reason = None
+        self.coverage[scheme] = right
+        self._touch(actor, occurred_at)
+
+    def file_coverage_renewal(
+        self, scheme: CoverageScheme, filed_on: date, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        right = self.coverage.get(CoverageScheme(scheme))
+        if right is None or right.status is not CoverageStatus.OPEN:
+            raise errors.CoverageNotOpen()
+        self._coverage_renewal_filed(scheme=CoverageScheme(scheme), filed_on=filed_on, actor=actor, occurred_at=occurred_at)
+
+    @event("CoverageRenewalFiled")
+    def _coverage_renewal_filed(self, scheme: CoverageScheme, filed_on: date, actor: Actor, occurred_at: datetime) -> None:
+        self.coverage[CoverageScheme(scheme)].renewal_filed_on = filed_on
+        self._touch(actor, occurred_at)
+
+    def end_coverage(self, scheme: CoverageScheme, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        right = self.coverage.get(CoverageScheme(scheme))
+        if right is None or right.status is not CoverageStatus.OPEN:
+            raise errors.CoverageNotOpen()
+        self.check_reason_given(reason)
+        self._coverage_ended(scheme=CoverageScheme(scheme), reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("CoverageEnded")
+    def _coverage_ended(self, scheme: CoverageScheme, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        right = self.coverage[CoverageScheme(scheme)]
+        right.status = CoverageStatus.ENDED
+        right.ended_reason = reason
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ housing (SIAO)
+    def request_housing(
+        self,
+        request_id: UUID,
+        via_agency: str,
+        needed_from: date | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_new_id(self.housing_requests, request_id, "request_id")
+        self._housing_requested(
+            request_id=request_id, via_agency=via_agency, needed_from=needed_from, actor=actor, occurred_at=occurred_at
+        )
+
+    @event("HousingRequested")
+    def _housing_requested(
+        self, request_id: UUID, via_agency: str, needed_from: date | None, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.housing_requests[request_id] = HousingRequest(
+            request_id=request_id, via_agency=via_agency, needed_from=needed_from,
+            status=HousingStatus.REQUESTED, requested_at=occurred_at,
+        )
+        self._touch(actor, occurred_at)
+
+    def offer_housing(
+        self, request_id: UUID, place: str, available_on: date, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        request = self._housing(request_id)
+        # A declined offer leaves the request alive: the SIAO offers again.
+        if request.status is HousingStatus.CONFIRMED:
+            raise errors.HousingAlreadySettled()
+        self._housing_offered(request_id=request_id, place=place, available_on=available_on, actor=actor, occurred_at=occurred_at)
+
+    @event("HousingOffered")
+    def _housing_offered(self, request_id: UUID, place: str, available_on: date, actor: Actor, occurred_at: datetime) -> None:
+        request = self.housing_requests[request_id]
+        request.status = HousingStatus.OFFERED
+        request.offer_place = place
+        request.offer_available_on = available_on
+        request.decline_reason = None
+        request.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    def confirm_housing(self, request_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        if self._housing(request_id).status is not HousingStatus.OFFERED:
+            raise errors.HousingNotOffered()
+        self._housing_confirmed(request_id=request_id, actor=actor, occurred_at=occurred_at)
+
+    @event("HousingConfirmed")
+    def _housing_confirmed(self, request_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        request = self.housing_requests[request_id]
+        request.status = HousingStatus.CONFIRMED
+        request.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    def decline_housing(self, request_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        if self._housing(request_id).status is not HousingStatus.OFFERED:
+            raise errors.HousingNotOffered()
+        self.check_reason_given(reason)
+        self._housing_declined(request_id=request_id, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("HousingDeclined")
+    def _housing_declined(self, request_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        request = self.housing_requests[request_id]
+        request.status = HousingStatus.DECLINED
+        request.decline_reason = reason
+        request.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ contact details
+    def record_phone_status(self, status: PhoneStatus, actor: Actor, occurred_at: datetime) -> None:
+        # The number itself is identity data and stays out of the stream; only its state.
+        self.check_can_act(actor)
+        self._phone_status_recorded(status=PhoneStatus(status), actor=actor, occurred_at=occurred_at)
+
+    @event("PhoneStatusRecorded")
+    def _phone_status_recorded(self, status: PhoneStatus, actor: Actor, occurred_at: datetime) -> None:
+        self.contact.phone = PhoneStatus(status)
+        self.contact.phone_changed_at = occurred_at
+        if self.contact.phone is PhoneStatus.VALID:
+            self.contact.failed_attempts = 0  # a fresh number: count again from zero
+        self._touch(actor, occurred_at)
+
+    def record_contact_attempt(self, reached: bool, channel: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        self._contact_attempted(reached=reached, channel=channel, actor=actor, occurred_at=occurred_at)
+
+    @event("ContactAttempted")
+    def _contact_attempted(self, reached: bool, channel: str, actor: Actor, occurred_at: datetime) -> None:
+        self.contact.last_attempt_at = occurred_at
+        if reached:
+            self.contact.failed_attempts = 0
+            self.contact.last_reached_at = occurred_at
+        else:
+            self.contact.failed_attempts += 1
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ case conferences
+    def hold_case_conference(
+        self,
+        conference_id: UUID,
+        agencies: list[str],
+        decisions: list[str],
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_new_id(self.case_conferences, conference_id, "conference_id")
+        self._case_conference_held(
+            conference_id=conference_id, agencies=list(agencies), decisions=list(decisions),
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("CaseConferenceHeld")
+    def _case_conference_held(
+        self, conference_id: UUID, agencies: list[str], decisions: list[str], actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.case_conferences[conference_id] = CaseConference(
+            conference_id=conference_id, held_at=occurred_at, agencies=list(agencies), decisions=list(decisions)
+        )
+        self._touch(actor, occurred_at)
+
+    def assign_action(
+        self,
+        conference_id: UUID,
+        action_id: UUID,
+        owner_agency: str,
+        description: str,
+        due_on: date,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        if conference_id not in self.case_conferences:
+            raise errors.UnknownCaseConference()
+        self.check_new_id(self.actions, action_id, "action_id")
+        if owner_agency not in self.participants:
+            raise errors.AgencyNotParticipating(field="owner_agency")
+        self._action_assigned(
+            conference_id=conference_id, action_id=action_id, owner_agency=owner_agency,
+            description=description, due_on=due_on, actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("ActionAssigned")
+    def _action_assigned(
+        self, conference_id: UUID, action_id: UUID, owner_agency: str, description: str, due_on: date,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        self.actions[action_id] = ConferenceAction(
+            action_id=action_id, conference_id=conference_id, owner_agency=owner_agency,
+            description=description, due_on=due_on,
+        )
+        self.case_conferences[conference_id].action_ids.append(action_id)
+        self._touch(actor, occurred_at)
+
+    def complete_action(self, action_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        action = self.actions.get(action_id)
+        if action is None:
+            raise errors.UnknownAction()
+        if action.done:
+            raise errors.ActionAlreadyDone()
+        self._action_completed(action_id=action_id, actor=actor, occurred_at=occurred_at)
+
+    @event("ActionCompleted")
+    def _action_completed(self, action_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        action = self.actions[action_id]
+        action.done = True
+        action.done_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ alerts
+    def raise_alert(
+        self,
+        alert_id: UUID,
+        rule_id: str,
+        subject: str,
+        triggering_event_ids: list[str],
+        owner_agency: str,
+        suggested_action: str,
+        severity: AlertSeverity,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_new_id(self.alerts, alert_id, "alert_id")
+        self.check_alert_not_open_for(rule_id, subject)
+        self._alert_raised(
+            alert_id=alert_id, rule_id=rule_id, subject=subject,
+            triggering_event_ids=list(triggering_event_ids), owner_agency=owner_agency,
+            suggested_action=suggested_action, severity=AlertSeverity(severity),
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("AlertRaised")
+    def _alert_raised(
+        self, alert_id: UUID, rule_id: str, subject: str, triggering_event_ids: list[str], owner_agency: str,
+        suggested_action: str, severity: AlertSeverity, actor: Actor, occurred_at: datetime,
+    ) -> None:
+        self.alerts[alert_id] = Alert(
+            alert_id=alert_id, rule_id=rule_id, subject=subject,
+            triggering_event_ids=list(triggering_event_ids), owner_agency=owner_agency,
+            suggested_action=suggested_action, severity=AlertSeverity(severity),
+            status=AlertStatus.RAISED, raised_at=occurred_at,
+        )
+        self._touch(actor, occurred_at)
+
+    def acknowledge_alert(self, alert_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        self.check_alert_open(self._alert(alert_id))
+        self._alert_acknowledged(alert_id=alert_id, actor=actor, occurred_at=occurred_at)
+
+    @event("AlertAcknowledged")
+    def _alert_acknowledged(self, alert_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        alert = self.alerts[alert_id]
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.acknowledged_by = actor.agency
+        alert.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    def escalate_alert(
+        self, alert_id: UUID, to_agency: str, reason: str, actor: Actor, occurred_at: datetime
+    ) -> None:
+        self.check_can_act(actor)
+        self.check_alert_open(self._alert(alert_id))
+        self.check_reason_given(reason)
+        self._alert_escalated(alert_id=alert_id, to_agency=to_agency, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("AlertEscalated")
+    def _alert_escalated(self, alert_id: UUID, to_agency: str, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        alert = self.alerts[alert_id]
+        alert.status = AlertStatus.ESCALATED
+        alert.escalated_to = to_agency
+        alert.escalation_reason = reason
+        alert.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    def resolve_alert(self, alert_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        self.check_alert_open(self._alert(alert_id))
+        self.check_reason_given(reason)
+        self._alert_resolved(alert_id=alert_id, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("AlertResolved")
+    def _alert_resolved(self, alert_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        alert = self.alerts[alert_id]
+        alert.status = AlertStatus.RESOLVED
+        alert.resolution_reason = reason
+        alert.status_changed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    # ------------------------------------------------------------------ closure
+    def close(self, outcome: ClosureOutcome, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_can_act(actor)
+        outcome = ClosureOutcome(outcome)
+        self.check_reason_given(reason)
+        self.check_closure_outcome_fits(outcome)
+        self._pathway_closed(outcome=outcome, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("PathwayClosed")
+    def _pathway_closed(self, outcome: ClosureOutcome, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.is_closed = True
+        self.closure_outcome = ClosureOutcome(outcome)
+        self.closure_reason = reason
+        self.closed_at = occurred_at
+        self._touch(actor, occurred_at)
+
+    def reopen(self, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        if not self.is_closed:
+            raise errors.PathwayNotClosed()
+        self.check_participates(actor)
+        self.check_reason_given(reason)
+        self._pathway_reopened(reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @event("PathwayReopened")
+    def _pathway_reopened(self, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.is_closed = False
+        self.closure_outcome = None
+        self.closure_reason = None
+        self.closed_at = None
+        self._touch(actor, occurred_at)

@@ -1,0 +1,217 @@
+"""`handle(command) -> CommandResult`: idempotent, retried, explained command handling.
+
+- Idempotent: the answer is stored with the events (ProcessedCommand); a command id seen
+  before returns the stored answer and writes nothing.
+- Concurrent writers: optimistic concurrency on the pathway's version; on a conflict the
+  handler gets the pathway again, calls again and saves again, a bounded number of times.
+- Explained refusals: invalid payloads and domain refusals come back as `CommandRejected`
+  with the field at fault (when there is one) and a reason in French.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from pydantic import ValidationError
+
+from domain.errors import DomainError
+from services.pathways.application import PathwaysApplication
+from services.pathways.commands import COMMANDS, Command, OpenPathway
+from services.pathways.processed import ProcessedCommand
+
+#: How many times a command is re-run after losing an optimistic-concurrency race.
+MAX_ATTEMPTS = 12
+
+
+@dataclass
+class CommandRejected(Exception):
+    """A refused command: the field at fault (None when the whole command is) and why."""
+
+    field: str | None
+    reason: str
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command_id: UUID | None
+    pathway_id: UUID | None
+    accepted: bool
+    version: int | None = None  # the pathway's version after the command
+    new_events: int = 0
+    rejection: CommandRejected | None = None
+    #: True when this answer is the stored answer to an earlier delivery.
+    duplicate: bool = field(default=False, compare=False)
+
+
+class ConcurrencyExhausted(RuntimeError):
+    """Still losing the race after MAX_ATTEMPTS: the caller may retry later (same id)."""
+
+
+# --------------------------------------------------------------------------- validation
+_PYDANTIC_REASONS = {
+    "missing": "champ obligatoire",
+    "extra_forbidden": "champ inconnu",
+    "uuid_parsing": "identifiant (UUID) invalide",
+    "uuid_type": "identifiant (UUID) invalide",
+    "timezone_aware": "date et heure avec fuseau horaire attendues",
+    "datetime_parsing": "date et heure invalides",
+    "datetime_from_date_parsing": "date et heure invalides",
+    "date_parsing": "date invalide (AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "date invalide (AAAA-MM-JJ)",
+    "string_too_short": "ne doit pas être vide",
+    "string_too_long": "texte trop long",
+    "bool_parsing": "oui/non attendu",
+    "list_type": "liste attendue",
+    "string_type": "texte attendu",
+}
+
+
+def rejection_from_validation(error: ValidationError) -> CommandRejected:
+    first = error.errors()[0]
+    field_name = ".".join(str(part) for part in first["loc"]) or None
+    reason = _PYDANTIC_REASONS.get(first["type"])
+    if first["type"] == "enum":
+        expected = first.get("ctx", {}).get("expected", "")
+        reason = f"valeur non reconnue (attendu : {expected})"
+    return CommandRejected(field=field_name, reason=reason or first["msg"], code=first["type"])
+
+
+def parse_command(command_type: str, payload: Mapping[str, Any]) -> Command:
+    """Validates an untyped payload (from Kafka or GraphQL) into its command class."""
+    command_class = COMMANDS.get(command_type)
+    if command_class is None:
+        raise CommandRejected(field="type", reason=f"commande inconnue : {command_type}", code="unknown_command")
+    try:
+        return command_class.model_validate(payload)
+    except ValidationError as error:
+        raise rejection_from_validation(error) from None
+
+
+def fingerprint(command: Command) -> str:
+    """Same id with different content is a client bug, not a retry: it must not pass as one."""
+    body = {"type": type(command).__name__, **command.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- handling
+class PathwaysHandler:
+    def __init__(self, app: PathwaysApplication, *, max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.app = app
+        self.max_attempts = max_attempts
+
+    def handle_payload(self, command_type: str, payload: Mapping[str, Any]) -> CommandResult:
+        try:
+            command = parse_command(command_type, payload)
+        except CommandRejected as rejected:
+            command_id = payload.get("command_id") if isinstance(payload, Mapping) else None
+            pathway_id = payload.get("pathway_id") if isinstance(payload, Mapping) else None
+            return CommandResult(
+                command_id=_as_uuid(command_id), pathway_id=_as_uuid(pathway_id), accepted=False, rejection=rejected
+            )
+        return self.handle(command)
+
+    def handle(self, command: Command) -> CommandResult:
+        digest = fingerprint(command)
+        for attempt in range(self.max_attempts):
+            stored = self.app.find_processed(command.command_id)
+            if stored is not None:
+                return self._stored_answer(stored, digest)
+            try:
+                return self._run(command, digest)
+            except IntegrityError:
+                # Either this command id was recorded meanwhile (duplicate delivery racing
+                # us: the loop's first step answers it) or another agency wrote the pathway
+                # first (version conflict: get, call and save again).
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise ConcurrencyExhausted(f"command {command.command_id} lost {self.max_attempts} races")
+
+    def _run(self, command: Command, digest: str) -> CommandResult:
+        """Get, call, save: the new events and the answer in one write."""
+        try:
+            self.check_target(command)
+            pathway = self.app.open_pathway(command) if isinstance(command, OpenPathway) else self.app.get_pathway(command.pathway_id)
+            self.check_kind(command, pathway)
+            version_before = 0 if isinstance(command, OpenPathway) else pathway.version
+            self.app.call(pathway, command)
+        except DomainError as error:
+            return self._refuse(command, digest, CommandRejected(error.field, error.reason, type(error).__name__))
+        except CommandRejected as rejected:
+            return self._refuse(command, digest, rejected)
+        processed = ProcessedCommand(
+            command_id=command.command_id, command_type=type(command).__name__, pathway_id=command.pathway_id,
+            fingerprint=digest, accepted=True, pathway_version=pathway.version,
+            new_events=pathway.version - version_before,
+            rejection_code=None, rejection_field=None, rejection_reason=None,
+        )
+        self.app.save(pathway, processed)
+        return _answer(processed)
+
+    def check_target(self, command: Command) -> None:
+        exists = command.pathway_id in self.app.repository
+        if isinstance(command, OpenPathway) and exists:
+            raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
+        if not isinstance(command, OpenPathway) and not exists:
+            raise CommandRejected("pathway_id", "parcours inconnu", "UnknownPathway")
+
+    @staticmethod
+    def check_kind(command: Command, pathway: Any) -> None:
+        if command.pathway_kind is not None and pathway.kind != command.pathway_kind:
+            raise CommandRejected(
+                "pathway_id",
+                f"commande réservée aux parcours « {command.pathway_kind.value} » (ce parcours : « {pathway.kind.value} »)",
+                "WrongPathwayKind",
+            )
+
+    def _refuse(self, command: Command, digest: str, rejected: CommandRejected) -> CommandResult:
+        processed = ProcessedCommand(
+            command_id=command.command_id, command_type=type(command).__name__, pathway_id=command.pathway_id,
+            fingerprint=digest, accepted=False, pathway_version=None, new_events=0,
+            rejection_code=rejected.code, rejection_field=rejected.field, rejection_reason=rejected.reason,
+        )
+        self.app.record_processed(processed)
+        return _answer(processed)
+
+    @staticmethod
+    def _stored_answer(stored: ProcessedCommand, digest: str) -> CommandResult:
+        if stored.fingerprint != digest:
+            return CommandResult(
+                command_id=stored.command_id, pathway_id=stored.pathway_id, accepted=False,
+                rejection=CommandRejected(
+                    "command_id", "identifiant de commande déjà utilisé pour une autre commande", "CommandIdReused"
+                ),
+                duplicate=True,
+            )
+        answer = _answer(stored)
+        return CommandResult(**{**answer.__dict__, "duplicate": True})
+
+
+def _answer(processed: ProcessedCommand) -> CommandResult:
+    rejection = None
+    if not processed.accepted:
+        rejection = CommandRejected(
+            processed.rejection_field, processed.rejection_reason or "", processed.rejection_code or "invalid"
+        )
+    return CommandResult(
+        command_id=processed.command_id, pathway_id=processed.pathway_id, accepted=processed.accepted,
+        version=processed.pathway_version, new_events=processed.new_events, rejection=rejection,
+    )
+
+
+def _as_uuid(value: object) -> UUID | None:
+    try:
+        return UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
