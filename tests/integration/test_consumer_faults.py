@@ -1,0 +1,142 @@
+"""Consumer processes killed with SIGKILL mid-batch, stopped with SIGTERM, and joined by a
+second member of their group: afterwards every event is applied exactly once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infra.kafka.producer import EventProducer
+from tests.integration.consumer_checksum_worker import checksum_stats, make_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """One `python -m tests.integration.consumer_checksum_worker` process."""
+
+    def __init__(self, name: str, log_dir: Path, **args: str) -> None:
+        self.name = name
+        self.log = log_dir / f"worker-{name}-{uuid.uuid4().hex[:6]}.log"
+        cmd = [sys.executable, "-m", "tests.integration.consumer_checksum_worker", "--worker", name]
+        for k, v in args.items():
+            cmd += [f"--{k.replace('_', '-')}", str(v)]
+        self._fh = open(self.log, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._fh, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._fh.close()
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        self._fh.close()
+        return rc
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture
+def workers(tmp_path):
+    made: list[Worker] = []
+
+    def start(name: str, **args: str) -> Worker:
+        w = Worker(name, tmp_path, **args)
+        made.append(w)
+        return w
+
+    yield start
+    for w in made:
+        if w.alive():
+            w.proc.kill()
+            w.proc.wait(timeout=10)
+
+
+def wait_rows(pg_url, schema, at_least, timeout, workers=()):
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = checksum_stats(pg_url, schema)
+        if stats["rows"] >= at_least:
+            return stats
+        for w in workers:
+            assert w.alive(), f"worker {w.name} died:\n{w.tail()}"
+        assert time.monotonic() < deadline, f"only {stats} after {timeout}s"
+        time.sleep(0.1)
+
+
+def assert_exactly_once(pg_url, schema, n):
+    stats = checksum_stats(pg_url, schema)
+    assert stats == {"rows": n, "distinct": n, "sum": n * (n - 1) // 2}
+    with psycopg.connect(pg_url) as conn:
+        dup = conn.execute(
+            f'SELECT topic, partition, "offset", count(*) FROM "{schema}".checksum'
+            ' GROUP BY 1, 2, 3 HAVING count(*) > 1').fetchall()
+    assert dup == []
+
+
+def test_consumer_killed_mid_batch_resumes_without_loss_or_duplicate(
+    kafka_bootstrap, pg_url, pg_schema, new_topic, workers
+):
+    n = 3000
+    topic, dlq = new_topic(6), new_topic(1, "dlq")
+    with EventProducer(kafka_bootstrap) as producer:
+        producer.send_all(topic, [make_event(f"pathway-{i % 97}", i, i) for i in range(n)])
+    args = dict(bootstrap=kafka_bootstrap, dsn=pg_url, schema=pg_schema, group=f"g-{uuid.uuid4().hex[:8]}",
+                topic=topic, deadletter_topic=dlq, sleep_ms=1, max_batch=50)
+    rng = random.Random(4)
+    kills = 0
+    for target in (400, 1100, 1900):
+        w = workers(f"k{kills}", **args)
+        wait_rows(pg_url, pg_schema, target + rng.randrange(0, 150), timeout=120, workers=[w])
+        time.sleep(rng.random() * 0.05)  # a random moment, inside a batch transaction
+        w.kill9()
+        kills += 1
+    survivor = workers("final", **args)
+    wait_rows(pg_url, pg_schema, n, timeout=180, workers=[survivor])
+    time.sleep(1.0)  # anything applied twice would show up now
+    assert survivor.terminate() == 0
+    assert kills == 3
+    assert_exactly_once(pg_url, pg_schema, n)
+
+
+def test_two_consumers_in_one_group_rebalance_and_still_apply_each_event_once(
+    kafka_bootstrap, pg_url, pg_schema, new_topic, workers
+):
+    n = 2400
+    topic, dlq = new_topic(6), new_topic(1, "dlq")
+    args = dict(bootstrap=kafka_bootstrap, dsn=pg_url, schema=pg_schema, group=f"g-{uuid.uuid4().hex[:8]}",
+                topic=topic, deadletter_topic=dlq, sleep_ms=1, max_batch=50)
+    events = [make_event(f"pathway-{i % 61}", i, i) for i in range(n)]
+    with EventProducer(kafka_bootstrap) as producer:
+        a = workers("A", **args)
+        producer.send_all(topic, events[:1200])
+        wait_rows(pg_url, pg_schema, 300, timeout=120, workers=[a])
+        b = workers("B", **args)  # joins: the group rebalances while A is applying
+        producer.send_all(topic, events[1200:])
+        wait_rows(pg_url, pg_schema, 1500, timeout=120, workers=[a, b])
+        assert a.terminate() == 0  # leaves: B takes every partition
+        wait_rows(pg_url, pg_schema, n, timeout=180, workers=[b])
+    time.sleep(1.0)
+    assert b.terminate() == 0
+    assert_exactly_once(pg_url, pg_schema, n)
+    with psycopg.connect(pg_url) as conn:
+        per_worker = dict(conn.execute(
+            f'SELECT worker, count(*) FROM "{pg_schema}".checksum GROUP BY worker').fetchall())
+    assert per_worker.get("A", 0) > 0 and per_worker.get("B", 0) > 0, per_worker
+    assert '"event": "assigned"' in b.tail() or "partitions assigned" in b.tail()
