@@ -1,0 +1,104 @@
+"""What a partner system may publish on `relais.inbound.<agency>`, and how it becomes a command.
+
+A message is a CloudEvent (Kafka binding, binary mode):
+- `ce_type` = `fr.relais.inbound.<Command>.v1`, e.g. `fr.relais.inbound.ConfirmHousing.v1`
+  (the SIAO confirms a housing place), `...OpenCoverage.v1` (the CPAM opens AME),
+  `...UpdateReferralStatus.v1` (a GP accepts or declines a referral);
+- `ce_subject` = `ce_partitionkey` = record key = the pathway id;
+- `ce_id` = the partner's own message id: the command id is derived from it, so a message
+  delivered twice is applied once;
+- the JSON body = the command's fields (see docs/inbound/), without `command_id`, with an
+  `actor` naming the professional and role; the agency is the topic's, never the body's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from pydantic import BaseModel
+
+from services.pathways.commands import COMMANDS
+
+TYPE_PREFIX = "fr.relais.inbound."
+TYPE_VERSION = "v1"
+INBOUND_ID_NAMESPACE = UUID("0d4f2f8a-5d43-4a8e-b7a2-8f0f0e3c9b11")
+
+#: Only the risk engine raises, escalates and resolves alerts; partners acknowledge them.
+RESERVED_FOR_RELAIS = frozenset({"RaiseAlert", "EscalateAlert", "ResolveAlert"})
+INBOUND_COMMANDS = {name: cls for name, cls in COMMANDS.items() if name not in RESERVED_FOR_RELAIS}
+
+
+class InboundRefused(ValueError):
+    """The message cannot become a command; `reason` says precisely why (goes to the DLQ)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def agency_of(topic: str, prefix: str = "relais") -> str:
+    """`relais.inbound.siao` -> `siao`."""
+    head = f"{prefix}.inbound."
+    if not topic.startswith(head) or len(topic) == len(head):
+        raise InboundRefused(f"topic {topic!r} is not an inbound agency topic ({head}<agency>)")
+    return topic[len(head):]
+
+
+def command_name(ce_type: str) -> str:
+    if not ce_type.startswith(TYPE_PREFIX):
+        raise InboundRefused(f"ce_type {ce_type!r}: expected {TYPE_PREFIX}<Command>.{TYPE_VERSION}")
+    name, _, version = ce_type[len(TYPE_PREFIX):].rpartition(".")
+    if version != TYPE_VERSION or not name:
+        raise InboundRefused(f"ce_type {ce_type!r}: unknown version {version!r} (supported: {TYPE_VERSION})")
+    if name in RESERVED_FOR_RELAIS:
+        raise InboundRefused(f"ce_type {ce_type!r}: {name} is reserved to Relais' risk engine")
+    if name not in INBOUND_COMMANDS:
+        raise InboundRefused(f"ce_type {ce_type!r}: unknown message type {name!r}")
+    return name
+
+
+def command_id_for(agency: str, ce_id: str) -> UUID:
+    return uuid5(INBOUND_ID_NAMESPACE, f"{agency}\x00{ce_id}")
+
+
+def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: Any) -> dict[str, Any]:
+    """The pathways service's payload for this message (validated there, with field names)."""
+    if not isinstance(data, dict):
+        raise InboundRefused(f"body: a JSON object is expected, got {type(data).__name__}")
+    payload = dict(data)
+    payload.pop("command_id", None)  # the partner's message id is the only idempotency key
+    actor = payload.get("actor")
+    if not isinstance(actor, dict):
+        raise InboundRefused("actor: an object {professional, role} is expected")
+    claimed = actor.get("agency")
+    if claimed is not None and claimed != agency:
+        raise InboundRefused(f"actor.agency: {claimed!r} may not publish on the {agency!r} topic")
+    payload["actor"] = {**actor, "agency": agency}
+    pathway_id = payload.get("pathway_id")
+    if pathway_id is None:
+        payload["pathway_id"] = subject
+    elif subject is not None and str(pathway_id) != subject:
+        raise InboundRefused(f"pathway_id: {pathway_id!r} differs from ce_subject {subject!r}")
+    payload["command_id"] = str(command_id_for(agency, ce_id))
+    return payload
+
+
+class InboundActor(BaseModel):
+    professional: str
+    role: str
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of each inbound message body, from the command models."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, cls in sorted(INBOUND_COMMANDS.items()):
+        schema = cls.model_json_schema()
+        props = schema.get("properties", {})
+        props.pop("command_id", None)
+        props["actor"] = InboundActor.model_json_schema()
+        schema["required"] = [r for r in schema.get("required", []) if r not in {"command_id", "pathway_id"}]
+        props.get("pathway_id", {}).setdefault("description", "Optional: defaults to ce_subject.")
+        schema["title"] = f"{TYPE_PREFIX}{name}.{TYPE_VERSION}"
+        schemas[name] = schema
+    return schemas
