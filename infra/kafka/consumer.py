@@ -173,6 +173,8 @@ class RunnerConfig:
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
     dlq_timeout_s: float = 30.0
+    #: How long to wait for a PostgreSQL connection before the batch counts as failed.
+    db_timeout_s: float = 10.0
     client_id: str | None = None
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     session_timeout_ms: int = 10_000
@@ -251,8 +253,8 @@ class ConsumerRunner:
             return
         cfg = self.config
         if self._own_pool:
-            self.pool.open(wait=True, timeout=30)
-        with self.pool.connection() as conn:
+            self.pool.open(wait=True, timeout=cfg.db_timeout_s)
+        with self.pool.connection(timeout=cfg.db_timeout_s) as conn:
             pos.ensure_tables(conn, cfg.schema)
             setup = getattr(self.handler, "setup", None)
             if callable(setup):
@@ -317,10 +319,10 @@ class ConsumerRunner:
     def run(self, stop_event: threading.Event | None = None) -> None:
         """Apply batches until ``stop_event`` is set; then finish and close."""
         stop = stop_event or threading.Event()
-        self.start()
         try:
             while not stop.is_set():
                 try:
+                    self.start()  # retried too: the database or the broker may be down
                     self.run_once()
                     self._backoff = self.config.backoff_initial_s
                 except Exception as exc:  # noqa: BLE001 - retried
@@ -449,7 +451,7 @@ class ConsumerRunner:
         assert self._deadletter is not None and self._producer is not None
         counts = BatchResult()
         dlq: list[tuple[ConsumedMessage, str]] = []
-        with self.pool.connection() as conn:
+        with self.pool.connection(timeout=cfg.db_timeout_s) as conn:
             with conn.transaction():
                 self._set_search_path(conn)
                 stored = pos.lock_positions(

@@ -140,3 +140,74 @@ def test_two_consumers_in_one_group_rebalance_and_still_apply_each_event_once(
             f'SELECT worker, count(*) FROM "{pg_schema}".checksum GROUP BY worker').fetchall())
     assert per_worker.get("A", 0) > 0 and per_worker.get("B", 0) > 0, per_worker
     assert '"event": "assigned"' in b.tail() or "partitions assigned" in b.tail()
+
+
+def test_database_connections_killed_during_batches_roll_back_and_the_runner_carries_on(
+    kafka_bootstrap, pg_url, pg_schema, new_topic
+):
+    import threading
+
+    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from tests.integration.consumer_checksum_worker import ChecksumHandler
+
+    n = 1500
+    topic, dlq = new_topic(3), new_topic(1, "dlq")
+    with EventProducer(kafka_bootstrap) as producer:
+        producer.send_all(topic, [make_event(f"pathway-{i % 13}", i, i) for i in range(n)])
+    app = f"runner-{uuid.uuid4().hex[:8]}"
+    sep = "&" if "?" in pg_url else "?"
+    runner = ConsumerRunner(
+        ChecksumHandler(sleep_s=0.0005),
+        RunnerConfig(group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topic],
+                     bootstrap_servers=kafka_bootstrap, schema=pg_schema, deadletter_topic=dlq,
+                     max_batch=100, backoff_initial_s=0.05, backoff_max_s=0.5,
+                     session_timeout_ms=6000, heartbeat_interval_ms=500),
+        conninfo=f"{pg_url}{sep}application_name={app}",
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    killed = 0
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            deadline = time.monotonic() + 120
+            while checksum_stats(pg_url, pg_schema)["rows"] < n:
+                assert time.monotonic() < deadline, checksum_stats(pg_url, pg_schema)
+                if killed < 8 and checksum_stats(pg_url, pg_schema)["rows"] > killed * 150:
+                    killed += admin.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE application_name = %s AND state <> 'idle'", (app,)).fetchone()[0]
+                time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert killed >= 3
+    time.sleep(0.5)
+    assert_exactly_once(pg_url, pg_schema, n)
+
+
+def test_a_runner_started_while_the_database_is_unreachable_keeps_retrying_until_stopped(
+    kafka_bootstrap, new_topic
+):
+    import threading
+
+    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from tests.integration.consumer_checksum_worker import ChecksumHandler
+
+    runner = ConsumerRunner(
+        ChecksumHandler(),
+        RunnerConfig(group_id="g-unreachable", topics=[new_topic(1)],
+                     bootstrap_servers=kafka_bootstrap, db_timeout_s=0.5,
+                     backoff_initial_s=0.05, backoff_max_s=0.2),
+        conninfo="postgresql://relais:relais@127.0.0.1:1/relais?connect_timeout=1",
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    time.sleep(2.0)
+    assert thread.is_alive()  # not crashed: retrying
+    stop.set()
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+    assert runner.totals.applied == 0
