@@ -1,0 +1,45 @@
+"""Wiring from Settings (services.bootstrap.build_pathways_application)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from eventsourcing.cipher import AESCipher
+from services.bootstrap import build_pathways_application, postgres_env
+from services.settings import Settings
+
+
+def test_embedded_mode_generates_the_cipher_key_once_and_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(mode="embedded", state_dir=tmp_path)
+    first = build_pathways_application(settings)
+    key = (tmp_path / "cipher.key").read_text()
+    second = build_pathways_application(settings)
+    assert (tmp_path / "cipher.key").read_text() == key
+    assert first.env["CIPHER_KEY"] == second.env["CIPHER_KEY"] == key
+    assert (tmp_path / "cipher.key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "events.sqlite3").exists()
+    first.close()
+    second.close()
+
+
+def test_a_key_from_settings_wins(tmp_path: Path) -> None:
+    key = AESCipher.create_key(16)
+    app = build_pathways_application(Settings(state_dir=tmp_path, cipher_key=SecretStr(key)), SQLITE_DBNAME=":memory:")
+    assert app.env["CIPHER_KEY"] == key and not (tmp_path / "cipher.key").exists()
+    app.close()
+
+
+def test_distributed_mode_refuses_to_run_without_a_cipher_key(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="RELAIS_CIPHER_KEY"):
+        build_pathways_application(Settings(mode="distributed", state_dir=tmp_path))
+
+
+def test_the_database_url_becomes_the_library_postgres_keys() -> None:
+    env = postgres_env("postgresql://relais:s%40cret@db.local:6543/relais_prod", "pathways")
+    assert env == {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": "relais_prod", "POSTGRES_HOST": "db.local",
+        "POSTGRES_PORT": "6543", "POSTGRES_USER": "relais", "POSTGRES_PASSWORD": "s@cret", "POSTGRES_SCHEMA": "pathways",
+    }

@@ -1,0 +1,169 @@
+"""The command side: idempotency, refusals that name the field, dispatch, versioning."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain import PATHWAY_CLASSES
+from domain.detention import DetentionPathway
+from eventsourcing.persistence import StoredEvent
+from services.pathways import CommandRejected, PathwaysApplication, PathwaysHandler, parse_command
+from services.pathways import commands as c
+from services.pathways.commands import COMMANDS, ENVELOPE, OpenPathway
+from tests.unit.pathways.strategies import BASE_TIME, LEAD, actor, open_command
+
+
+def envelope(pathway_id: UUID, agency: str = LEAD) -> dict[str, Any]:
+    return dict(command_id=uuid4(), pathway_id=pathway_id, actor=actor(agency), occurred_at=BASE_TIME)
+
+
+def stream(app: PathwaysApplication, pathway_id: UUID) -> list[Any]:
+    return list(app.events.get(pathway_id))
+
+
+@pytest.fixture
+def pathway_id(handler: PathwaysHandler) -> UUID:
+    pathway_id = uuid4()
+    assert handler.handle(open_command("detention", pathway_id)).accepted
+    return pathway_id
+
+
+def test_every_command_matches_the_signature_of_the_aggregate_method_it_calls() -> None:
+    for name, command_class in COMMANDS.items():
+        fields = set(command_class.model_fields) - ENVELOPE
+        if issubclass(command_class, OpenPathway):
+            method = command_class.aggregate_class.__init__
+        else:
+            owners = [cls for cls in PATHWAY_CLASSES.values() if hasattr(cls, command_class.verb)]
+            assert owners, f"{name}: no aggregate has {command_class.verb}()"
+            method = getattr(owners[0], command_class.verb)
+        wrapped = getattr(method, "event_decorator", None)
+        target = wrapped.decorated_func if wrapped else method
+        params = set(inspect.signature(target).parameters) - {"self", "id", "actor", "occurred_at"}
+        assert fields == params, f"{name}: command fields {sorted(fields)} != method params {sorted(params)}"
+
+
+def test_sending_the_same_command_twice_changes_nothing_and_returns_the_same_answer(
+    app: PathwaysApplication, handler: PathwaysHandler, pathway_id: UUID
+) -> None:
+    command = c.ScheduleRelease(**envelope(pathway_id), release_date=date(2026, 4, 1))
+    first = handler.handle(command)
+    events_after_first = stream(app, pathway_id)
+    second = handler.handle(command)
+    assert second == first and second.duplicate and not first.duplicate
+    assert stream(app, pathway_id) == events_after_first
+    assert first.accepted and first.version == 2 and first.new_events == 1
+
+
+def test_a_refused_command_sent_twice_gets_the_same_refusal(handler: PathwaysHandler, pathway_id: UUID) -> None:
+    command = c.ConfirmHousing(**envelope(pathway_id), request_id=uuid4())
+    first = handler.handle(command)
+    assert not first.accepted and first.rejection is not None
+    assert (first.rejection.field, first.rejection.code) == ("request_id", "UnknownHousingRequest")
+    assert handler.handle(command) == first
+
+
+def test_a_command_id_reused_for_different_content_is_refused(handler: PathwaysHandler, pathway_id: UUID) -> None:
+    command = c.ScheduleRelease(**envelope(pathway_id), release_date=date(2026, 4, 1))
+    handler.handle(command)
+    other = command.model_copy(update={"release_date": date(2026, 5, 1)})
+    result = handler.handle(other)
+    assert not result.accepted and result.rejection.field == "command_id"
+    assert result.rejection.code == "CommandIdReused"
+
+
+def _payload(pathway_id: UUID, **fields: Any) -> dict[str, Any]:
+    return {
+        "command_id": str(uuid4()), "pathway_id": str(pathway_id),
+        "actor": {"agency": LEAD, "professional": "pro-1", "role": "coordinatrice"},
+        "occurred_at": "2026-03-03T10:00:00+01:00", **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"release_date": None}, "release_date", "date_type"),
+        ({"release_date": "2026-02-30"}, "release_date", "date_from_datetime_parsing"),
+        ({"surprise": 1}, "surprise", "extra_forbidden"),
+        ({"occurred_at": "2026-03-03T10:00:00"}, "occurred_at", "timezone_aware"),
+        ({"pathway_id": "not-a-uuid"}, "pathway_id", "uuid_parsing"),
+        ({"actor": {"agency": "", "professional": "p", "role": "r"}}, "actor.agency", "string_too_short"),
+    ],
+)
+def test_a_malformed_command_is_refused_naming_the_field_and_the_reason(
+    handler: PathwaysHandler, pathway_id: UUID, change: dict[str, Any], field: str, code: str
+) -> None:
+    payload = _payload(pathway_id, release_date="2026-04-01") | change
+    with pytest.raises(CommandRejected) as refused:
+        parse_command("ScheduleRelease", payload)
+    assert refused.value.field == field and refused.value.code == code and refused.value.reason
+    result = handler.handle_payload("ScheduleRelease", payload)
+    assert not result.accepted and result.rejection == refused.value
+
+
+def test_a_missing_field_and_an_unknown_enum_value_are_explained_in_french(pathway_id: UUID) -> None:
+    with pytest.raises(CommandRejected) as missing:
+        parse_command("ScheduleRelease", _payload(pathway_id))
+    assert (missing.value.field, missing.value.reason) == ("release_date", "champ obligatoire")
+    with pytest.raises(CommandRejected) as bad_enum:
+        parse_command("RecordPhoneStatus", _payload(pathway_id, status="broken"))
+    assert bad_enum.value.field == "status" and bad_enum.value.reason.startswith("valeur non reconnue")
+    with pytest.raises(CommandRejected) as unknown:
+        parse_command("DoSomething", {})
+    assert unknown.value.field == "type"
+
+
+def test_a_domain_refusal_names_the_field_where_it_applies(handler: PathwaysHandler, pathway_id: UUID) -> None:
+    result = handler.handle(c.CancelAppointment(**envelope(pathway_id), appointment_id=uuid4(), reason="x"))
+    assert result.rejection.field == "appointment_id" and result.rejection.code == "AppointmentNotScheduled"
+    result = handler.handle(c.RecordPhoneStatus(**envelope(pathway_id, agency="unknown-agency"), status="lost"))
+    assert result.rejection.field == "actor.agency" and "ne participe pas" in result.rejection.reason
+
+
+def test_commands_for_an_unknown_pathway_or_another_kind_are_refused(handler: PathwaysHandler, pathway_id: UUID) -> None:
+    unknown = handler.handle(c.RecordPhoneStatus(**envelope(uuid4()), status="lost"))
+    assert unknown.rejection.code == "UnknownPathway" and unknown.rejection.field == "pathway_id"
+    wrong_kind = handler.handle(c.RegisterNewborn(**envelope(pathway_id), newborn_ref="NN", born_on=date(2026, 3, 3)))
+    assert wrong_kind.rejection.code == "WrongPathwayKind"
+    again = handler.handle(open_command("detention", pathway_id))
+    assert again.rejection.code == "PathwayAlreadyExists"
+
+
+def test_a_v1_release_date_event_is_read_back_with_its_renamed_field(app: PathwaysApplication, pathway_id: UUID) -> None:
+    """v1 of ReleaseDateSet called the field `new_date`; v2 calls it `release_date`."""
+    state = {
+        "timestamp": BASE_TIME, "actor": actor().to_domain(), "occurred_at": BASE_TIME,
+        "new_date": date(2026, 5, 9),  # no "class_version" key: that is how v1 was stored
+    }
+    raw = app.mapper.transcoder.encode(state)
+    stored = StoredEvent(
+        originator_id=pathway_id, originator_version=2,
+        topic="domain.detention:DetentionPathway.ReleaseDateSet", state=app.mapper.cipher.encrypt(raw),
+    )
+    app.recorder.insert_events([stored])
+    pathway = app.get_pathway(pathway_id)
+    assert isinstance(pathway, DetentionPathway)
+    assert pathway.release_date == date(2026, 5, 9) == pathway.exit_date
+    upcast = list(app.events.get(pathway_id))[-1]
+    assert upcast.release_date == date(2026, 5, 9) and not hasattr(upcast, "new_date")
+    # New events are written as v2.
+    pathway.schedule_release(release_date=date(2026, 6, 1), actor=actor().to_domain(), occurred_at=BASE_TIME)
+    written = app.mapper.to_stored_event(pathway.pending_events[0])
+    new_state = app.mapper.transcoder.decode(app.mapper.cipher.decrypt(written.state))
+    assert new_state["class_version"] == 2 and "release_date" in new_state
+
+
+def test_payloads_are_encrypted_at_rest_on_sqlite(app: PathwaysApplication, handler: PathwaysHandler) -> None:
+    pathway_id = uuid4()
+    marker = "PLAINTEXT-MARKER-7f3a"
+    handler.handle(open_command("pass_gp", pathway_id))
+    handler.handle(c.RecordNeed(**envelope(pathway_id), need_id=uuid4(), category="care", description=marker))
+    stored = app.recorder.select_events(pathway_id)
+    assert stored and all(marker.encode() not in s.state for s in stored)
+    assert app.get_pathway(pathway_id).open_needs[0].description == marker
