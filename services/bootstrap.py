@@ -105,3 +105,54 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
     return PathwaysApplication(env=env)
+
+
+# --- workers: relay and ingest (distributed mode) ---------------------------------------------
+
+
+def topic(settings: Settings, name: str) -> str:
+    """Full topic name: `relais.pathway-events`, `relais.inbound.siao`..."""
+    return f"{settings.topic_prefix}.{name}"
+
+
+def is_pathway_event(stored_topic: str) -> bool:
+    """Pathway events go on the wire; the idempotency records kept beside them do not."""
+    return stored_topic.startswith("domain.")
+
+
+def build_relay(settings: Settings, app: PathwaysApplication | None = None):  # noqa: ANN201 - lazy import
+    """The outbox relay: this settings' event store -> `relais.pathway-events`."""
+    from psycopg_pool import ConnectionPool
+
+    from infra.kafka.producer import EventProducer
+    from infra.kafka.publisher import KafkaPublisher
+    from services.relay.positions import PostgresPositionStore
+    from services.relay.relay import Relay
+
+    app = app or build_pathways_application(settings)
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
+    producer = EventProducer(settings.kafka_bootstrap, client_id="relais-relay")
+    return Relay(
+        app,
+        KafkaPublisher(producer, topic(settings, "pathway-events")),
+        PostgresPositionStore(pool, settings.database_schema),
+        is_published=is_pathway_event,
+    )
+
+
+def build_ingest_runner(settings: Settings, agencies: list[str], pathways: PathwaysHandler | None = None):  # noqa: ANN201
+    """The ingest consumer over `relais.inbound.<agency>` for each agency."""
+    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from services.ingest.handler import IngestHandler
+    from services.pathways import PathwaysHandler
+
+    pathways = pathways or PathwaysHandler(build_pathways_application(settings))
+    config = RunnerConfig(
+        group_id="relais-ingest",
+        topics=[topic(settings, f"inbound.{agency}") for agency in agencies],
+        bootstrap_servers=settings.kafka_bootstrap,
+        schema=settings.database_schema,
+        deadletter_topic=topic(settings, "deadletter"),
+        on_duplicate="deadletter",
+    )
+    return ConsumerRunner(IngestHandler(pathways, topic_prefix=settings.topic_prefix), config, conninfo=settings.database_url)

@@ -45,6 +45,40 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_settings():  # noqa: ANN202 - lazy import keeps `relais --help` instant
+    from services.settings import Settings
+
+    return Settings(mode="distributed")
+
+
+def _relay(args: argparse.Namespace) -> int:
+    import threading
+
+    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
+    from services.bootstrap import build_relay
+
+    configure_json_logging()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    build_relay(_worker_settings()).run(stop)
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    import threading
+
+    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
+    from infra.kafka.topics import load_topics
+    from services.bootstrap import build_ingest_runner
+
+    configure_json_logging()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    agencies = args.agencies or [s.name.rsplit(".", 1)[1] for s in load_topics(prefix="x") if ".inbound." in s.name]
+    build_ingest_runner(_worker_settings(), agencies).run(stop)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relais",
@@ -70,6 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("components", nargs="*", metavar="COMPONENT",
                        help="database, kafka or state (default: what RELAIS_MODE needs)")
     check.set_defaults(func=_check)
+    relay = sub.add_parser(
+        "relay",
+        help="publish the event store's notification log to Kafka (runs until SIGTERM)",
+        description="The outbox relay: follows the PostgreSQL event store's notification log and "
+        "publishes every pathway event to <prefix>.pathway-events (CloudEvents, key = pathway id). "
+        "Its position advances only after the broker acknowledged; restart it at any time.",
+    )
+    relay.set_defaults(func=_relay)
+    ingest = sub.add_parser(
+        "ingest",
+        help="apply partner messages from <prefix>.inbound.<agency> (runs until SIGTERM)",
+        description="Consumes the inbound agency topics, turns each message into a pathway command "
+        "and sends what cannot be applied to <prefix>.deadletter with the reason. "
+        "Message formats: docs/inbound/.",
+    )
+    ingest.add_argument("agencies", nargs="*", metavar="AGENCY",
+                        help="agencies whose topics to consume (default: all of infra/kafka/topics.toml)")
+    ingest.set_defaults(func=_ingest)
     return parser
 
 
