@@ -98,10 +98,25 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }
 
+# foreign_server_answers: something that is not our cluster listens on the port and accepts the
+# relais credentials (e.g. the compose.yaml container): use it as it is.
+foreign_server_answers() {
+    [ -x "$RELAIS_PY" ] || return 1
+    "$RELAIS_PY" - "$RELAIS_DEFAULT_DATABASE_URL" <<'PY' >/dev/null 2>&1
+import sys, psycopg
+with psycopg.connect(sys.argv[1], connect_timeout=3) as conn:
+    conn.execute("SELECT 1")
+PY
+}
+
 start() {
     local bin
     mkdir -p "$RELAIS_RUN_DIR"
     chmod 755 "$RELAIS_RUN_DIR" 2>/dev/null || true
+    if port_open "$PORT" && ! { bin="$(pg_bindir)" && running "$bin"; } && foreign_server_answers; then
+        say "PostgreSQL : un serveur répond déjà sur 127.0.0.1:$PORT (démarré hors de ce script) ; utilisé tel quel"
+        return 0
+    fi
     bin="$(pg_bindir)" || { install_server; bin="$(pg_bindir)" || die "binaires PostgreSQL introuvables après installation : vérifiez le paquet postgresql."; }
     init_cluster "$bin"
     mkdir -p "$SOCK_DIR"
