@@ -1,0 +1,114 @@
+"""The pathways service on the real PostgreSQL (started by infra/scripts/up.sh)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg import sql
+from pydantic import SecretStr
+
+from eventsourcing.cipher import AESCipher
+from services.bootstrap import build_pathways_application
+from services.pathways import PathwaysApplication, PathwaysHandler
+from services.pathways import commands as c
+from services.settings import Settings
+from tests.unit.pathways.strategies import BASE_TIME, KINDS, actor, command_sequences, open_command, play
+
+
+@pytest.fixture
+def pg_app(pg_url: str, pg_schema: str) -> Iterator[PathwaysApplication]:
+    settings = Settings(
+        mode="distributed", database_url=pg_url, database_schema=pg_schema,
+        cipher_key=SecretStr(AESCipher.create_key(32)),
+    )
+    app = build_pathways_application(settings)
+    yield app
+    app.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(KINDS))
+def test_any_sequence_of_commands_gives_the_aggregate_rebuilt_from_stored_events_on_postgres(
+    pg_app: PathwaysApplication, data: st.DataObject, kind: str
+) -> None:
+    pathway_id = uuid4()
+    live, _ = play(pg_app, kind, pathway_id, data.draw(command_sequences(kind, pathway_id)))
+    assert pg_app.get_pathway(pathway_id) == live
+
+
+def test_stored_payloads_on_postgres_do_not_contain_plaintext(pg_app: PathwaysApplication, pg_url: str, pg_schema: str) -> None:
+    marker = "MARQUEUR-EN-CLAIR-4b1d"
+    pathway_id = uuid4()
+    handler = PathwaysHandler(pg_app)
+    assert handler.handle(open_command("pass_gp", pathway_id)).accepted
+    need = c.RecordNeed(command_id=uuid4(), pathway_id=pathway_id, actor=actor(), occurred_at=BASE_TIME,
+                        need_id=uuid4(), category="care", description=marker)
+    assert handler.handle(need).accepted
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            sql.SQL("SELECT state FROM {}.{}").format(
+                sql.Identifier(pg_schema), sql.Identifier(pg_app.recorder.events_table_name)
+            )
+        ).fetchall()
+    assert len(rows) >= 4  # two pathway events, two processed-command records
+    assert all(marker.encode() not in bytes(row[0]) for row in rows)
+    assert all(b"pass-chu-rouen" not in bytes(row[0]) for row in rows)
+    assert pg_app.get_pathway(pathway_id).open_needs[0].description == marker
+
+
+def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(pg_app: PathwaysApplication) -> None:
+    agencies = ["pass-chu-rouen", "siao-76", "dac-rouen", "cpam-76"]
+    pathway_id = uuid4()
+    handler = PathwaysHandler(pg_app, max_attempts=50)
+    assert handler.handle(open_command("pass_gp", pathway_id)).accepted
+    for agency in agencies[1:]:
+        assert handler.handle(c.AddAgency(command_id=uuid4(), pathway_id=pathway_id, actor=actor(), occurred_at=BASE_TIME,
+                                          agency=agency, role="coordination")).accepted
+    per_agency = 15
+    commands = {
+        agency: [
+            c.RecordNeed(command_id=uuid4(), pathway_id=pathway_id, actor=actor(agency), occurred_at=BASE_TIME,
+                         need_id=uuid4(), category="care", description=f"{agency} #{i}")
+            for i in range(per_agency)
+        ]
+        for agency in agencies
+    }
+    results: dict[UUID, list] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(agencies))
+
+    def write(agency: str) -> None:
+        try:
+            start.wait()
+            for command in commands[agency]:
+                # Each command is delivered twice, as an at-least-once transport would.
+                results[command.command_id] = [handler.handle(command), handler.handle(command)]
+        except BaseException as error:  # noqa: BLE001 - surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(agency,)) for agency in agencies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    sent = [command for batch in commands.values() for command in batch]
+    assert all(results[command.command_id][0].accepted for command in sent)
+    assert all(first == second and second.duplicate for first, second in results.values())
+
+    stream = list(pg_app.events.get(pathway_id))
+    assert [e.originator_version for e in stream] == list(range(1, len(stream) + 1))
+    recorded = Counter(e.need_id for e in stream if type(e).__name__ == "NeedRecorded")
+    assert recorded == Counter(command.need_id for command in sent)  # every accepted one exactly once
+    versions = sorted(results[command.command_id][0].version for command in sent)
+    assert len(set(versions)) == len(versions)  # each answer names its own place in the stream
+    pathway = pg_app.get_pathway(pathway_id)
+    assert len(pathway.needs) == len(sent)
+    assert {n.recorded_by for n in pathway.needs.values()} == set(agencies)
