@@ -96,6 +96,10 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
         {
             "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
             "CIPHER_KEY": _cipher_key(settings),
+            # Commands re-read a pathway before each write: keep recent ones in memory and
+            # read only the events added since ("fast-forward"), which other processes may
+            # have written.
+            "AGGREGATE_CACHE_MAXSIZE": "1000",
             # Several threads (gateway, ingest, risk) share one application in embedded mode.
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",

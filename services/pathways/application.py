@@ -54,6 +54,10 @@ class PathwaysApplication(Application[UUID]):
     def get_pathway(self, pathway_id: UUID) -> Pathway:
         return cast(Pathway, self.repository.get(pathway_id))
 
+    def pathway_exists(self, pathway_id: UUID) -> bool:
+        # One row read, not a replay: opening commands only need to know the id is free.
+        return bool(self.recorder.select_events(pathway_id, limit=1))
+
     def find_processed(self, command_id: UUID) -> ProcessedCommand | None:
         try:
             return cast(ProcessedCommand, self.repository.get(processed_command_id(command_id)))

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
 from domain.errors import DomainError
+from domain.pathway import Pathway
 from services.pathways.application import PathwaysApplication
 from services.pathways.commands import COMMANDS, Command, OpenPathway
 from services.pathways.processed import ProcessedCommand
@@ -126,23 +127,24 @@ class PathwaysHandler:
     def handle(self, command: Command) -> CommandResult:
         digest = fingerprint(command)
         for attempt in range(self.max_attempts):
-            stored = self.app.find_processed(command.command_id)
-            if stored is not None:
-                return self._stored_answer(stored, digest)
             try:
                 return self._run(command, digest)
             except IntegrityError:
-                # Either this command id was recorded meanwhile (duplicate delivery racing
-                # us: the loop's first step answers it) or another agency wrote the pathway
-                # first (version conflict: get, call and save again).
+                # The write collided: either this command id is already recorded (a repeated
+                # delivery: answer what was answered then) or another agency wrote the
+                # pathway first (version conflict: get, call and save again). No lookup
+                # before the first try: the collision is the atomic test, and most commands
+                # are new.
+                stored = self.app.find_processed(command.command_id)
+                if stored is not None:
+                    return self._stored_answer(stored, digest)
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConcurrencyExhausted(f"command {command.command_id} lost {self.max_attempts} races")
 
     def _run(self, command: Command, digest: str) -> CommandResult:
         """Get, call, save: the new events and the answer in one write."""
         try:
-            self.check_target(command)
-            pathway = self.app.open_pathway(command) if isinstance(command, OpenPathway) else self.app.get_pathway(command.pathway_id)
+            pathway = self._target(command)
             self.check_kind(command, pathway)
             version_before = 0 if isinstance(command, OpenPathway) else pathway.version
             self.app.call(pathway, command)
@@ -159,15 +161,18 @@ class PathwaysHandler:
         self.app.save(pathway, processed)
         return _answer(processed)
 
-    def check_target(self, command: Command) -> None:
-        exists = command.pathway_id in self.app.repository
-        if isinstance(command, OpenPathway) and exists:
-            raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
-        if not isinstance(command, OpenPathway) and not exists:
-            raise CommandRejected("pathway_id", "parcours inconnu", "UnknownPathway")
+    def _target(self, command: Command) -> Pathway:
+        if isinstance(command, OpenPathway):
+            if self.app.pathway_exists(command.pathway_id):
+                raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
+            return self.app.open_pathway(command)
+        try:
+            return self.app.get_pathway(command.pathway_id)
+        except AggregateNotFoundError:
+            raise CommandRejected("pathway_id", "parcours inconnu", "UnknownPathway") from None
 
     @staticmethod
-    def check_kind(command: Command, pathway: Any) -> None:
+    def check_kind(command: Command, pathway: Pathway) -> None:
         if command.pathway_kind is not None and pathway.kind != command.pathway_kind:
             raise CommandRejected(
                 "pathway_id",

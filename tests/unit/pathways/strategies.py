@@ -182,3 +182,10 @@ def play(app: Any, kind: str, pathway_id: UUID, sequence: list[c.Command]) -> tu
             continue
         app.save(pathway)
     return pathway, refused
+
+
+def rebuild(app: Any, pathway_id: UUID) -> Any:
+    """The aggregate replayed from its stored events (never from the repository's cache)."""
+    from eventsourcing.application import project_aggregate
+
+    return project_aggregate(None, app.events.get(pathway_id))
