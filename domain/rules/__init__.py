@@ -1,0 +1,106 @@
+"""The rupture-risk rules: pure functions of (pathway state, now, territory settings).
+
+Each rule of the catalogue (../shared/DOMAIN.md, "Rupture-risk rules") is
+`check_<rule>(pathway, now, settings) -> list[RiskFinding]` with its
+`next_deadline_<rule>(pathway, now, settings) -> datetime | None`: the earliest moment after
+`now` when the rule could start firing with no new event (None for the rules that fire on a
+fact alone). `evaluate` runs the whole catalogue, `next_deadline` is the min of the deadlines,
+`new_findings` / `resolved_findings` compare findings with the open alerts.
+
+No I/O, no clock: `now` is passed in. A closed pathway raises nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.rules._common import aware, like
+from domain.rules.appointments import (
+    check_interpreter_missing,
+    check_missed_appointment_unfollowed,
+    next_deadline_interpreter_missing,
+    next_deadline_missed_appointment_unfollowed,
+)
+from domain.rules.consent import check_consent_missing, next_deadline_consent_missing
+from domain.rules.contact import check_contact_lost, next_deadline_contact_lost
+from domain.rules.housing import check_exit_without_housing, next_deadline_exit_without_housing
+from domain.rules.newborn import check_newborn_without_follow_up, next_deadline_newborn_without_follow_up
+from domain.rules.referrals import (
+    check_referral_declined,
+    check_referral_unverified,
+    next_deadline_referral_declined,
+    next_deadline_referral_unverified,
+)
+from domain.rules.refusal import check_care_refused, next_deadline_care_refused
+from domain.rules.resolution import explain, new_findings, resolved_findings
+from domain.rules.rights import check_rights_not_open, next_deadline_rights_not_open
+from domain.rules.screening import check_screening_overdue, next_deadline_screening_overdue
+from domain.rules.settings import DEFAULT_SETTINGS, TerritorySettings, settings_for
+from domain.rules.stalled import check_stalled, next_deadline_stalled
+from domain.rules.treatment import check_treatment_continuity, next_deadline_treatment_continuity
+from domain.rules.types import FactRef, Resolution, RiskFinding, Rule
+
+#: The catalogue, in the order of DOMAIN.md.
+CATALOGUE: tuple[Rule, ...] = (
+    Rule("exit-without-housing", "Sortie sans hébergement", check_exit_without_housing,
+         next_deadline_exit_without_housing, deadline_driven=True),
+    Rule("rights-not-open", "Droits santé non ouverts", check_rights_not_open,
+         next_deadline_rights_not_open, deadline_driven=True),
+    Rule("interpreter-missing", "Interprète non réservé", check_interpreter_missing,
+         next_deadline_interpreter_missing, deadline_driven=True),
+    Rule("referral-unverified", "Orientation non vérifiée", check_referral_unverified,
+         next_deadline_referral_unverified, deadline_driven=True),
+    Rule("missed-appointment-unfollowed", "Rendez-vous manqué sans suite", check_missed_appointment_unfollowed,
+         next_deadline_missed_appointment_unfollowed, deadline_driven=True),
+    Rule("contact-lost", "Contact perdu", check_contact_lost, next_deadline_contact_lost, deadline_driven=False),
+    Rule("referral-declined", "Orientation refusée par le service", check_referral_declined,
+         next_deadline_referral_declined, deadline_driven=False),
+    Rule("treatment-continuity", "Continuité du traitement à la sortie", check_treatment_continuity,
+         next_deadline_treatment_continuity, deadline_driven=True),
+    Rule("newborn-without-follow-up", "Nouveau-né sans suivi", check_newborn_without_follow_up,
+         next_deadline_newborn_without_follow_up, deadline_driven=True),
+    Rule("screening-overdue", "Dépistage en retard", check_screening_overdue,
+         next_deadline_screening_overdue, deadline_driven=True),
+    Rule("stalled", "Parcours à l'arrêt", check_stalled, next_deadline_stalled, deadline_driven=True),
+    Rule("consent-missing", "Consentement manquant", check_consent_missing,
+         next_deadline_consent_missing, deadline_driven=False),
+    Rule("care-refused", "Refus de soins de la personne", check_care_refused,
+         next_deadline_care_refused, deadline_driven=False),
+)
+
+RULES: dict[str, Rule] = {rule.rule_id: rule for rule in CATALOGUE}
+
+
+def evaluate(pathway: Any, now: datetime, settings: TerritorySettings = DEFAULT_SETTINGS) -> list[RiskFinding]:
+    """Every finding of the catalogue on `pathway` at `now` (none on a closed pathway)."""
+    if getattr(pathway, "is_closed", False):
+        return []
+    findings: list[RiskFinding] = []
+    for rule in CATALOGUE:
+        findings.extend(rule.check(pathway, now, settings))
+    return findings
+
+
+def next_deadline(pathway: Any, now: datetime, settings: TerritorySettings = DEFAULT_SETTINGS) -> datetime | None:
+    """The earliest moment after `now` at which a rule could start firing with no new event:
+    the engine indexes it and wakes the pathway then (None: only a new event can change things)."""
+    if getattr(pathway, "is_closed", False):
+        return None
+    deadlines = [d for rule in CATALOGUE if (d := rule.next_deadline(pathway, now, settings)) is not None]
+    return like(min(aware(d) for d in deadlines), now) if deadlines else None
+
+
+__all__ = [
+    "CATALOGUE", "DEFAULT_SETTINGS", "RULES", "FactRef", "Resolution", "RiskFinding", "Rule", "TerritorySettings",
+    "check_care_refused", "check_consent_missing", "check_contact_lost", "check_exit_without_housing",
+    "check_interpreter_missing", "check_missed_appointment_unfollowed", "check_newborn_without_follow_up",
+    "check_referral_declined", "check_referral_unverified", "check_rights_not_open", "check_screening_overdue",
+    "check_stalled", "check_treatment_continuity", "evaluate", "explain", "new_findings", "next_deadline",
+    "next_deadline_care_refused", "next_deadline_consent_missing", "next_deadline_contact_lost",
+    "next_deadline_exit_without_housing", "next_deadline_interpreter_missing",
+    "next_deadline_missed_appointment_unfollowed", "next_deadline_newborn_without_follow_up",
+    "next_deadline_referral_declined", "next_deadline_referral_unverified", "next_deadline_rights_not_open",
+    "next_deadline_screening_overdue", "next_deadline_stalled", "next_deadline_treatment_continuity",
+    "resolved_findings", "settings_for",
+]

@@ -1,0 +1,141 @@
+"""rights-not-open: an exit date or a care appointment is within N days and health coverage
+is not open; or AME/CSS expire within 30 days with no renewal filed.
+
+Subjects: "coverage" (one alert whatever the exit or appointments that make it urgent: the
+fix is the same, opening rights) and "renewal:<scheme>" per expiring right."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.rules._common import (
+    Candidate,
+    aware,
+    days,
+    earliest,
+    fired,
+    fmt_day,
+    fmt_moment,
+    is_active,
+    local_date,
+    local_day_start,
+    mentions,
+    participant_with_role,
+)
+from domain.rules.facts import COVERAGE_SCHEMES, coverage_open, exit_day, exit_fact, exit_words, has_exited, pending_appointments
+from domain.rules.settings import TerritorySettings
+from domain.rules.types import FactRef, RiskFinding
+from domain.values import AlertSeverity, CoverageScheme, CoverageStatus, ParticipantRole
+
+RULE_ID = "rights-not-open"
+
+_SCHEME_LABEL = {
+    CoverageScheme.PUMA: "PUMa",
+    CoverageScheme.CSS: "CSS",
+    CoverageScheme.AME: "AME",
+    CoverageScheme.URGENT_CARE: "soins urgents et vitaux",
+}
+
+
+def needs_rights(appointment: Any, settings: TerritorySettings) -> bool:
+    """Ordinary care needs open rights; the PASS, CLAT, PMI, CSAPA... see people without."""
+    return not mentions((appointment.with_agency, appointment.service), settings.free_care_markers)
+
+
+def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings) -> Candidate | None:
+    if coverage_open(pathway):
+        return None
+    triggers: list[tuple[datetime, datetime, str, FactRef]] = []  # (start, due, words, fact)
+    day = exit_day(pathway)
+    if day is not None and not has_exited(pathway):
+        triggers.append((
+            local_day_start(day - days(settings.rights_before_exit_days), settings),
+            local_day_start(day, settings),
+            f"{exit_words(pathway)} du {fmt_day(day)}",
+            exit_fact(pathway),
+        ))
+    elif day is not None:
+        # Already out without rights: the risk has started, it does not go away with time.
+        triggers.append((local_day_start(day, settings), local_day_start(day, settings),
+                         f"{exit_words(pathway)} du {fmt_day(day)}", exit_fact(pathway)))
+    for appointment in pending_appointments(pathway):
+        if not needs_rights(appointment, settings):
+            continue
+        triggers.append((
+            aware(appointment.scheduled_at) - days(settings.rights_before_appointment_days),
+            aware(appointment.scheduled_at),
+            f"le rendez-vous {appointment.service} du {fmt_moment(appointment.scheduled_at, settings)}",
+            FactRef(fact="appointment_booked", ref=f"appointment:{appointment.appointment_id}",
+                    events=("AppointmentBooked",), at=appointment.scheduled_at),
+        ))
+    if not triggers:
+        return None
+    triggers.sort(key=lambda t: (t[0], t[1]))
+    start = triggers[0][0]
+    # Which triggers are live at `now` decides the wording; the start is the earliest one.
+    live = [t for t in triggers if t[0] <= aware(now)] or triggers[:1]
+    first_due = min(t[1] for t in live)
+    what = min(live, key=lambda t: t[1])[2]
+    applied = [r for s, r in pathway.coverage.items() if s in COVERAGE_SCHEMES and r.status is CoverageStatus.APPLIED]
+    if applied:
+        right = applied[0]
+        owner = participant_with_role(pathway, ParticipantRole.RIGHTS) or settings.cpam_agency
+        filed = f" (dossier {_SCHEME_LABEL[right.scheme]} déposé le {fmt_day(right.applied_on)})" if right.applied_on else ""
+        action = f"Ouvrir les droits santé avant {what}{filed}."
+    else:
+        owner = pathway.lead_agency
+        action = f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {what}."
+    days_left = (local_date(first_due, settings) - local_date(now, settings)).days
+    severity = AlertSeverity.HIGH if days_left <= 3 else AlertSeverity.MEDIUM
+    finding = RiskFinding(
+        rule_id=RULE_ID, subject="coverage", owner_agency=owner, suggested_action=action, severity=severity,
+        triggering_facts=tuple(t[3] for t in live) + tuple(
+            FactRef(fact=f"coverage_{r.status.value}", ref=f"coverage:{s.value}",
+                    events=("CoverageApplied", "CoverageEnded"))
+            for s, r in pathway.coverage.items() if s in COVERAGE_SCHEMES
+        ),
+        since=start, deadline=first_due,
+    )
+    return Candidate(start=start, finding=finding)
+
+
+def _renewal_candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
+    out = []
+    for scheme in (CoverageScheme.AME, CoverageScheme.CSS):
+        right = pathway.coverage.get(scheme)
+        if right is None or right.status is not CoverageStatus.OPEN:
+            continue
+        if right.expires_on is None or right.renewal_filed_on is not None:
+            continue
+        label = _SCHEME_LABEL[scheme]
+        start = local_day_start(right.expires_on - days(settings.coverage_renewal_days), settings)
+        out.append(Candidate(start=start, finding=RiskFinding(
+            rule_id=RULE_ID, subject=f"renewal:{scheme.value}", owner_agency=pathway.lead_agency,
+            suggested_action=f"Déposer le renouvellement de l'{label} qui expire le {fmt_day(right.expires_on)}."
+            if scheme is CoverageScheme.AME else
+            f"Déposer le renouvellement de la {label} qui expire le {fmt_day(right.expires_on)}.",
+            severity=AlertSeverity.MEDIUM,
+            triggering_facts=(FactRef(fact="coverage_expires", ref=f"coverage:{scheme.value}",
+                                      events=("CoverageOpened",)),),
+            since=start, deadline=local_day_start(right.expires_on, settings),
+        )))
+    return out
+
+
+def _candidates(pathway: Any, now: datetime, settings: TerritorySettings) -> list[Candidate]:
+    if not is_active(pathway):
+        return []
+    out = _renewal_candidates(pathway, settings)
+    coverage = _coverage_candidate(pathway, now, settings)
+    if coverage is not None:
+        out.append(coverage)
+    return out
+
+
+def check_rights_not_open(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:
+    return fired(_candidates(pathway, now, settings), now)
+
+
+def next_deadline_rights_not_open(pathway: Any, now: datetime, settings: TerritorySettings) -> datetime | None:
+    return earliest(_candidates(pathway, now, settings), now)

@@ -1,0 +1,90 @@
+"""screening-overdue (SAS): arrival from a high-TB-endemicity country with no CLAT screening
+within N days; health needs flagged with no PASS appointment within N days.
+
+A booked (or seen) CLAT appointment counts as the screening being organised, a booked or seen
+PASS appointment as the need relayed. Owner: the CLAT / PASS when it already takes part in the
+pathway (the next step is theirs), else the SAS operator (lead), who relays to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.rules._common import Candidate, aware, days, earliest, fired, fmt_day, is_active, local_date, local_day_start, mentions
+from domain.rules.settings import TerritorySettings
+from domain.rules.types import FactRef, RiskFinding
+from domain.sas import SasPathway
+from domain.values import AlertSeverity, AppointmentStatus, NeedCategory, ParticipantRole
+
+RULE_ID = "screening-overdue"
+
+_HEALTH_NEEDS = frozenset({NeedCategory.CARE, NeedCategory.SCREENING})
+_HAPPENING = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.SEEN})
+
+
+def _agency_in(pathway: Any, name: str, role: ParticipantRole | None = None) -> str | None:
+    for agency, agency_role in pathway.participants.items():
+        if agency == name or mentions((agency,), (name,)) or (role is not None and agency_role is role):
+            return agency
+    return None
+
+
+def _has_appointment_with(pathway: Any, name: str) -> bool:
+    return any(
+        a.status in _HAPPENING and mentions((a.with_agency, a.service), (name,))
+        for a in pathway.appointments.values()
+    )
+
+
+def _needs(count: int) -> str:
+    return "un besoin de santé" if count == 1 else f"{count} besoins de santé"
+
+
+def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
+    if not isinstance(pathway, SasPathway) or not is_active(pathway):
+        return []
+    out = []
+    arrived = pathway.arrived_on
+    if (pathway.tb_screening_needed and pathway.clat_screened_on is None
+            and not _has_appointment_with(pathway, settings.clat_agency)):
+        start = local_day_start(arrived + days(settings.tb_screening_days), settings)
+        clat = _agency_in(pathway, settings.clat_agency, ParticipantRole.SCREENING)
+        out.append(Candidate(start=start, finding=RiskFinding(
+            rule_id=RULE_ID, subject="screening:tb", owner_agency=clat or pathway.lead_agency,
+            suggested_action=(
+                f"Organiser le dépistage de la tuberculose au {settings.clat_agency} (arrivée au SAS le "
+                f"{fmt_day(arrived)}, pays de forte endémie) avant la fin du séjour le {fmt_day(pathway.day_21)}."
+            ),
+            severity=AlertSeverity.HIGH,
+            triggering_facts=(FactRef(fact="tb_screening_needed", ref="pathway",
+                                      events=("SasPathwayOpened", "TbScreeningNeedFlagged")),),
+            since=start, deadline=local_day_start(pathway.day_21, settings),
+        )))
+    health = [n for n in pathway.open_needs if n.category in _HEALTH_NEEDS]
+    if health and not _has_appointment_with(pathway, settings.pass_agency):
+        first = min(health, key=lambda n: aware(n.recorded_at))
+        start = aware(first.recorded_at) + days(settings.pass_appointment_days)
+        pass_ = _agency_in(pathway, settings.pass_agency)
+        out.append(Candidate(start=start, finding=RiskFinding(
+            rule_id=RULE_ID, subject="screening:pass", owner_agency=pass_ or pathway.lead_agency,
+            suggested_action=(
+                f"Obtenir un rendez-vous à la {settings.pass_agency} pour {_needs(len(health))} signalé"
+                f"{'s' if len(health) > 1 else ''} le {fmt_day(local_date(first.recorded_at, settings))}, "
+                f"avant la fin du séjour le {fmt_day(pathway.day_21)}."
+            ),
+            severity=AlertSeverity.MEDIUM,
+            triggering_facts=tuple(
+                FactRef(fact="need_open", ref=f"need:{n.need_id}", events=("NeedRecorded",), at=n.recorded_at)
+                for n in health
+            ),
+            since=start, deadline=local_day_start(pathway.day_21, settings),
+        )))
+    return out
+
+
+def check_screening_overdue(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:
+    return fired(_candidates(pathway, settings), now)
+
+
+def next_deadline_screening_overdue(pathway: Any, now: datetime, settings: TerritorySettings) -> datetime | None:
+    return earliest(_candidates(pathway, settings), now)

@@ -1,0 +1,88 @@
+"""Per-territory thresholds of the rupture-risk rules.
+
+"Les parcours doivent être adaptés aux territoires : pas de schéma unique national" (DGS):
+every delay below is a setting of the territory (département, or a région for the SAS), with
+defaults taken from the seeds where they say one (SAS: three weeks; AME/CSS renewal: 30 days;
+interpreter: 48 h) and from field practice elsewhere. The agency names are the fallback owners
+of a next step when no participant of the pathway holds that role yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class TerritorySettings(BaseModel):
+    """Thresholds of one territory. Frozen: a rule never changes them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    territory: str = "default"
+    #: Local time decides what "within N days" means (overseas départements differ).
+    timezone: str = "Europe/Paris"
+
+    # exit-without-housing
+    exit_without_housing_days: int = Field(15, ge=0)
+    #: Below this many days before the exit, a missing housing solution is critical.
+    exit_critical_days: int = Field(3, ge=0)
+    # rights-not-open
+    rights_before_exit_days: int = Field(15, ge=0)
+    rights_before_appointment_days: int = Field(7, ge=0)
+    coverage_renewal_days: int = Field(30, ge=0)  # "AME/CSS expire within 30 days"
+    # interpreter-missing
+    interpreter_hours: int = Field(48, ge=1)
+    # referral-unverified
+    referral_unverified_days: int = Field(14, ge=1)
+    # missed-appointment-unfollowed
+    missed_appointment_follow_up_days: int = Field(7, ge=1)
+    # contact-lost
+    contact_failed_attempts: int = Field(3, ge=1)
+    # treatment-continuity
+    treatment_continuity_days: int = Field(10, ge=0)
+    # newborn-without-follow-up (PMI link; housing uses exit_without_housing_days)
+    newborn_pmi_days: int = Field(7, ge=0)
+    # screening-overdue
+    tb_screening_days: int = Field(10, ge=0)
+    pass_appointment_days: int = Field(7, ge=0)
+    # stalled
+    stalled_days: int = Field(21, ge=1)
+    #: A SAS stay lasts three weeks at most: a few idle days already matter.
+    sas_stalled_days: int = Field(5, ge=1)
+
+    # Fallback owners (names of the territory's agencies).
+    siao_agency: str = "SIAO"
+    cpam_agency: str = "CPAM"
+    pass_agency: str = "PASS"
+    clat_agency: str = "CLAT"
+    dac_agency: str = "DAC"
+    #: Services that see people without open health coverage (an appointment there does not
+    #: need rights): matched as words, case-insensitively, in the agency or the service name.
+    free_care_markers: tuple[str, ...] = (
+        "PASS", "CLAT", "CeGIDD", "PMI", "CSAPA", "CAARUD", "EMPP", "EMSP", "CASO", "USMP", "SMPR", "CMP",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"fuseau horaire inconnu : {value}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+DEFAULT_SETTINGS = TerritorySettings()
+
+
+def settings_for(territory: str, table: Mapping[str, TerritorySettings] | None = None) -> TerritorySettings:
+    """The settings of `territory` from `table`, or the defaults named after it."""
+    if table and territory in table:
+        return table[territory]
+    return DEFAULT_SETTINGS.model_copy(update={"territory": territory})

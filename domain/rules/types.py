@@ -1,0 +1,91 @@
+"""What a rupture-risk rule returns: a finding, the facts behind it, and rule metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.values import AlertSeverity
+
+if TYPE_CHECKING:
+    from domain.rules.settings import TerritorySettings
+
+
+class FactRef(BaseModel):
+    """A fact of the pathway state that triggered (or is missing for) a finding.
+
+    The rules see state, not events: `fact` names the fact, `ref` the entity it is about
+    (`appointment:<id>`, `referral:<id>`, `pathway`...), `events` the event types that can
+    have established it, so that the engine — which sees the events — maps the reference to
+    event ids (the latest event of one of those types about `ref`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    fact: str
+    ref: str
+    events: tuple[str, ...] = ()
+    at: datetime | None = None
+
+    def __str__(self) -> str:
+        return f"{self.fact}@{self.ref}"
+
+
+class RiskFinding(BaseModel):
+    """One risk found on one pathway. `(rule_id, subject)` identifies the risk: the engine
+    raises an alert for a key that has no open alert, and never a second one while it is open."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    #: What the risk is about: "exit", "coverage", "appointment:<id>", "referral:<id>"...
+    subject: str
+    owner_agency: str
+    #: French: shown as is to the owner agency.
+    suggested_action: str
+    severity: AlertSeverity
+    triggering_facts: tuple[FactRef, ...] = ()
+    #: When the risk began: the threshold crossed, or the fact recorded.
+    since: datetime
+    #: By when the next step must be done (the exit, the appointment...), if there is such a moment.
+    deadline: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rule_id, self.subject)
+
+    @property
+    def fact_refs(self) -> list[str]:
+        return [str(f) for f in self.triggering_facts]
+
+
+class Resolution(BaseModel):
+    """An open alert whose risk is no longer found, and why (in French)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: UUID | None
+    rule_id: str
+    subject: str
+    reason: str
+
+
+Check = Callable[[Any, datetime, "TerritorySettings"], list[RiskFinding]]
+NextDeadline = Callable[[Any, datetime, "TerritorySettings"], "datetime | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule of the catalogue. `deadline_driven`: the rule can start firing by the mere passing
+    of time (its `next_deadline` tells when); otherwise only a new fact makes it fire."""
+
+    rule_id: str
+    title: str
+    check: Check
+    next_deadline: NextDeadline
+    deadline_driven: bool
