@@ -1,0 +1,37 @@
+"""Loads a synthetic territory through the pathways service, with progress on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from typing import TextIO
+
+from services.pathways import PathwaysHandler
+from services.territory.synthetic import generate
+
+
+class Refused(RuntimeError):
+    """A synthetic command was refused: the generator and the domain disagree (a bug)."""
+
+
+def load(handler: PathwaysHandler, count: int, *, seed: int = 1, territory: str = "76",
+         now: datetime | None = None, progress: TextIO | None = sys.stderr) -> int:
+    """Send every command of `count` synthetic pathways; return how many were accepted.
+    Safe to run twice with the same seed: the command ids repeat, so nothing doubles."""
+    started, sent = time.monotonic(), 0
+    for done, story in enumerate(generate(count, seed=seed, territory=territory, now=now), start=1):
+        for name, payload in story.commands:
+            result = handler.handle_payload(name, payload)
+            if not result.accepted:
+                raise Refused(f"{story.kind} {story.pathway_id}: {name} refusé : {result.rejection}")
+            sent += 1
+        if progress is not None and (done == count or done % 25 == 0):
+            elapsed = max(time.monotonic() - started, 1e-6)
+            bar = "#" * int(30 * done / count)
+            progress.write(f"\rterritoire {territory} [{bar:<30}] {done}/{count} parcours, "
+                           f"{sent} commandes, {sent / elapsed:.0f} cmd/s")
+            progress.flush()
+    if progress is not None:
+        progress.write("\n")
+    return sent
