@@ -14,7 +14,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -141,6 +141,43 @@ class PathwaysHandler:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConcurrencyExhausted(f"command {command.command_id} lost {self.max_attempts} races")
 
+    def handle_batch(self, commands: Sequence[Command]) -> list[CommandResult]:
+        """Several commands for ONE pathway (e.g. what a Kafka poll returned for one key),
+        in order, written in one save: the events of the accepted ones and the answers of
+        all. If the write collides (a repeated delivery, or another writer), nothing of it
+        is kept and each command goes through `handle` on its own, which sorts it out."""
+        if len({command.pathway_id for command in commands}) > 1:
+            raise ValueError("handle_batch takes the commands of one pathway")
+        if len(commands) < 2 or len({command.command_id for command in commands}) < len(commands):
+            return [self.handle(command) for command in commands]
+        try:
+            return self._run_batch(commands)
+        except IntegrityError:
+            return [self.handle(command) for command in commands]
+
+    def _run_batch(self, commands: Sequence[Command]) -> list[CommandResult]:
+        pathway: Pathway | None = None
+        answers: list[ProcessedCommand] = []
+        for command in commands:
+            digest = fingerprint(command)
+            try:
+                if pathway is None or isinstance(command, OpenPathway):
+                    if pathway is not None:
+                        raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
+                    pathway = self._target(command)
+                self.check_kind(command, pathway)
+                version_before = 0 if isinstance(command, OpenPathway) else pathway.version
+                self.app.call(pathway, command)
+            except DomainError as error:
+                answers.append(_refusal(command, digest, CommandRejected(error.field, error.reason, type(error).__name__)))
+                continue
+            except CommandRejected as rejected:
+                answers.append(_refusal(command, digest, rejected))
+                continue
+            answers.append(_acceptance(command, digest, pathway.version, pathway.version - version_before))
+        self.app.save(pathway, *answers)
+        return [_answer(processed) for processed in answers]
+
     def _run(self, command: Command, digest: str) -> CommandResult:
         """Get, call, save: the new events and the answer in one write."""
         try:
@@ -152,12 +189,7 @@ class PathwaysHandler:
             return self._refuse(command, digest, CommandRejected(error.field, error.reason, type(error).__name__))
         except CommandRejected as rejected:
             return self._refuse(command, digest, rejected)
-        processed = ProcessedCommand(
-            command_id=command.command_id, command_type=type(command).__name__, pathway_id=command.pathway_id,
-            fingerprint=digest, accepted=True, pathway_version=pathway.version,
-            new_events=pathway.version - version_before,
-            rejection_code=None, rejection_field=None, rejection_reason=None,
-        )
+        processed = _acceptance(command, digest, pathway.version, pathway.version - version_before)
         self.app.save(pathway, processed)
         return _answer(processed)
 
@@ -181,11 +213,7 @@ class PathwaysHandler:
             )
 
     def _refuse(self, command: Command, digest: str, rejected: CommandRejected) -> CommandResult:
-        processed = ProcessedCommand(
-            command_id=command.command_id, command_type=type(command).__name__, pathway_id=command.pathway_id,
-            fingerprint=digest, accepted=False, pathway_version=None, new_events=0,
-            rejection_code=rejected.code, rejection_field=rejected.field, rejection_reason=rejected.reason,
-        )
+        processed = _refusal(command, digest, rejected)
         self.app.record_processed(processed)
         return _answer(processed)
 
@@ -201,6 +229,22 @@ class PathwaysHandler:
             )
         answer = _answer(stored)
         return CommandResult(**{**answer.__dict__, "duplicate": True})
+
+
+def _acceptance(command: Command, digest: str, version: int, new_events: int) -> ProcessedCommand:
+    return ProcessedCommand(
+        command_id=command.command_id, command_type=type(command).__name__, pathway_id=command.pathway_id,
+        fingerprint=digest, accepted=True, pathway_version=version, new_events=new_events,
+        rejection_code=None, rejection_field=None, rejection_reason=None,
+    )
+
+
+def _refusal(command: Command, digest: str, rejected: CommandRejected) -> ProcessedCommand:
+    return ProcessedCommand(
+        command_id=command.command_id, command_type=type(command).__name__, pathway_id=command.pathway_id,
+        fingerprint=digest, accepted=False, pathway_version=None, new_events=0,
+        rejection_code=rejected.code, rejection_field=rejected.field, rejection_reason=rejected.reason,
+    )
 
 
 def _answer(processed: ProcessedCommand) -> CommandResult:

@@ -167,3 +167,35 @@ def test_payloads_are_encrypted_at_rest_on_sqlite(app: PathwaysApplication, hand
     stored = app.recorder.select_events(pathway_id)
     assert stored and all(marker.encode() not in s.state for s in stored)
     assert app.get_pathway(pathway_id).open_needs[0].description == marker
+
+
+def test_a_batch_of_commands_for_one_pathway_is_written_in_one_save_with_each_answer(
+    app: PathwaysApplication, handler: PathwaysHandler
+) -> None:
+    pathway_id = uuid4()
+    batch = [
+        open_command("pass_gp", pathway_id),
+        c.RecordPhoneStatus(**envelope(pathway_id), status="valid"),
+        c.ConfirmHousing(**envelope(pathway_id), request_id=uuid4()),  # refused: unknown request
+        c.RecordContactAttempt(**envelope(pathway_id), reached=False),
+    ]
+    notifications_before = app.recorder.max_notification_id() or 0
+    results = handler.handle_batch(batch)
+    assert [r.accepted for r in results] == [True, True, False, True]
+    assert [r.version for r in results] == [1, 2, None, 3]
+    assert results[2].rejection.code == "UnknownHousingRequest"
+    # One write: 3 pathway events and 4 answers, with consecutive notification ids.
+    assert (app.recorder.max_notification_id() or 0) - notifications_before == 7
+    # Delivered again (whole batch): nothing changes, the same answers come back.
+    again = handler.handle_batch(batch)
+    assert again == results and all(r.duplicate for r in again)
+    assert len(list(app.events.get(pathway_id))) == 3
+
+
+def test_a_batch_that_collides_falls_back_to_one_command_at_a_time(handler: PathwaysHandler, pathway_id: UUID) -> None:
+    first = c.ScheduleRelease(**envelope(pathway_id), release_date=date(2026, 4, 1))
+    assert handler.handle(first).accepted
+    second = c.ScheduleRelease(**envelope(pathway_id), release_date=date(2026, 4, 2))
+    results = handler.handle_batch([first, second])  # `first` was already recorded
+    assert results[0].duplicate and results[0].version == 2
+    assert results[1].accepted and results[1].version == 3 and not results[1].duplicate

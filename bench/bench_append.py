@@ -1,0 +1,162 @@
+"""Benchmark (not a test): pathway events appended per second through the application
+service on PostgreSQL, beside a raw psycopg insert of the very same rows in the same run.
+
+    .venv/bin/python bench/bench_append.py [--pathways 40] [--commands 50] [--batch 1 --batch 10]
+
+What is timed
+- "service": `PathwaysHandler.handle` (one command per save) or `handle_batch` (K commands
+  of one pathway per save): fingerprint, aggregate read (repository cache + fast-forward
+  select), domain checks, event mapping, AES-GCM encryption, and the library's insert
+  (table lock, NOTIFY, INSERT ... unnest) of the pathway events AND the processed-command
+  records, in one transaction per save.
+- "raw psycopg": the same rows (same bytes, copied from the service's table after its run),
+  into a table of the same shape, with the same grouping (one transaction per save),
+  `executemany` of a plain INSERT on one connection. No reads, no lock, no encryption.
+Both rates count pathway events only (processed-command rows are written by both and not
+counted). A fresh schema is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID, uuid4
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+
+from eventsourcing.cipher import AESCipher  # noqa: E402
+from services.bootstrap import build_pathways_application  # noqa: E402
+from services.pathways import PathwaysHandler  # noqa: E402
+from services.pathways import commands as c  # noqa: E402
+from services.settings import Settings  # noqa: E402
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+AGENCIES = ["pass-chu-rouen", "siao-76", "dac-rouen", "cpam-76"]
+
+
+def actor(agency: str) -> c.ActorModel:
+    return c.ActorModel(agency=agency, professional="pro-bench-1", role="coordinatrice")
+
+
+def workload(pathways: int, commands: int) -> tuple[list[c.Command], dict[UUID, list[c.Command]]]:
+    """Opening commands, then per pathway a realistic mix of small field facts."""
+    openers: list[c.Command] = []
+    per_pathway: dict[UUID, list[c.Command]] = {}
+    for _ in range(pathways):
+        pid = uuid4()
+        openers.append(c.OpenPassGpPathway(command_id=uuid4(), pathway_id=pid, actor=actor(AGENCIES[0]), occurred_at=T0,
+                                           person_ref=f"P-{pid.hex[:8]}", territory="76", lead_agency=AGENCIES[0]))
+        for agency in AGENCIES[1:]:
+            openers.append(c.AddAgency(command_id=uuid4(), pathway_id=pid, actor=actor(AGENCIES[0]), occurred_at=T0,
+                                       agency=agency, role="coordination"))
+        batch: list[c.Command] = []
+        for i in range(commands):
+            who = actor(AGENCIES[i % 4])
+            when = T0 + timedelta(hours=i)
+            if i % 3 == 0:
+                batch.append(c.RecordNeed(command_id=uuid4(), pathway_id=pid, actor=who, occurred_at=when, need_id=uuid4(),
+                                          category="care", description="Bilan de santé à organiser, interprète arabe."))
+            elif i % 3 == 1:
+                batch.append(c.RecordContactAttempt(command_id=uuid4(), pathway_id=pid, actor=who, occurred_at=when,
+                                                    reached=bool(i % 2), channel="phone"))
+            else:
+                batch.append(c.BookAppointment(command_id=uuid4(), pathway_id=pid, actor=who, occurred_at=when,
+                                               appointment_id=uuid4(), with_agency="chu-rouen", service="consultation",
+                                               scheduled_at=when + timedelta(days=3), interpreter_needed=False))
+        per_pathway[pid] = batch
+    return openers, per_pathway
+
+
+def run_service(handler: PathwaysHandler, per_pathway: dict[UUID, list[c.Command]], batch: int) -> tuple[float, int, int]:
+    """Returns (seconds, pathway events appended, saves)."""
+    events = saves = 0
+    # Interleave pathways, as agencies do, so no pathway stays hot in one loop.
+    queues = {pid: list(cmds) for pid, cmds in per_pathway.items()}
+    start = time.perf_counter()
+    while queues:
+        for pid in list(queues):
+            chunk, queues[pid] = queues[pid][:batch], queues[pid][batch:]
+            if not queues[pid]:
+                del queues[pid]
+            results = [handler.handle(chunk[0])] if batch == 1 else handler.handle_batch(chunk)
+            assert all(r.accepted for r in results), results
+            events += sum(r.new_events for r in results)
+            saves += 1
+    return time.perf_counter() - start, events, saves
+
+
+def run_raw(url: str, schema: str, source_table: str, first_notification: int, group_rows: int, events: int) -> float:
+    """Inserts the same rows, same groups, into a same-shaped table; returns seconds."""
+    with psycopg.connect(url) as conn:
+        conn.execute(sql.SQL(
+            "CREATE TABLE {s}.raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+            "topic text, state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
+        ).format(s=sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {s}.raw_events (notification_id)").format(s=sql.Identifier(schema)))
+        rows = conn.execute(sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {s}.{t} "
+            "WHERE notification_id > %s ORDER BY notification_id"
+        ).format(s=sql.Identifier(schema), t=sql.Identifier(source_table)), (first_notification,)).fetchall()
+        conn.commit()
+        insert = sql.SQL(
+            "INSERT INTO {s}.raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+        ).format(s=sql.Identifier(schema))
+        groups = [rows[i:i + group_rows] for i in range(0, len(rows), group_rows)]
+        start = time.perf_counter()
+        with conn.cursor() as cur:
+            for group in groups:
+                cur.executemany(insert, group)
+                conn.commit()
+        return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=Settings().database_url)
+    parser.add_argument("--pathways", type=int, default=40)
+    parser.add_argument("--commands", type=int, default=50, help="commands per pathway (one event each)")
+    parser.add_argument("--batch", type=int, action="append", help="commands per save (repeatable); default 1 and 10")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per batch size; the median is reported")
+    args = parser.parse_args()
+    batches = args.batch or [1, 10]
+
+    print(f"PostgreSQL {args.database_url.rsplit('@', 1)[-1]}, {args.pathways} pathways x {args.commands} commands")
+    print(f"{'commands/save':>13} {'service ev/s':>13} {'raw ev/s':>10} {'ratio':>7}")
+    for batch in batches:
+        ratios, service_rates, raw_rates = [], [], []
+        for _ in range(args.repeat):
+            schema = f"bench_{uuid4().hex[:10]}"
+            settings = Settings(mode="distributed", database_url=args.database_url, database_schema=schema,
+                                cipher_key=SecretStr(AESCipher.create_key(32)))
+            app = build_pathways_application(settings)
+            try:
+                handler = PathwaysHandler(app)
+                openers, per_pathway = workload(args.pathways, args.commands)
+                for command in openers:
+                    assert handler.handle(command).accepted
+                first = app.recorder.max_notification_id() or 0
+                seconds, events, saves = run_service(handler, per_pathway, batch)
+                # Each save wrote `batch` events and `batch` processed-command rows.
+                raw_seconds = run_raw(args.database_url, schema, app.recorder.events_table_name, first, 2 * batch, events)
+            finally:
+                app.close()
+                with psycopg.connect(args.database_url, autocommit=True) as conn:
+                    conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            service_rates.append(events / seconds)
+            raw_rates.append(events / raw_seconds)
+            ratios.append(raw_seconds / seconds)
+        print(f"{batch:>13} {statistics.median(service_rates):>13.0f} {statistics.median(raw_rates):>10.0f} "
+              f"{statistics.median(ratios):>6.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
