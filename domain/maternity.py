@@ -7,7 +7,6 @@ follow-up missed. The PMI of the département is the link that must exist at dis
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from uuid import UUID
 
 from eventsourcing.domain import event

@@ -180,6 +180,8 @@ class PassGpPathway(Pathway):
             raise errors.ReasonRequired("Indiquer pourquoi la personne n'est pas allée chez le médecin.")
         referral_status = ReferralStatus.COMPLETED if outcome is GpVisitOutcome.WENT else ReferralStatus.FAILED
         self.check_referral_transition(self.referrals[orientation_id], referral_status, "issue renseignée")
+        if outcome is GpVisitOutcome.WENT:
+            reason = None  # a reason only explains a visit that did not happen
         self._gp_visit_outcome_recorded(
             orientation_id=orientation_id, outcome=outcome,
             reason=NotWentReason(reason) if reason is not None else None, detail=detail,
@@ -198,7 +200,7 @@ class PassGpPathway(Pathway):
         referral = self.referrals[orientation_id]
         went = orientation.outcome is GpVisitOutcome.WENT
         referral.outcome = ReferralOutcome.HONOURED if went else ReferralOutcome.NOT_HONOURED
-        referral.outcome_reason = None if went else orientation.not_went_reason.value if orientation.not_went_reason else None
+        referral.outcome_reason = orientation.not_went_reason.value if orientation.not_went_reason else None
         referral.outcome_at = occurred_at
         referral.status = ReferralStatus.COMPLETED if went else ReferralStatus.FAILED
         referral.status_reason = referral.outcome_reason

@@ -6,7 +6,6 @@ anyone from a high-endemicity country, via the CLAT), orientation decided before
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-
 from uuid import UUID
 
 from eventsourcing.domain import event
