@@ -1,0 +1,113 @@
+"""rights-not-open: exit or care appointment within N days without open coverage; AME/CSS expiring
+within 30 days with no renewal filed."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from domain.rules import check_rights_not_open, next_deadline_rights_not_open, resolved_findings
+from domain.values import CoverageScheme
+from tests.unit.rules.builders import (
+    CADA, CARDIO, CPAM, MICRO, PASS, ROUEN, SPIP, at, mr_m, on, paris, paris_midnight, raise_alert_for, release,
+)
+
+RULE = "rights-not-open"
+
+
+def _cardiology(pathway, day: int = 10):
+    appointment = uuid4()
+    pathway.book_appointment(
+        appointment_id=appointment, with_agency=CARDIO.agency, service="consultation de cardiologie",
+        scheduled_at=paris(on(day), 14, 30), interpreter_needed=True, language=None, actor=CADA, occurred_at=at(1),
+    )
+    return appointment
+
+
+def test_cardiology_in_seven_days_with_ame_filed_but_not_open_raises_rights_not_open_owned_by_cpam() -> None:
+    pathway = mr_m()
+    pathway.apply_for_coverage(scheme=CoverageScheme.AME, applied_on=on(0), actor=CADA, occurred_at=at(0))
+    _cardiology(pathway, 10)
+
+    threshold = paris(on(3), 14, 30)  # 7 days before the consultation
+    assert check_rights_not_open(pathway, threshold - MICRO, ROUEN) == []
+    assert next_deadline_rights_not_open(pathway, at(1), ROUEN) == threshold
+    [finding] = check_rights_not_open(pathway, threshold, ROUEN)
+
+    assert finding.subject == "coverage"
+    assert finding.owner_agency == CPAM.agency
+    assert "consultation de cardiologie" in finding.suggested_action
+    assert "dossier AME déposé le 02/03" in finding.suggested_action
+    assert any(f.ref.startswith("appointment:") for f in finding.triggering_facts)
+
+
+def test_release_in_fifteen_days_without_any_application_is_the_spip_s_to_file() -> None:
+    pathway = release(25)
+    [finding] = check_rights_not_open(pathway, paris_midnight(on(10)), ROUEN)
+    assert finding.owner_agency == SPIP.agency
+    assert finding.suggested_action.startswith("Déposer la demande de droits santé")
+    assert check_rights_not_open(pathway, paris_midnight(on(10)) - MICRO, ROUEN) == []
+
+
+def test_opening_the_ame_resolves_the_alert_with_the_opening_named() -> None:
+    pathway = mr_m()
+    pathway.apply_for_coverage(scheme=CoverageScheme.AME, applied_on=on(0), actor=CADA, occurred_at=at(0))
+    _cardiology(pathway, 10)
+    [finding] = check_rights_not_open(pathway, at(5), ROUEN)
+    raise_alert_for(pathway, finding, at(5))
+
+    pathway.open_coverage(scheme=CoverageScheme.AME, opened_on=on(6), expires_on=on(371), actor=CPAM, occurred_at=at(6))
+
+    assert check_rights_not_open(pathway, at(6), ROUEN) == []
+    [resolution] = resolved_findings(pathway.open_alerts, [], pathway)
+    assert resolution.reason == f"Droits santé ouverts (AME ouverte le {on(6):%d/%m})."
+
+
+def test_rights_opened_before_the_appointment_window_raise_nothing() -> None:
+    pathway = mr_m()
+    pathway.open_coverage(scheme=CoverageScheme.AME, opened_on=on(0), expires_on=on(365), actor=CPAM, occurred_at=at(0))
+    _cardiology(pathway, 10)
+    for day in (3, 9, 11):
+        assert check_rights_not_open(pathway, at(day), ROUEN) == []
+    # The only moment left is the renewal reminder, 30 days before the AME ends.
+    assert next_deadline_rights_not_open(pathway, at(1), ROUEN) == paris_midnight(on(335))
+
+
+def test_a_pass_appointment_needs_no_open_rights() -> None:
+    pathway = mr_m()
+    pathway.book_appointment(appointment_id=uuid4(), with_agency=PASS.agency, service="consultation PASS",
+                             scheduled_at=at(3), interpreter_needed=False, language=None, actor=CADA, occurred_at=at(1))
+    assert check_rights_not_open(pathway, at(2), ROUEN) == []
+
+
+def test_soins_urgents_alone_are_not_open_rights() -> None:
+    pathway = release(25)
+    pathway.open_coverage(scheme=CoverageScheme.URGENT_CARE, opened_on=on(0), expires_on=None, actor=SPIP, occurred_at=at(0))
+    assert [f.subject for f in check_rights_not_open(pathway, at(12), ROUEN)] == ["coverage"]
+
+
+def test_ame_expiring_in_thirty_days_without_renewal_raises_and_filing_it_resolves() -> None:
+    pathway = mr_m()
+    pathway.open_coverage(scheme=CoverageScheme.AME, opened_on=on(-300), expires_on=on(60), actor=CPAM, occurred_at=at(0))
+    threshold = paris_midnight(on(30))
+
+    assert check_rights_not_open(pathway, threshold - MICRO, ROUEN) == []
+    assert next_deadline_rights_not_open(pathway, at(0), ROUEN) == threshold
+    [finding] = check_rights_not_open(pathway, threshold, ROUEN)
+    assert finding.subject == "renewal:ame"
+    assert finding.owner_agency == CADA.agency
+    assert f"expire le {on(60):%d/%m}" in finding.suggested_action
+    raise_alert_for(pathway, finding, threshold)
+
+    pathway.file_coverage_renewal(scheme=CoverageScheme.AME, filed_on=on(32), actor=CADA, occurred_at=at(32))
+
+    assert check_rights_not_open(pathway, at(32), ROUEN) == []
+    [resolution] = resolved_findings(pathway.open_alerts, [], pathway)
+    assert resolution.reason == f"Renouvellement déposé le {on(32):%d/%m}."
+
+
+def test_renewal_filed_early_raises_nothing() -> None:
+    pathway = mr_m()
+    pathway.open_coverage(scheme=CoverageScheme.CSS, opened_on=on(-300), expires_on=on(60), actor=CPAM, occurred_at=at(0))
+    pathway.file_coverage_renewal(scheme=CoverageScheme.CSS, filed_on=on(10), actor=CADA, occurred_at=at(10))
+    assert check_rights_not_open(pathway, at(59), ROUEN) == []
+    assert next_deadline_rights_not_open(pathway, at(10), ROUEN) is None
