@@ -35,11 +35,17 @@ install_server() {
         chmod +x /usr/sbin/policy-rc.d
         guard=1
     fi
-    local ok=1
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } \
-        >"$RELAIS_RUN_DIR/apt-postgresql.log" 2>&1 || ok=0
+    local ok=1 log="$RELAIS_RUN_DIR/apt-postgresql.log"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >"$log" 2>&1 || ok=0
+    if [ "$ok" = 0 ]; then
+        # An interrupted dpkg run leaves "unmet dependencies": repair once, then try again.
+        say "PostgreSQL : l'installation a échoué, réparation (apt-get -f install) puis nouvel essai"
+        ok=1
+        { DEBIAN_FRONTEND=noninteractive apt-get -f install -y -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >>"$log" 2>&1 || ok=0
+    fi
     [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
-    [ "$ok" = 1 ] || die "apt-get install postgresql a échoué (voir $RELAIS_RUN_DIR/apt-postgresql.log) : installez PostgreSQL à la main."
+    [ "$ok" = 1 ] || die "apt-get install postgresql a échoué (voir $log) : installez PostgreSQL à la main (apt-get install postgresql)."
     if command -v pg_lsclusters >/dev/null; then
         pg_lsclusters -h 2>/dev/null | awk '$4 == "online" {print $1, $2}' | while read -r ver name; do
             pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
@@ -153,9 +159,15 @@ stop() {
         return 0
     fi
     say "PostgreSQL : arrêt"
+    local pid n=0
+    pid="$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null || true)"
     as_pg "$bin/pg_ctl" stop -D "$PGDATA" -m fast -w -t 60 -s \
         || as_pg "$bin/pg_ctl" stop -D "$PGDATA" -m immediate -w -t 30 -s \
         || die "PostgreSQL refuse de s'arrêter : voir $LOG."
+    # Until its parent (init) reaps it, the exited postmaster still shows in ps: wait for that.
+    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do
+        sleep 0.1; n=$((n + 1))
+    done
     say "PostgreSQL : arrêté"
 }
 

@@ -21,6 +21,20 @@ die() { printf '[relais] ERREUR : %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
+# hold_infra_lock SCRIPT ARGS...: re-run SCRIPT under an exclusive lock on $RELAIS_RUN_DIR/infra.lock,
+# so that two up.sh / down.sh (two shells, two clones) never start or stop the servers at once.
+# flock -o: the lock is not inherited by the servers the script starts.
+hold_infra_lock() {
+    [ -n "${RELAIS_INFRA_LOCKED:-}" ] && return 0
+    command -v flock >/dev/null || return 0
+    mkdir -p "$RELAIS_RUN_DIR"
+    local lock="$RELAIS_RUN_DIR/infra.lock" script="$1"; shift
+    if ! flock -n "$lock" true; then
+        say "une autre exécution de up.sh / down.sh est en cours : attente de sa fin"
+    fi
+    RELAIS_INFRA_LOCKED=1 exec flock -o "$lock" bash "$script" "$@"
+}
+
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -34,8 +48,15 @@ ensure_venv() {
         "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
             || die "$("$py" -V 2>&1) est trop ancien : Relais demande Python >= 3.11 (mettez un python3 récent dans le PATH)."
         say "création de l'environnement virtuel .venv ($("$py" -V 2>&1))"
-        "$py" -m venv "$RELAIS_VENV" \
-            || die "python3 -m venv a échoué : installez le paquet python3-venv (apt-get install python3-venv)."
+        if ! "$py" -m venv "$RELAIS_VENV" >/dev/null 2>&1; then
+            rm -rf "$RELAIS_VENV"
+            if is_root && command -v apt-get >/dev/null && [ "${py#/usr/bin/}" != "$py" ]; then
+                say "python3-venv absent : installation (apt-get install python3-venv)"
+                { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; } >/dev/null 2>&1 || true
+            fi
+            "$py" -m venv "$RELAIS_VENV" \
+                || die "python3 -m venv a échoué : installez le paquet python3-venv (apt-get install python3-venv)."
+        fi
     fi
     stamp="$RELAIS_VENV/.relais-install-stamp"
     want="$(cat "$RELAIS_ROOT/pyproject.toml" "$RELAIS_ROOT/constraints.txt" 2>/dev/null | sha256sum | cut -d' ' -f1)"

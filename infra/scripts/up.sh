@@ -8,6 +8,7 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+hold_infra_lock "${BASH_SOURCE[0]}" "$@"
 cd "$RELAIS_ROOT"
 
 t0=$SECONDS
