@@ -96,10 +96,11 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
         {
             "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
             "CIPHER_KEY": _cipher_key(settings),
-            # Commands re-read a pathway before each write: keep recent ones in memory and
-            # read only the events added since ("fast-forward"), which other processes may
-            # have written.
-            "AGGREGATE_CACHE_MAXSIZE": "1000",
+            # Commands run on a cached copy of the pathway, without reading the store: a
+            # copy made stale by another process collides on the version when saved, and
+            # the handler then forgets it and runs the command again on fresh state.
+            "AGGREGATE_CACHE_MAXSIZE": "5000",
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
             # Several threads (gateway, ingest, risk) share one application in embedded mode.
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",

@@ -7,11 +7,12 @@ at rest when CIPHER_KEY is set (eventsourcing.cipher:AESCipher).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.pathway import Pathway
@@ -52,7 +53,30 @@ class PathwaysApplication(Application[UUID]):
 
     # ------------------------------------------------------------------ queries
     def get_pathway(self, pathway_id: UUID) -> Pathway:
+        """The pathway as its stored events say now (replayed; never from the cache)."""
+        pathway = project_aggregate(None, self.events.get(pathway_id))
+        if pathway is None:
+            raise AggregateNotFoundError(pathway_id)
+        return cast(Pathway, pathway)
+
+    def get_pathway_to_command(self, pathway_id: UUID) -> Pathway:
+        """A private copy to run a command on, from this process's cache when it has it.
+
+        The copy may be stale when another process wrote since: saving it then collides on
+        the version, and the handler calls `forget` and tries again on fresh state.
+        """
         return cast(Pathway, self.repository.get(pathway_id))
+
+    def forget(self, pathway_id: UUID) -> None:
+        """Drops a cached pathway (after a collision, or a refusal decided on stale state)."""
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(pathway_id, evict=True)
+
+    def stored_version(self, pathway_id: UUID) -> int | None:
+        last = self.recorder.select_events(pathway_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
 
     def pathway_exists(self, pathway_id: UUID) -> bool:
         # One row read, not a replay: opening commands only need to know the id is free.
@@ -84,6 +108,7 @@ class PathwaysApplication(Application[UUID]):
             **command.arguments(), actor=command.actor.to_domain(), occurred_at=command.occurred_at
         )
 
-    def record_processed(self, processed: ProcessedCommand) -> None:
-        """Saves the answer to a refused command, so a retry gets the same answer."""
-        self.save(processed)
+    def save_command(self, pathway: Pathway | None, *answers: ProcessedCommand) -> None:
+        """One write: the pathway's new events and the answers. The answers go in as events,
+        not aggregates, so that they do not take the pathways' places in the cache."""
+        self.save(pathway, *(event for answer in answers for event in answer.collect_events()))

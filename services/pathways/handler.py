@@ -57,6 +57,10 @@ class CommandResult:
     duplicate: bool = field(default=False, compare=False)
 
 
+class StaleState(IntegrityError):
+    """The cached pathway a refusal was decided on is behind the store: decide again."""
+
+
 class ConcurrencyExhausted(RuntimeError):
     """Still losing the race after MAX_ATTEMPTS: the caller may retry later (same id)."""
 
@@ -138,6 +142,7 @@ class PathwaysHandler:
                 stored = self.app.find_processed(command.command_id)
                 if stored is not None:
                     return self._stored_answer(stored, digest)
+                self.app.forget(command.pathway_id)
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConcurrencyExhausted(f"command {command.command_id} lost {self.max_attempts} races")
 
@@ -153,6 +158,7 @@ class PathwaysHandler:
         try:
             return self._run_batch(commands)
         except IntegrityError:
+            self.app.forget(commands[0].pathway_id)
             return [self.handle(command) for command in commands]
 
     def _run_batch(self, commands: Sequence[Command]) -> list[CommandResult]:
@@ -175,22 +181,25 @@ class PathwaysHandler:
                 answers.append(_refusal(command, digest, rejected))
                 continue
             answers.append(_acceptance(command, digest, pathway.version, pathway.version - version_before))
-        self.app.save(pathway, *answers)
+        if any(not answer.accepted for answer in answers):
+            self.check_fresh(pathway)
+        self.app.save_command(pathway, *answers)
         return [_answer(processed) for processed in answers]
 
     def _run(self, command: Command, digest: str) -> CommandResult:
         """Get, call, save: the new events and the answer in one write."""
+        pathway: Pathway | None = None
         try:
             pathway = self._target(command)
             self.check_kind(command, pathway)
             version_before = 0 if isinstance(command, OpenPathway) else pathway.version
             self.app.call(pathway, command)
         except DomainError as error:
-            return self._refuse(command, digest, CommandRejected(error.field, error.reason, type(error).__name__))
+            return self._refuse(command, pathway, digest, CommandRejected(error.field, error.reason, type(error).__name__))
         except CommandRejected as rejected:
-            return self._refuse(command, digest, rejected)
+            return self._refuse(command, pathway, digest, rejected)
         processed = _acceptance(command, digest, pathway.version, pathway.version - version_before)
-        self.app.save(pathway, processed)
+        self.app.save_command(pathway, processed)
         return _answer(processed)
 
     def _target(self, command: Command) -> Pathway:
@@ -199,7 +208,7 @@ class PathwaysHandler:
                 raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
             return self.app.open_pathway(command)
         try:
-            return self.app.get_pathway(command.pathway_id)
+            return self.app.get_pathway_to_command(command.pathway_id)
         except AggregateNotFoundError:
             raise CommandRejected("pathway_id", "parcours inconnu", "UnknownPathway") from None
 
@@ -212,10 +221,22 @@ class PathwaysHandler:
                 "WrongPathwayKind",
             )
 
-    def _refuse(self, command: Command, digest: str, rejected: CommandRejected) -> CommandResult:
+    def _refuse(self, command: Command, pathway: Pathway | None, digest: str, rejected: CommandRejected) -> CommandResult:
+        self.check_fresh(pathway)
         processed = _refusal(command, digest, rejected)
-        self.app.record_processed(processed)
+        self.app.save_command(None, processed)
         return _answer(processed)
+
+    def check_fresh(self, pathway: Pathway | None) -> None:
+        """A refusal writes no pathway event, so no version check guards it: make sure it
+        was decided on the latest state, or collide on purpose to decide again."""
+        if pathway is None:
+            return
+        stored_before = pathway.version - len(pathway.pending_events)
+        if stored_before == 0:
+            return  # opened in this very write: there is nothing stored to be behind
+        if self.app.stored_version(pathway.id) != stored_before:
+            raise StaleState()
 
     @staticmethod
     def _stored_answer(stored: ProcessedCommand, digest: str) -> CommandResult:

@@ -12,6 +12,7 @@ import pytest
 from domain import PATHWAY_CLASSES
 from domain.detention import DetentionPathway
 from eventsourcing.persistence import StoredEvent
+from services.bootstrap import build_pathways_application
 from services.pathways import CommandRejected, PathwaysApplication, PathwaysHandler, parse_command
 from services.pathways import commands as c
 from services.pathways.commands import COMMANDS, ENVELOPE, OpenPathway
@@ -199,3 +200,23 @@ def test_a_batch_that_collides_falls_back_to_one_command_at_a_time(handler: Path
     results = handler.handle_batch([first, second])  # `first` was already recorded
     assert results[0].duplicate and results[0].version == 2
     assert results[1].accepted and results[1].version == 3 and not results[1].duplicate
+
+
+def test_a_stale_cached_pathway_is_forgotten_and_the_command_decided_again_on_fresh_state(settings) -> None:
+    """Two applications on one store file stand for two processes on one PostgreSQL."""
+    app, other = build_pathways_application(settings), build_pathways_application(settings)
+    handler, other_handler = PathwaysHandler(app), PathwaysHandler(other)
+    pathway_id, request = uuid4(), uuid4()
+    assert handler.handle(open_command("detention", pathway_id)).accepted
+    app.get_pathway_to_command(pathway_id)  # this process now holds the pathway in its cache
+    assert other_handler.handle(c.RequestHousing(**envelope(pathway_id), request_id=request, via_agency="siao-76")).accepted
+    # Decided on the stale copy, this would be refused ("unknown request"): it must not be.
+    offer = handler.handle(c.OfferHousing(**envelope(pathway_id), request_id=request, place="CHRS", available_on=date(2026, 4, 1)))
+    assert offer.accepted and offer.version == 3
+    # An accepted command on a stale copy collides on the version and is run again.
+    assert other_handler.handle(c.RecordPhoneStatus(**envelope(pathway_id), status="lost")).accepted
+    confirm = handler.handle(c.ConfirmHousing(**envelope(pathway_id), request_id=request))
+    assert confirm.accepted and confirm.version == 5
+    assert app.get_pathway(pathway_id).has_confirmed_housing
+    app.close()
+    other.close()
