@@ -150,6 +150,9 @@ class RunnerConfig:
     group_id: str
     topics: Sequence[str]
     bootstrap_servers: str | list[str]
+    #: A regular expression of topic names to follow instead of ``topics`` (e.g.
+    #: ``r"relais\.inbound\..*"`` for ingest); topics created later are picked up.
+    topic_pattern: str | None = None
     #: PostgreSQL schema holding the position tables; the runner also sets ``search_path``
     #: to ``schema, public`` for the handler's transaction when ``set_search_path`` is true.
     schema: str = "public"
@@ -285,9 +288,13 @@ class ConsumerRunner:
             options["client_id"] = cfg.client_id
         options.update(cfg.consumer_options)
         self.consumer = KafkaConsumer(**options)
-        self.consumer.subscribe(topics=list(cfg.topics), listener=_Listener(self))
+        if cfg.topic_pattern:
+            self.consumer.subscribe(pattern=cfg.topic_pattern, listener=_Listener(self))
+        else:
+            self.consumer.subscribe(topics=list(cfg.topics), listener=_Listener(self))
         self._started = True
-        self._log("info", "consumer started", event="start", topics=list(cfg.topics))
+        self._log("info", "consumer started", event="start", topics=list(cfg.topics),
+                  pattern=cfg.topic_pattern)
 
     def close(self) -> None:
         """Leave the group and release everything (idempotent)."""
@@ -646,6 +653,13 @@ def install_signal_handlers(stop_event: threading.Event) -> None:
     signal.signal(signal.SIGINT, _stop)
 
 
+def run_until_signalled(runner: ConsumerRunner) -> None:
+    """The body of a consumer process: run until SIGTERM/SIGINT, then finish and close."""
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    runner.run(stop)
+
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -686,6 +700,7 @@ __all__ = [
     "RejectMessage",
     "BatchResult",
     "install_signal_handlers",
+    "run_until_signalled",
     "JsonLogFormatter",
     "configure_json_logging",
 ]

@@ -244,3 +244,21 @@ def test_a_failing_batch_is_rolled_back_and_retried_without_advancing_the_positi
                     ).get((topic, 0), 0) == 0
     assert failures == 2
     assert checksum_stats(pg_url, pg_schema) == {"rows": 10, "distinct": 10, "sum": 55}
+
+
+def test_a_runner_following_a_topic_pattern_applies_every_matching_topic(
+    kafka_bootstrap, pg_url, pg_schema, new_topic, producer
+):
+    prefix = f"in{uuid.uuid4().hex[:6]}"
+    siao, cpam = new_topic(2, f"{prefix}.siao"), new_topic(1, f"{prefix}.cpam")
+    other = new_topic(1, "other")
+    producer.send_all(siao, [make_event("p1", i, i) for i in range(10)])
+    producer.send_all(cpam, [make_event("p2", i, 10 + i) for i in range(5)])
+    producer.send_all(other, [make_event("p3", 0, 1000)])
+    runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
+                        pg_schema=pg_schema, topic="unused", dlq=new_topic(1, "dlq"),
+                        topic_pattern=rf"{prefix}\..*")
+    with runner:
+        drive(runner, lambda: runner.totals.applied >= 15)
+        assert runner.run_once(timeout_ms=500).applied == 0
+    assert checksum_stats(pg_url, pg_schema) == {"rows": 15, "distinct": 15, "sum": sum(range(15))}
