@@ -242,7 +242,9 @@ class ConsumerRunner:
         self.consumer: KafkaConsumer | None = None
         self._started = False
         self._closed = False
-        self._rebalanced = False
+        #: partitions whose fetch position was reset (revoked, assigned, re-seeked) since the
+        #: last poll: records of theirs buffered before that are stale and are dropped.
+        self._reset: set[TP] = set()
         self._pending_seek: set[TopicPartition] = set()
         self._buffer: dict[TP, list[Any]] = {}
         self._backoff = config.backoff_initial_s
@@ -393,11 +395,23 @@ class ConsumerRunner:
         deadline: float | None = None
         wait = timeout_ms
         while count < cfg.max_batch:
-            polled = self.consumer.poll(timeout_ms=max(0, int(wait)), max_records=cfg.max_batch - count)
-            if self._rebalanced:
-                self._rebalanced = False
-                buffered.clear()
-                count = 0
+            try:
+                polled = self.consumer.poll(
+                    timeout_ms=max(0, int(wait)), max_records=cfg.max_batch - count
+                )
+            except BaseException:
+                # The consumer's position is already past what we buffered: move it back, or
+                # those records would be skipped.
+                self._rewind_records(
+                    [r for tp, lst in buffered.items() if tp not in self._reset for r in lst]
+                )
+                raise
+            if self._reset:
+                # Their position was reset (to PostgreSQL's, or Kafka's): the buffered records
+                # will be fetched again; records of other partitions stay.
+                for tp in self._reset:
+                    count -= len(buffered.pop(tp, ()))
+                self._reset.clear()
             for tp, recs in polled.items():
                 lst = buffered.setdefault((tp.topic, tp.partition), [])
                 last = lst[-1].offset if lst else -1
@@ -547,11 +561,15 @@ class ConsumerRunner:
 
     def _rewind(self, messages: list[ConsumedMessage]) -> None:
         """Seek back to the first record of a failed batch, so it is fetched again."""
-        if self.consumer is None:
+        self._rewind_records(messages)
+
+    def _rewind_records(self, records: Sequence[Any]) -> None:
+        if self.consumer is None or not records:
             return
         first: dict[TP, int] = {}
-        for m in messages:
-            first[m.topic_partition] = min(first.get(m.topic_partition, m.offset), m.offset)
+        for m in records:
+            tp = (m.topic, m.partition)
+            first[tp] = min(first.get(tp, m.offset), m.offset)
         assigned = set(self.consumer.assignment())
         for (topic, partition), offset in first.items():
             tp = TopicPartition(topic, partition)
@@ -597,7 +615,7 @@ class ConsumerRunner:
             offset = stored.get((tp.topic, tp.partition))
             if offset is not None and tp in assigned:
                 self.consumer.seek(tp, offset)
-        self._rebalanced = True
+            self._reset.add((tp.topic, tp.partition))
         self._log("info", "partitions positioned from PostgreSQL", event="seek",
                   positions={f"{tp.topic}[{tp.partition}]": stored.get((tp.topic, tp.partition))
                              for tp in tps})
@@ -621,12 +639,13 @@ class _Listener(ConsumerRebalanceListener):
         self.runner = runner
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self.runner._rebalanced = True
+        self.runner._reset.update((tp.topic, tp.partition) for tp in revoked)
         self.runner._pending_seek.difference_update(set(revoked))
         self.runner._log("info", "partitions revoked", event="revoked",
                          partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner._reset.update((tp.topic, tp.partition) for tp in assigned)
         self.runner._log("info", "partitions assigned", event="assigned",
                          partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
         self.runner._seek_to_stored(assigned)

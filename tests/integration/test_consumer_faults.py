@@ -211,3 +211,52 @@ def test_a_runner_started_while_the_database_is_unreachable_keeps_retrying_until
     thread.join(timeout=15)
     assert not thread.is_alive()
     assert runner.totals.applied == 0
+
+
+def test_cooperative_rebalances_keep_the_partitions_a_member_retains_and_apply_each_event_once(
+    kafka_bootstrap, pg_url, pg_schema, new_topic
+):
+    import threading
+
+    from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+
+    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from tests.integration.consumer_checksum_worker import ChecksumHandler
+
+    n = 2000
+    topic, dlq = new_topic(6), new_topic(1, "dlq")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def member(name):
+        runner = ConsumerRunner(
+            ChecksumHandler(name, sleep_s=0.001),
+            RunnerConfig(group_id=group, topics=[topic], bootstrap_servers=kafka_bootstrap,
+                         schema=pg_schema, deadletter_topic=dlq, max_batch=40,
+                         session_timeout_ms=6000, heartbeat_interval_ms=500, client_id=name,
+                         consumer_options={"partition_assignment_strategy":
+                                           (CooperativeStickyAssignor,)}),
+            conninfo=pg_url,
+        )
+        stop = threading.Event()
+        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        thread.start()
+        return runner, stop, thread
+
+    events = [make_event(f"pathway-{i % 53}", i, i) for i in range(n)]
+    with EventProducer(kafka_bootstrap) as producer:
+        producer.send_all(topic, events[:1000])
+        a, stop_a, thread_a = member("A")
+        wait_rows(pg_url, pg_schema, 200, timeout=120)
+        b, stop_b, thread_b = member("B")
+        producer.send_all(topic, events[1000:])
+        wait_rows(pg_url, pg_schema, 1300, timeout=120)
+        stop_a.set()
+        thread_a.join(timeout=60)
+        wait_rows(pg_url, pg_schema, n, timeout=180)
+    time.sleep(1.0)
+    stop_b.set()
+    thread_b.join(timeout=60)
+    assert not thread_a.is_alive() and not thread_b.is_alive()
+    assert_exactly_once(pg_url, pg_schema, n)
+    assert a.totals.applied > 0 and b.totals.applied > 0
+    assert a.totals.applied + b.totals.applied == n
