@@ -93,27 +93,37 @@ def run_service(handler: PathwaysHandler, per_pathway: dict[UUID, list[c.Command
     return time.perf_counter() - start, events, saves
 
 
-def run_raw(url: str, schema: str, source_table: str, first_notification: int, group_rows: int, events: int) -> float:
-    """Inserts the same rows, same groups, into a same-shaped table; returns seconds."""
+def run_raw(url: str, schema: str, source_table: str, first_notification: int, group_rows: int,
+            *, pipelined: bool) -> float:
+    """Inserts the same rows, same groups, into a same-shaped table; returns seconds.
+
+    pipelined: `executemany` (psycopg 3 pipelines it: one round trip per group);
+    otherwise one `execute` per row, the plain loop."""
+    table = "raw_events_pipelined" if pipelined else "raw_events_loop"
     with psycopg.connect(url) as conn:
         conn.execute(sql.SQL(
-            "CREATE TABLE {s}.raw_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+            "CREATE TABLE {s}.{t} (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
             "topic text, state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
-        ).format(s=sql.Identifier(schema)))
-        conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {s}.raw_events (notification_id)").format(s=sql.Identifier(schema)))
+        ).format(s=sql.Identifier(schema), t=sql.Identifier(table)))
+        conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {s}.{t} (notification_id)").format(
+            s=sql.Identifier(schema), t=sql.Identifier(table)))
         rows = conn.execute(sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {s}.{t} "
             "WHERE notification_id > %s ORDER BY notification_id"
         ).format(s=sql.Identifier(schema), t=sql.Identifier(source_table)), (first_notification,)).fetchall()
         conn.commit()
         insert = sql.SQL(
-            "INSERT INTO {s}.raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
-        ).format(s=sql.Identifier(schema))
+            "INSERT INTO {s}.{t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+        ).format(s=sql.Identifier(schema), t=sql.Identifier(table))
         groups = [rows[i:i + group_rows] for i in range(0, len(rows), group_rows)]
         start = time.perf_counter()
         with conn.cursor() as cur:
             for group in groups:
-                cur.executemany(insert, group)
+                if pipelined:
+                    cur.executemany(insert, group)
+                else:
+                    for row in group:
+                        cur.execute(insert, row)
                 conn.commit()
         return time.perf_counter() - start
 
@@ -125,36 +135,40 @@ def main() -> int:
     parser.add_argument("--commands", type=int, default=50, help="commands per pathway (one event each)")
     parser.add_argument("--batch", type=int, action="append", help="commands per save (repeatable); default 1 and 10")
     parser.add_argument("--repeat", type=int, default=3, help="runs per batch size; the median is reported")
+    parser.add_argument("--no-cipher", action="store_true", help="service without payload encryption (to see its cost)")
     args = parser.parse_args()
-    batches = args.batch or [1, 10]
+    batches = args.batch or [1, 10, 25]
 
-    print(f"PostgreSQL {args.database_url.rsplit('@', 1)[-1]}, {args.pathways} pathways x {args.commands} commands")
-    print(f"{'commands/save':>13} {'service ev/s':>13} {'raw ev/s':>10} {'ratio':>7}")
+    print(f"PostgreSQL {args.database_url.rsplit('@', 1)[-1]}, {args.pathways} pathways x {args.commands} commands, "
+          f"cipher {'OFF' if args.no_cipher else 'eventsourcing.cipher:AESCipher (AES-256-GCM)'}, median of {args.repeat}")
+    print(f"{'cmds/save':>9} {'service ev/s':>12} {'raw pipelined ev/s':>18} {'ratio':>6} {'raw loop ev/s':>13} {'ratio':>6}")
     for batch in batches:
-        ratios, service_rates, raw_rates = [], [], []
+        runs: list[tuple[float, float, float]] = []
         for _ in range(args.repeat):
             schema = f"bench_{uuid4().hex[:10]}"
             settings = Settings(mode="distributed", database_url=args.database_url, database_schema=schema,
                                 cipher_key=SecretStr(AESCipher.create_key(32)))
-            app = build_pathways_application(settings)
+            overrides = {"CIPHER_TOPIC": "", "CIPHER_KEY": ""} if args.no_cipher else {}
+            app = build_pathways_application(settings, **overrides)
             try:
                 handler = PathwaysHandler(app)
                 openers, per_pathway = workload(args.pathways, args.commands)
                 for command in openers:
                     assert handler.handle(command).accepted
                 first = app.recorder.max_notification_id() or 0
-                seconds, events, saves = run_service(handler, per_pathway, batch)
+                seconds, events, _ = run_service(handler, per_pathway, batch)
                 # Each save wrote `batch` events and `batch` processed-command rows.
-                raw_seconds = run_raw(args.database_url, schema, app.recorder.events_table_name, first, 2 * batch, events)
+                table = app.recorder.events_table_name
+                pipelined = run_raw(args.database_url, schema, table, first, 2 * batch, pipelined=True)
+                loop = run_raw(args.database_url, schema, table, first, 2 * batch, pipelined=False)
             finally:
                 app.close()
                 with psycopg.connect(args.database_url, autocommit=True) as conn:
                     conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-            service_rates.append(events / seconds)
-            raw_rates.append(events / raw_seconds)
-            ratios.append(raw_seconds / seconds)
-        print(f"{batch:>13} {statistics.median(service_rates):>13.0f} {statistics.median(raw_rates):>10.0f} "
-              f"{statistics.median(ratios):>6.0%}")
+            runs.append((events / seconds, events / pipelined, events / loop))
+        service, raw_pipelined, raw_loop = (statistics.median(r[i] for r in runs) for i in range(3))
+        print(f"{batch:>9} {service:>12.0f} {raw_pipelined:>18.0f} {service / raw_pipelined:>6.0%} "
+              f"{raw_loop:>13.0f} {service / raw_loop:>6.0%}")
     return 0
 
 

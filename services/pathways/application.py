@@ -8,12 +8,14 @@ at rest when CIPHER_KEY is set (eventsourcing.cipher:AESCipher).
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
+from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from domain.pathway import Pathway
 from domain.values import Actor
@@ -46,6 +48,17 @@ class DateAsISO(Transcoding):
 class PathwaysApplication(Application[UUID]):
     name = "Pathways"
 
+    #: Commands on one pathway run one at a time in this process (striped locks): they
+    #: would only collide with each other, and they share the cached pathway instance.
+    LOCK_STRIPES = 64
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._locks = [threading.Lock() for _ in range(self.LOCK_STRIPES)]
+
+    def lock(self, pathway_id: UUID) -> threading.Lock:
+        return self._locks[pathway_id.int % self.LOCK_STRIPES]
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(ActorAsDict())
@@ -60,12 +73,15 @@ class PathwaysApplication(Application[UUID]):
         return cast(Pathway, pathway)
 
     def get_pathway_to_command(self, pathway_id: UUID) -> Pathway:
-        """A private copy to run a command on, from this process's cache when it has it.
+        """The pathway to run a command on: this process's cached instance when it has one.
 
-        The copy may be stale when another process wrote since: saving it then collides on
-        the version, and the handler calls `forget` and tries again on fresh state.
+        Not a copy (copying a pathway's state cost more than the command): the caller holds
+        the pathway's lock (`PathwaysHandler`) and calls `forget` if anything fails after
+        the call, so that a half-applied instance never stays cached. The instance may be
+        stale when another process wrote since: saving it then collides on the version, and
+        the handler forgets it and runs the command again on fresh state.
         """
-        return cast(Pathway, self.repository.get(pathway_id))
+        return cast(Pathway, self.repository.get(pathway_id, deepcopy_from_cache=False))
 
     def forget(self, pathway_id: UUID) -> None:
         """Drops a cached pathway (after a collision, or a refusal decided on stale state)."""
@@ -108,7 +124,20 @@ class PathwaysApplication(Application[UUID]):
             **command.arguments(), actor=command.actor.to_domain(), occurred_at=command.occurred_at
         )
 
-    def save_command(self, pathway: Pathway | None, *answers: ProcessedCommand) -> None:
-        """One write: the pathway's new events and the answers. The answers go in as events,
-        not aggregates, so that they do not take the pathways' places in the cache."""
-        self.save(pathway, *(event for answer in answers for event in answer.collect_events()))
+    def save_command(self, pathway: Pathway | None, *answers: ProcessedCommand) -> list[Recording[UUID]]:
+        """One write: the pathway's new events and the answers, in one transaction.
+
+        Same steps as `Application.save` (collect, record, notify), minus its per-object
+        `isinstance` checks against runtime-checkable Protocols, which cost ~50 µs each on
+        Python 3.11 and were a fifth of a command's time. The answers go in as events, not
+        aggregates, so that they do not take the pathways' places in the cache.
+        """
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        if pathway is not None:
+            processing.events.extend(pathway.collect_events())
+            processing.aggregates[pathway.id] = pathway
+        for answer in answers:
+            processing.events.extend(answer.collect_events())
+        recordings = self._record(processing)
+        self._notify(recordings)
+        return recordings

@@ -11,10 +11,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -107,8 +107,8 @@ def parse_command(command_type: str, payload: Mapping[str, Any]) -> Command:
 
 def fingerprint(command: Command) -> str:
     """Same id with different content is a client bug, not a retry: it must not pass as one."""
-    body = {"type": type(command).__name__, **command.model_dump(mode="json")}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    body = type(command).__name__.encode() + b"\n" + command.model_dump_json().encode()
+    return hashlib.sha256(body).hexdigest()
 
 
 # --------------------------------------------------------------------------- handling
@@ -116,6 +116,17 @@ class PathwaysHandler:
     def __init__(self, app: PathwaysApplication, *, max_attempts: int = MAX_ATTEMPTS) -> None:
         self.app = app
         self.max_attempts = max_attempts
+
+    @contextmanager
+    def _pathway(self, pathway_id: UUID) -> Iterator[None]:
+        """Holds the pathway's lock in this process; on any failure, drops the cached
+        instance the failed attempt may have changed."""
+        with self.app.lock(pathway_id):
+            try:
+                yield
+            except BaseException:
+                self.app.forget(pathway_id)
+                raise
 
     def handle_payload(self, command_type: str, payload: Mapping[str, Any]) -> CommandResult:
         try:
@@ -132,7 +143,8 @@ class PathwaysHandler:
         digest = fingerprint(command)
         for attempt in range(self.max_attempts):
             try:
-                return self._run(command, digest)
+                with self._pathway(command.pathway_id):
+                    return self._run(command, digest)
             except IntegrityError:
                 # The write collided: either this command id is already recorded (a repeated
                 # delivery: answer what was answered then) or another agency wrote the
@@ -142,7 +154,6 @@ class PathwaysHandler:
                 stored = self.app.find_processed(command.command_id)
                 if stored is not None:
                     return self._stored_answer(stored, digest)
-                self.app.forget(command.pathway_id)
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConcurrencyExhausted(f"command {command.command_id} lost {self.max_attempts} races")
 
@@ -156,9 +167,9 @@ class PathwaysHandler:
         if len(commands) < 2 or len({command.command_id for command in commands}) < len(commands):
             return [self.handle(command) for command in commands]
         try:
-            return self._run_batch(commands)
+            with self._pathway(commands[0].pathway_id):
+                return self._run_batch(commands)
         except IntegrityError:
-            self.app.forget(commands[0].pathway_id)
             return [self.handle(command) for command in commands]
 
     def _run_batch(self, commands: Sequence[Command]) -> list[CommandResult]:

@@ -23,12 +23,16 @@ from tests.unit.pathways.strategies import BASE_TIME, KINDS, actor, command_sequ
 
 
 @pytest.fixture
-def pg_app(pg_url: str, pg_schema: str) -> Iterator[PathwaysApplication]:
-    settings = Settings(
+def pg_settings(pg_url: str, pg_schema: str) -> Settings:
+    return Settings(
         mode="distributed", database_url=pg_url, database_schema=pg_schema,
         cipher_key=SecretStr(AESCipher.create_key(32)),
     )
-    app = build_pathways_application(settings)
+
+
+@pytest.fixture
+def pg_app(pg_settings: Settings) -> Iterator[PathwaysApplication]:
+    app = build_pathways_application(pg_settings)
     yield app
     app.close()
 
@@ -63,14 +67,23 @@ def test_stored_payloads_on_postgres_do_not_contain_plaintext(pg_app: PathwaysAp
     assert pg_app.get_pathway(pathway_id).open_needs[0].description == marker
 
 
-def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(pg_app: PathwaysApplication) -> None:
+@pytest.mark.parametrize("processes", ["one application per agency", "one shared application"])
+def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(
+    pg_app: PathwaysApplication, pg_settings: Settings, processes: str
+) -> None:
+    """Four agencies, four threads, each command delivered twice. With one application per
+    agency (as four processes: own cache, own pool) the writes race and collide on the
+    version; with a shared one they queue on the pathway's lock. Either way every accepted
+    command is in the stream exactly once."""
     agencies = ["pass-chu-rouen", "siao-76", "dac-rouen", "cpam-76"]
     pathway_id = uuid4()
-    handler = PathwaysHandler(pg_app, max_attempts=50)
-    assert handler.handle(open_command("pass_gp", pathway_id)).accepted
+    setup = PathwaysHandler(pg_app)
+    assert setup.handle(open_command("pass_gp", pathway_id)).accepted
     for agency in agencies[1:]:
-        assert handler.handle(c.AddAgency(command_id=uuid4(), pathway_id=pathway_id, actor=actor(), occurred_at=BASE_TIME,
-                                          agency=agency, role="coordination")).accepted
+        assert setup.handle(c.AddAgency(command_id=uuid4(), pathway_id=pathway_id, actor=actor(), occurred_at=BASE_TIME,
+                                        agency=agency, role="coordination")).accepted
+    own_apps = processes == "one application per agency"
+    apps = {agency: build_pathways_application(pg_settings) if own_apps else pg_app for agency in agencies}
     per_agency = 15
     commands = {
         agency: [
@@ -85,6 +98,7 @@ def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(pg_app
     start = threading.Barrier(len(agencies))
 
     def write(agency: str) -> None:
+        handler = PathwaysHandler(apps[agency], max_attempts=60)
         try:
             start.wait()
             for command in commands[agency]:
@@ -98,6 +112,9 @@ def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(pg_app
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    if own_apps:
+        for app in apps.values():
+            app.close()
     assert not errors, errors
     sent = [command for batch in commands.values() for command in batch]
     assert all(results[command.command_id][0].accepted for command in sent)
