@@ -2,7 +2,12 @@
 is not open; or AME/CSS expire within 30 days with no renewal filed.
 
 Subjects: "coverage" (one alert whatever the exit or appointments that make it urgent: the
-fix is the same, opening rights) and "renewal:<scheme>" per expiring right."""
+fix is the same, opening rights) and "renewal:<scheme>" per expiring right.
+
+Owners: an application filed and not yet granted is the CPAM's to decide; otherwise the PASS
+taking part in the pathway (opening rights is its mission), else the lead agency, files the
+application or the renewal. Ordinary care needs rights; an appointment at a service that sees
+people without coverage (PASS, CLAT, PMI, CSAPA... — a territory setting) does not trigger."""
 
 from __future__ import annotations
 
@@ -36,6 +41,15 @@ _SCHEME_LABEL = {
     CoverageScheme.AME: "AME",
     CoverageScheme.URGENT_CARE: "soins urgents et vitaux",
 }
+
+
+def rights_filer(pathway: Any, settings: TerritorySettings) -> str:
+    """Who files an application or a renewal: the PASS when it takes part (opening rights is
+    its mission), else the lead agency's social worker."""
+    for agency in pathway.participants:
+        if mentions((agency,), (settings.pass_agency,)):
+            return agency
+    return pathway.lead_agency
 
 
 def needs_rights(appointment: Any, settings: TerritorySettings) -> bool:
@@ -84,7 +98,7 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
         filed = f" (dossier {_SCHEME_LABEL[right.scheme]} déposé le {fmt_day(right.applied_on)})" if right.applied_on else ""
         action = f"Ouvrir les droits santé avant {what}{filed}."
     else:
-        owner = pathway.lead_agency
+        owner = rights_filer(pathway, settings)
         action = f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {what}."
     days_left = (local_date(first_due, settings) - local_date(now, settings)).days
     severity = AlertSeverity.HIGH if days_left <= 3 else AlertSeverity.MEDIUM
@@ -111,7 +125,7 @@ def _renewal_candidates(pathway: Any, settings: TerritorySettings) -> list[Candi
         label = _SCHEME_LABEL[scheme]
         start = local_day_start(right.expires_on - days(settings.coverage_renewal_days), settings)
         out.append(Candidate(start=start, finding=RiskFinding(
-            rule_id=RULE_ID, subject=f"renewal:{scheme.value}", owner_agency=pathway.lead_agency,
+            rule_id=RULE_ID, subject=f"renewal:{scheme.value}", owner_agency=rights_filer(pathway, settings),
             suggested_action=f"Déposer le renouvellement de l'{label} qui expire le {fmt_day(right.expires_on)}."
             if scheme is CoverageScheme.AME else
             f"Déposer le renouvellement de la {label} qui expire le {fmt_day(right.expires_on)}.",

@@ -40,6 +40,8 @@ def _fact_times(pathway: Any) -> list[datetime]:
         times += [referral.made_at, referral.status_changed_at, referral.outcome_at]
     for appointment in pathway.appointments.values():
         times.append(appointment.status_changed_at)
+        if appointment.status is AppointmentStatus.BOOKED:
+            times.append(appointment.scheduled_at)  # its booking time is not kept; it came before
     for request in pathway.housing_requests.values():
         times += [request.requested_at, request.status_changed_at]
     contact = pathway.contact
@@ -60,7 +62,7 @@ def last_progress_at(pathway: Any) -> datetime:
     last = aware(pathway.last_activity_at)
     if last not in _alert_times(pathway):
         return last
-    known = [t for t in _fact_times(pathway) if t <= last]
+    known = [t for t in _fact_times(pathway) if t <= last]  # a lower bound: alerts only came after
     return max(known) if known else aware(pathway.opened_at)
 
 

@@ -94,7 +94,7 @@ def test_ame_expiring_in_thirty_days_without_renewal_raises_and_filing_it_resolv
     assert next_deadline_rights_not_open(pathway, at(0), ROUEN) == threshold
     [finding] = check_rights_not_open(pathway, threshold, ROUEN)
     assert finding.subject == "renewal:ame"
-    assert finding.owner_agency == CADA.agency
+    assert finding.owner_agency == PASS.agency  # the PASS taking part files it
     assert f"expire le {on(60):%d/%m}" in finding.suggested_action
     raise_alert_for(pathway, finding, threshold)
 
@@ -111,3 +111,19 @@ def test_renewal_filed_early_raises_nothing() -> None:
     pathway.file_coverage_renewal(scheme=CoverageScheme.CSS, filed_on=on(10), actor=CADA, occurred_at=at(10))
     assert check_rights_not_open(pathway, at(59), ROUEN) == []
     assert next_deadline_rights_not_open(pathway, at(10), ROUEN) is None
+
+
+def test_nothing_filed_yet_the_pass_taking_part_owns_the_application() -> None:
+    pathway = mr_m()
+    _cardiology(pathway, 10)
+    [finding] = check_rights_not_open(pathway, at(5), ROUEN)
+    assert finding.owner_agency == PASS.agency
+    assert finding.suggested_action.startswith("Déposer la demande de droits santé (PUMa/CSS ou AME) avant le rendez-vous")
+
+
+def test_a_filed_application_goes_to_the_territory_s_cpam_when_it_does_not_take_part() -> None:
+    pathway = mr_m(PASS, CARDIO)
+    pathway.apply_for_coverage(scheme=CoverageScheme.AME, applied_on=on(0), actor=CADA, occurred_at=at(0))
+    _cardiology(pathway, 10)
+    [finding] = check_rights_not_open(pathway, at(5), ROUEN)
+    assert finding.owner_agency == "cpam-76"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import pytest
+
 from domain.rules import check_stalled, evaluate, next_deadline_stalled, resolved_findings
 from domain.values import NeedCategory
 from tests.unit.rules.builders import (
-    ADOMA, CARDIO, CASO, MICRO, RISK, ROUEN, at, mdm_rouen, on, paris, raise_alert_for, sas_arrival,
+    ADOMA, CARDIO, CASO, DAC, MICRO, RISK, ROUEN, at, mdm_rouen, on, paris, raise_alert_for, sas_arrival,
 )
 
 
@@ -97,3 +99,29 @@ def test_no_open_need_no_stall() -> None:
     pathway = mdm_rouen()
     assert check_stalled(pathway, at(300), ROUEN) == []
     assert RISK.is_system
+
+
+
+
+def test_an_alert_of_another_rule_is_not_activity_either() -> None:
+    pathway = mdm_rouen()
+    _with_need(pathway, 2)
+    pathway.record_contact_attempt(reached=False, channel="téléphone", actor=CASO, occurred_at=at(10))
+    pathway.add_agency(agency=DAC.agency, role="coordination", actor=CASO, occurred_at=at(10))  # no consent yet
+    [finding] = [f for f in evaluate(pathway, at(12), ROUEN) if f.rule_id == "consent-missing"]
+    raise_alert_for(pathway, finding, at(12))
+
+    assert pathway.last_activity_at == at(12)  # the aggregate counts the alert as activity...
+    assert next_deadline_stalled(pathway, at(12), ROUEN) == at(31)  # ...the rule counts from the call of day 10
+
+
+@pytest.mark.xfail(strict=True, reason="the aggregate keeps no time for AgencyJoined (nor consent, booking): "
+                   "after an alert event the rule falls back to the last time-stamped fact; "
+                   "needs a `last_progress_at` on the aggregate that alert events do not move")
+def test_an_agency_joining_counts_as_activity_even_when_an_alert_follows() -> None:
+    pathway = mdm_rouen()
+    _with_need(pathway, 2)
+    pathway.add_agency(agency=DAC.agency, role="coordination", actor=CASO, occurred_at=at(10))
+    [finding] = [f for f in evaluate(pathway, at(12), ROUEN) if f.rule_id == "consent-missing"]
+    raise_alert_for(pathway, finding, at(12))
+    assert next_deadline_stalled(pathway, at(12), ROUEN) == at(31)
