@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
@@ -23,6 +23,11 @@ class Relais:
 
     settings: Settings
     pathways: PathwaysHandler | None = None
+    # gateway (filled by ensure_gateway_adapters): embedded bus + relay onto it, audit log, webhooks
+    bus: Any = None
+    embedded_relay: Any = None
+    audit: Any = None
+    webhooks: Any = None
 
 
 def bootstrap(settings: Settings | None = None) -> Relais:
@@ -161,3 +166,95 @@ def build_ingest_runner(settings: Settings, agencies: list[str], pathways: Pathw
         on_duplicate="deadletter",
     )
     return ConsumerRunner(IngestHandler(pathways, topic_prefix=settings.topic_prefix), config, conninfo=settings.database_url)
+
+
+# --- gateway: audit log, alert webhooks, embedded bus (appended for the GraphQL gateway) -------
+
+
+class _MemoryPositions:
+    """Embedded relay position: in memory, so a restart republishes the whole log onto the
+    fresh bus (its subscribers rebuild from it)."""
+
+    def __init__(self) -> None:
+        self._positions: dict[str, int] = {}
+
+    def load(self, name: str) -> int:
+        return self._positions.get(name, 0)
+
+    def save(self, name: str, notification_id: int) -> None:
+        self._positions[name] = notification_id
+
+
+def ensure_gateway_adapters(relais: Relais) -> Relais:
+    """What the gateway needs beside the pathways: the audit log (SQLite file embedded,
+    PostgreSQL distributed), the webhook registry, and in embedded mode the in-process bus fed
+    by a relay from the event store (Kafka's stand-in for alert subscriptions)."""
+    settings = relais.settings
+    if relais.pathways is None:
+        from services.pathways import PathwaysHandler
+
+        relais.pathways = PathwaysHandler(build_pathways_application(settings))
+    if relais.audit is None or relais.webhooks is None:
+        if settings.mode == "distributed":
+            from psycopg_pool import ConnectionPool
+
+            from gateway.audit import PostgresAuditLog
+            from services.alerting.webhooks import PostgresWebhookRegistry
+
+            pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
+                                  kwargs={"autocommit": True})
+            relais.audit = relais.audit or PostgresAuditLog(pool, settings.database_schema)
+            relais.webhooks = relais.webhooks or PostgresWebhookRegistry(pool, settings.database_schema)
+        else:
+            from gateway.audit import SqliteAuditLog
+            from services.alerting.webhooks import SqliteWebhookRegistry
+
+            state_dir = Path(settings.state_dir)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            relais.audit = relais.audit or SqliteAuditLog(state_dir / "audit.sqlite3")
+            relais.webhooks = relais.webhooks or SqliteWebhookRegistry(state_dir / "webhooks.sqlite3")
+    if settings.mode == "embedded" and relais.bus is None:
+        from infra.bus import InProcessBus
+        from services.relay.relay import Relay
+
+        relais.bus = InProcessBus()
+        relais.embedded_relay = Relay(relais.pathways.app, relais.bus, _MemoryPositions(),
+                                      is_published=is_pathway_event, name="embedded")
+    return relais
+
+
+# --- projections (read models) ----------------------------------------------------------------
+
+
+def projection_target(settings: Settings):  # noqa: ANN201 - lazy import
+    """Where the distributed projections read (`<prefix>.pathway-events`) and write (PostgreSQL)."""
+    from projections.postgres import Target
+
+    return Target(
+        conninfo=settings.database_url,
+        schema=settings.database_schema,
+        bootstrap=settings.kafka_bootstrap,
+        topic=topic(settings, "pathway-events"),
+        deadletter_topic=topic(settings, "deadletter"),
+    )
+
+
+def build_projection_runner(settings: Settings, projection):  # noqa: ANN001, ANN201 - name or class
+    """The live runner of one projection (its current version; follows a rebuild's swap)."""
+    from projections.postgres import LiveProjection
+    from projections.registry import projection_class
+
+    cls = projection_class(projection) if isinstance(projection, str) else projection
+    return LiveProjection(projection_target(settings), cls)
+
+
+def build_embedded_projections(settings: Settings, bus=None):  # noqa: ANN001, ANN201
+    """Every projection in `state_dir/read_models.sqlite3`, subscribed to `bus` when given."""
+    from projections.embedded import EmbeddedProjections
+
+    state_dir = Path(settings.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    projections = EmbeddedProjections(state_dir / "read_models.sqlite3")
+    if bus is not None:
+        projections.attach(bus)
+    return projections

@@ -1,0 +1,94 @@
+"""Per-request context: the caller, the DataLoaders, and the audit records to write.
+
+`GatewayServices` is what the app holds for its lifetime (event-store reader, directory,
+audit log, command handler, alert feed); `Context` is built per request (HTTP) or per
+connection (websocket) and carries the authenticated Principal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from gateway.audit import DEFAULT_PURPOSE, READ, SUCCESS, AuditLog, AuditRecord
+from gateway.directory import Directory
+from gateway.hardening import PublicError, RateLimiter
+from gateway.permissions import Principal, Role
+from gateway.store import EventStoreReader, History
+
+
+@dataclass
+class GatewayServices:
+    settings: Any
+    pathways: Any  # services.pathways.PathwaysHandler
+    reader: EventStoreReader
+    directory: Directory
+    audit: AuditLog
+    rate_limiter: RateLimiter
+    alerts: Any = None  # gateway.subscriptions.AlertFeed
+    webhooks: Any = None  # services.alerting.webhooks.WebhookRegistry
+    stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
+
+
+class Context(BaseContext):
+    def __init__(self, services: GatewayServices, principal: Principal | None, purpose: str = DEFAULT_PURPOSE) -> None:
+        super().__init__()
+        self.services = services
+        self.principal = principal
+        self.purpose = purpose
+        self._audit: dict[tuple[str, str | None, str], list[set[Any]]] = {}
+        self.pathway_loader: DataLoader[tuple[UUID, datetime | None], History | None] = DataLoader(
+            load_fn=self._load_histories)
+
+    # ------------------------------------------------------------------ caller
+    def require(self, *roles: Role) -> Principal:
+        if self.principal is None:
+            raise PublicError("Authentification requise.", "UNAUTHENTICATED")
+        if roles and self.principal.role not in roles:
+            raise PublicError("Accès refusé : votre rôle ne permet pas cette opération.", "FORBIDDEN")
+        return self.principal
+
+    # ------------------------------------------------------------------ loading
+    async def _load_histories(self, keys: list[tuple[UUID, datetime | None]]) -> Sequence[History | None]:
+        """All the pathways a request resolves at one level, in one SQL statement per date."""
+        by_date: dict[datetime | None, list[UUID]] = {}
+        for pathway_id, as_of in keys:
+            by_date.setdefault(as_of, []).append(pathway_id)
+        found: dict[tuple[UUID, datetime | None], History] = {}
+        for as_of, ids in by_date.items():
+            self.services.stats["sql_batches"] += 1
+            histories = await asyncio.to_thread(self.services.reader.load_histories, ids, as_of)
+            for pathway_id, history in histories.items():
+                found[(pathway_id, as_of)] = history
+        return [found.get(key) for key in keys]
+
+    # ------------------------------------------------------------------ audit
+    def audit_read(self, operation: str, pathway_id: UUID | str | None, categories: set[Any],
+                   outcome: str = SUCCESS, action: str = READ) -> None:
+        """Record a read; `categories` is kept by reference and read when the request ends, so
+        what nested resolvers (the timeline) add to it is audited too."""
+        key = (operation, None if pathway_id is None else str(pathway_id), outcome + action)
+        self._audit.setdefault(key, []).append(categories)
+
+    def audit_records(self) -> list[AuditRecord]:
+        principal = self.principal
+        if principal is None:
+            return []
+        return [AuditRecord(professional=principal.professional, agency=principal.agency, role=principal.role.value,
+                            action=oa[1:], operation=op, purpose=self.purpose, pathway_id=pid,
+                            categories=tuple(sorted({str(getattr(c, "value", c)) for s in sets for c in s})),
+                            outcome=oa[0])
+                for (op, pid, oa), sets in self._audit.items()]
+
+    async def flush_audit(self) -> None:
+        records = self.audit_records()
+        self._audit.clear()
+        if records:
+            await asyncio.to_thread(self.services.audit.write, records)

@@ -1,0 +1,204 @@
+"""Hardening per the OWASP GraphQL cheat sheet.
+
+- depth, alias and token limits, page-size cap (`first` <= MAX_PAGE);
+- batching off (strawberry's default: no `batching_config`), one operation per request;
+- introspection and the IDE off unless settings.graphql_dev;
+- errors masked: only errors raised on purpose (PublicError, French message) and GraphQL
+  syntax/validation messages reach the client, never an exception text or a stack trace;
+- field suggestions off (StrawberryConfig.disable_field_suggestions);
+- a request timeout and a body-size cap (ASGI middleware), a per-token rate limit.
+
+The validation rules are built ONCE, at import: the extension factories hand the same rule
+classes to every request, so strawberry's validation cache (keyed by the rule tuple) hits.
+Building a fresh QueryDepthLimiter per request creates new rule classes each time and the
+cache never hits (strawberry issue 4635).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions.validation_cache import ValidationCache
+
+MAX_DEPTH = 12
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+MAX_PAGE = 50
+MAX_BODY_BYTES = 64 * 1024
+REQUEST_TIMEOUT_SECONDS = 10.0
+RATE_LIMIT_PER_MINUTE = 600
+
+
+class PublicError(Exception):
+    """An error whose (French) message is meant for the caller."""
+
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_page_size(value: int, name: str = "first") -> int:
+    if value < 1 or value > MAX_PAGE:
+        raise PublicError(f"« {name} » doit être compris entre 1 et {MAX_PAGE}.", "PAGE_SIZE")
+    return value
+
+
+# --------------------------------------------------------------------------- rules, once
+DEPTH_RULE = depth_rule(MAX_DEPTH, None, None)
+ALIAS_RULE = alias_rule(MAX_ALIASES)
+RULES_PRODUCTION = [DEPTH_RULE, ALIAS_RULE, NoSchemaIntrospectionCustomRule]
+RULES_DEV = [DEPTH_RULE, ALIAS_RULE]
+
+_TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"exceeds maximum operation depth of (\d+)"),
+     lambda m: f"Requête refusée : trop profonde (profondeur maximale {m.group(1)})."),
+    (re.compile(r"^(\d+) aliases found\. Allowed: (\d+)"),
+     lambda m: f"Requête refusée : {m.group(1)} alias (maximum {m.group(2)})."),
+    (re.compile(r"more than (\d+) tokens"),
+     lambda m: f"Requête refusée : trop longue (plus de {m.group(1)} éléments lexicaux)."),
+    (re.compile(r"GraphQL introspection has been disabled"),
+     lambda m: "Introspection désactivée : le schéma est publié dans docs/graphql/schema.graphql."),
+]
+
+
+def _translate(error: GraphQLError) -> GraphQLError:
+    for pattern, french in _TRANSLATIONS:
+        match = pattern.search(error.message)
+        if match:
+            return GraphQLError(french(match), nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, extensions={"code": "QUERY_REFUSED"})
+    return error
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        return False  # syntax / validation: the message describes the query, not the server
+    return not isinstance(original, PublicError)
+
+
+class SafeErrors(MaskErrors):
+    """Mask unexpected errors; give refused queries a clear French message and a code."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask,
+                         error_message="Erreur interne : la requête n'a pas pu aboutir (incident journalisé).")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out = []
+        for error in super()._process_errors(errors):
+            original = error.original_error
+            if isinstance(original, PublicError):
+                error.extensions = {"code": original.code}
+            out.append(_translate(error))
+        return out
+
+
+def extensions(dev: bool) -> list[Callable[[], SchemaExtension]]:
+    rules = RULES_DEV if dev else RULES_PRODUCTION
+    return [
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=512),
+        SafeErrors,
+    ]
+
+
+# --------------------------------------------------------------------------- rate limit
+class RateLimiter:
+    """Token bucket per bearer token: `per_minute` requests, bursts up to the same number."""
+
+    def __init__(self, per_minute: int = RATE_LIMIT_PER_MINUTE, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget idle tokens
+                self._buckets = {k: b for k, b in self._buckets.items() if now - b[1] < 120}
+            return True
+
+
+# --------------------------------------------------------------------------- ASGI guard
+def _json_error(status: int, message: str, code: str) -> tuple[int, bytes]:
+    return status, json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+                              ensure_ascii=False).encode()
+
+
+class GuardMiddleware:
+    """Body-size cap and request timeout for HTTP requests to the GraphQL path."""
+
+    def __init__(self, app: Any, path: str = "/graphql", max_body: int = MAX_BODY_BYTES,
+                 timeout: float = REQUEST_TIMEOUT_SECONDS) -> None:
+        self.app, self.path, self.max_body, self.timeout = app, path, max_body, timeout
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.path):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await self._reply(send, *_json_error(413, f"Requête refusée : corps trop volumineux "
+                                                      f"(maximum {self.max_body // 1024} Kio).", "BODY_TOO_LARGE"))
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._reply(send, *_json_error(413, "Requête refusée : corps trop volumineux.", "BODY_TOO_LARGE"))
+        except TimeoutError:
+            if not started:
+                await self._reply(send, *_json_error(504, f"Délai dépassé : la requête a pris plus de "
+                                                          f"{self.timeout:.0f} s.", "TIMEOUT"))
+
+    @staticmethod
+    async def _reply(send: Callable, status: int, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,237 @@
+"""Mutations: one per command of the pathways service, generated from the command models.
+
+Each command model (services/pathways/commands.py) gives a typed input `<Command>Input`:
+its fields (camelCase), `commandId` (client-chosen: sending it twice changes nothing),
+`pathwayId`, and an optional `occurredAt` (default: now). The actor is never an input: it is
+the authenticated caller. Each mutation answers `CommandOutcome`: `CommandAccepted` (the
+pathway's version after it) or `CommandRefused` (field at fault in camelCase, reason in
+French, code) — never an exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+import types as pytypes
+import typing
+from datetime import date, datetime, timezone
+from typing import Annotated, Any, Union
+from uuid import UUID
+
+import strawberry
+from pydantic import BaseModel
+from strawberry.types import Info
+
+from domain.values import InformationCategory, NeedCategory
+from gateway import types as t  # noqa: F401 - registers the strawberry enums
+from gateway.audit import EXECUTE
+from gateway.context import Context
+from gateway.hardening import PublicError
+from gateway.permissions import CASE_ROLES, may_write
+from services.pathways.commands import COMMANDS, ENVELOPE, Command
+from services.pathways.handler import CommandRejected, parse_command
+
+log = logging.getLogger("relais.gateway.mutations")
+I, S, A, M = (InformationCategory.IDENTITY, InformationCategory.SOCIAL, InformationCategory.ADMINISTRATIVE,
+              InformationCategory.MEDICAL)
+
+#: The information category each command writes (a role writes only what it needs to know).
+COMMAND_CATEGORY: dict[str, InformationCategory] = {
+    "OpenDetentionPathway": I, "OpenMaternityPathway": I, "OpenSasPathway": I, "OpenPassGpPathway": I,
+    "AddAgency": A, "RemoveAgency": A, "GrantConsent": A, "WithdrawConsent": A,
+    "RecordNeed": S, "MarkNeedMet": S, "MakeReferral": S, "UpdateReferralStatus": S, "RecordReferralOutcome": S,
+    "RecordInterpreterNeed": S, "BookAppointment": M, "BookInterpreter": M, "MarkAppointmentSeen": M,
+    "MarkAppointmentMissed": M, "ExcuseAppointment": M, "CancelAppointment": M,
+    "ApplyForCoverage": A, "OpenCoverage": A, "FileCoverageRenewal": A, "EndCoverage": A,
+    "RequestHousing": S, "OfferHousing": S, "ConfirmHousing": S, "DeclineHousing": S,
+    "RecordPhoneStatus": I, "RecordContactAttempt": I,
+    "HoldCaseConference": S, "AssignAction": S, "CompleteAction": S,
+    "RaiseAlert": S, "AcknowledgeAlert": S, "EscalateAlert": S, "ResolveAlert": S,
+    "ClosePathway": S, "ReopenPathway": S,
+    "ScheduleRelease": A, "RecordTreatmentToContinue": M, "PlanTreatmentFollowUp": M, "HandOverTreatment": M,
+    "RecordRelease": A, "ScheduleDischarge": A, "RegisterNewborn": M, "LinkPmi": M, "RecordDischarge": A,
+    "AssessAdministrativeSituation": A, "FlagTbScreeningNeed": M, "RecordClatScreening": M,
+    "DecideOrientation": S, "RecordSasExit": S,
+    "StartGpSearch": M, "OrientToGp": M, "RecordFollowUpCall": M, "RecordGpVisitOutcome": M,
+}
+MEDICAL_NEEDS = {NeedCategory.CARE, NeedCategory.ADDICTION, NeedCategory.MENTAL_HEALTH, NeedCategory.SCREENING,
+                 NeedCategory.MATERNAL_CHILD}
+
+
+def command_category(command: Command) -> InformationCategory:
+    name = type(command).__name__
+    if name == "RecordNeed" and getattr(command, "category", None) in MEDICAL_NEEDS:
+        return M
+    return COMMAND_CATEGORY.get(name, M)
+
+
+# --------------------------------------------------------------------------- outcomes
+@strawberry.type(description="Commande acceptée (ou déjà reçue : duplicate).")
+class CommandAccepted:
+    command_id: UUID
+    pathway_id: UUID
+    version: int | None
+    new_events: int
+    duplicate: bool
+
+
+@strawberry.type(description="Commande refusée : le champ en cause (camelCase) et la raison, en français.")
+class CommandRefused:
+    command_id: UUID | None
+    pathway_id: UUID | None
+    field: str | None
+    reason: str
+    code: str
+
+
+CommandOutcome = Annotated[Union[CommandAccepted, CommandRefused], strawberry.union("CommandOutcome")]  # noqa: UP007
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def camel_path(path: str | None) -> str | None:
+    if path is None:
+        return None
+    return ".".join(camel(part) for part in path.split("."))
+
+
+def _refused(command_id: Any, pathway_id: Any, rejection: CommandRejected) -> CommandRefused:
+    field, reason, code = rejection.field, rejection.reason, rejection.code
+    if code in ("UnknownPathway", "AgencyNotParticipating") and field in ("pathway_id", "actor.agency"):
+        # Same answer whether the pathway does not exist or is not shared: no existence leak.
+        field, reason, code = "pathwayId", "Parcours inconnu, ou votre structure n'y participe pas.", "UnknownPathway"
+    return CommandRefused(command_id=command_id, pathway_id=pathway_id, field=camel_path(field),
+                          reason=reason, code=code)
+
+
+# --------------------------------------------------------------------------- inputs from models
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(GraphQL-ready Python type, optional?) of a pydantic field annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (Union, pytypes.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        inner, _ = _unwrap(args[0])
+        return inner, True
+    if origin is list:
+        inner, _ = _unwrap(typing.get_args(annotation)[0])
+        return list[inner], False
+    if isinstance(annotation, type) and issubclass(annotation, datetime) or getattr(annotation, "__name__", "") == "AwareDatetime":
+        return datetime, False
+    if annotation in (str, bool, int, UUID, date) or (isinstance(annotation, type) and issubclass(annotation, enum.Enum)):
+        return annotation, False
+    raise TypeError(f"no GraphQL type for {annotation!r}")
+
+
+def build_input(name: str, model: type[BaseModel]) -> type:
+    annotations: dict[str, Any] = {"command_id": UUID, "pathway_id": UUID}
+    namespace: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if field_name in ENVELOPE:
+            continue
+        python_type, optional = _unwrap(info.annotation)
+        if optional or not info.is_required():
+            # Omitted (null) -> not sent -> the command model's own default applies.
+            annotations[field_name] = python_type | None
+            namespace[field_name] = None
+        else:
+            annotations[field_name] = python_type
+    annotations["occurred_at"] = datetime | None
+    namespace["occurred_at"] = strawberry.field(default=None, description="Quand le fait a eu lieu (défaut : maintenant).")
+    namespace["__annotations__"] = annotations
+    cls = type(f"{name}Input", (), namespace)
+    doc = (model.__doc__ or "").strip().splitlines()
+    return strawberry.input(cls, description=f"Commande {name}." + (f" {doc[0]}" if doc else ""))
+
+
+INPUTS: dict[str, type] = {name: build_input(name, model) for name, model in sorted(COMMANDS.items())}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, UUID | date | datetime):
+        return value.isoformat() if not isinstance(value, UUID) else str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | CommandRefused:
+    context: Context = info.context
+    principal = context.require(*CASE_ROLES)
+    payload = {k: _plain(v) for k, v in vars(data).items() if v is not None}
+    payload["occurred_at"] = payload.get("occurred_at") or datetime.now(timezone.utc).isoformat()
+    payload["actor"] = {"agency": principal.agency, "professional": principal.professional, "role": principal.role.value}
+    try:
+        command = parse_command(name, payload)
+    except CommandRejected as rejected:
+        return _refused(data.command_id, data.pathway_id, rejected)
+    category = command_category(command)
+    if not may_write(principal, category):
+        return CommandRefused(command_id=data.command_id, pathway_id=data.pathway_id, field=None, code="Forbidden",
+                              reason=f"Votre rôle ne permet pas d'enregistrer des informations de catégorie « {category.value} ».")
+    result = await asyncio.to_thread(context.services.pathways.handle, command)
+    context.audit_read(f"mutation.{camel(_field_name(name))}", command.pathway_id,
+                       {category} if result.accepted else set(), outcome="0" if result.accepted else "4", action=EXECUTE)
+    if result.accepted:
+        return CommandAccepted(command_id=command.command_id, pathway_id=command.pathway_id, version=result.version,
+                               new_events=result.new_events, duplicate=result.duplicate)
+    return _refused(command.command_id, command.pathway_id, result.rejection or CommandRejected(None, "refusée"))
+
+
+def _resolver(name: str, input_type: type):  # noqa: ANN202
+    async def resolve(info: Info, input: input_type) -> CommandOutcome:  # type: ignore[valid-type]  # noqa: A002
+        return await send_command(info, name, input)
+
+    resolve.__annotations__ = {"info": Info, "input": input_type, "return": CommandOutcome}
+    return resolve
+
+
+def _field_name(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# --------------------------------------------------------------------------- webhooks
+@strawberry.type(description="Webhook d'alertes enregistré pour votre structure. Le secret n'est montré qu'une fois.")
+class WebhookRegistration:
+    agency: str
+    url: str
+    secret: str | None
+
+
+async def register_webhook(info: Info, url: str) -> WebhookRegistration:
+    from gateway.permissions import Role
+
+    context: Context = info.context
+    principal = context.require(Role.COORDINATEUR)
+    registry = context.services.webhooks
+    if registry is None:
+        raise PublicError("Webhooks indisponibles sur cette instance.", "UNAVAILABLE")
+    if not re.fullmatch(r"https?://[^\s]{3,500}", url):
+        raise PublicError("URL de webhook invalide (http(s)://...).", "BAD_URL")
+    secret = await asyncio.to_thread(registry.register, principal.agency, url)
+    return WebhookRegistration(agency=principal.agency, url=url, secret=secret)
+
+
+def _mutation_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, input_type in INPUTS.items():
+        model = COMMANDS[name]
+        doc = (model.__doc__ or "").strip().splitlines()
+        fields[_field_name(name)] = strawberry.mutation(
+            resolver=_resolver(name, input_type),
+            description=f"Commande {name}" + (f" : {doc[0]}" if doc else "."))
+    fields["register_alert_webhook"] = strawberry.mutation(
+        resolver=register_webhook,
+        description="Enregistre (ou remplace) le webhook d'alertes de votre structure (rôle coordinateur).")
+    return fields
+
+
+Mutation = strawberry.type(type("Mutation", (), _mutation_fields()))

@@ -1,0 +1,205 @@
+"""Authorisation, in one place: who may see which category of a pathway, and who may write.
+
+The matrix (secret professionnel partagé, CSP L1110-4 / L1110-12):
+
+1. Membership: an agency sees a pathway only if it takes part in it (`participants`). A
+   pathway it does not take part in is, for it, a pathway that does not exist.
+2. Need to know: each field is tagged with an information category (identity, social,
+   administrative, medical). A role sees a category only if its job needs it (ROLE_NEEDS).
+3. Care team and consent: inside the person's care team (the lead agency and the agencies
+   giving care) the role's need is enough; outside it, the person's consent for that agency
+   and that category is also required. Consent is read from the pathway as loaded for the
+   request, so a withdrawal takes effect on the next read.
+
+Hidden fields come back null, and the object's `redactions` list says which field, which
+category and why. Nothing here raises on a hidden field: an error could leak its existence.
+
+Writes: a role may send a command only if it needs the category that command writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from domain.values import InformationCategory, ParticipantRole
+
+Category = InformationCategory
+IDENTITY, SOCIAL, ADMINISTRATIVE, MEDICAL = (Category.IDENTITY, Category.SOCIAL,
+                                             Category.ADMINISTRATIVE, Category.MEDICAL)
+ALL_CATEGORIES: tuple[Category, ...] = (IDENTITY, SOCIAL, ADMINISTRATIVE, MEDICAL)
+
+
+class Role(StrEnum):
+    """Roles a bearer token may carry (French codes, as the agencies name their staff)."""
+
+    MEDECIN = "medecin"
+    INFIRMIER = "infirmier"
+    SAGE_FEMME = "sage_femme"
+    PUERICULTRICE = "puericultrice"
+    TRAVAILLEUR_SOCIAL = "travailleur_social"
+    ASSISTANTE_SOCIALE = "assistante_sociale"
+    COORDINATEUR = "coordinateur"
+    CONSEILLER_DROITS = "conseiller"  # CPAM, accès aux droits
+    CONSEILLER_PENITENTIAIRE = "conseiller_penitentiaire"  # SPIP
+    BENEVOLE = "benevole"
+    ANALYSTE = "analyste"  # ARS / DREETS: de-identified indicators only
+    DPO = "dpo"  # délégué à la protection des données: the audit trail, no personal data
+
+
+#: What each role's job needs to see.
+ROLE_NEEDS: Mapping[Role, frozenset[Category]] = {
+    Role.MEDECIN: frozenset(ALL_CATEGORIES),
+    Role.INFIRMIER: frozenset(ALL_CATEGORIES),
+    Role.SAGE_FEMME: frozenset(ALL_CATEGORIES),
+    Role.PUERICULTRICE: frozenset(ALL_CATEGORIES),
+    Role.TRAVAILLEUR_SOCIAL: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
+    Role.ASSISTANTE_SOCIALE: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
+    Role.COORDINATEUR: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
+    Role.CONSEILLER_DROITS: frozenset({IDENTITY, ADMINISTRATIVE}),
+    Role.CONSEILLER_PENITENTIAIRE: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
+    Role.BENEVOLE: frozenset({IDENTITY, SOCIAL}),
+    Role.ANALYSTE: frozenset(),
+    Role.DPO: frozenset(),
+}
+
+#: Roles that read pathways at all (the others read indicators or the audit trail).
+CASE_ROLES = frozenset(role for role, needs in ROLE_NEEDS.items() if needs)
+
+#: Participant roles that make an agency part of the person's care team.
+CARE_TEAM_ROLES = frozenset({
+    ParticipantRole.LEAD, ParticipantRole.HEALTH_CARE, ParticipantRole.MENTAL_HEALTH,
+    ParticipantRole.ADDICTION_CARE, ParticipantRole.MATERNAL_CHILD, ParticipantRole.SCREENING,
+})
+
+
+class Membership(StrEnum):
+    NOT_PARTICIPATING = "not_participating"
+    CARE_TEAM = "care_team"
+    OUTSIDE_CARE_TEAM = "outside_care_team"
+
+
+class Reason(StrEnum):
+    """Why a field is hidden; `message` is what a French screen shows."""
+
+    ROLE = "role"
+    CONSENT = "consent"
+
+    @property
+    def message(self) -> str:
+        return {
+            Reason.ROLE: "Information non nécessaire à votre rôle (besoin d'en connaître).",
+            Reason.CONSENT: "La personne n'a pas consenti au partage de cette information avec votre structure.",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller (from the bearer token)."""
+
+    agency: str
+    professional: str
+    role: Role
+    token_id: str = ""
+
+
+@dataclass(frozen=True)
+class PathwayAccess:
+    """What authorisation needs to know about one pathway, as loaded for this request."""
+
+    participants: Mapping[str, ParticipantRole]
+    consents: Mapping[str, Iterable[Category]]
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The decision for one caller on one pathway."""
+
+    membership: Membership
+    visible: frozenset[Category]
+    hidden: Mapping[Category, Reason]
+
+    @property
+    def can_see_pathway(self) -> bool:
+        return self.membership is not Membership.NOT_PARTICIPATING
+
+
+def membership(agency: str, access: PathwayAccess) -> Membership:
+    role = access.participants.get(agency)
+    if role is None:
+        return Membership.NOT_PARTICIPATING
+    return Membership.CARE_TEAM if ParticipantRole(role) in CARE_TEAM_ROLES else Membership.OUTSIDE_CARE_TEAM
+
+
+def decide(principal: Principal, access: PathwayAccess) -> Disclosure:
+    """THE rule: see the module docstring."""
+    member = membership(principal.agency, access)
+    if member is Membership.NOT_PARTICIPATING or principal.role not in CASE_ROLES:
+        return Disclosure(Membership.NOT_PARTICIPATING, frozenset(), dict.fromkeys(ALL_CATEGORIES, Reason.ROLE))
+    needs = ROLE_NEEDS[principal.role]
+    consented = {Category(c) for c in access.consents.get(principal.agency, ())}
+    visible: set[Category] = set()
+    hidden: dict[Category, Reason] = {}
+    for category in ALL_CATEGORIES:
+        if category not in needs:
+            hidden[category] = Reason.ROLE
+        elif member is Membership.OUTSIDE_CARE_TEAM and category not in consented:
+            hidden[category] = Reason.CONSENT
+        else:
+            visible.add(category)
+    return Disclosure(member, frozenset(visible), hidden)
+
+
+def may_write(principal: Principal, category: Category) -> bool:
+    """A role sends a command only if it needs the category the command writes."""
+    return category in ROLE_NEEDS.get(principal.role, frozenset())
+
+
+# --------------------------------------------------------------------------- redaction
+#: strawberry field metadata key naming a field's category; ITEM = "the object's own".
+CATEGORY_KEY = "relais_category"
+ITEM = "item"
+
+
+@dataclass(frozen=True)
+class Redaction:
+    field: str
+    category: Category
+    reason: Reason
+
+
+def redact(obj: Any, disclosure: Disclosure, categories: Mapping[type, Mapping[str, str]],
+           returned: set[Category] | None = None, path: str = "") -> list[Redaction]:
+    """Null every tagged field of `obj` (a dataclass tree) whose category is not visible.
+
+    `categories[type][field]` is the field's category, or ITEM for "the category the object
+    carries in its `info_category` attribute" (a need about addiction is medical, one about
+    housing is social). Returns what was hidden; adds to `returned` the categories left in.
+    """
+    hidden: list[Redaction] = []
+    tagged = categories.get(type(obj), {})
+    for f in dataclasses.fields(obj):
+        name = f.name
+        if name.startswith("_"):
+            continue
+        value = getattr(obj, name)
+        tag = tagged.get(name)
+        if tag is not None:
+            category = Category(getattr(obj, "info_category")) if tag == ITEM else Category(tag)
+            if category not in disclosure.visible:
+                if value is not None:
+                    setattr(obj, name, None)
+                hidden.append(Redaction(f"{path}{name}", category, disclosure.hidden.get(category, Reason.ROLE)))
+                continue
+            if returned is not None and value not in (None, [], ""):
+                returned.add(category)
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                    hidden += redact(item, disclosure, categories, returned, f"{path}{name}[{index}].")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            hidden += redact(value, disclosure, categories, returned, f"{path}{name}.")
+    return hidden

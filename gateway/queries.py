@@ -1,0 +1,338 @@
+"""Queries: pathways (filters, cursor pagination), one pathway (now or as of a past date),
+caseload, alerts, territory indicators, the caller, and the audit trail (dpo)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from gateway import types as t
+from gateway.audit import AuditQuery
+from gateway.context import Context
+from gateway.directory import SEVERITY_RANK, Entry
+from gateway.hardening import PublicError, check_page_size
+from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role
+from gateway.views import Pathway, alert_view, pathway_view, returned_categories  # noqa: F401
+
+SMALL_COUNT = 5  # de-identified indicators: counts below this are not shown (secret statistique)
+
+
+# --------------------------------------------------------------------------- inputs
+@strawberry.input(description="Filtres de la liste des parcours (tous facultatifs).")
+class PathwayFilter:
+    kind: t.PathwayKind | None = None
+    territory: str | None = None
+    agency: str | None = strawberry.field(default=None, description="Parcours où cette structure participe aussi.")
+    state: t.PathwayState | None = None
+    has_open_alert: bool | None = None
+
+
+@strawberry.input(description="Filtres des alertes.")
+class AlertFilter:
+    pathway_id: UUID | None = None
+    rule_id: str | None = None
+    severity: t.AlertSeverity | None = None
+    owned_by_my_agency: bool = False
+
+
+@strawberry.input(description="Filtres du journal d'audit.")
+class AuditFilter:
+    pathway_id: UUID | None = None
+    agency: str | None = None
+    professional: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+# --------------------------------------------------------------------------- outputs
+@strawberry.type
+class PathwayEdge:
+    cursor: str
+    node: Pathway
+
+
+@strawberry.type
+class PathwayConnection:
+    edges: list[PathwayEdge]
+    page_info: t.PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[Pathway]:
+        return [e.node for e in self.edges]
+
+
+@strawberry.type
+class AlertEdge:
+    cursor: str
+    node: t.Alert
+
+
+@strawberry.type
+class AlertConnection:
+    edges: list[AlertEdge]
+    page_info: t.PageInfo
+    total_count: int
+
+
+@strawberry.type(description="Le professionnel authentifié.")
+class Me:
+    agency: str
+    professional: str
+    role: t.Role
+    categories_needed: list[t.InformationCategory]
+
+
+@strawberry.type(description="Un compte (null si inférieur au seuil du secret statistique).")
+class Count:
+    key: str
+    count: int | None
+
+
+@strawberry.type(description="Indicateurs désidentifiés d'un territoire (ARS / DREETS).")
+class TerritoryIndicators:
+    territory: str
+    computed_at: datetime
+    pathways_by_kind: list[Count]
+    open_pathways: int | None
+    closed_by_outcome: list[Count]
+    open_alerts_by_rule: list[Count]
+    alerts_raised_by_rule: list[Count]
+    referrals_made: int | None
+    referrals_honoured: int | None
+    referrals_not_honoured: int | None
+    gp_orientations_went: int | None
+    gp_orientations_did_not_go_by_reason: list[Count]
+    small_count_threshold: int
+
+
+@strawberry.type(description="Trace d'accès (forme FHIR AuditEvent).")
+class AuditEvent:
+    id: str
+    recorded: datetime
+    professional: str
+    agency: str
+    role: str
+    action: str
+    operation: str
+    purpose: str
+    pathway_id: str | None
+    categories: list[str]
+    outcome: str
+
+
+@strawberry.type
+class AuditConnection:
+    events: list[AuditEvent]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+# --------------------------------------------------------------------------- helpers
+def _ctx(info: Info) -> Context:
+    return info.context
+
+
+def _visible_entries(context: Context, agency: str) -> list[Entry]:
+    return [e for e in context.services.directory.entries() if agency in e.participants]
+
+
+def _page(items: list, key, first: int, after: str | None, parts: int):  # noqa: ANN001, ANN202
+    first = check_page_size(first)
+    decoded = t.decode_cursor(after, parts)
+    if decoded == []:
+        raise PublicError("Curseur « after » invalide.", "BAD_CURSOR")
+    start = 0
+    if decoded is not None:
+        keys = [key(i) for i in items]
+        start = next((n for n, k in enumerate(keys) if k > tuple(decoded)), len(items))
+    window = items[start:start + first + 1]
+    return window[:first], len(window) > first
+
+
+def _sort_key(entry: Entry) -> tuple[str, str]:
+    # Newest first: invert the timestamp so that an ascending key walks newest -> oldest.
+    return (f"{10**11 - int(entry.opened_at.timestamp()):012d}", str(entry.pathway_id))
+
+
+async def _views(context: Context, entries: list[Entry], operation: str) -> list[tuple[Entry, Pathway]]:
+    principal = context.principal
+    histories = await context.pathway_loader.load_many([(e.pathway_id, None) for e in entries])
+    out = []
+    for entry, history in zip(entries, histories, strict=True):
+        if history is None:
+            continue
+        view = pathway_view(history, principal)
+        if view is None:  # left the pathway since the index saw it: the fresh read decides
+            continue
+        context.audit_read(operation, entry.pathway_id, view._returned)  # noqa: SLF001
+        out.append((entry, view))
+    return out
+
+
+def _count(counter: Counter, threshold: int = SMALL_COUNT) -> list[Count]:
+    return [Count(key=k, count=v if v >= threshold else None) for k, v in sorted(counter.items())]
+
+
+def _n(value: int) -> int | None:
+    return value if value >= SMALL_COUNT or value == 0 else None
+
+
+# --------------------------------------------------------------------------- the type
+@strawberry.type
+class Query:
+    @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
+    def me(self, info: Info) -> Me:
+        principal = _ctx(info).require()
+        return Me(agency=principal.agency, professional=principal.professional, role=principal.role,
+                  categories_needed=sorted(ROLE_NEEDS[principal.role]))
+
+    @strawberry.field(description="Parcours auxquels votre structure participe, filtrés et paginés (curseur).")
+    async def pathways(self, info: Info, filter: PathwayFilter | None = None, first: int = 20,  # noqa: A002
+                       after: str | None = None) -> PathwayConnection:
+        context = _ctx(info)
+        principal = context.require(*CASE_ROLES)
+        f = filter or PathwayFilter()
+        entries = [e for e in _visible_entries(context, principal.agency)
+                   if (f.kind is None or e.kind == f.kind.value)
+                   and (f.territory is None or e.territory == f.territory)
+                   and (f.agency is None or f.agency in e.participants)
+                   and (f.state is None or e.closed == (f.state is t.PathwayState.CLOSED))
+                   and (f.has_open_alert is None or bool(e.open_alerts) == f.has_open_alert)]
+        entries.sort(key=_sort_key)
+        page, more = _page(entries, _sort_key, first, after, 2)
+        views = await _views(context, page, "pathways")
+        edges = [PathwayEdge(cursor=t.encode_cursor(*_sort_key(e)), node=v) for e, v in views]
+        end = t.encode_cursor(*_sort_key(page[-1])) if page else None
+        return PathwayConnection(edges=edges, total_count=len(entries),
+                                 page_info=t.PageInfo(has_next_page=more, end_cursor=end))
+
+    @strawberry.field(description="Un parcours ; avec asOf, tel qu'il était connu à cette date "
+                                  "(reconstruit depuis le journal d'événements). Null si votre structure n'y participe pas.")
+    async def pathway(self, info: Info, id: UUID, as_of: datetime | None = None) -> Pathway | None:  # noqa: A002
+        context = _ctx(info)
+        principal = context.require(*CASE_ROLES)
+        if as_of is not None:
+            if as_of.tzinfo is None:
+                as_of = as_of.replace(tzinfo=timezone.utc)
+            if as_of > datetime.now(timezone.utc):
+                raise PublicError("« asOf » doit être une date passée.", "BAD_DATE")
+        history = await context.pathway_loader.load((id, as_of))
+        current = history if as_of is None else await context.pathway_loader.load((id, None))
+        view = None
+        if history is not None and current is not None:
+            view = pathway_view(history, principal, as_of, current=current.pathway)
+        if view is None:
+            context.audit_read("pathway", id, set(), outcome="4")
+            return None
+        context.audit_read("pathway" if as_of is None else "pathway.asOf", id, view._returned)  # noqa: SLF001
+        return view
+
+    @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord.")
+    async def caseload(self, info: Info, first: int = 20, after: str | None = None) -> PathwayConnection:
+        context = _ctx(info)
+        principal = context.require(*CASE_ROLES)
+        agency = principal.agency
+
+        def urgency(e: Entry) -> tuple[str, str, str]:
+            owned = [a for a in e.open_alerts.values() if agency in (a.owner_agency, a.escalated_to)]
+            top = max((SEVERITY_RANK.get(a.severity, 0) for a in owned), default=0)
+            last = e.last_activity_at or e.opened_at
+            return (f"{9 - top}", f"{int(last.timestamp()):012d}", str(e.pathway_id))
+
+        entries = sorted((e for e in _visible_entries(context, agency) if not e.closed), key=urgency)
+        page, more = _page(entries, urgency, first, after, 3)
+        views = await _views(context, page, "caseload")
+        edges = [PathwayEdge(cursor=t.encode_cursor(*urgency(e)), node=v) for e, v in views]
+        end = t.encode_cursor(*urgency(page[-1])) if page else None
+        return PathwayConnection(edges=edges, total_count=len(entries),
+                                 page_info=t.PageInfo(has_next_page=more, end_cursor=end))
+
+    @strawberry.field(description="Alertes ouvertes des parcours de votre structure, les plus graves d'abord.")
+    async def alerts(self, info: Info, filter: AlertFilter | None = None, first: int = 20,  # noqa: A002
+                     after: str | None = None) -> AlertConnection:
+        context = _ctx(info)
+        principal = context.require(*CASE_ROLES)
+        f = filter or AlertFilter()
+        rows = []
+        for e in _visible_entries(context, principal.agency):
+            if f.pathway_id is not None and e.pathway_id != f.pathway_id:
+                continue
+            for a in e.open_alerts.values():
+                if f.rule_id is not None and a.rule_id != f.rule_id:
+                    continue
+                if f.severity is not None and a.severity != f.severity.value:
+                    continue
+                if f.owned_by_my_agency and principal.agency not in (a.owner_agency, a.escalated_to):
+                    continue
+                rows.append((e, a))
+
+        def key(row) -> tuple[str, str, str]:  # noqa: ANN001
+            e, a = row
+            return (f"{9 - SEVERITY_RANK.get(a.severity, 0)}", f"{a.position:012d}", str(a.alert_id))
+
+        rows.sort(key=key)
+        page, more = _page(rows, key, first, after, 3)
+        views = {e.pathway_id: v for e, v in await _views(context, list({e.pathway_id: e for e, _ in page}.values()),
+                                                          "alerts")}
+        edges = []
+        for row in page:
+            e, a = row
+            view = views.get(e.pathway_id)
+            alert = next((x for x in view.alerts if x.alert_id == a.alert_id), None) if view else None
+            if alert is not None:
+                edges.append(AlertEdge(cursor=t.encode_cursor(*key(row)), node=alert))
+        end = t.encode_cursor(*key(page[-1])) if page else None
+        return AlertConnection(edges=edges, total_count=len(rows), page_info=t.PageInfo(has_next_page=more, end_cursor=end))
+
+    @strawberry.field(description="Indicateurs désidentifiés d'un territoire : comptes seulement, "
+                                  "les petits effectifs masqués.")
+    def territory_indicators(self, info: Info, territory: str) -> TerritoryIndicators:
+        context = _ctx(info)
+        context.require(*(set(Role) - {Role.DPO}))
+        entries = [e for e in context.services.directory.entries() if e.territory == territory]
+        kinds = Counter(e.kind for e in entries)
+        closed = Counter(e.closure_outcome for e in entries if e.closed and e.closure_outcome)
+        open_alerts = Counter(a.rule_id for e in entries for a in e.open_alerts.values())
+        raised = Counter({rule: n for (where, rule), n in context.services.directory.alerts_raised.items()
+                          if where == territory})
+        referrals = [r for e in entries for r in e.referrals.values()]
+        gp = [o for e in entries for o in e.gp_outcomes]
+        return TerritoryIndicators(
+            territory=territory, computed_at=datetime.now(timezone.utc),
+            pathways_by_kind=_count(kinds), open_pathways=_n(sum(1 for e in entries if not e.closed)),
+            closed_by_outcome=_count(closed), open_alerts_by_rule=_count(open_alerts),
+            alerts_raised_by_rule=_count(raised),
+            referrals_made=_n(len(referrals)),
+            referrals_honoured=_n(sum(1 for r in referrals if r["outcome"] == "honoured")),
+            referrals_not_honoured=_n(sum(1 for r in referrals if r["outcome"] == "not_honoured")),
+            gp_orientations_went=_n(sum(1 for o, _ in gp if o == "went")),
+            gp_orientations_did_not_go_by_reason=_count(Counter(r or "non précisé" for o, r in gp if o == "did_not_go")),
+            small_count_threshold=SMALL_COUNT)
+
+    @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
+    async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002
+                           after: str | None = None) -> AuditConnection:
+        import asyncio
+
+        context = _ctx(info)
+        context.require(Role.DPO)
+        f = filter or AuditFilter()
+        first = check_page_size(first)
+        decoded = t.decode_cursor(after, 2)
+        if decoded == []:
+            raise PublicError("Curseur « after » invalide.", "BAD_CURSOR")
+        query = AuditQuery(pathway_id=None if f.pathway_id is None else str(f.pathway_id), agency=f.agency,
+                           professional=f.professional, since=f.since, until=f.until, limit=first + 1,
+                           before=tuple(decoded) if decoded else None)
+        records = await asyncio.to_thread(context.services.audit.search, query)
+        page = records[:first]
+        events = [AuditEvent(id=r.id, recorded=r.recorded_at, professional=r.professional, agency=r.agency,
+                             role=r.role, action=r.action, operation=r.operation, purpose=r.purpose,
+                             pathway_id=r.pathway_id, categories=list(r.categories), outcome=r.outcome) for r in page]
+        end = t.encode_cursor(page[-1].recorded_at.isoformat(), page[-1].id) if page else None
+        return AuditConnection(events=events, end_cursor=end, has_next_page=len(records) > first)

@@ -1,0 +1,280 @@
+"""GraphQL output types. Every field carrying personal data is tagged with its information
+category in CATEGORIES (read by gateway.permissions.redact) and says so in its description.
+
+`item` means the object carries its own category in `info_category` (a need about addiction
+is medical, a need about housing is social).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import strawberry
+
+from domain import values as v
+from gateway import permissions as p
+from gateway.permissions import ITEM
+
+# --------------------------------------------------------------------------- enums
+PathwayKind = strawberry.enum(v.PathwayKind, description="Type de parcours.")
+ParticipantRole = strawberry.enum(v.ParticipantRole, description="Rôle d'une structure dans le parcours.")
+InformationCategory = strawberry.enum(v.InformationCategory, description="Catégorie d'information (consentement).")
+NeedCategory = strawberry.enum(v.NeedCategory)
+NeedStatus = strawberry.enum(v.NeedStatus)
+ReferralStatus = strawberry.enum(v.ReferralStatus, description="Statut FHIR Task d'une orientation.")
+ReferralOutcome = strawberry.enum(v.ReferralOutcome)
+AppointmentStatus = strawberry.enum(v.AppointmentStatus)
+CoverageScheme = strawberry.enum(v.CoverageScheme)
+CoverageStatus = strawberry.enum(v.CoverageStatus)
+HousingStatus = strawberry.enum(v.HousingStatus)
+PhoneStatus = strawberry.enum(v.PhoneStatus)
+AlertSeverity = strawberry.enum(v.AlertSeverity)
+AlertStatus = strawberry.enum(v.AlertStatus)
+ClosureOutcome = strawberry.enum(v.ClosureOutcome)
+TreatmentKind = strawberry.enum(v.TreatmentKind)
+AdministrativeStatus = strawberry.enum(v.AdministrativeStatus)
+GpVisitOutcome = strawberry.enum(v.GpVisitOutcome)
+NotWentReason = strawberry.enum(v.NotWentReason)
+Role = strawberry.enum(p.Role, description="Rôle porté par le jeton d'accès.")
+Membership = strawberry.enum(p.Membership)
+RedactionReason = strawberry.enum(p.Reason, name="RedactionReason")
+
+
+@strawberry.enum(description="État d'un parcours.")
+class PathwayState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+I, S, A, M = "identity", "social", "administrative", "medical"
+
+
+# --------------------------------------------------------------------------- cursors
+def encode_cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode("|".join(str(x) for x in parts).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
+    if cursor is None:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return []
+    return decoded if len(decoded) == parts else []
+
+
+# --------------------------------------------------------------------------- types
+@strawberry.type(description="Une information masquée, et pourquoi.")
+class Redaction:
+    field: str
+    category: InformationCategory
+    reason: RedactionReason
+    message: str
+
+
+@strawberry.type(description="Ce que votre structure et votre rôle voient de ce parcours.")
+class Access:
+    membership: Membership
+    visible_categories: list[InformationCategory]
+    hidden_categories: list[InformationCategory]
+
+
+@strawberry.type(description="Structure participant au parcours.")
+class Participant:
+    agency: str
+    role: ParticipantRole
+    in_care_team: bool
+
+
+@strawberry.type(description="Consentement de la personne au partage, par structure et catégorie.")
+class Consent:
+    agency: str
+    categories: list[InformationCategory]
+
+
+@strawberry.type(description="Besoin identifié. Catégorie d'information : celle du besoin (item).")
+class Need:
+    need_id: UUID
+    info_category: InformationCategory
+    category: NeedCategory | None
+    description: str | None
+    status: NeedStatus
+    recorded_at: datetime
+    recorded_by: str
+    met_at: datetime | None
+
+
+@strawberry.type(description="Orientation (boucle fermée, statuts FHIR Task).")
+class Referral:
+    referral_id: UUID
+    info_category: InformationCategory
+    to_agency: str | None
+    service: str | None
+    status: ReferralStatus
+    status_reason: str | None
+    made_at: datetime
+    made_by: str
+    need_id: UUID | None
+    outcome: ReferralOutcome | None
+    outcome_reason: str | None
+    outcome_at: datetime | None
+
+
+@strawberry.type(description="Rendez-vous (catégorie médicale).")
+class Appointment:
+    appointment_id: UUID
+    info_category: InformationCategory
+    with_agency: str | None
+    service: str | None
+    scheduled_at: datetime | None
+    status: AppointmentStatus | None
+    interpreter_needed: bool | None
+    language: str | None
+    interpreter_booked: bool | None
+    status_reason: str | None
+
+
+@strawberry.type(description="Droits santé (catégorie administrative).")
+class Coverage:
+    scheme: CoverageScheme
+    status: CoverageStatus | None
+    applied_on: date | None
+    opened_on: date | None
+    expires_on: date | None
+    renewal_filed_on: date | None
+
+
+@strawberry.type(description="Demande d'hébergement (catégorie sociale).")
+class HousingRequest:
+    request_id: UUID
+    via_agency: str
+    status: HousingStatus | None
+    needed_from: date | None
+    place: str | None
+    available_on: date | None
+    decline_reason: str | None
+
+
+@strawberry.type(description="Joignabilité de la personne (catégorie identité).")
+class Contact:
+    phone: PhoneStatus | None
+    failed_attempts: int | None
+    last_attempt_at: datetime | None
+    last_reached_at: datetime | None
+
+
+@strawberry.type(description="Action décidée en synthèse (catégorie sociale).")
+class Action:
+    action_id: UUID
+    conference_id: UUID
+    owner_agency: str
+    description: str | None
+    due_on: date
+    done: bool
+    done_at: datetime | None
+
+
+@strawberry.type(description="Synthèse / réunion de concertation (décisions : catégorie sociale).")
+class CaseConference:
+    conference_id: UUID
+    held_at: datetime
+    agencies: list[str]
+    decisions: list[str] | None
+
+
+@strawberry.type(description="Fait propre au type de parcours (date de sortie, nouveau-né, dépistage...).")
+class Fact:
+    name: str
+    label: str
+    info_category: InformationCategory
+    value: str | None
+
+
+@strawberry.type(description="Alerte de risque de rupture. Catégorie : celle de la règle (item).")
+class Alert:
+    alert_id: UUID
+    pathway_id: UUID
+    info_category: InformationCategory
+    rule_id: str
+    rule_label: str
+    severity: AlertSeverity
+    status: AlertStatus
+    owner_agency: str
+    raised_at: datetime
+    subject: str | None
+    suggested_action: str | None
+    escalated_to: str | None
+    escalation_reason: str | None
+    resolution_reason: str | None
+    status_changed_at: datetime | None
+    redactions: list[Redaction]
+
+
+@strawberry.type(description="Événement de la chronologie inter-structures.")
+class TimelineEntry:
+    position: int
+    info_category: InformationCategory
+    type: str | None
+    label: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    agency: str
+    role: str
+    details: str | None
+    redactions: list[Redaction]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class TimelineConnection:
+    entries: list[TimelineEntry]
+    page_info: PageInfo
+    total_count: int
+
+
+# Pathway (with the timeline resolver) lives in gateway.views to keep this module free of I/O.
+
+CATEGORIES: dict[type, dict[str, str]] = {
+    Need: {"category": ITEM, "description": ITEM},
+    Referral: {"to_agency": ITEM, "service": ITEM, "status_reason": ITEM, "outcome_reason": ITEM},
+    Appointment: {"with_agency": ITEM, "service": ITEM, "scheduled_at": ITEM, "status": ITEM,
+                  "interpreter_needed": ITEM, "language": ITEM, "interpreter_booked": ITEM, "status_reason": ITEM},
+    Coverage: {"status": A, "applied_on": A, "opened_on": A, "expires_on": A, "renewal_filed_on": A},
+    HousingRequest: {"status": S, "needed_from": S, "place": S, "available_on": S, "decline_reason": S},
+    Contact: {"phone": I, "failed_attempts": I, "last_attempt_at": I, "last_reached_at": I},
+    Action: {"description": S},
+    CaseConference: {"decisions": S},
+    Fact: {"value": ITEM},
+    Alert: {"subject": ITEM, "suggested_action": ITEM, "escalation_reason": ITEM, "resolution_reason": ITEM},
+    TimelineEntry: {"type": ITEM, "label": ITEM, "details": ITEM},
+}
+
+
+def _camel(path: str) -> str:
+    def one(part: str) -> str:
+        head, *rest = part.split("_")
+        return head + "".join(x[:1].upper() + x[1:] for x in rest)
+
+    return ".".join(one(part) for part in path.split("."))
+
+
+def as_redactions(items: list[p.Redaction]) -> list[Redaction]:
+    """The GraphQL (camelCase) path of each hidden field, its category and the reason."""
+    return [Redaction(field=_camel(r.field), category=r.category, reason=r.reason, message=r.reason.message)
+            for r in items]
+
+
+def plain(value: Any) -> Any:
+    """Enum values as their strawberry enum (same class), everything else unchanged."""
+    return value

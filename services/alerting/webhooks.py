@@ -1,0 +1,145 @@
+"""Agency webhooks for alert changes: registry, HMAC signature, delivery with backoff.
+
+A partner system that does not hold a websocket open registers one URL per agency (GraphQL
+mutation `registerAlertWebhook`, coordinator role); the secret is shown once. Each delivery is
+a JSON POST signed `X-Relais-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`
+with `X-Relais-Timestamp` and `X-Relais-Delivery` (= the alert change's event id: the receiver
+deduplicates on it; we never deliver the same change twice to an agency once it answered 2xx).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Webhook:
+    agency: str
+    url: str
+    secret: str
+
+
+class WebhookRegistry(Protocol):
+    def register(self, agency: str, url: str) -> str: ...
+    def get(self, agency: str) -> Webhook | None: ...
+    def delivered(self, agency: str, delivery_id: str) -> bool: ...
+    def mark_delivered(self, agency: str, delivery_id: str) -> None: ...
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={mac}"
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+_DDL = [
+    "CREATE TABLE IF NOT EXISTS alerting_webhooks (agency TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS alerting_deliveries (agency TEXT NOT NULL, delivery_id TEXT NOT NULL, "
+    "delivered_at TEXT NOT NULL, PRIMARY KEY (agency, delivery_id))",
+]
+
+
+class SqliteWebhookRegistry:
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        for ddl in _DDL:
+            self._conn.execute(ddl)
+
+    def register(self, agency: str, url: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        with self._lock:
+            self._conn.execute("INSERT INTO alerting_webhooks VALUES (?,?,?) ON CONFLICT (agency) DO UPDATE "
+                               "SET url = excluded.url, secret = excluded.secret", (agency, url, secret))
+        return secret
+
+    def get(self, agency: str) -> Webhook | None:
+        with self._lock:
+            row = self._conn.execute("SELECT agency, url, secret FROM alerting_webhooks WHERE agency = ?",
+                                     (agency,)).fetchone()
+        return Webhook(*row) if row else None
+
+    def delivered(self, agency: str, delivery_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM alerting_deliveries WHERE agency = ? AND delivery_id = ?",
+                                      (agency, delivery_id)).fetchone() is not None
+
+    def mark_delivered(self, agency: str, delivery_id: str) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR IGNORE INTO alerting_deliveries VALUES (?,?,?)",
+                               (agency, delivery_id, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+
+
+class PostgresWebhookRegistry:
+    def __init__(self, pool: Any, schema: str = "public") -> None:
+        self._pool, self._schema = pool, schema
+        with pool.connection() as conn:
+            for ddl in _DDL:
+                conn.execute(ddl.replace("EXISTS alerting_", f'EXISTS "{schema}".alerting_'))
+
+    def _t(self, name: str) -> str:
+        return f'"{self._schema}".{name}'
+
+    def register(self, agency: str, url: str) -> str:
+        secret = secrets.token_urlsafe(32)
+        with self._pool.connection() as conn:
+            conn.execute(f"INSERT INTO {self._t('alerting_webhooks')} VALUES (%s,%s,%s) ON CONFLICT (agency) "
+                         "DO UPDATE SET url = excluded.url, secret = excluded.secret", (agency, url, secret))
+        return secret
+
+    def get(self, agency: str) -> Webhook | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT agency, url, secret FROM {self._t('alerting_webhooks')} WHERE agency = %s",
+                               (agency,)).fetchone()
+        return Webhook(*row) if row else None
+
+    def delivered(self, agency: str, delivery_id: str) -> bool:
+        with self._pool.connection() as conn:
+            return conn.execute(f"SELECT 1 FROM {self._t('alerting_deliveries')} WHERE agency = %s AND delivery_id = %s",
+                                (agency, delivery_id)).fetchone() is not None
+
+    def mark_delivered(self, agency: str, delivery_id: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(f"INSERT INTO {self._t('alerting_deliveries')} VALUES (%s,%s,now()::text) "
+                         "ON CONFLICT DO NOTHING", (agency, delivery_id))
+
+
+def deliver(webhook: Webhook, delivery_id: str, payload: dict[str, Any], *,
+            post: Callable[..., Any] | None = None, attempts: int = 6, base_delay: float = 0.5,
+            sleep: Callable[[float], None] = time.sleep) -> bool:
+    """POST `payload`, signed; retry on network errors and 5xx/429 with exponential backoff
+    (0.5 s, 1 s, 2 s, ...). True once the receiver answered 2xx; False after the last try or
+    on a 4xx (the receiver refuses it: retrying will not help)."""
+    import httpx
+
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    post = post or httpx.post
+    for attempt in range(attempts):
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", "X-Relais-Timestamp": timestamp,
+                   "X-Relais-Delivery": delivery_id, "X-Relais-Signature": sign(webhook.secret, timestamp, body)}
+        try:
+            response = post(webhook.url, content=body, headers=headers, timeout=5.0)
+            status = response.status_code
+            if 200 <= status < 300:
+                return True
+            if 400 <= status < 500 and status not in (408, 429):
+                return False
+        except Exception:  # noqa: BLE001 - network error: retry
+            pass
+        if attempt + 1 < attempts:
+            sleep(base_delay * (2 ** attempt))
+    return False

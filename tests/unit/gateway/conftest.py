@@ -1,0 +1,58 @@
+"""A gateway on a temporary embedded Relais (SQLite files), driven through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.auth import issue_token
+from services.settings import Settings
+
+KEY = "test-key-test-key-test-key-test-key-0123"
+
+
+def token(agency: str, role: str = "medecin", professional: str | None = None) -> str:
+    return issue_token(KEY, agency=agency, professional=professional or f"{agency}-{role}", role=role,
+                       token_id=uuid.uuid4().hex)
+
+
+class Api:
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def post(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        h = dict(headers or {})
+        if as_ is not None:
+            h["Authorization"] = f"Bearer {as_}"
+        return self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=h)
+
+    def __call__(self, query: str, variables: dict[str, Any] | None = None, *, as_: str) -> dict[str, Any]:
+        response = self.post(query, variables, as_=as_)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert not body.get("errors"), body
+        return body["data"]
+
+    def send(self, command: str, fields: dict[str, Any], *, as_: str) -> dict[str, Any]:
+        name = command[0].lower() + command[1:]
+        query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
+                 "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
+        fields = {"commandId": str(uuid.uuid4()), **fields}
+        return self(query, {"input": fields}, as_=as_)[name]
+
+
+@pytest.fixture
+def api(tmp_path) -> Iterator[Api]:
+    from gateway.app import create_app
+    from services.bootstrap import bootstrap
+
+    settings = Settings(state_dir=tmp_path, jwt_key=KEY, mode="embedded")
+    relais = bootstrap(settings)
+    app = create_app(relais)
+    with TestClient(app) as client:
+        yield Api(client)
