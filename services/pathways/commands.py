@@ -476,14 +476,12 @@ class RecordGpVisitOutcome(Command):
 
 def _all_commands() -> dict[str, type[Command]]:
     found: dict[str, type[Command]] = {}
-    pending: list[type[Command]] = [Command]
+    pending: list[type[Command]] = list(Command.__subclasses__())
     while pending:
         cls = pending.pop()
-        for sub in cls.__subclasses__():
-            pending.append(sub)
-            if "verb" in sub.__dict__ or issubclass(sub, OpenPathway) and sub is not OpenPathway:
-                found[sub.__name__] = sub
-    found.pop("OpenPathway", None)
+        pending.extend(cls.__subclasses__())
+        if cls is not OpenPathway:
+            found[cls.__name__] = cls
     return found
 
 
