@@ -258,3 +258,59 @@ def build_embedded_projections(settings: Settings, bus=None):  # noqa: ANN001, A
     if bus is not None:
         projections.attach(bus)
     return projections
+
+
+# --- risk engine (rupture-risk alerts) --------------------------------------------------------
+
+
+def build_risk_engine(settings: Settings, pathways: PathwaysHandler | None = None, *, clock=None,  # noqa: ANN001, ANN201
+                      territories=None, deadlines=None):
+    """The rupture-risk engine on this settings' event store, with its deadline index:
+    PostgreSQL `risk_deadlines` in `database_schema` (distributed), or the SQLite file
+    `state_dir/risk_deadlines.sqlite3` (embedded). `clock` defaults to the system clock;
+    `territories` maps a territory to its TerritorySettings (defaults otherwise)."""
+    from services.clock import SystemClock
+    from services.pathways import PathwaysHandler
+    from services.risk import PostgresDeadlineIndex, RiskEngine, SQLiteDeadlineIndex
+
+    pathways = pathways or PathwaysHandler(build_pathways_application(settings))
+    if deadlines is None:
+        if settings.mode == "distributed":
+            from psycopg_pool import ConnectionPool
+
+            pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
+                                  kwargs={"autocommit": True}, name="risk-deadlines")
+            deadlines = PostgresDeadlineIndex(pool, settings.database_schema)
+            with deadlines.transaction() as conn:
+                deadlines.setup(conn)
+        else:
+            state_dir = Path(settings.state_dir)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
+    return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories)
+
+
+def build_risk_runner(settings: Settings, engine=None):  # noqa: ANN001, ANN201
+    """The risk consumer over `relais.pathway-events` (group `relais-risk`): each event
+    re-evaluates its pathway; the deadline row is written in the runner's transaction."""
+    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from services.risk.runner import RiskConsumerHandler
+
+    engine = engine or build_risk_engine(settings)
+    config = RunnerConfig(
+        group_id="relais-risk",
+        topics=[topic(settings, "pathway-events")],
+        bootstrap_servers=settings.kafka_bootstrap,
+        schema=settings.database_schema,
+        deadletter_topic=topic(settings, "deadletter"),
+    )
+    return ConsumerRunner(RiskConsumerHandler(engine), config, conninfo=settings.database_url)
+
+
+def build_embedded_risk(settings: Settings, bus, pathways: PathwaysHandler | None = None, *,  # noqa: ANN001, ANN201
+                        clock=None, interval: float = 5.0):
+    """Embedded mode: the engine subscribed to the in-process bus, its SQLite index under
+    state_dir and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
+    from services.risk.runner import EmbeddedRisk
+
+    return EmbeddedRisk(build_risk_engine(settings, pathways, clock=clock), bus, interval=interval)

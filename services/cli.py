@@ -79,6 +79,74 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _projections(args: argparse.Namespace) -> int:
+    from projections.registry import PROJECTIONS, UnknownProjection, projection_class
+
+    if args.action == "list":
+        for name, cls in PROJECTIONS.items():
+            print(f"{name:<22} {cls.title}")
+        return 0
+    try:
+        classes = [projection_class(n) for n in (args.names or list(PROJECTIONS))]
+    except UnknownProjection as exc:
+        print(f"relais projections : ERREUR : {exc}", file=sys.stderr)
+        return 2
+    if args.action == "rebuild":
+        if len(classes) != 1 or not args.names:
+            print("relais projections rebuild : ERREUR : nommez UNE projection.", file=sys.stderr)
+            return 2
+        return _rebuild(classes[0], embedded=args.embedded)
+    import threading
+
+    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
+    from services.bootstrap import build_projection_runner
+
+    configure_json_logging()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    settings = _worker_settings()
+    threads = [threading.Thread(target=build_projection_runner(settings, cls).run, args=(stop,),
+                                name=f"projection-{cls.name}") for cls in classes]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        for thread in threads:
+            thread.join(timeout=0.5)
+    return 0
+
+
+def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
+    from projections.progress import Progress
+
+    progress = Progress(f"reconstruction {cls.name}")
+    if embedded:
+        from infra.bus import InProcessBus
+        from services.bootstrap import build_embedded_projections, build_pathways_application, is_pathway_event
+        from services.relay.positions import MemoryPositionStore
+        from services.relay.relay import Relay
+        from services.settings import Settings
+
+        settings = Settings(mode="embedded")
+        app, bus = build_pathways_application(settings), InProcessBus()
+        relay = Relay(app, bus, MemoryPositionStore(), is_published=is_pathway_event, batch_size=5000)
+        while relay.run_once():  # the event store's log, in order
+            pass
+        read_models = build_embedded_projections(settings)
+        before = read_models.projections[cls.name].version
+        new = read_models.rebuild(cls.name, bus.events(), progress=progress)
+        print(f"relais projections : {cls.name} reconstruite depuis le journal des événements "
+              f"(v{before} -> v{new.version})", flush=True)
+        return 0
+    from projections.postgres import rebuild
+    from services.bootstrap import projection_target
+
+    result = rebuild(projection_target(_worker_settings()), cls, progress=progress)
+    print(f"relais projections : {cls.name} v{result.old_version or 0} -> v{result.new_version} : "
+          f"{result.events} événements en {result.seconds:.1f} s ({result.rate:,.0f} év/s), "
+          f"vue basculée, ancienne version supprimée".replace(",", " "), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relais",
@@ -122,6 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("agencies", nargs="*", metavar="AGENCY",
                         help="agencies whose topics to consume (default: all of infra/kafka/topics.toml)")
     ingest.set_defaults(func=_ingest)
+    projections = sub.add_parser(
+        "projections",
+        help="read models: list, run (until SIGTERM), rebuild NAME",
+        description="The read models fed from <prefix>.pathway-events into PostgreSQL. `list` names "
+        "them; `run [NAME...]` keeps them up to date until SIGTERM (default: all); `rebuild NAME` builds "
+        "the next version from the start of the topic (progress on stderr), swaps the view readers "
+        "use in one transaction and drops the old version. `rebuild --embedded NAME` does the same in "
+        "the embedded SQLite read models, from the embedded event store.",
+    )
+    projections.add_argument("action", choices=["list", "run", "rebuild"])
+    projections.add_argument("names", nargs="*", metavar="NAME", help="projection names (see `list`)")
+    projections.add_argument("--embedded", action="store_true",
+                             help="rebuild: the embedded mode's SQLite read models (RELAIS_STATE_DIR)")
+    projections.set_defaults(func=_projections)
     return parser
 
 
