@@ -56,6 +56,10 @@ class Pathway(Aggregate):
     """Base of the four pathway aggregates. Not opened directly: open one of its kinds."""
 
     class Event(Aggregate.Event):
+        # Every event type has a version: 1 unless it says otherwise, with an
+        # `upcast_v<n>_v<n+1>(state)` static method per step (see DetentionPathway.ReleaseDateSet).
+        class_version = 1
+
         # Declared on the base event so that no event can be defined without them.
         actor: Actor
         occurred_at: datetime
