@@ -204,7 +204,55 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_argument("--embedded", action="store_true",
                              help="rebuild: the embedded mode's SQLite read models (RELAIS_STATE_DIR)")
     projections.set_defaults(func=_projections)
+    _add_risk_parser(sub)
     return parser
+
+
+def _risk(args: argparse.Namespace) -> int:
+    import logging
+    import threading
+
+    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
+    from services.bootstrap import build_risk_engine, build_risk_runner
+    from services.risk.runner import ClockLoop
+
+    configure_json_logging()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    settings = _worker_settings()
+    engine = build_risk_engine(settings)
+    engine.sweep_batch = args.batch
+    if args.sweep_once:
+        result = engine.sweep()
+        logging.getLogger("relais.risk").info("sweep done", extra={
+            "event": "sweep_once", "due": result.due, "raised": result.raised, "resolved": result.resolved,
+            "escalated": result.escalated})
+        return 0
+    clock_loop = ClockLoop(engine, args.interval).start()
+    try:
+        build_risk_runner(settings, engine).run(stop)
+    finally:
+        clock_loop.stop()
+    return 0
+
+
+def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    risk = sub.add_parser(
+        "risk",
+        help="rupture-risk engine: alerts from pathway events and deadlines (runs until SIGTERM)",
+        description="The rupture-risk engine. Consumes <prefix>.pathway-events (group relais-risk): every "
+        "event re-evaluates its pathway's rules and raises, resolves or escalates alerts as pathway "
+        "events; a clock loop sweeps the PostgreSQL deadline index (risk_deadlines) every --interval "
+        "seconds and evaluates only the pathways whose deadline passed. Several processes may run "
+        "together. Logs are JSON lines on stderr.",
+    )
+    risk.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                      help="seconds between two clock sweeps (default 5)")
+    risk.add_argument("--batch", type=int, default=200, metavar="N",
+                      help="due pathways taken per sweep transaction (default 200)")
+    risk.add_argument("--sweep-once", action="store_true",
+                      help="run one clock sweep now and exit (no Kafka consumer)")
+    risk.set_defaults(func=_risk)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
