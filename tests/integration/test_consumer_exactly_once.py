@@ -262,3 +262,27 @@ def test_a_runner_following_a_topic_pattern_applies_every_matching_topic(
         drive(runner, lambda: runner.totals.applied >= 15)
         assert runner.run_once(timeout_ms=500).applied == 0
     assert checksum_stats(pg_url, pg_schema) == {"rows": 15, "distinct": 15, "sum": sum(range(15))}
+
+
+def test_a_record_too_large_to_republish_whole_reaches_the_deadletter_topic_truncated_with_its_reason(
+    kafka_bootstrap, pg_url, pg_schema, new_topic
+):
+    topic, dlq = new_topic(1), new_topic(1, "dlq")
+    key, value, headers = encode(make_event("pathway-big", 0, 1))
+    huge = b'{"note":"' + b"x" * 1_048_180 + b'"}'  # fits the broker; with dlq_* headers, not
+    with EventProducer(kafka_bootstrap, max_request_size=2 * 1024 * 1024) as big:
+        big.wait([big.send_raw(topic, key=key, value=huge, headers=headers)])
+        big.send_all(topic, [make_event("pathway-big", 1, 5)])
+    runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
+                        pg_schema=pg_schema, topic=topic, dlq=dlq,
+                        consumer_options={"max_partition_fetch_bytes": 4 * 1024 * 1024})
+    with runner:
+        drive(runner, lambda: runner.totals.polled >= 2)
+    assert runner.totals.applied == 1 and runner.totals.deadlettered == 1
+    [record] = read_all(kafka_bootstrap, dlq, 1)
+    info = dlq_info(record.headers)
+    assert info["dlq_reason"] == f"malformed CloudEvent: body too large: {len(huge)} bytes, limit 524288"
+    assert info["dlq_value_truncated"] == str(len(huge))
+    assert len(info["dlq_value_sha256"]) == 64
+    assert record.value == huge[:65536]
+    assert checksum_stats(pg_url, pg_schema)["sum"] == 5
