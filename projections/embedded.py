@@ -151,23 +151,22 @@ class EmbeddedProjections:
             if progress is not None:
                 progress.start(len(source))
 
-            def feed(items: Sequence[Any]) -> None:
+            def feed(items: Sequence[Any]) -> None:  # in the caller's transaction
                 nonlocal pos
-                with self._transaction():
-                    for item in items:
-                        event = item if isinstance(item, PathwayEvent) else _to_event(item)
-                        if event is None or event.id in seen:
-                            continue
-                        nid = event.notification_id
-                        if nid is not None and nid <= pos:
-                            continue
-                        seen.add(event.id)
-                        self.db.run(new.apply(event))
-                        if nid is not None:
-                            pos = nid
+                for item in items:
+                    event = item if isinstance(item, PathwayEvent) else _to_event(item)
+                    if event is None or event.id in seen:
+                        continue
+                    nid = event.notification_id
+                    if nid is not None and nid <= pos:
+                        continue
+                    seen.add(event.id)
+                    self.db.run(new.apply(event))
+                    if nid is not None:
+                        pos = nid
 
             for start in range(0, len(source), batch):
-                with self._lock:
+                with self._lock, self._transaction():
                     feed(source[start:start + batch])
                 if progress is not None:
                     progress.update(min(start + batch, len(source)))

@@ -24,13 +24,13 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
 class World:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, read_models: str | Path = ":memory:") -> None:
         settings = Settings(mode="embedded", state_dir=tmp_path / "state")
         self.app = build_pathways_application(settings, SQLITE_DBNAME=":memory:")
         self.handler = PathwaysHandler(self.app)
         self.bus = InProcessBus()
         self.relay = Relay(self.app, self.bus, MemoryPositionStore(), is_published=is_pathway_event)
-        self.conn = connect(":memory:")
+        self.conn = connect(read_models)
         self.projections = EmbeddedProjections(self.conn)
         self.projections.attach(self.bus)
 
