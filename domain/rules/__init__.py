@@ -8,6 +8,20 @@ fact alone). `evaluate` runs the whole catalogue, `next_deadline` is the min of 
 `new_findings` / `resolved_findings` compare findings with the open alerts.
 
 No I/O, no clock: `now` is passed in. A closed pathway raises nothing.
+
+How the risk engine uses it, on each event of a pathway and when its indexed deadline passes::
+
+    findings = evaluate(pathway, now, settings)
+    for finding in new_findings(pathway.open_alerts, findings):     # never twice while open
+        pathway.raise_alert(..., rule_id=finding.rule_id, subject=finding.subject, ...)
+    for resolution in resolved_findings(pathway.open_alerts, findings, pathway):
+        pathway.resolve_alert(resolution.alert_id, reason=resolution.reason, ...)
+    index(pathway.id, next_deadline(pathway, now, settings))        # None: wait for an event
+
+`(rule_id, subject)` is the identity of a risk. Findings of the rules marked `deadline_driven`
+only appear with time (never disappear with it): between two events, the findings can change
+only at `next_deadline`. `RiskFinding.triggering_facts` name facts of the state with the event
+types that establish them; the engine maps them to event ids (it sees the events).
 """
 
 from __future__ import annotations

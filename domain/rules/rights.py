@@ -89,8 +89,9 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
     start = triggers[0][0]
     # Which triggers are live at `now` decides the wording; the start is the earliest one.
     live = [t for t in triggers if t[0] <= aware(now)] or triggers[:1]
-    first_due = min(t[1] for t in live)
-    what = min(live, key=lambda t: t[1])[2]
+    ahead = [t for t in live if t[1] >= aware(now)] or live  # name what is still to come
+    first_due = min(t[1] for t in ahead)
+    what = min(ahead, key=lambda t: t[1])[2]
     applied = [r for s, r in pathway.coverage.items() if s in COVERAGE_SCHEMES and r.status is CoverageStatus.APPLIED]
     if applied:
         right = applied[0]
