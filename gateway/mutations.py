@@ -2,7 +2,7 @@
 
 Each command model (services/pathways/commands.py) gives a typed input `<Command>Input`:
 its fields (camelCase), `commandId` (client-chosen: sending it twice changes nothing),
-`pathwayId`, and an optional `occurredAt` (default: now). The actor is never an input: it is
+`pathwayId`, and `occurredAt` (when the fact happened). The actor is never an input: it is
 the authenticated caller. Each mutation answers `CommandOutcome`: `CommandAccepted` (the
 pathway's version after it) or `CommandRefused` (field at fault in camelCase, reason in
 French, code) — never an exception text.
@@ -142,8 +142,10 @@ def build_input(name: str, model: type[BaseModel]) -> type:
             namespace[field_name] = None
         else:
             annotations[field_name] = python_type
-    annotations["occurred_at"] = datetime | None
-    namespace["occurred_at"] = strawberry.field(default=None, description="Quand le fait a eu lieu (défaut : maintenant).")
+    # Required: part of what makes a retry identical (same command id, same content).
+    annotations["occurred_at"] = datetime
+    namespace["occurred_at"] = strawberry.field(description="Quand le fait a eu lieu sur le terrain "
+                                                            "(une saisie tardive est normale).")
     namespace["__annotations__"] = annotations
     cls = type(f"{name}Input", (), namespace)
     doc = (model.__doc__ or "").strip().splitlines()
@@ -167,7 +169,6 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
     context: Context = info.context
     principal = context.require(*CASE_ROLES)
     payload = {k: _plain(v) for k, v in vars(data).items() if v is not None}
-    payload["occurred_at"] = payload.get("occurred_at") or datetime.now(timezone.utc).isoformat()
     payload["actor"] = {"agency": principal.agency, "professional": principal.professional, "role": principal.role.value}
     try:
         command = parse_command(name, payload)

@@ -27,7 +27,9 @@ class AuditFlush(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
-        if isinstance(context, Context) and self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
+        if not isinstance(context, Context) or self.execution_context.graphql_document is None:
+            return  # refused before parsing: nothing was read
+        if self.execution_context.operation_type is not OperationType.SUBSCRIPTION:
             await context.flush_audit()
 
 

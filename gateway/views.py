@@ -132,9 +132,25 @@ def alert_view(alert: Any, pathway_id: UUID, disclosure: p.Disclosure,
 
 
 # --------------------------------------------------------------------------- timeline
-def timeline_entry(event: Any, disclosure: p.Disclosure, returned: set[InformationCategory] | None) -> t.TimelineEntry:
+def event_category(event: Any, need_categories: dict[UUID, InformationCategory]) -> tuple[str, InformationCategory]:
+    """Label and category of one event; about a need, the need's own category (a need about
+    addiction is medical even though needs in general are social)."""
     name = type(event).__name__
     label, category = event_label(name, getattr(event, "rule_id", None))
+    if name == "NeedRecorded":
+        category = NEED_CATEGORY.get(NeedCategory(event.category), M)
+    elif getattr(event, "need_id", None) is not None:
+        category = max(category, need_categories.get(event.need_id, category), key=_SENSITIVITY.index)
+    return label, category
+
+
+_SENSITIVITY = [I, A, S, M]
+
+
+def timeline_entry(event: Any, disclosure: p.Disclosure, returned: set[InformationCategory] | None,
+                   need_categories: dict[UUID, InformationCategory] | None = None) -> t.TimelineEntry:
+    name = type(event).__name__
+    label, category = event_category(event, need_categories or {})
     details = "; ".join(f"{k} : {_text(val)}" for k, val in vars(event).items()
                         if not k.startswith("_") and k not in LIBRARY_FIELDS and val is not None)
     entry = t.TimelineEntry(position=event.originator_version, info_category=category, type=name, label=label,
@@ -195,7 +211,8 @@ class Pathway:
         first = check_page_size(first, "first")
         events = [e for e in self._history.events if after is None or e.originator_version > after]
         page = events[:first]
-        entries = [timeline_entry(e, self._disclosure, self._returned) for e in page]
+        needs = {n.need_id: NEED_CATEGORY.get(n.category, S) for n in self._history.pathway.needs.values()}
+        entries = [timeline_entry(e, self._disclosure, self._returned, needs) for e in page]
         return t.TimelineConnection(
             entries=entries, total_count=len(self._history.events),
             page_info=t.PageInfo(has_next_page=len(events) > first,

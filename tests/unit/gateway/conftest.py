@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +43,7 @@ class Api:
         name = command[0].lower() + command[1:]
         query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
                  "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
-        fields = {"commandId": str(uuid.uuid4()), **fields}
+        fields = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}
         return self(query, {"input": fields}, as_=as_)[name]
 
 
