@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,9 @@ from domain.values import ClosureOutcome
 from tests.unit.rules.builders import MICRO, keys
 from tests.unit.rules.histories import histories
 
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: RELAIS_PROPERTY_EXAMPLES=5000 for a long run; 200 keeps the unit suite quick.
+PROPERTY = settings(max_examples=int(os.environ.get("RELAIS_PROPERTY_EXAMPLES", "200")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 offsets = st.integers(-300, 1500).map(lambda h: timedelta(hours=h))
 
 
@@ -84,12 +87,26 @@ def test_every_finding_is_explained_owned_and_unique(played, offset) -> None:
     pathway, now, territory = played.pathway, played.end + offset, played.settings
     findings = evaluate(pathway, now, territory)
     assert len({f.key for f in findings}) == len(findings)
+    deadline_driven = {rule.rule_id for rule in CATALOGUE if rule.deadline_driven}
     for finding in findings:
         assert finding.owner_agency and finding.suggested_action and finding.triggering_facts
         assert finding.rule_id in {rule.rule_id for rule in CATALOGUE}
+        if finding.rule_id in deadline_driven:
+            assert finding.since <= now, finding.key
     # What is raised is never already open; what is resolved is open and no longer found.
     open_keys = {(a.rule_id, a.subject) for a in pathway.open_alerts}
     assert not {f.key for f in new_findings(pathway.open_alerts, findings)} & open_keys
     for resolution in resolved_findings(pathway.open_alerts, findings, pathway):
         assert (resolution.rule_id, resolution.subject) in open_keys - {f.key for f in findings}
         assert resolution.reason
+
+
+@PROPERTY
+@given(histories(), offsets)
+def test_a_pathway_replayed_from_its_events_yields_the_same_findings(played, offset) -> None:
+    pathway, now, territory = played.pathway, played.end + offset, played.settings
+    replayed = None
+    for stored in copy.deepcopy(pathway).collect_events():
+        replayed = stored.mutate(replayed)
+    assert evaluate(replayed, now, territory) == evaluate(pathway, now, territory)
+    assert next_deadline(replayed, now, territory) == next_deadline(pathway, now, territory)
