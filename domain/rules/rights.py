@@ -47,7 +47,7 @@ def rights_filer(pathway: Any, settings: TerritorySettings) -> str:
     """Who files an application or a renewal: the PASS when it takes part (opening rights is
     its mission), else the lead agency's social worker."""
     for agency in pathway.participants:
-        if mentions((agency,), (settings.pass_agency,)):
+        if mentions((agency,), (settings.pass_agency, "PASS")):
             return agency
     return pathway.lead_agency
 

@@ -22,16 +22,16 @@ _HEALTH_NEEDS = frozenset({NeedCategory.CARE, NeedCategory.SCREENING})
 _HAPPENING = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.SEEN})
 
 
-def _agency_in(pathway: Any, name: str, role: ParticipantRole | None = None) -> str | None:
+def _agency_in(pathway: Any, markers: tuple[str, ...], role: ParticipantRole | None = None) -> str | None:
     for agency, agency_role in pathway.participants.items():
-        if agency == name or mentions((agency,), (name,)) or (role is not None and agency_role is role):
+        if mentions((agency,), markers) or (role is not None and agency_role is role):
             return agency
     return None
 
 
-def _has_appointment_with(pathway: Any, name: str) -> bool:
+def _has_appointment_with(pathway: Any, markers: tuple[str, ...]) -> bool:
     return any(
-        a.status in _HAPPENING and mentions((a.with_agency, a.service), (name,))
+        a.status in _HAPPENING and mentions((a.with_agency, a.service), markers)
         for a in pathway.appointments.values()
     )
 
@@ -45,10 +45,11 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
         return []
     out = []
     arrived = pathway.arrived_on
+    clat_markers, pass_markers = (settings.clat_agency, "CLAT"), (settings.pass_agency, "PASS")
     if (pathway.tb_screening_needed and pathway.clat_screened_on is None
-            and not _has_appointment_with(pathway, settings.clat_agency)):
+            and not _has_appointment_with(pathway, clat_markers)):
         start = local_day_start(arrived + days(settings.tb_screening_days), settings)
-        clat = _agency_in(pathway, settings.clat_agency, ParticipantRole.SCREENING)
+        clat = _agency_in(pathway, clat_markers, ParticipantRole.SCREENING)
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=RULE_ID, subject="screening:tb", owner_agency=clat or pathway.lead_agency,
             suggested_action=(
@@ -61,10 +62,10 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
             since=start, deadline=local_day_start(pathway.day_21, settings),
         )))
     health = [n for n in pathway.open_needs if n.category in _HEALTH_NEEDS]
-    if health and not _has_appointment_with(pathway, settings.pass_agency):
+    if health and not _has_appointment_with(pathway, pass_markers):
         first = min(health, key=lambda n: aware(n.recorded_at))
         start = aware(first.recorded_at) + days(settings.pass_appointment_days)
-        pass_ = _agency_in(pathway, settings.pass_agency)
+        pass_ = _agency_in(pathway, pass_markers)
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=RULE_ID, subject="screening:pass", owner_agency=pass_ or pathway.lead_agency,
             suggested_action=(
