@@ -153,6 +153,17 @@ def decide(principal: Principal, access: PathwayAccess) -> Disclosure:
     return Disclosure(member, frozenset(visible), hidden)
 
 
+def decide_for_agency(agency: str, access: PathwayAccess) -> Disclosure:
+    """The same rule for a receiving system rather than a person (alerts pushed to an agency's
+    Kafka consumer or webhook): no role narrows it, membership and consent still do."""
+    member = membership(agency, access)
+    if member is Membership.NOT_PARTICIPATING:
+        return Disclosure(member, frozenset(), dict.fromkeys(ALL_CATEGORIES, Reason.ROLE))
+    consented = {Category(c) for c in access.consents.get(agency, ())}
+    visible = {c for c in ALL_CATEGORIES if member is Membership.CARE_TEAM or c in consented}
+    return Disclosure(member, frozenset(visible), {c: Reason.CONSENT for c in ALL_CATEGORIES if c not in visible})
+
+
 def may_write(principal: Principal, category: Category) -> bool:
     """A role sends a command only if it needs the category the command writes."""
     return category in ROLE_NEEDS.get(principal.role, frozenset())

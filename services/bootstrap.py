@@ -314,3 +314,20 @@ def build_embedded_risk(settings: Settings, bus, pathways: PathwaysHandler | Non
     from services.risk.runner import EmbeddedRisk
 
     return EmbeddedRisk(build_risk_engine(settings, pathways, clock=clock), bus, interval=interval)
+
+
+def build_alerting(settings: Settings, pathways: PathwaysHandler | None = None):  # noqa: ANN201 - lazy import
+    """The alerting worker: `relais.pathway-events` -> `relais.alerts` + agency webhooks."""
+    from psycopg_pool import ConnectionPool
+
+    from gateway.store import EventStoreReader
+    from infra.kafka.producer import EventProducer
+    from infra.kafka.publisher import KafkaPublisher
+    from services.alerting.webhooks import PostgresWebhookRegistry
+    from services.alerting.worker import AlertingWorker
+
+    app = pathways.app if pathways is not None else build_pathways_application(settings)
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
+    publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id="relais-alerting"),
+                               topic(settings, "alerts"))
+    return AlertingWorker(EventStoreReader(app), publisher.publish, PostgresWebhookRegistry(pool, settings.database_schema))

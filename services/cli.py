@@ -147,6 +147,21 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
     return 0
 
 
+def _alerting(args: argparse.Namespace) -> int:
+    import threading
+
+    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
+    from services.alerting.worker import run_kafka
+    from services.bootstrap import build_alerting, topic
+
+    configure_json_logging()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    settings = _worker_settings()
+    run_kafka(build_alerting(settings), settings.kafka_bootstrap, topic(settings, "pathway-events"), stop)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relais",
@@ -205,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
                              help="rebuild: the embedded mode's SQLite read models (RELAIS_STATE_DIR)")
     projections.set_defaults(func=_projections)
     _add_risk_parser(sub)
+    alerting = sub.add_parser(
+        "alerting",
+        help="publish alert changes on <prefix>.alerts and to agency webhooks (runs until SIGTERM)",
+        description="Follows <prefix>.pathway-events; every alert change goes to <prefix>.alerts (one "
+        "CloudEvent per receiving agency, personal fields only as that agency may see them) and to the "
+        "agency's registered webhook (signed HMAC-SHA256, retried with backoff, deduplicated).",
+    )
+    alerting.set_defaults(func=_alerting)
     return parser
 
 

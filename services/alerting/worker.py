@@ -1,0 +1,141 @@
+"""Automated alerting for partner systems that hold no websocket open.
+
+Every alert change on `relais.pathway-events` (AlertRaised / Acknowledged / Escalated /
+Resolved) becomes, for each agency taking part in the pathway (and the owner or escalation
+target), one CloudEvent on `relais.alerts` (key = pathway id, extension `agency` = the
+receiving agency) carrying the alert's personal fields only as that agency may see them
+(gateway.permissions.decide_for_agency: care team, or consent for the category), and, where the
+agency registered a webhook, one signed POST (services.alerting.webhooks: HMAC-SHA256, retried
+with backoff, deduplicated by delivery id = alert change id + agency).
+
+At-least-once: the consumer commits its offsets after the batch is published and delivered;
+a restart may publish a change again (same `ce_id`: consumers drop it) but never delivers a
+webhook twice once it was acknowledged (deliveries table).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from gateway.permissions import decide_for_agency
+from gateway.store import EventStoreReader
+from gateway.subscriptions import AlertChangeKind, FeedItem, _at_version, feed_item
+from gateway.views import access_of, alert_category, alert_view
+from infra.kafka.cloudevents import CloudEvent
+from services.alerting.webhooks import WebhookRegistry, deliver
+
+log = logging.getLogger("relais.alerting")
+SOURCE = "/relais/alerting"
+TYPE = "fr.relais.alert.{change}.v1"
+
+
+def delivery_id(item: FeedItem, agency: str) -> str:
+    return str(uuid5(NAMESPACE_URL, f"relais-alert:{item.event_id}:{agency}"))
+
+
+def alert_payload(item: FeedItem, agency: str, history: Any) -> dict[str, Any] | None:
+    """The alert change as `agency` may see it; None if the agency does not take part."""
+    disclosure = decide_for_agency(agency, access_of(history.pathway))
+    if not disclosure.can_see_pathway:
+        return None
+    then = _at_version(history, item.version)
+    alert = then.alerts.get(item.alert_id) if then is not None else None
+    if alert is None:
+        return None
+    view = alert_view(alert, item.pathway_id, disclosure)
+    return {
+        "change": AlertChangeKind(item.change).value, "position": item.position, "pathway_id": str(item.pathway_id),
+        "alert_id": str(view.alert_id), "rule_id": view.rule_id, "rule_label": view.rule_label,
+        "category": alert_category(view.rule_id).value, "severity": view.severity.value, "status": view.status.value,
+        "owner_agency": view.owner_agency, "escalated_to": view.escalated_to, "raised_at": view.raised_at.isoformat(),
+        "subject": view.subject, "suggested_action": view.suggested_action,
+        "escalation_reason": view.escalation_reason, "resolution_reason": view.resolution_reason,
+        "redactions": [{"field": r.field, "category": r.category.value, "reason": r.reason.value} for r in view.redactions],
+        "receiving_agency": agency,
+    }
+
+
+def recipients(history: Any, item: FeedItem) -> list[str]:
+    pathway = history.pathway
+    alert = pathway.alerts.get(item.alert_id)
+    extra = {alert.owner_agency, alert.escalated_to} if alert is not None else set()
+    return sorted((set(pathway.participants) | extra) - {None, "relais"})
+
+
+class AlertingWorker:
+    def __init__(self, reader: EventStoreReader, publish: Callable[[list[CloudEvent]], None],
+                 webhooks: WebhookRegistry | None = None, post: Callable[..., Any] | None = None,
+                 retry_base_delay: float = 0.5) -> None:
+        self.reader, self.publish, self.webhooks = reader, publish, webhooks
+        self.post, self.retry_base_delay = post, retry_base_delay
+
+    def handle(self, events: Iterable[CloudEvent]) -> int:
+        """Publish and deliver every alert change among `events`; return how many messages."""
+        items = [i for i in (feed_item(e) for e in events) if i is not None]
+        if not items:
+            return 0
+        histories = self.reader.load_histories({i.pathway_id for i in items})
+        out: list[CloudEvent] = []
+        deliveries: list[tuple[str, str, dict[str, Any]]] = []
+        for item in items:
+            history = histories.get(item.pathway_id)
+            if history is None:
+                continue
+            for agency in recipients(history, item):
+                payload = alert_payload(item, agency, history)
+                if payload is None:
+                    continue
+                ident = delivery_id(item, agency)
+                out.append(CloudEvent(id=ident, source=SOURCE, type=TYPE.format(change=item.change),
+                                      subject=str(item.pathway_id), partitionkey=str(item.pathway_id),
+                                      time=item.occurred_at, data=payload,
+                                      extensions={"agency": agency.lower()[:60] if agency.isascii() else "x",
+                                                  "alertid": str(item.alert_id)}))
+                deliveries.append((agency, ident, payload))
+        if out:
+            self.publish(out)
+        if self.webhooks is not None:
+            for agency, ident, payload in deliveries:
+                hook = self.webhooks.get(agency)
+                if hook is None or self.webhooks.delivered(agency, ident):
+                    continue
+                if deliver(hook, ident, payload, post=self.post, base_delay=self.retry_base_delay):
+                    self.webhooks.mark_delivered(agency, ident)
+                else:
+                    log.warning("webhook delivery failed", extra={"agency": agency, "delivery": ident})
+        return len(out)
+
+
+def run_kafka(worker: AlertingWorker, bootstrap: str, source_topic: str, stop: threading.Event,
+              group_id: str = "relais-alerting") -> None:
+    """Consume `source_topic` in a consumer group; commit after each handled batch."""
+    from kafka import KafkaConsumer
+
+    from infra.kafka.cloudevents import MalformedMessage, decode
+
+    consumer = KafkaConsumer(source_topic, bootstrap_servers=bootstrap, group_id=group_id,
+                             enable_auto_commit=False, auto_offset_reset="earliest", client_id="relais-alerting")
+    try:
+        while not stop.is_set():
+            batches = consumer.poll(timeout_ms=200, max_records=500)
+            events = []
+            for records in batches.values():
+                for record in records:
+                    try:
+                        events.append(decode(record.key, record.value, record.headers))
+                    except MalformedMessage:
+                        continue
+            if batches:
+                worker.handle(events)
+                consumer.commit()
+    finally:
+        consumer.close()
+
+
+def alert_id_of(event: CloudEvent) -> UUID | None:
+    item = feed_item(event)
+    return item.alert_id if item else None

@@ -1,0 +1,112 @@
+"""Automated alerting: one CloudEvent per receiving agency on relais.alerts (key = pathway id,
+fields as that agency may see them), signed webhooks retried with backoff, deduplicated."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from gateway.store import EventStoreReader
+from services.alerting.webhooks import SqliteWebhookRegistry, deliver, verify
+from services.alerting.worker import AlertingWorker
+from services.bootstrap import build_pathways_application
+from services.pathways import PathwaysHandler
+from services.relay.wire import to_cloud_event
+from services.settings import Settings
+
+
+class Response:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+
+
+@pytest.fixture
+def store(tmp_path):
+    app = build_pathways_application(Settings(state_dir=tmp_path))
+    return app, PathwaysHandler(app)
+
+
+def send(handler, name, pathway_id, actor="usmp", **fields):
+    result = handler.handle_payload(name, {"command_id": str(uuid.uuid4()), "pathway_id": str(pathway_id),
+                                           "actor": {"agency": actor, "professional": "p", "role": "medecin"},
+                                           "occurred_at": datetime.now(timezone.utc).isoformat(), **fields})
+    assert result.accepted, result.rejection
+
+
+def wire_events(app):
+    return [to_cloud_event(app.mapper.to_domain_event(n), notification_id=n.id, pathway_kind="DetentionPathway")
+            for n in app.recorder.select_notifications(start=0, limit=1000, inclusive_of_start=False)
+            if n.topic.startswith("domain.")]
+
+
+def scenario(handler):
+    pid = uuid.uuid4()
+    send(handler, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
+    send(handler, "AddAgency", pid, agency="siao", role="housing")
+    send(handler, "AddAgency", pid, agency="spip", role="justice")
+    send(handler, "GrantConsent", pid, agency="siao", categories=["social"])
+    alert = uuid.uuid4()
+    send(handler, "RaiseAlert", pid, actor="relais", alert_id=str(alert), rule_id="exit-without-housing",
+         subject="pathway", triggering_event_ids=[], owner_agency="siao",
+         suggested_action="Confirmer un hébergement avant la sortie", severity="high")
+    return pid, alert
+
+
+def test_each_participating_agency_gets_the_alert_as_it_may_see_it(store):
+    app, handler = store
+    pid, alert = scenario(handler)
+    published = []
+    worker = AlertingWorker(EventStoreReader(app), published.extend)
+    assert worker.handle(wire_events(app)) == 3
+    by_agency = {e.data["receiving_agency"]: e for e in published}
+    assert set(by_agency) == {"usmp", "siao", "spip"}
+    assert all(e.partitionkey == str(pid) and e.key == str(pid).encode() for e in published)
+    assert by_agency["siao"].data["suggested_action"] == "Confirmer un hébergement avant la sortie"  # consented
+    assert by_agency["usmp"].data["suggested_action"] is not None  # care team
+    assert by_agency["spip"].data["suggested_action"] is None  # outside the care team, no consent
+    assert by_agency["spip"].data["redactions"][0]["reason"] == "consent"
+    assert len({e.id for e in published}) == 3
+
+
+def test_webhooks_are_signed_retried_and_delivered_once(store):
+    app, handler = store
+    scenario(handler)
+    registry = SqliteWebhookRegistry()
+    secret = registry.register("siao", "https://siao.example/hooks/relais")
+    calls = []
+    answers = iter([Response(503), Response(200)])
+
+    def post(url, content, headers, timeout):  # noqa: ANN001, ANN202
+        calls.append((url, content, headers))
+        return next(answers, Response(200))
+
+    worker = AlertingWorker(EventStoreReader(app), lambda events: None, registry, post=post, retry_base_delay=0)
+    events = wire_events(app)
+    worker.handle(events)
+    assert len(calls) == 2  # one 503, one success
+    url, body, headers = calls[-1]
+    assert verify(secret, headers["X-Relais-Timestamp"], body, headers["X-Relais-Signature"])
+    assert json.loads(body)["rule_id"] == "exit-without-housing"
+    worker.handle(events)  # the same alert change again (a redelivery): no second POST
+    assert len(calls) == 2
+
+
+def test_a_receiver_refusing_with_4xx_is_not_retried():
+    from services.alerting.webhooks import Webhook
+
+    calls = []
+    ok = deliver(Webhook("a", "https://x", "s"), "d1", {"x": 1},
+                 post=lambda *a, **k: calls.append(1) or Response(410), sleep=lambda s: None)
+    assert ok is False and len(calls) == 1
+
+
+def test_backoff_doubles_between_attempts():
+    from services.alerting.webhooks import Webhook
+
+    waits = []
+    deliver(Webhook("a", "https://x", "s"), "d1", {}, post=lambda *a, **k: Response(500), attempts=4,
+            base_delay=0.5, sleep=waits.append)
+    assert waits == [0.5, 1.0, 2.0]
