@@ -87,6 +87,16 @@ class DeadlineIndex(ABC):
         else:
             conn.execute(self._sql(_UPSERT), (self._id(pathway_id), territory, self._to_db(due_at)))
 
+    def set_many(self, conn: Any, rows: list[tuple[UUID, str, datetime | None]]) -> None:
+        """`set` for many pathways in two statements (a sweep batch writes its rows at once)."""
+        upserts = [(self._id(p), t, self._to_db(d)) for p, t, d in rows if d is not None]
+        deletes = [(self._id(p),) for p, _, d in rows if d is None]
+        cursor = conn.cursor()
+        if upserts:
+            cursor.executemany(self._sql(_UPSERT), upserts)
+        if deletes:
+            cursor.executemany(self._sql(_DELETE), deletes)
+
     def get(self, conn: Any, pathway_id: UUID) -> datetime | None:
         row = conn.execute(self._sql(_GET), (self._id(pathway_id),)).fetchone()
         return self._from_db(row[0]) if row else None

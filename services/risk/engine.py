@@ -193,9 +193,10 @@ class RiskEngine:
         agency = actor.get("agency") if isinstance(actor, Mapping) else None
         return self.on_event(conn, UUID(str(event.subject)), event_name=name, actor_agency=agency)
 
-    def sweep(self, now: datetime | None = None, *, limit: int | None = None) -> SweepResult:
+    def sweep(self, now: datetime | None = None, *, limit: int | None = None, send: bool = True) -> SweepResult:
         """Evaluate the pathways whose deadline has passed (read through the index, in
-        batches of `sweep_batch`, each batch one transaction of the index)."""
+        batches of `sweep_batch`, each batch one transaction of the index). `send=False`
+        evaluates and re-indexes without sending alert commands (benchmarks, dry runs)."""
         now = _aware(now or self.clock.now())
         result = SweepResult(now=now)
         seen: set[UUID] = set()
@@ -206,9 +207,13 @@ class RiskEngine:
                 rows = [r for r in self.deadlines.due(conn, now, batch) if r.pathway_id not in seen]
                 result.select_s += time.perf_counter() - started
                 started = time.perf_counter()
+                loaded = self.load_many([r.pathway_id for r in rows])
+                writes: list[tuple[UUID, str, datetime | None]] = []
                 for row in rows:
                     seen.add(row.pathway_id)
-                    result.add(self.process(conn, row.pathway_id, now))
+                    result.add(self.process(conn, row.pathway_id, now, send=send, loaded=loaded.get(row.pathway_id),
+                                            index_writes=writes))
+                self.deadlines.set_many(conn, writes)
                 result.process_s += time.perf_counter() - started
             result.due += len(rows)
             result.batches += 1
@@ -231,22 +236,56 @@ class RiskEngine:
             return None
         return _Loaded(pathway=project_aggregate(None, events), events=events)
 
-    def process(self, conn: Any, pathway_id: UUID, now: datetime, *, send: bool = True) -> Outcome:
+    def load_many(self, pathway_ids: list[UUID]) -> dict[UUID, _Loaded]:
+        """Several pathways in one read of the event store when it is PostgreSQL (a sweep
+        batch); one read each otherwise. Pathways with no events are left out."""
+        if not pathway_ids:
+            return {}
+        stored = _select_many(self.pathways.app, pathway_ids)
+        if stored is None:
+            out = {}
+            for pathway_id in pathway_ids:
+                loaded = self.load(pathway_id)
+                if loaded is not None:
+                    out[pathway_id] = loaded
+            return out
+        self.loads += len(pathway_ids)
+        self.loaded_ids.extend(pathway_ids)
+        mapper = self.pathways.app.mapper
+        out = {}
+        for pathway_id, records in stored.items():
+            events = [mapper.to_domain_event(record) for record in records]
+            out[pathway_id] = _Loaded(pathway=project_aggregate(None, events), events=events)
+        return out
+
+    def process(self, conn: Any, pathway_id: UUID, now: datetime, *, send: bool = True,
+                loaded: _Loaded | None = None,
+                index_writes: list[tuple[UUID, str, datetime | None]] | None = None) -> Outcome:
+        """Evaluate one pathway at `now`, send the alert commands (unless `send` is false) and
+        index its next deadline on `conn` (or append the write to `index_writes`)."""
         now = _aware(now)
         outcome = Outcome(pathway_id=pathway_id)
-        try:
-            loaded = self.load(pathway_id)
-        except AggregateNotFoundError:
-            loaded = None
+
+        def index(territory: str, due: datetime | None) -> None:
+            if index_writes is None:
+                self.deadlines.set(conn, pathway_id, territory, due)
+            else:
+                index_writes.append((pathway_id, territory, due))
+
+        if loaded is None and index_writes is None:
+            try:
+                loaded = self.load(pathway_id)
+            except AggregateNotFoundError:
+                loaded = None
         if loaded is None:
             outcome.found = False
-            self.deadlines.set(conn, pathway_id, "", None)
+            index("", None)
             return outcome
         pathway = loaded.pathway
         settings = self.settings_for(pathway.territory)
         if pathway.is_closed:
             # A closed pathway raises nothing; the aggregate accepts no alert command either.
-            self.deadlines.set(conn, pathway_id, pathway.territory, None)
+            index(pathway.territory, None)
             return outcome
 
         findings = evaluate(pathway, now, settings)
@@ -268,7 +307,7 @@ class RiskEngine:
         if due is not None and due <= now:  # never index a moment already past: the sweep would spin
             due = now + self.retry_after
         outcome.next_due = due
-        self.deadlines.set(conn, pathway_id, pathway.territory, due)
+        index(pathway.territory, due)
         if outcome.commands or outcome.refused:
             log.info("evaluated", extra={
                 "event": "evaluated", "pathway_id": str(pathway_id), "raised": [str(a) for a in outcome.raised],
@@ -380,6 +419,33 @@ class RiskEngine:
                 "alert_id": str(command.alert_id), "code": code, "reason": reason,
             })
         return False
+
+
+def _select_many(app: Any, pathway_ids: list[UUID]) -> dict[UUID, list[Any]] | None:
+    """The stored events of several pathways in one query, on the library's PostgreSQL
+    recorder (same table and columns as its `select_events`); None on another recorder."""
+    try:
+        from eventsourcing.persistence import StoredEvent
+        from eventsourcing.postgres import PostgresAggregateRecorder
+        from psycopg.sql import SQL, Identifier
+    except ImportError:  # pragma: no cover - the postgres extra is installed with Relais
+        return None
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        return None
+    statement = SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+        "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+    out: dict[UUID, list[Any]] = {}
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(statement, [list(pathway_ids)])
+        for row in cursor.fetchall():
+            out.setdefault(row["originator_id"], []).append(StoredEvent(
+                originator_id=row["originator_id"], originator_version=row["originator_version"],
+                topic=row["topic"], state=bytes(row["state"]),
+            ))
+    return out
 
 
 # --------------------------------------------------------------------------- triggering events
