@@ -104,7 +104,7 @@ def main() -> int:
     parser.add_argument("--due-series", default="100,1000,2000",
                         help="due counts tried at the middle total (default 100,1000,2000; empty: skip)")
     parser.add_argument("--batch", type=int, default=200, help="rows per sweep transaction (default 200)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measure; the median is shown (default 3)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measure; the median is shown (default 1)")
     args = parser.parse_args()
 
     totals = [int(x) for x in args.indexed.split(",") if x]
