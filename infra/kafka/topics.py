@@ -81,7 +81,8 @@ def ping(bootstrap: str, timeout_ms: int = 3_000) -> dict[str, Any]:
         admin.close()
 
 
-def _current_configs(admin, names: Sequence[str]) -> dict[str, dict[str, str]]:
+def _current_configs(admin, names: Sequence[str]) -> dict[str, dict[str, tuple[str, bool]]]:
+    """{topic: {key: (value, set on the topic itself?)}} for every non-default config."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     if not names:
@@ -90,7 +91,13 @@ def _current_configs(admin, names: Sequence[str]) -> dict[str, dict[str, str]]:
         [ConfigResource(ConfigResourceType.TOPIC, name) for name in names], config_filter="modified"
     )
     topics = described.get("topic", {})
-    return {name: {k: str(v.get("value")) for k, v in topics.get(name, {}).items()} for name in names}
+    return {
+        name: {
+            k: (str(v.get("value")), str(v.get("config_source", "")).endswith("DYNAMIC_TOPIC_CONFIG"))
+            for k, v in topics.get(name, {}).items()
+        }
+        for name in names
+    }
 
 
 def apply(bootstrap: str, specs: Sequence[TopicSpec], out=print) -> dict[str, str]:
@@ -127,14 +134,16 @@ def apply(bootstrap: str, specs: Sequence[TopicSpec], out=print) -> dict[str, st
                 what.append(f"partitions {have} -> {s.partitions}")
             elif have > s.partitions:
                 what.append(f"garde {have} partitions (Kafka ne sait pas en retirer ; fichier : {s.partitions})")
-            diff = {k: v for k, v in s.config.items() if current.get(s.name, {}).get(k) != v}
-            if diff:
-                changes.append(
-                    ConfigResource(
-                        ConfigResourceType.TOPIC, s.name, {k: (AlterConfigOp.SET, v) for k, v in diff.items()}
-                    )
-                )
-                what.append("config " + ", ".join(f"{k}={v}" for k, v in sorted(diff.items())))
+            have_config = current.get(s.name, {})
+            diff = {k: v for k, v in s.config.items() if have_config.get(k, (None,))[0] != v}
+            # Set on the topic by hand or by an older version of the file: back to the default.
+            extra = sorted(k for k, (_, on_topic) in have_config.items() if on_topic and k not in s.config)
+            if diff or extra:
+                ops = {k: (AlterConfigOp.SET, v) for k, v in diff.items()}
+                ops.update({k: (AlterConfigOp.DELETE, None) for k in extra})
+                changes.append(ConfigResource(ConfigResourceType.TOPIC, s.name, ops))
+                what.append("config " + ", ".join([f"{k}={v}" for k, v in sorted(diff.items())]
+                                                  + [f"{k} (défaut)" for k in extra]))
             done[s.name] = "; ".join(what) if what else "à jour"
         if changes:
             admin.alter_configs(changes, raise_on_unknown=False, incremental=True)

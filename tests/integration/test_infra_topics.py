@@ -49,3 +49,23 @@ def test_a_topic_config_changed_by_hand_is_put_back(kafka_bootstrap, kafka_admin
 def _retention(admin, topic: str) -> str | None:
     configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     return configs["topic"][topic].get("retention.ms", {}).get("value")
+
+
+def test_a_topic_config_the_file_does_not_name_is_reset_to_the_default(kafka_bootstrap, kafka_admin, prefixed_specs):
+    apply(kafka_bootstrap, prefixed_specs, out=lambda _line: None)
+    events = next(s for s in prefixed_specs if s.name.endswith(".pathway-events"))
+    kafka_admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, events.name, {"max.message.bytes": "2000000"})])
+    deadline = time.monotonic() + 15
+    while _config(kafka_admin, events.name, "max.message.bytes") != "2000000" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done = apply(kafka_bootstrap, prefixed_specs, out=lambda _line: None)
+    assert "max.message.bytes (défaut)" in done[events.name]
+    deadline = time.monotonic() + 15
+    while _config(kafka_admin, events.name, "max.message.bytes") is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _config(kafka_admin, events.name, "max.message.bytes") is None  # no longer set on the topic
+
+
+def _config(admin, topic: str, key: str) -> str | None:
+    configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    return configs["topic"][topic].get(key, {}).get("value")
