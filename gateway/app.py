@@ -114,6 +114,35 @@ def create_app(relais: Relais) -> FastAPI:
     return app
 
 
+def _embedded_alerting(relais: Relais, services: GatewayServices, stop: threading.Event) -> threading.Thread:
+    """Embedded mode: the alerting worker on the bus (its messages go back on the bus, webhooks
+    are delivered from its own thread so that a slow receiver never holds the relay)."""
+    import queue
+
+    from services.alerting.worker import AlertingWorker
+    from services.relay.wire import TYPE_PREFIX
+
+    inbox: queue.Queue = queue.Queue()
+    relais.bus.subscribe(lambda e: inbox.put(e) if e.type.startswith(TYPE_PREFIX + "Alert") else None)
+    worker = AlertingWorker(services.reader, relais.bus.publish, services.webhooks)
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                first = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while not inbox.empty():
+                batch.append(inbox.get_nowait())
+            try:
+                worker.handle(batch)
+            except Exception:  # noqa: BLE001 - keep alerting alive; the change is logged
+                log.exception("embedded alerting failed on a batch")
+
+    return threading.Thread(target=run, name="embedded-alerting", daemon=True)
+
+
 def start_background(relais: Relais, services: GatewayServices, stop: threading.Event) -> list[threading.Thread]:
     """The index follower and the alert feed (and, embedded, the relay onto the bus)."""
     from services.bootstrap import topic
@@ -121,6 +150,7 @@ def start_background(relais: Relais, services: GatewayServices, stop: threading.
     threads = [threading.Thread(target=services.directory.follow, args=(stop,), name="gateway-directory", daemon=True)]
     if relais.bus is not None:
         relais.bus.subscribe(services.alerts.on_event)
+        threads.append(_embedded_alerting(relais, services, stop))
         relay = relais.embedded_relay
         if relay is not None and not getattr(relay, "_gateway_started", False):
             relay._gateway_started = True  # noqa: SLF001 - one follower per process
