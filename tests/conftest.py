@@ -10,7 +10,7 @@ of services.settings otherwise), so the tests can run against an operator's own 
 
 from __future__ import annotations
 
-import logging
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -97,7 +97,12 @@ def kafka_bootstrap() -> str:
     from infra.kafka.topics import ping
 
     bootstrap = _settings().kafka_bootstrap
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:  # fail at once on a closed port instead of after the client's bootstrap timeout
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        pytest.fail(f"Kafka injoignable sur {bootstrap} ({exc}) : {UP}, ou corrigez RELAIS_KAFKA_BOOTSTRAP.",
+                    pytrace=False)
     try:
         ping(bootstrap, timeout_ms=10_000)
     except Exception as exc:  # noqa: BLE001 - whatever the reason, the message is the same
