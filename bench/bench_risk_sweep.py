@@ -3,11 +3,11 @@ due pathways through the `risk_deadlines` index and evaluate them, with a small 
 a large index, to show the cost follows the due pathways and not the indexed total.
 
     .venv/bin/python bench/bench_risk_sweep.py [--indexed 10000,100000,1000000] [--due 1000]
-        [--due-series 100,1000,2000] [--batch 200] [--repeat 3]
+        [--due-series 100,1000,2000] [--batch 200] [--repeat 1] [--with-raise]
 
 Set-up (fresh schema, dropped at the end):
-- `max(--due, --due-series)` real pathways in the PostgreSQL event store, written through the
-  pathways service (PASS -> GP pathway, consent given, one referral made at T0: the
+- `max(--due, --due-series)` real pathways in the PostgreSQL event store, saved by the
+  pathways application 100 at a time (PASS -> GP pathway, consent given, one referral made at T0: the
   referral-unverified rule is due at T0 + 14 days), each indexed at that deadline;
 - filler rows in `risk_deadlines` up to the indexed total, due in the future (T0 + 30 to 60
   days): open pathways that are not due. They have no events in the store, which is the
@@ -18,8 +18,10 @@ What is timed, at now = T0 + 14 days, for each indexed total:
 - "sweep (evaluate)": `engine.sweep(send=False)`: select + read each due pathway from the
   event store (decrypt, replay) + evaluate the 13 rules + write its next deadline, committed
   per batch; no alert command;
-- "sweep (raise)": once, at the middle total: the full sweep that also writes one AlertRaised
-  per due pathway through the pathways service.
+- "sweep CPU": the engine process's CPU time of that sweep (the wall time includes waiting
+  for PostgreSQL and, on a busy machine, for a CPU);
+- with `--with-raise`, once at the middle total: the full sweep that also writes one
+  AlertRaised per due pathway through the pathways service.
 Between runs the due rows are put back at T0 + 14 days. Then, at the middle total, the sweep
 with 0.1 % / 1 % / 2 % due (`--due-series`).
 """
@@ -53,24 +55,28 @@ DUE_AT = T0 + timedelta(days=14)
 CASO = c.ActorModel(agency="mdm-caso-rouen", professional="pro-bench-1", role="accueillant")
 
 
-def make_pathways(handler: PathwaysHandler, count: int) -> list[uuid.UUID]:
-    ids = []
+def make_pathways(app, count: int) -> list[uuid.UUID]:
+    """`count` real pathways, saved 100 at a time (the same events the commands would write)."""
+    from domain import PassGpPathway
+    from domain.values import Actor
+
+    actor = Actor(CASO.agency, CASO.professional, CASO.role)
+    ids: list[uuid.UUID] = []
     started = time.perf_counter()
-    for n in range(count):
-        pid = uuid.uuid4()
-        common = {"pathway_id": pid, "actor": CASO, "occurred_at": T0}
-        results = handler.handle_batch([
-            c.OpenPassGpPathway(command_id=uuid.uuid4(), person_ref=f"P-{n:06d}", territory="76",
-                                lead_agency=CASO.agency, **common),
-            c.GrantConsent(command_id=uuid.uuid4(), agency="csapa-rouen", categories=["medical"], **common),
-            c.MakeReferral(command_id=uuid.uuid4(), referral_id=uuid.uuid4(), to_agency="csapa-rouen",
-                           service="addictologie", **common),
-        ])
-        assert all(r.accepted for r in results), results
-        ids.append(pid)
-        if (n + 1) % 250 == 0 or n + 1 == count:
-            rate = (n + 1) / (time.perf_counter() - started)
-            print(f"\r  parcours réels : {n + 1}/{count} ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
+    while len(ids) < count:
+        chunk = []
+        for _ in range(min(100, count - len(ids))):
+            pid = uuid.uuid4()
+            pathway = PassGpPathway(id=pid, person_ref=f"P-{pid.hex[:8]}", territory="76", lead_agency=CASO.agency,
+                                    actor=actor, occurred_at=T0)
+            pathway.grant_consent(agency="csapa-rouen", categories=["medical"], actor=actor, occurred_at=T0)
+            pathway.make_referral(referral_id=uuid.uuid4(), to_agency="csapa-rouen", service="addictologie",
+                                  need_id=None, actor=actor, occurred_at=T0)
+            chunk.append(pathway)
+            ids.append(pid)
+        app.save(*chunk)
+        rate = len(ids) / (time.perf_counter() - started)
+        print(f"\r  parcours réels : {len(ids)}/{count} ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return ids
 
@@ -91,7 +97,10 @@ def reset(conn: psycopg.Connection, schema: str, due_ids: list[uuid.UUID], index
 
 
 def put_back(conn: psycopg.Connection, schema: str, due_ids: list[uuid.UUID]) -> None:
-    conn.execute(f'UPDATE "{schema}".risk_deadlines SET due_at = %s WHERE pathway_id = ANY(%s)', (DUE_AT, due_ids))
+    """The due rows back at DUE_AT (a sweep moved or removed them)."""
+    conn.execute(f'INSERT INTO "{schema}".risk_deadlines (pathway_id, territory, due_at) '
+                 "SELECT id, '76', %s FROM unnest(%s::uuid[]) id "
+                 "ON CONFLICT (pathway_id) DO UPDATE SET due_at = excluded.due_at", (DUE_AT, due_ids))
 
 
 def main() -> int:
@@ -103,6 +112,8 @@ def main() -> int:
     parser.add_argument("--due", type=int, default=1000, help="due pathways at every total (default 1000)")
     parser.add_argument("--due-series", default="100,1000,2000",
                         help="due counts tried at the middle total (default 100,1000,2000; empty: skip)")
+    parser.add_argument("--with-raise", action="store_true",
+                        help="also time, once, the sweep that writes one AlertRaised per due pathway")
     parser.add_argument("--batch", type=int, default=200, help="rows per sweep transaction (default 200)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure; the median is shown (default 1)")
     args = parser.parse_args()
@@ -126,45 +137,47 @@ def main() -> int:
         engine = build_risk_engine(settings, PathwaysHandler(app), clock=clock, deadlines=index)
         engine.sweep_batch = args.batch
         print(f"PostgreSQL {version}, schema {schema}; sweep batch {args.batch}; median of {args.repeat}", file=sys.stderr)
-        all_ids = make_pathways(engine.pathways, max([args.due, *series]))
+        all_ids = make_pathways(app, max([args.due, *series]))
         due_ids = all_ids[: args.due]
 
         def measure(indexed: int, ids: list[uuid.UUID], *, send: bool = False) -> tuple[float, float, float, int, int]:
             with pool.connection() as conn:
                 reset(conn, schema, ids, indexed)
-            selects, sweeps, loads = [], [], 0
+            selects, sweeps, cpus, loads = [], [], [], 0
             result = None
             for _ in range(1 if send else args.repeat):
                 with pool.connection() as conn:
                     put_back(conn, schema, ids)
                 engine.loads = 0
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 result = engine.sweep(DUE_AT, send=send)
                 sweeps.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
                 selects.append(result.select_s)
                 loads = engine.loads
                 assert result.due == len(ids), (result.due, len(ids))
             assert result is not None
-            return statistics.median(selects), statistics.median(sweeps), result.process_s, loads, result.raised
+            return statistics.median(selects), statistics.median(sweeps), statistics.median(cpus), loads, result.raised
 
         rows = []
         for indexed in totals:
-            sel, sweep, _, loads, _ = measure(indexed, due_ids)
-            rows.append((indexed, len(due_ids), sel, sweep, loads, "evaluate"))
+            sel, sweep, cpu, loads, _ = measure(indexed, due_ids)
+            rows.append((indexed, len(due_ids), sel, sweep, cpu, loads, "evaluate"))
             print(f"  {indexed:>9,} indexés, {len(due_ids)} dus : sélection {sel * 1000:7.1f} ms, "
                   f"sweep {sweep * 1000:7.1f} ms, {loads} parcours lus".replace(",", " "), file=sys.stderr)
-        sel, sweep, _, loads, raised = measure(middle, due_ids, send=True)
-        rows.append((middle, len(due_ids), sel, sweep, loads, f"raise ({raised} alertes écrites)"))
         for due in series:
             ids = all_ids[:due]
-            sel, sweep, _, loads, _ = measure(middle, ids)
-            rows.append((middle, due, sel, sweep, loads, "evaluate"))
+            sel, sweep, cpu, loads, _ = measure(middle, ids)
+            rows.append((middle, due, sel, sweep, cpu, loads, "evaluate"))
+        if args.with_raise:
+            sel, sweep, cpu, loads, raised = measure(middle, due_ids, send=True)
+            rows.append((middle, len(due_ids), sel, sweep, cpu, loads, f"raise ({raised} AlertRaised written)"))
 
-        print("\n| indexed | due | share | select (ms) | sweep (ms) | pathways read | mode |")
-        print("|---:|---:|---:|---:|---:|---:|---|")
-        for indexed, due, sel, sweep, loads, mode in rows:
+        print("\n| indexed | due | share | select (ms) | sweep wall (ms) | sweep CPU (ms) | pathways read | mode |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---|")
+        for indexed, due, sel, sweep, cpu, loads, mode in rows:
             print(f"| {indexed:,} | {due:,} | {100 * due / indexed:.2g} % | {sel * 1000:.1f} | {sweep * 1000:.0f} | "
-                  f"{loads:,} | {mode} |")
+                  f"{cpu * 1000:.0f} | {loads:,} | {mode} |")
         with pool.connection() as conn:
             reset(conn, schema, due_ids, middle)
             plan = index.explain_due(conn, DUE_AT, args.batch)
