@@ -47,6 +47,21 @@ def test_any_sequence_of_commands_gives_the_aggregate_rebuilt_from_stored_events
     assert rebuild(pg_app, pathway_id) == live
 
 
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), kind=st.sampled_from(KINDS), batch=st.integers(min_value=1, max_value=6))
+def test_commands_through_the_handler_on_postgres_give_the_rebuilt_aggregate_and_resending_changes_nothing(
+    pg_app: PathwaysApplication, data: st.DataObject, kind: str, batch: int
+) -> None:
+    handler = PathwaysHandler(pg_app)
+    pathway_id = uuid4()
+    sequence = [open_command(kind, pathway_id), *data.draw(command_sequences(kind, pathway_id, max_size=15))]
+    answers = [r for i in range(0, len(sequence), batch) for r in handler.handle_batch(sequence[i:i + batch])]
+    assert pg_app.get_pathway_to_command(pathway_id) == rebuild(pg_app, pathway_id)
+    stored = list(pg_app.events.get(pathway_id))
+    assert [handler.handle(command) for command in sequence] == answers
+    assert list(pg_app.events.get(pathway_id)) == stored
+
+
 def test_stored_payloads_on_postgres_do_not_contain_plaintext(pg_app: PathwaysApplication, pg_url: str, pg_schema: str) -> None:
     marker = "MARQUEUR-EN-CLAIR-4b1d"
     pathway_id = uuid4()
