@@ -294,6 +294,10 @@ class ConsumerRunner:
             self.consumer.subscribe(pattern=cfg.topic_pattern, listener=_Listener(self))
         else:
             self.consumer.subscribe(topics=list(cfg.topics), listener=_Listener(self))
+        # Fetch the metadata now that the subscription is known, so that the first assignment
+        # is made from the topics' real partitions (kafka-python otherwise assigns from an
+        # empty snapshot and rebalances again as soon as the metadata arrives).
+        self.consumer.topics()
         self._started = True
         self._log("info", "consumer started", event="start", topics=list(cfg.topics),
                   pattern=cfg.topic_pattern)
@@ -352,6 +356,7 @@ class ConsumerRunner:
         assert self.consumer is not None
         if self._pending_seek:
             self._seek_to_stored(set(self._pending_seek))
+        self._unstick_rebalance()
         records = self._poll_batch(self.config.poll_timeout_ms if timeout_ms is None else timeout_ms)
         result = BatchResult(polled=len(records))
         if not records:
@@ -437,6 +442,26 @@ class ConsumerRunner:
             if tp in assigned:
                 out.extend(buffered[tp])
         return out
+
+    def _unstick_rebalance(self) -> None:
+        """Work around a kafka-python 3.0 coordinator race: when a rebalance that was not
+        requested by the broker (metadata or subscription change) outlives a ``poll``
+        timeout, the coordinator may stop asking to rejoin while its JoinGroup/SyncGroup task
+        is still pending; the task's result is then never applied and the member keeps no
+        partitions until the next metadata refresh (minutes). A pending join task with no
+        rejoin requested is that state: ask to rejoin, so the next poll finishes the
+        rebalance."""
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        try:
+            if (
+                coordinator is not None
+                and getattr(coordinator, "_join_task", None) is not None
+                and not coordinator.need_rejoin()
+            ):
+                coordinator.request_rejoin()
+                self._log("info", "finishing an interrupted rebalance", event="rejoin")
+        except Exception as exc:  # noqa: BLE001 - best effort around a private API
+            self._log("debug", "rebalance watchdog unavailable", event="rejoin", error=repr(exc))
 
     def _message(self, record: Any) -> ConsumedMessage:
         headers = tuple((str(n), v) for n, v in (record.headers or ()))
