@@ -128,6 +128,8 @@ class SweepResult:
     raised: int = 0
     resolved: int = 0
     escalated: int = 0
+    #: Pathways whose evaluation raised: re-indexed at now + retry_after.
+    failed: int = 0
     select_s: float = 0.0
     process_s: float = 0.0
     batches: int = 0
@@ -211,8 +213,17 @@ class RiskEngine:
                 writes: list[tuple[UUID, str, datetime | None]] = []
                 for row in rows:
                     seen.add(row.pathway_id)
-                    result.add(self.process(conn, row.pathway_id, now, send=send, loaded=loaded.get(row.pathway_id),
-                                            index_writes=writes))
+                    try:
+                        result.add(self.process(conn, row.pathway_id, now, send=send,
+                                                loaded=loaded.get(row.pathway_id), index_writes=writes))
+                    except Exception as exc:  # noqa: BLE001 - one pathway must not block the others
+                        # A bug in a rule, or a command that kept losing its race: this pathway
+                        # is tried again later; the rest of the batch goes on.
+                        result.failed += 1
+                        writes.append((row.pathway_id, row.territory, now + self.retry_after))
+                        log.exception("pathway evaluation failed; retried later", extra={
+                            "event": "evaluation_failed", "pathway_id": str(row.pathway_id), "error": repr(exc),
+                            "retry_at": (now + self.retry_after).isoformat()})
                 self.deadlines.set_many(conn, writes)
                 result.process_s += time.perf_counter() - started
             result.due += len(rows)

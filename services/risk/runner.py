@@ -19,10 +19,22 @@ import logging
 import threading
 from typing import Any
 
-from infra.kafka.consumer import ConsumedMessage
+from infra.kafka.consumer import ConsumedMessage, RejectMessage
+from services.pathways import ConcurrencyExhausted
 from services.risk.engine import RiskEngine
 
 log = logging.getLogger("relais.risk")
+
+
+def _transient() -> tuple[type[BaseException], ...]:
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    return (psycopg.Error, PersistenceError, OSError, ConcurrencyExhausted, TimeoutError)
+
+
+#: Errors that mean "the database or the network", not "this event": retried, not dead-lettered.
+TRANSIENT = _transient()
 
 
 class RiskConsumerHandler:
@@ -37,7 +49,16 @@ class RiskConsumerHandler:
     def handle(self, conn: Any, message: ConsumedMessage) -> None:
         if message.event is None:
             return
-        self.engine.handle_cloud_event(conn, message.event)
+        try:
+            self.engine.handle_cloud_event(conn, message.event)
+        except TRANSIENT:
+            raise  # the runner rolls back, backs off and tries the batch again
+        except Exception as exc:  # noqa: BLE001
+            # A bug (a rule that raises on this pathway's state, a malformed subject): retrying
+            # would block the partition forever. The event goes to the dead-letter topic with
+            # the reason; the pathway keeps its previous deadline and is evaluated again at
+            # its next event or deadline.
+            raise RejectMessage(f"risk evaluation failed: {type(exc).__name__}: {exc}") from exc
 
 
 class ClockLoop:

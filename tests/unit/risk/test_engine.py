@@ -201,3 +201,53 @@ def test_every_open_alert_of_the_world_names_a_french_action_and_the_relais_acto
     pid = _contact_lost(world)
     raised = [e for e in world.events(pid) if type(e).__name__ == "AlertRaised"]
     assert raised and all(e.actor.agency == "relais" and e.actor.is_system for e in raised)
+
+
+def test_a_pathway_whose_evaluation_fails_does_not_block_the_sweep_of_the_others(world: World, monkeypatch) -> None:
+    import services.risk.engine as engine_module
+
+    pathways = []
+    for hour in range(3):
+        pid = world.open("PassGp", CASO, PASS, CSAPA)
+        world.send("MakeReferral", pid, PASS, when=at(0, hour), referral_id=uuid4(), to_agency=CSAPA.agency,
+                   service="addictologie")
+        pathways.append(pid)
+    broken = pathways[1]
+    real = engine_module.evaluate
+
+    def evaluate(pathway, now, settings):  # noqa: ANN001, ANN202
+        if pathway.id == broken:
+            raise ZeroDivisionError("bug in a rule")
+        return real(pathway, now, settings)
+
+    monkeypatch.setattr(engine_module, "evaluate", evaluate)
+    result = world.at(at(14, 3))
+    assert result.due == 3 and result.failed == 1 and result.raised == 2
+    assert world.alerts(broken) == [] and all(world.alerts(p) for p in (pathways[0], pathways[2]))
+    assert world.due_at(broken) == at(14, 3) + world.engine.retry_after
+
+    monkeypatch.setattr(engine_module, "evaluate", real)
+    world.at(at(14, 3) + world.engine.retry_after)
+    assert [a.rule_id for a in world.alerts(broken)] == ["referral-unverified"]
+
+
+def test_the_consumer_handler_dead_letters_an_event_a_rule_cannot_evaluate_but_retries_database_errors() -> None:
+    import psycopg
+    import pytest
+
+    from infra.kafka.consumer import ConsumedMessage, RejectMessage
+    from services.risk.runner import RiskConsumerHandler
+
+    class Engine:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def handle_cloud_event(self, conn, event):  # noqa: ANN001, ANN202
+            raise self.error
+
+    message = ConsumedMessage(topic="t", partition=0, offset=0, key=None, value=None, headers=(), timestamp_ms=0,
+                              event=object())
+    with pytest.raises(RejectMessage, match="KeyError"):
+        RiskConsumerHandler(Engine(KeyError("x"))).handle(None, message)
+    with pytest.raises(psycopg.OperationalError):
+        RiskConsumerHandler(Engine(psycopg.OperationalError("down"))).handle(None, message)
