@@ -151,7 +151,17 @@ def run_kafka(args: argparse.Namespace) -> list[float]:
         conninfo=args.database_url,
     )
     stop = threading.Event()
-    threads = [threading.Thread(target=relay.run, args=(stop, 0.005), daemon=True),
+
+    def follow() -> None:  # the relay, kept alive across a database restart
+        while not stop.is_set():
+            try:
+                if relay.run_once() == 0:
+                    stop.wait(0.005)
+            except Exception as exc:  # noqa: BLE001
+                print(f"\n  relais : {exc!r} ; nouvel essai", file=sys.stderr)
+                stop.wait(0.5)
+
+    threads = [threading.Thread(target=follow, daemon=True),
                threading.Thread(target=runner.run, args=(stop,), daemon=True)]
     latencies: list[float] = []
     try:
