@@ -8,10 +8,12 @@
 * :class:`LiveProjection` — runs the handler of the CURRENT version until stopped, and moves
   to the new version by itself when a rebuild swapped it in (it checks the registry every
   second and after any failed batch).
-* :func:`rebuild` — builds version N+1 from the start of the topic under the group of N+1
-  (positions and applied ids recorded in the same transactions as the rows, so the live
-  runner of N+1 resumes exactly where the rebuild stopped), with a progress bar, then repoints
-  the views in one transaction and drops the tables of N.
+* :func:`rebuild` — builds version N+1 from the start of the topic under the group of N+1:
+  the pure ``apply`` runs against a local SQLite staging file (same portable SQL, no round
+  trip per statement), the finished tables are COPYed into PostgreSQL in the same
+  transaction as the group's positions and applied ids (so the live runner of N+1 resumes
+  exactly where the rebuild stopped); progress bar on stderr; then the views are repointed
+  in one transaction and the tables of N dropped.
 """
 
 from __future__ import annotations
@@ -185,7 +187,7 @@ class _Wire:
 @dataclass
 class RebuildResult:
     name: str
-    old_version: int | None
+    old_version: int
     new_version: int
     events: int
     skipped: int
@@ -201,62 +203,70 @@ def _end_offsets(consumer: Any, parts: list[Any]) -> dict[Any, int]:
 
 
 def rebuild(target: Target, projection_class: type[Projection], *, progress: Progress | None = None,
-            batch: int = 5000, on_swapped: Callable[[], None] | None = None) -> RebuildResult:
-    """Build the next version of ``projection_class`` from the start of the topic and swap it in."""
+            batch: int = 5000, on_swapped: Callable[[], None] | None = None,
+            staging_dir: str | None = None) -> RebuildResult:
+    """Build the next version of ``projection_class`` from the start of the topic and swap it in.
+
+    The events are applied (the same pure ``apply``, the same portable SQL) to a staging SQLite
+    file next to the process, which costs no network round trip per statement; the finished
+    tables are then copied into PostgreSQL with ``COPY``, in ONE transaction together with the
+    new consumer group's positions and applied ids. Then the views swap (another transaction)
+    and the old version is dropped. Readers keep reading the old version until the swap."""
+    import sqlite3
+    import tempfile
+
     from kafka import KafkaConsumer, TopicPartition
 
     name = projection_class.name
     started = time.monotonic()
     conn = psycopg.connect(target.conninfo, autocommit=True)  # every block below is its own transaction
+    workdir = tempfile.TemporaryDirectory(prefix=f"relais-rebuild-{name}-", dir=staging_dir)
+    staging = sqlite3.connect(f"{workdir.name}/staging.sqlite3", isolation_level=None)
     try:
+        staging.execute("PRAGMA journal_mode=OFF")
+        staging.execute("PRAGMA synchronous=OFF")
+        staging.execute("PRAGMA cache_size=-262144")
         _set_path(conn, target.schema)
         db = Db(conn, "postgres")
         with conn.transaction():
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
             ensure_registry(db)
             old_version = current_version(db, name)
-            if old_version is None:
-                ensure_current(db, projection_class)  # views exist before the first swap
+            if old_version is None:  # never run: an empty version 1 and its views, swapped out below
+                old_version = ensure_current(db, projection_class).version
         pos.ensure_tables(conn, target.schema)
-        new = projection_class((old_version or 1) + 1)
-        with conn.transaction():
-            drop_version(db, new)  # leftovers of an interrupted rebuild
-            pos.reset_group(conn, target.schema, new.group_id)
-            create_tables(db, new)
+        new = projection_class(old_version + 1)
+        local = Db(staging, "sqlite")
+        create_tables(local, new)
 
         consumer = KafkaConsumer(bootstrap_servers=target.bootstrap, group_id=new.group_id,
                                  enable_auto_commit=False, auto_offset_reset="earliest",
                                  isolation_level="read_committed", client_id=f"{new.group_id}-rebuild",
                                  max_poll_records=batch, fetch_max_bytes=64 * 1024 * 1024,
                                  max_partition_fetch_bytes=16 * 1024 * 1024)
+        seen: set[str] = set()
+        entries: list[tuple[str, str, int, int]] = []
+        applied = skipped = 0
         try:
             parts = [TopicPartition(target.topic, p) for p in sorted(consumer.partitions_for_topic(target.topic) or [])]
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             begin = dict(consumer.beginning_offsets(parts))
             end = _end_offsets(consumer, parts)
-            total = sum(end[tp] - begin[tp] for tp in parts)
             if progress is not None:
-                progress.start(total)
-            seen: set[str] = set()
-            done = applied = skipped = 0
+                progress.start(sum(end[tp] - begin[tp] for tp in parts))
+            done = 0
             next_offsets: dict[Any, int] = {tp: begin[tp] for tp in parts}
-
-            def caught_up() -> bool:
-                return all(next_offsets[tp] >= end[tp] for tp in parts)
-
             rounds = 0
             while True:
-                while not caught_up():
+                while not all(next_offsets[tp] >= end[tp] for tp in parts):
                     polled = consumer.poll(timeout_ms=1000, max_records=batch)
                     records = [r for recs in polled.values() for r in recs]
                     if not records:
                         continue
-                    statements, entries, moved = [], [], {}
+                    staging.execute("BEGIN")
                     for r in records:
-                        tp = TopicPartition(r.topic, r.partition)
-                        moved[(r.topic, r.partition)] = r.offset + 1
-                        next_offsets[tp] = r.offset + 1
+                        next_offsets[TopicPartition(r.topic, r.partition)] = r.offset + 1
                         try:
                             wire = _Wire(r)
                             if not wire.type.startswith(TYPE_PREFIX) or wire.id in seen:
@@ -268,14 +278,9 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
                             continue
                         seen.add(wire.id)
                         entries.append((wire.id, r.topic, r.partition, r.offset))
-                        statements.extend(new.apply(event))
+                        local.run(new.apply(event))
                         applied += 1
-                    with conn.transaction():
-                        with conn.pipeline():
-                            for s in statements:
-                                conn.execute(s.sql, s.params, prepare=True)
-                        pos.mark_applied(conn, target.schema, new.group_id, entries)
-                        pos.advance_positions(conn, target.schema, new.group_id, moved)
+                    staging.execute("COMMIT")
                     done += len(records)
                     if progress is not None:
                         progress.update(done)
@@ -286,6 +291,25 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
                 end = fresh  # live traffic meanwhile: one more catch-up round
                 if progress is not None:
                     progress.set_total(sum(end[tp] - begin[tp] for tp in parts))
+
+            # the built tables, the group's positions and applied ids: one PostgreSQL transaction
+            with conn.transaction():
+                drop_version(db, new)  # leftovers of an interrupted rebuild
+                pos.reset_group(conn, target.schema, new.group_id)
+                create_tables(db, new)
+                for table in new.tables:
+                    phys = new.t[table.name]
+                    cur = staging.execute(f"SELECT * FROM {phys}")
+                    columns = [d[0] for d in cur.description]
+                    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                        sql.Identifier(phys), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+                    with conn.cursor().copy(copy_sql) as copy:
+                        for row in cur:
+                            copy.write_row(row)
+                for i in range(0, len(entries), 20_000):
+                    pos.mark_applied(conn, target.schema, new.group_id, entries[i:i + 20_000])
+                pos.advance_positions(conn, target.schema, new.group_id,
+                                      {(tp.topic, tp.partition): o for tp, o in next_offsets.items()})
             try:
                 from kafka.structs import OffsetAndMetadata
 
@@ -299,7 +323,7 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
             swap(db, new)
         if on_swapped is not None:
             on_swapped()
-        if old_version is not None and old_version != new.version:
+        if old_version != new.version:
             old = projection_class(old_version)
             with conn.transaction():
                 drop_version(db, old)
@@ -309,4 +333,6 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
     finally:
         if progress is not None:
             progress.finish()
+        staging.close()
+        workdir.cleanup()
         conn.close()

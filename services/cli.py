@@ -141,7 +141,7 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
     from services.bootstrap import projection_target
 
     result = rebuild(projection_target(_worker_settings()), cls, progress=progress)
-    print(f"relais projections : {cls.name} v{result.old_version or 0} -> v{result.new_version} : "
+    print(f"relais projections : {cls.name} v{result.old_version} -> v{result.new_version} : "
           f"{result.events} événements en {result.seconds:.1f} s ({result.rate:,.0f} év/s), "
           f"vue basculée, ancienne version supprimée".replace(",", " "), flush=True)
     return 0
