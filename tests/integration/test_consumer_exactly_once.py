@@ -286,3 +286,22 @@ def test_a_record_too_large_to_republish_whole_reaches_the_deadletter_topic_trun
     assert len(info["dlq_value_sha256"]) == 64
     assert record.value == huge[:65536]
     assert checksum_stats(pg_url, pg_schema)["sum"] == 5
+
+
+def test_a_runner_started_on_a_new_topic_gets_its_partitions_at_once_every_time(
+    kafka_bootstrap, pg_url, pg_schema, new_topic, producer
+):
+    # kafka-python 3.0 could assign from an empty metadata snapshot, rebalance again, and lose
+    # that second rebalance to a poll timeout: the runner then stalled for minutes.
+    dlq = new_topic(1, "dlq")
+    for attempt in range(8):
+        topic = new_topic(6)
+        producer.send_all(topic, [make_event(f"p{i}", attempt, 1) for i in range(20)])
+        runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
+                            pg_schema=pg_schema, topic=topic, dlq=dlq)
+        with runner:
+            started = time.monotonic()
+            while runner.totals.applied < 20:
+                assert time.monotonic() - started < 10, f"stalled on attempt {attempt}"
+                runner.run_once(timeout_ms=200)
+    assert checksum_stats(pg_url, pg_schema)["rows"] == 160

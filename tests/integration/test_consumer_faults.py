@@ -260,3 +260,38 @@ def test_cooperative_rebalances_keep_the_partitions_a_member_retains_and_apply_e
     assert_exactly_once(pg_url, pg_schema, n)
     assert a.totals.applied > 0 and b.totals.applied > 0
     assert a.totals.applied + b.totals.applied == n
+
+
+def test_partitions_added_while_consuming_are_picked_up_and_every_event_applied_once(
+    kafka_bootstrap, pg_url, pg_schema, new_topic, kafka_admin
+):
+    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from tests.integration.consumer_checksum_worker import ChecksumHandler
+
+    topic, dlq = new_topic(2), new_topic(1, "dlq")
+    with EventProducer(kafka_bootstrap) as producer:
+        producer.send_all(topic, [make_event(f"pathway-{i % 17}", i, i) for i in range(300)])
+    runner = ConsumerRunner(
+        ChecksumHandler(),
+        RunnerConfig(group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topic],
+                     bootstrap_servers=kafka_bootstrap, schema=pg_schema, deadletter_topic=dlq,
+                     max_batch=50, max_wait_ms=5, session_timeout_ms=6000,
+                     heartbeat_interval_ms=500, consumer_options={"metadata_max_age_ms": 500}),
+        conninfo=pg_url,
+    )
+    with runner:
+        deadline = time.monotonic() + 60
+        while runner.totals.applied < 300:
+            assert time.monotonic() < deadline
+            runner.run_once(timeout_ms=50)  # short polls: rebalances outlive them
+        kafka_admin.create_partitions({topic: 6})
+        with EventProducer(kafka_bootstrap) as producer:  # a producer that sees 6 partitions
+            acks = producer.send_all(topic, [make_event(f"pathway-{i % 17}", i, i)
+                                             for i in range(300, 900)])
+        assert {a.partition for a in acks} - {0, 1}, "the new partitions got nothing"
+        deadline = time.monotonic() + 90
+        while runner.totals.applied < 900:
+            assert time.monotonic() < deadline, runner.totals
+            runner.run_once(timeout_ms=50)
+        assert {tp.partition for tp in runner.consumer.assignment()} == set(range(6))
+    assert_exactly_once(pg_url, pg_schema, 900)
