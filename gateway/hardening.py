@@ -26,7 +26,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.extensions.validation_cache import ValidationCache
@@ -105,10 +105,26 @@ class SafeErrors(MaskErrors):
         return out
 
 
+class SafeParserCache(ParserCache):
+    """strawberry's ParserCache (parsing is a third of a small request), but a document the
+    parser refuses (syntax, too many tokens) is left to strawberry's own parse, which turns the
+    refusal into a GraphQL error instead of an exception escaping the extension."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            try:
+                context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+            except GraphQLError:
+                context.graphql_document = None
+        yield
+
+
 def extensions(dev: bool) -> list[Callable[[], SchemaExtension]]:
     rules = RULES_DEV if dev else RULES_PRODUCTION
     return [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: SafeParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         SafeErrors,
