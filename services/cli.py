@@ -141,9 +141,10 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
     from services.bootstrap import projection_target
 
     result = rebuild(projection_target(_worker_settings()), cls, progress=progress)
+    rate = f"{result.rate:,.0f}".replace(",", " ")
     print(f"relais projections : {cls.name} v{result.old_version} -> v{result.new_version} : "
-          f"{result.events} événements en {result.seconds:.1f} s ({result.rate:,.0f} év/s), "
-          f"vue basculée, ancienne version supprimée".replace(",", " "), flush=True)
+          f"{result.events} événements en {result.seconds:.1f} s ({rate} év/s), "
+          f"vue basculée, ancienne version supprimée", flush=True)
     return 0
 
 
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The read models fed from <prefix>.pathway-events into PostgreSQL. `list` names "
         "them; `run [NAME...]` keeps them up to date until SIGTERM (default: all); `rebuild NAME` builds "
         "the next version from the start of the topic (progress on stderr), swaps the view readers "
-        "use in one transaction and drops the old version. `rebuild --embedded NAME` does the same in "
+        "use in one transaction and drops the old version. `rebuild NAME --embedded` does the same in "
         "the embedded SQLite read models, from the embedded event store.",
     )
     projections.add_argument("action", choices=["list", "run", "rebuild"])
