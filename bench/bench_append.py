@@ -75,11 +75,14 @@ def workload(pathways: int, commands: int) -> tuple[list[c.Command], dict[UUID, 
     return openers, per_pathway
 
 
-def run_service(handler: PathwaysHandler, per_pathway: dict[UUID, list[c.Command]], batch: int) -> tuple[float, int, int]:
-    """Returns (seconds, pathway events appended, saves)."""
-    events = saves = 0
+def run_service(
+    handler: PathwaysHandler, per_pathway: dict[UUID, list[c.Command]], batch: int
+) -> tuple[float, int, float]:
+    """Returns (seconds, pathway events appended, this process's CPU seconds)."""
+    events = 0
     # Interleave pathways, as agencies do, so no pathway stays hot in one loop.
     queues = {pid: list(cmds) for pid, cmds in per_pathway.items()}
+    cpu = time.process_time()
     start = time.perf_counter()
     while queues:
         for pid in list(queues):
@@ -89,8 +92,7 @@ def run_service(handler: PathwaysHandler, per_pathway: dict[UUID, list[c.Command
             results = [handler.handle(chunk[0])] if batch == 1 else handler.handle_batch(chunk)
             assert all(r.accepted for r in results), results
             events += sum(r.new_events for r in results)
-            saves += 1
-    return time.perf_counter() - start, events, saves
+    return time.perf_counter() - start, events, time.process_time() - cpu
 
 
 def run_raw(url: str, schema: str, source_table: str, first_notification: int, group_rows: int,
@@ -141,9 +143,10 @@ def main() -> int:
 
     print(f"PostgreSQL {args.database_url.rsplit('@', 1)[-1]}, {args.pathways} pathways x {args.commands} commands, "
           f"cipher {'OFF' if args.no_cipher else 'eventsourcing.cipher:AESCipher (AES-256-GCM)'}, median of {args.repeat}")
-    print(f"{'cmds/save':>9} {'service ev/s':>12} {'raw pipelined ev/s':>18} {'ratio':>6} {'raw loop ev/s':>13} {'ratio':>6}")
+    print(f"{'cmds/save':>9} {'service ev/s':>12} {'raw pipelined ev/s':>18} {'ratio':>6} {'raw loop ev/s':>13} "
+          f"{'ratio':>6} {'service CPU us/ev':>17}")
     for batch in batches:
-        runs: list[tuple[float, float, float]] = []
+        runs: list[tuple[float, float, float, float]] = []
         for _ in range(args.repeat):
             schema = f"bench_{uuid4().hex[:10]}"
             settings = Settings(mode="distributed", database_url=args.database_url, database_schema=schema,
@@ -156,7 +159,7 @@ def main() -> int:
                 for command in openers:
                     assert handler.handle(command).accepted
                 first = app.recorder.max_notification_id() or 0
-                seconds, events, _ = run_service(handler, per_pathway, batch)
+                seconds, events, cpu = run_service(handler, per_pathway, batch)
                 # Each save wrote `batch` events and `batch` processed-command rows.
                 table = app.recorder.events_table_name
                 pipelined = run_raw(args.database_url, schema, table, first, 2 * batch, pipelined=True)
@@ -165,10 +168,10 @@ def main() -> int:
                 app.close()
                 with psycopg.connect(args.database_url, autocommit=True) as conn:
                     conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-            runs.append((events / seconds, events / pipelined, events / loop))
-        service, raw_pipelined, raw_loop = (statistics.median(r[i] for r in runs) for i in range(3))
+            runs.append((events / seconds, events / pipelined, events / loop, cpu / events * 1e6))
+        service, raw_pipelined, raw_loop, cpu_per_event = (statistics.median(r[i] for r in runs) for i in range(4))
         print(f"{batch:>9} {service:>12.0f} {raw_pipelined:>18.0f} {service / raw_pipelined:>6.0%} "
-              f"{raw_loop:>13.0f} {service / raw_loop:>6.0%}")
+              f"{raw_loop:>13.0f} {service / raw_loop:>6.0%} {cpu_per_event:>17.0f}")
     return 0
 
 
