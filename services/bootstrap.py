@@ -132,19 +132,26 @@ def is_pathway_event(stored_topic: str) -> bool:
 
 def build_relay(settings: Settings, app: PathwaysApplication | None = None):  # noqa: ANN201 - lazy import
     """The outbox relay: this settings' event store -> `relais.pathway-events`."""
+    from collections.abc import Callable
+
     from psycopg_pool import ConnectionPool
 
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
     from services.relay.positions import PostgresPositionStore
-    from services.relay.relay import Relay
+    from services.relay.relay import ReconnectingPublisher, Relay
 
     app = app or build_pathways_application(settings)
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
-    producer = EventProducer(settings.kafka_bootstrap, client_id="relais-relay")
+
+    def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+        # On first publish, not here: the relay must start (and retry) while Kafka is down.
+        producer = EventProducer(settings.kafka_bootstrap, client_id="relais-relay")
+        return KafkaPublisher(producer, topic(settings, "pathway-events")), lambda: producer.close(timeout=5)
+
     return Relay(
         app,
-        KafkaPublisher(producer, topic(settings, "pathway-events")),
+        ReconnectingPublisher(connect),
         PostgresPositionStore(pool, settings.database_schema),
         is_published=is_pathway_event,
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
 
+from infra.kafka.cloudevents import CloudEvent
 from services.ports import PositionStore, Publisher
 from services.relay.wire import to_cloud_event
 
@@ -68,10 +69,59 @@ class Relay:
         log.debug("relayed", extra={"relay": self.name, "events": len(events), "up_to": notifications[-1].id})
         return len(notifications)
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
-        """Follow the log until `stop` is set."""
-        log.info("relay started", extra={"relay": self.name, "position": self._positions.load(self.name)})
+    def run(
+        self, stop: threading.Event, idle_wait: float = 0.05, *, backoff_initial: float = 0.2, backoff_max: float = 10.0
+    ) -> None:
+        """Follow the log until `stop` is set. A failed batch (broker or database unreachable,
+        delivery not acknowledged) is logged and retried from the stored position after a
+        backoff (doubling up to `backoff_max`): the relay outlives outages instead of exiting."""
+        try:
+            position: int | None = self._positions.load(self.name)
+        except Exception:  # noqa: BLE001 - the loop below retries
+            position = None
+        log.info("relay started", extra={"relay": self.name, "position": position})
+        backoff = backoff_initial
         while not stop.is_set():
-            if self.run_once() == 0:
+            try:
+                relayed = self.run_once()
+            except Exception as exc:  # noqa: BLE001 - retried; nothing advanced
+                log.error("relay batch failed; will retry", extra={"relay": self.name, "error": repr(exc),
+                                                                   "backoff_s": round(backoff, 3)})
+                stop.wait(backoff)
+                backoff = min(backoff * 2, backoff_max)
+                continue
+            backoff = backoff_initial
+            if relayed == 0:
                 stop.wait(idle_wait)
         log.info("relay stopped", extra={"relay": self.name})
+
+
+class ReconnectingPublisher:
+    """A publisher made on first use, and made again after a failed publish.
+
+    `connect()` returns `(publisher, close)`. The broker may be down when the relay starts
+    (making a Kafka producer then fails) and a producer whose delivery failed is not trusted
+    again: it is closed and the next batch gets a fresh one. Errors propagate to the caller
+    (`Relay.run` retries)."""
+
+    def __init__(self, connect: Callable[[], tuple[Publisher, Callable[[], None]]]) -> None:
+        self._connect = connect
+        self._current: tuple[Publisher, Callable[[], None]] | None = None
+
+    def publish(self, events: Sequence[CloudEvent]) -> None:
+        if self._current is None:
+            self._current = self._connect()
+        publisher, _close = self._current
+        try:
+            publisher.publish(events)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        current, self._current = self._current, None
+        if current is not None:
+            try:
+                current[1]()
+            except Exception as exc:  # noqa: BLE001 - it is being dropped anyway
+                log.warning("closing the publisher failed", extra={"error": repr(exc)})
