@@ -292,16 +292,18 @@ def test_a_runner_started_on_a_new_topic_gets_its_partitions_at_once_every_time(
     kafka_bootstrap, pg_url, pg_schema, new_topic, producer
 ):
     # kafka-python 3.0 could assign from an empty metadata snapshot, rebalance again, and lose
-    # that second rebalance to a poll timeout: the runner then stalled for minutes.
+    # that second rebalance to a poll timeout: the runner then stalled for minutes. The race
+    # is timing-dependent (it showed in about 1 start in 10 under load, far more often with
+    # kafka debug logging on), so this is a guard, not a deterministic reproduction.
     dlq = new_topic(1, "dlq")
     for attempt in range(8):
         topic = new_topic(6)
-        producer.send_all(topic, [make_event(f"p{i}", attempt, 1) for i in range(20)])
+        producer.send_all(topic, [make_event(f"p{i % 25}", attempt, 1) for i in range(200)])
         runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
-                            pg_schema=pg_schema, topic=topic, dlq=dlq)
+                            pg_schema=pg_schema, topic=topic, dlq=dlq, max_batch=150)
         with runner:
             started = time.monotonic()
-            while runner.totals.applied < 20:
+            while runner.totals.applied < 200:
                 assert time.monotonic() - started < 10, f"stalled on attempt {attempt}"
                 runner.run_once(timeout_ms=200)
-    assert checksum_stats(pg_url, pg_schema)["rows"] == 160
+    assert checksum_stats(pg_url, pg_schema)["rows"] == 1600
