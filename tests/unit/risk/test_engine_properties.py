@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain.rules import RULES, evaluate
@@ -17,9 +17,11 @@ from tests.unit.risk.world import CARDIO, CASO, CPAM, PASS, ROUEN, SIAO, Rejecte
 
 AGENCIES = (CARDIO, PASS, CASO)
 
+_advance = st.tuples(st.just("advance"), st.integers(1, 24 * 10))
+_attempt = st.tuples(st.just("attempt"), st.booleans())
 ops = st.one_of(
-    st.tuples(st.just("advance"), st.integers(1, 24 * 12)),
-    st.tuples(st.just("attempt"), st.booleans()),
+    _advance, _advance, _advance, _advance,  # time moving is what makes deadlines pass
+    _attempt, _attempt,
     st.tuples(st.just("phone"), st.sampled_from(["valid", "changed", "lost"])),
     st.tuples(st.just("book"), st.integers(0, 2), st.integers(1, 24 * 20), st.booleans()),
     st.tuples(st.just("conclude"), st.integers(0, 9), st.sampled_from(["missed", "seen", "cancel", "refuse", "interp"])),
@@ -29,7 +31,18 @@ ops = st.one_of(
     st.tuples(st.just("need"), st.booleans()),
     st.tuples(st.just("siao"), st.sampled_from(["join", "consent", "withdraw"])),
     st.tuples(st.just("ack"), st.integers(0, 5)),
+    st.tuples(st.just("housing"), st.sampled_from(["request", "offer", "confirm", "decline"])),
+    st.tuples(st.just("treatment"), st.sampled_from(["record", "follow_up"])),
+    st.tuples(st.just("newborn"), st.sampled_from(["register", "pmi"])),
+    st.tuples(st.just("sas"), st.sampled_from(["screened", "orientation"])),
 )
+
+KINDS = {
+    "PassGp": lambda today: {},
+    "Detention": lambda today: {"prison": "Maison d'arrêt de Rouen", "release_date": today + timedelta(days=20)},
+    "Maternity": lambda today: {"maternity_ward": "Maternité CHU Rouen", "discharge_date": today + timedelta(days=12)},
+    "Sas": lambda today: {"arrived_on": today, "from_high_tb_endemicity": True},
+}
 
 
 def apply(world: World, pid, op, state: dict) -> None:
@@ -97,6 +110,38 @@ def apply(world: World, pid, op, state: dict) -> None:
             world.send("GrantConsent", pid, CASO, agency=SIAO.agency, categories=["social"])
         else:
             world.send("WithdrawConsent", pid, CASO, agency=SIAO.agency, categories=["social"])
+    elif kind == "housing":
+        if op[1] == "request":
+            request = uuid4()
+            state["housing"].append(request)
+            world.send("RequestHousing", pid, CASO, request_id=request, via_agency=SIAO.agency)
+        elif state["housing"]:
+            request = state["housing"][-1]
+            if op[1] == "offer":
+                world.send("OfferHousing", pid, CASO, request_id=request, place="CHRS", available_on=now.date())
+            elif op[1] == "confirm":
+                world.send("ConfirmHousing", pid, CASO, request_id=request)
+            else:
+                world.send("DeclineHousing", pid, CASO, request_id=request, reason="trop loin")
+    elif kind == "treatment":
+        if op[1] == "record":
+            treatment = uuid4()
+            state["treatments"].append(treatment)
+            world.send("RecordTreatmentToContinue", pid, CASO, treatment_id=treatment, kind="substitution",
+                       name="méthadone", prescribed_by=PASS.agency)
+        elif state["treatments"] and state["appointments"]:
+            world.send("PlanTreatmentFollowUp", pid, CASO, treatment_id=state["treatments"][-1],
+                       appointment_id=state["appointments"][-1])
+    elif kind == "newborn":
+        if op[1] == "register":
+            world.send("RegisterNewborn", pid, CASO, newborn_ref="NN-1", born_on=now.date())
+        else:
+            world.send("LinkPmi", pid, CASO, pmi_agency="pmi-76")
+    elif kind == "sas":
+        if op[1] == "screened":
+            world.send("RecordClatScreening", pid, CASO, screened_on=now.date())
+        else:
+            world.send("DecideOrientation", pid, CASO, destination="CADA", decided_on=now.date())
     elif kind == "ack":
         open_alerts = world.open_alerts(pid)
         if open_alerts:
@@ -116,15 +161,15 @@ def open_alerts_match_findings(world: World, pid) -> None:
     assert found <= open_keys, f"findings without an open alert: {found - open_keys}"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=st.lists(ops, min_size=1, max_size=30))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(KINDS)), history=st.lists(ops, min_size=1, max_size=30))
 def test_for_any_history_one_open_alert_per_risk_and_after_each_sweep_open_alerts_are_exactly_the_findings(
-    history,
+    kind, history,
 ) -> None:
     world = World(Path(tempfile.mkdtemp()))
     try:
-        pid = world.open("PassGp", CASO, PASS, CARDIO, CPAM)
-        state: dict = {"appointments": [], "referrals": [], "needs": []}
+        pid = world.open(kind, CASO, PASS, CARDIO, CPAM, **KINDS[kind](world.clock.now().date()))
+        state: dict = {"appointments": [], "referrals": [], "needs": [], "housing": [], "treatments": []}
         for op in history:
             try:
                 apply(world, pid, op, state)
@@ -135,5 +180,8 @@ def test_for_any_history_one_open_alert_per_risk_and_after_each_sweep_open_alert
                 open_alerts_match_findings(world, pid)
         world.at(world.clock.now() + timedelta(minutes=1))
         open_alerts_match_findings(world, pid)
+        alerts = world.alerts(pid)
+        event(f"{kind}: {'no alert' if not alerts else 'alerts raised'}"
+              f"{', some resolved' if any(a.status.value == 'resolved' for a in alerts) else ''}")
     finally:
         world.close()
