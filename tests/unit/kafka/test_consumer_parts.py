@@ -59,3 +59,37 @@ def test_json_log_lines_carry_the_extra_fields():
     assert line["level"] == "info"
     assert (line["event"], line["applied"], line["group"]) == ("batch", 12, "projection-timeline")
     assert line["time"].endswith("+00:00")
+
+
+class FakeCoordinator:
+    def __init__(self, join_task, need_rejoin):
+        self._join_task = join_task
+        self._need = need_rejoin
+        self.rejoin_requested = False
+
+    def need_rejoin(self):
+        return self._need
+
+    def request_rejoin(self):
+        self.rejoin_requested = True
+
+
+class FakeConsumer:
+    def __init__(self, coordinator):
+        self._coordinator = coordinator
+
+
+@pytest.mark.parametrize(("join_task", "need_rejoin", "expected"), [
+    (object(), False, True),   # a join in flight nobody will finish: ask to rejoin
+    (object(), True, False),   # the coordinator is already driving it
+    (None, False, False),      # nothing pending
+])
+def test_a_rebalance_left_pending_by_kafka_python_is_finished_on_the_next_poll(
+    join_task, need_rejoin, expected
+):
+    cfg = RunnerConfig(group_id="g", topics=["t"], bootstrap_servers="127.0.0.1:1")
+    runner = ConsumerRunner(FunctionHandler(lambda c, m: None), cfg,
+                            conninfo="postgresql://nobody@127.0.0.1:1/none")
+    runner.consumer = FakeConsumer(FakeCoordinator(join_task, need_rejoin))
+    runner._unstick_rebalance()
+    assert runner.consumer._coordinator.rejoin_requested is expected
