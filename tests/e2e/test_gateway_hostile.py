@@ -1,0 +1,59 @@
+"""Hostile input: schemathesis in GraphQL mode, from the exported SDL, against the gateway
+served by uvicorn: thousands of generated queries and mutations (with a valid token, and
+without), never a 5xx, never a stack trace or an exception text in a response."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from gateway.auth import issue_token
+from gateway.serving import serve
+from services.settings import Settings
+
+KEY = "hostile-key-hostile-key-hostile-key-0123"
+SDL = Path(__file__).resolve().parents[2] / "docs" / "graphql" / "schema.graphql"
+schema = schemathesis.graphql.from_path(SDL)
+EXAMPLES = 18  # x ~65 operations x 3 callers: a few thousand requests
+LEAKS = ("Traceback", "File \"/", "Error(", "psycopg", "sqlite3", "eventsourcing", "pydantic", "Exception")
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    from gateway.app import create_app
+    from services.bootstrap import bootstrap
+
+    relais = bootstrap(Settings(state_dir=tmp_path_factory.mktemp("hostile"), jwt_key=KEY, mode="embedded"))
+    app = create_app(relais)
+    app.state.gateway.rate_limiter.capacity = 1e9  # the generator is not an abusive client
+    with serve(app) as url:
+        yield url
+
+
+TOKENS = {"medecin": issue_token(KEY, agency="usmp", professional="fuzz", role="medecin", token_id=uuid.uuid4().hex),
+          "dpo": issue_token(KEY, agency="cnil", professional="fuzz-dpo", role="dpo", token_id=uuid.uuid4().hex)}
+COUNT = {"requests": 0}
+
+
+@pytest.mark.parametrize("who", ["medecin", "dpo", None])
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_generated_requests_never_get_a_5xx_nor_a_stack_trace(base, who, case):
+    headers = {"Authorization": f"Bearer {TOKENS[who]}"} if who else {}
+    response = case.call(base_url=f"{base}/graphql", headers=headers, timeout=30)
+    COUNT["requests"] += 1
+    assert response.status_code < 500, response.text[:500]
+    text = response.text
+    assert not any(leak in text for leak in LEAKS), text[:500]
+    if response.status_code == 200:
+        body = response.json()
+        assert "data" in body or "errors" in body
+
+
+def test_a_few_thousand_requests_were_generated():
+    print(f"requêtes générées : {COUNT['requests']}")
+    assert COUNT["requests"] >= 2000, COUNT
