@@ -183,6 +183,9 @@ class RunnerConfig:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 1_000
     max_poll_interval_ms: int = 300_000
+    #: Upper bound of the reconnection backoff to a broker (kafka-python's default is 30 s,
+    #: which delays recovery after a broker restart by as much).
+    reconnect_backoff_max_ms: int = 2_000
     consumer_options: dict[str, Any] = field(default_factory=dict)
     producer_options: dict[str, Any] = field(default_factory=dict)
 
@@ -270,7 +273,8 @@ class ConsumerRunner:
             self._producer = EventProducer(
                 cfg.bootstrap_servers,
                 client_id=f"{cfg.client_id or cfg.group_id}-dlq",
-                **cfg.producer_options,
+                **{"reconnect_backoff_max_ms": cfg.reconnect_backoff_max_ms,
+                   **cfg.producer_options},
             )
         self._deadletter = DeadLetterPublisher(
             self._producer, topic=cfg.deadletter_topic, consumer_group=cfg.group_id
@@ -284,6 +288,7 @@ class ConsumerRunner:
             session_timeout_ms=cfg.session_timeout_ms,
             heartbeat_interval_ms=cfg.heartbeat_interval_ms,
             max_poll_interval_ms=cfg.max_poll_interval_ms,
+            reconnect_backoff_max_ms=cfg.reconnect_backoff_max_ms,
             isolation_level="read_committed",
         )
         if cfg.client_id:

@@ -155,6 +155,7 @@ def test_broker_killed_and_restarted_mid_run_loses_nothing_and_applies_nothing_t
         applied_during_outage = checksum_stats(pg_url, pg_schema)["rows"]
         time.sleep(3.0)  # the consumer sees the broker gone; what it fetched may still apply
         private_broker.start()
+        restarted = time.monotonic()
         with EventProducer(private_broker.bootstrap) as producer:
             producer.send_all(topic, events[n_before:])
         deadline = time.monotonic() + 180
@@ -162,10 +163,12 @@ def test_broker_killed_and_restarted_mid_run_loses_nothing_and_applies_nothing_t
             assert thread.is_alive(), "runner died"
             assert time.monotonic() < deadline, checksum_stats(pg_url, pg_schema)
             time.sleep(0.1)
+        recovery_s = time.monotonic() - restarted
         time.sleep(1.0)
     finally:
         stop.set()
         thread.join(timeout=60)
     assert not thread.is_alive()
     assert applied_during_outage < n_before
+    assert recovery_s < 60, f"took {recovery_s:.1f}s to catch up after the restart"
     assert_exactly_once(pg_url, pg_schema, n_before + n_after)
