@@ -9,12 +9,14 @@ import sys
 from collections.abc import AsyncIterator
 
 import strawberry
-from graphql import OperationType
+from typing import Any
+
+from graphql import GraphQLError, OperationType
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
-from gateway.hardening import extensions
+from gateway.hardening import PublicError, extensions
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
@@ -33,8 +35,18 @@ class AuditFlush(SchemaExtension):
             await context.flush_audit()
 
 
+class GatewaySchema(strawberry.Schema):
+    """Logs only the unexpected errors (with their traceback, server side): a refusal meant
+    for the caller (PublicError) or a query the validator refused is not an incident."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [e for e in errors if e.original_error is not None and not isinstance(e.original_error, PublicError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema(dev: bool = False) -> strawberry.Schema:
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[*extensions(dev), AuditFlush],
