@@ -163,3 +163,37 @@ def _due(system: dict, pathway_id: UUID) -> datetime | None:
     index = system["engine"].deadlines
     with index.transaction() as conn:
         return index.get(conn, pathway_id)
+
+
+def test_two_engines_sweeping_together_evaluate_each_due_pathway_once_and_raise_each_alert_once(
+    system: dict, settings: Settings, pg_schema: str,
+) -> None:
+    import threading
+
+    app, handler, clock, pool = system["app"], system["handler"], system["clock"], system["pool"]
+    first = system["engine"]
+    second = build_risk_engine(settings, PathwaysHandler(app), clock=clock,
+                               deadlines=PostgresDeadlineIndex(pool, pg_schema))
+    first.sweep_batch = second.sweep_batch = 5
+    pathways = []
+    for _ in range(40):
+        pid = open_pass_gp(handler)
+        send(handler, "GrantConsent", pid, T0, agency="csapa-rouen", categories=["medical"])
+        send(handler, "MakeReferral", pid, T0, referral_id=str(uuid4()), to_agency="csapa-rouen", service="addictologie")
+        pathways.append(pid)
+    with first.deadlines.transaction() as conn:
+        first.deadlines.set_many(conn, [(pid, "76", T0 + timedelta(days=14)) for pid in pathways])
+
+    clock.set(T0 + timedelta(days=14))
+    first.loaded_ids, second.loaded_ids = [], []
+    results = []
+    threads = [threading.Thread(target=lambda e=e: results.append(e.sweep())) for e in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sum(r.due for r in results) == 40 and sum(r.raised for r in results) == 40
+    assert sorted(first.loaded_ids + second.loaded_ids) == sorted(pathways)  # each read by one engine only
+    for pid in pathways:
+        assert [e.rule_id for e in events_named(app, pid, "AlertRaised")] == ["referral-unverified"]
