@@ -139,6 +139,19 @@ def needs(conn: Any, pathway_ids: Sequence[str], *, open_only: bool = True) -> d
     return out
 
 
+def actions(conn: Any, pathway_ids: Sequence[str], *, open_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Case-conference actions per pathway (``pathway_summary_actions`` columns), by due date."""
+    ids = [str(p) for p in pathway_ids]
+    out: dict[str, list[dict[str, Any]]] = {p: [] for p in ids}
+    if not ids:
+        return out
+    done = " AND done = 0" if open_only else ""
+    for row in _dicts(Db.of(conn), f"SELECT * FROM pathway_summary_actions WHERE {_in('pathway_id', ids)}{done} "
+                                   "ORDER BY due_on, action_id", ids):
+        out[row["pathway_id"]].append(row)
+    return out
+
+
 def participants(conn: Any, pathway_ids: Sequence[str]) -> dict[str, dict[str, str]]:
     """agency -> role, per pathway (``caseload_participants``)."""
     ids = [str(p) for p in pathway_ids]

@@ -1,6 +1,7 @@
 """Pathway summary: one row per pathway for lists and dashboards.
 
-``pathway_summary`` — pathway_id, kind, territory, lead_agency, state (``open``/``closed``),
+``pathway_summary`` — pathway_id, kind, territory, lead_agency, person_ref (pseudonymous
+reference: identity category), state (``open``/``closed``),
 closure_outcome, opened_at, closed_at, next milestone (``next_milestone``: ``release`` /
 ``discharge`` / ``sas_day_21``, ``next_milestone_on``: its date; null once the exit is
 recorded), exited_on, next_appointment_at (earliest appointment still booked),
@@ -12,6 +13,8 @@ open_needs_count, open_alerts_count, last activity (``last_activity_at``: latest
 ``open``/``met``, recorded_at, recorded_by, met_at): the list behind ``open_needs_count``.
 ``pathway_summary_agencies`` — the agencies taking part (pathway_id, agency, role): the
 ``agency`` filter of pathway lists.
+``pathway_summary_actions`` — actions assigned at case conferences (pathway_id, action_id,
+conference_id, owner_agency, description, due_on, done 1/0, done_at, assigned_at).
 ``pathway_summary_alerts`` and ``pathway_summary_appointments`` are the working sets the two
 other counters are recounted from (id, status).
 """
@@ -34,7 +37,7 @@ class PathwaySummary(Projection):
         Table(
             "pathway_summary",
             "pathway_id TEXT NOT NULL, kind TEXT NOT NULL, territory TEXT NOT NULL, lead_agency TEXT NOT NULL, "
-            "state TEXT NOT NULL, closure_outcome TEXT, opened_at TEXT NOT NULL, closed_at TEXT, "
+            "person_ref TEXT, state TEXT NOT NULL, closure_outcome TEXT, opened_at TEXT NOT NULL, closed_at TEXT, "
             "next_milestone TEXT, next_milestone_on TEXT, exited_on TEXT, next_appointment_at TEXT, "
             "open_needs_count BIGINT NOT NULL DEFAULT 0, open_alerts_count BIGINT NOT NULL DEFAULT 0, "
             "last_activity_at TEXT NOT NULL, last_agency TEXT, last_professional TEXT, last_role TEXT, "
@@ -56,6 +59,14 @@ class PathwaySummary(Projection):
         ),
         Table("pathway_summary_alerts", "pathway_id TEXT NOT NULL, alert_id TEXT NOT NULL, status TEXT NOT NULL",
               ("pathway_id", "alert_id")),
+        Table(
+            "pathway_summary_actions",
+            "pathway_id TEXT NOT NULL, action_id TEXT NOT NULL, conference_id TEXT NOT NULL, "
+            "owner_agency TEXT NOT NULL, description TEXT, due_on TEXT, done BIGINT NOT NULL, done_at TEXT, "
+            "assigned_at TEXT NOT NULL",
+            ("pathway_id", "action_id"),
+            (("owner_agency", "done"),),
+        ),
         Table(
             "pathway_summary_appointments",
             "pathway_id TEXT NOT NULL, appointment_id TEXT NOT NULL, scheduled_at TEXT NOT NULL, status TEXT NOT NULL",
@@ -96,11 +107,11 @@ class PathwaySummary(Projection):
         lead = e.get("lead_agency")
         out = [
             Statement(
-                f"INSERT INTO {self.t['pathway_summary']} (pathway_id, kind, territory, lead_agency, state, "
+                f"INSERT INTO {self.t['pathway_summary']} (pathway_id, kind, territory, lead_agency, person_ref, state, "
                 "opened_at, next_milestone, next_milestone_on, last_activity_at, last_agency, last_professional, "
-                "last_role, last_event, last_seq) VALUES (%s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "last_role, last_event, last_seq) VALUES (%s, %s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (pathway_id) DO NOTHING",
-                (e.pathway_id, kind, e.get("territory"), lead, e.occurred_at,
+                (e.pathway_id, kind, e.get("territory"), lead, e.get("person_ref"), e.occurred_at,
                  EXIT_MILESTONE.get(kind) if milestone_on else None, milestone_on, e.occurred_at,
                  e.agency, e.professional, e.role, e.name, e.seq),
             ),
@@ -189,6 +200,22 @@ class PathwaySummary(Projection):
 
     def on_AlertResolved(self, e: PathwayEvent) -> list[Statement]:
         return self._alert_status(e, "resolved")
+
+    # ------------------------------------------------------------------ case-conference actions
+    def on_ActionAssigned(self, e: PathwayEvent) -> list[Statement]:
+        return [Statement(
+            f"INSERT INTO {self.t['pathway_summary_actions']} (pathway_id, action_id, conference_id, owner_agency, "
+            "description, due_on, done, assigned_at) VALUES (%s, %s, %s, %s, %s, %s, 0, %s) "
+            "ON CONFLICT (pathway_id, action_id) DO NOTHING",
+            (e.pathway_id, e.get("action_id"), e.get("conference_id"), e.get("owner_agency"), e.get("description"),
+             e.get("due_on"), e.occurred_at),
+        )]
+
+    def on_ActionCompleted(self, e: PathwayEvent) -> list[Statement]:
+        return [Statement(
+            f"UPDATE {self.t['pathway_summary_actions']} SET done = 1, done_at = %s WHERE pathway_id = %s AND action_id = %s",
+            (e.occurred_at, e.pathway_id, e.get("action_id")),
+        )]
 
     # ------------------------------------------------------------------ appointments
     def _recount_appointments(self, e: PathwayEvent) -> Statement:

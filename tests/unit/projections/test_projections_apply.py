@@ -277,3 +277,20 @@ def test_apply_is_pure_deterministic_and_in_portable_sql(world: World, name: str
             assert statement.sql.count("%s") == len(statement.params)
             assert not PG_ONLY.search(statement.sql), statement.sql
             assert "_v3" in statement.sql and "_v1" not in statement.sql
+
+
+def test_case_conference_actions_are_listed_with_their_owner_due_date_and_completion(world: World) -> None:
+    pid = open_pass_gp(world)
+    conference, action, other = str(uuid4()), str(uuid4()), str(uuid4())
+    world.send("AddAgency", pid, "pass", 0.5, agency="dac", role="coordination")
+    world.send("HoldCaseConference", pid, "dac", 1, conference_id=conference, agencies=["pass", "dac"],
+               decisions=["chercher un hébergement"])
+    world.send("AssignAction", pid, "dac", 1, conference_id=conference, action_id=action, owner_agency="pass",
+               description="Appeler le 115", due_on="2026-03-05")
+    world.send("AssignAction", pid, "dac", 1, conference_id=conference, action_id=other, owner_agency="dac",
+               description="Relancer la CPAM", due_on="2026-03-04")
+    world.send("CompleteAction", pid, "pass", 2, action_id=action)
+    rows = q.actions(world.conn, [pid])[pid]
+    assert [(r["owner_agency"], r["due_on"], r["done"]) for r in rows] == [("dac", "2026-03-04", 0), ("pass", "2026-03-05", 1)]
+    assert [r["action_id"] for r in q.actions(world.conn, [pid], open_only=True)[pid]] == [other]
+    assert q.pathway_summary(world.conn, pid)["person_ref"] == "P-0001"
