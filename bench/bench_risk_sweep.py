@@ -140,10 +140,10 @@ def main() -> int:
         all_ids = make_pathways(app, max([args.due, *series]))
         due_ids = all_ids[: args.due]
 
-        def measure(indexed: int, ids: list[uuid.UUID], *, send: bool = False) -> tuple[float, float, float, int, int]:
+        def measure(indexed: int, ids: list[uuid.UUID], *, send: bool = False) -> tuple:
             with pool.connection() as conn:
                 reset(conn, schema, ids, indexed)
-            selects, sweeps, cpus, loads = [], [], [], 0
+            selects, sweeps, cpus, reads, loads = [], [], [], [], 0
             result = None
             for _ in range(1 if send else args.repeat):
                 with pool.connection() as conn:
@@ -154,30 +154,33 @@ def main() -> int:
                 sweeps.append(time.perf_counter() - started)
                 cpus.append(time.process_time() - cpu)
                 selects.append(result.select_s)
+                reads.append(result.load_s)
                 loads = engine.loads
                 assert result.due == len(ids), (result.due, len(ids))
             assert result is not None
-            return statistics.median(selects), statistics.median(sweeps), statistics.median(cpus), loads, result.raised
+            return (statistics.median(selects), statistics.median(reads), statistics.median(sweeps),
+                    statistics.median(cpus), loads, result.raised)
 
         rows = []
         for indexed in totals:
-            sel, sweep, cpu, loads, _ = measure(indexed, due_ids)
-            rows.append((indexed, len(due_ids), sel, sweep, cpu, loads, "evaluate"))
+            sel, read, sweep, cpu, loads, _ = measure(indexed, due_ids)
+            rows.append((indexed, len(due_ids), sel, read, sweep, cpu, loads, "evaluate"))
             print(f"  {indexed:>9,} indexés, {len(due_ids)} dus : sélection {sel * 1000:7.1f} ms, "
                   f"sweep {sweep * 1000:7.1f} ms, {loads} parcours lus".replace(",", " "), file=sys.stderr)
         for due in series:
             ids = all_ids[:due]
-            sel, sweep, cpu, loads, _ = measure(middle, ids)
-            rows.append((middle, due, sel, sweep, cpu, loads, "evaluate"))
+            sel, read, sweep, cpu, loads, _ = measure(middle, ids)
+            rows.append((middle, due, sel, read, sweep, cpu, loads, "evaluate"))
         if args.with_raise:
-            sel, sweep, cpu, loads, raised = measure(middle, due_ids, send=True)
-            rows.append((middle, len(due_ids), sel, sweep, cpu, loads, f"raise ({raised} AlertRaised written)"))
+            sel, read, sweep, cpu, loads, raised = measure(middle, due_ids, send=True)
+            rows.append((middle, len(due_ids), sel, read, sweep, cpu, loads, f"raise ({raised} AlertRaised written)"))
 
-        print("\n| indexed | due | share | select (ms) | sweep wall (ms) | sweep CPU (ms) | pathways read | mode |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---|")
-        for indexed, due, sel, sweep, cpu, loads, mode in rows:
-            print(f"| {indexed:,} | {due:,} | {100 * due / indexed:.2g} % | {sel * 1000:.1f} | {sweep * 1000:.0f} | "
-                  f"{cpu * 1000:.0f} | {loads:,} | {mode} |")
+        print("\n| indexed | due | share | select (ms) | read+decode (ms) | sweep wall (ms) | sweep CPU (ms) "
+              "| pathways read | mode |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for indexed, due, sel, read, sweep, cpu, loads, mode in rows:
+            print(f"| {indexed:,} | {due:,} | {100 * due / indexed:.2g} % | {sel * 1000:.1f} | {read * 1000:.0f} | "
+                  f"{sweep * 1000:.0f} | {cpu * 1000:.0f} | {loads:,} | {mode} |")
         with pool.connection() as conn:
             reset(conn, schema, due_ids, middle)
             plan = index.explain_due(conn, DUE_AT, args.batch)

@@ -131,6 +131,8 @@ class SweepResult:
     #: Pathways whose evaluation raised: re-indexed at now + retry_after.
     failed: int = 0
     select_s: float = 0.0
+    #: Of process_s: reading the due pathways from the event store (decrypt, decode, replay).
+    load_s: float = 0.0
     process_s: float = 0.0
     batches: int = 0
 
@@ -210,6 +212,7 @@ class RiskEngine:
                 result.select_s += time.perf_counter() - started
                 started = time.perf_counter()
                 loaded = self.load_many([r.pathway_id for r in rows])
+                result.load_s += time.perf_counter() - started
                 writes: list[tuple[UUID, str, datetime | None]] = []
                 for row in rows:
                     seen.add(row.pathway_id)
