@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,6 +185,10 @@ class _Wire:
         self.data = json.loads(record.value) if record.value else None
 
 
+class RebuildRunning(RuntimeError):
+    """Another rebuild of the same projection holds the lock (one at a time per schema)."""
+
+
 @dataclass
 class RebuildResult:
     name: str
@@ -228,6 +233,9 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
         staging.execute("PRAGMA cache_size=-262144")
         _set_path(conn, target.schema)
         db = Db(conn, "postgres")
+        lock = zlib.crc32(f"relais.rebuild.{target.schema}.{name}".encode())
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:  # released on close
+            raise RebuildRunning(f"une reconstruction de « {name} » est déjà en cours sur ce schéma")
         with conn.transaction():
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
             ensure_registry(db)

@@ -137,10 +137,14 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
         print(f"relais projections : {cls.name} reconstruite depuis le journal des événements "
               f"(v{before} -> v{new.version})", flush=True)
         return 0
-    from projections.postgres import rebuild
+    from projections.postgres import RebuildRunning, rebuild
     from services.bootstrap import projection_target
 
-    result = rebuild(projection_target(_worker_settings()), cls, progress=progress)
+    try:
+        result = rebuild(projection_target(_worker_settings()), cls, progress=progress)
+    except RebuildRunning as exc:
+        print(f"relais projections : ERREUR : {exc}", file=sys.stderr)
+        return 1
     rate = f"{result.rate:,.0f}".replace(",", " ")
     print(f"relais projections : {cls.name} v{result.old_version} -> v{result.new_version} : "
           f"{result.events} événements en {result.seconds:.1f} s ({rate} év/s), "
@@ -213,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "them; `run [NAME...]` keeps them up to date until SIGTERM (default: all); `rebuild NAME` builds "
         "the next version from the start of the topic (progress on stderr), swaps the view readers "
         "use in one transaction and drops the old version. `rebuild NAME --embedded` does the same in "
-        "the embedded SQLite read models, from the embedded event store.",
+        "the embedded SQLite read models, from the embedded event store (stop `relais serve` first).",
     )
     projections.add_argument("action", choices=["list", "run", "rebuild"])
     projections.add_argument("names", nargs="*", metavar="NAME", help="projection names (see `list`)")

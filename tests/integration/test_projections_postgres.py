@@ -186,3 +186,16 @@ def test_territory_indicators_on_postgresql_suppress_counts_below_five(tmp_path,
     small = [k for k, n in raw.items() if 0 < n < 5]
     assert small, "the synthetic territory has small cells to hide"
     assert any(r["suppressed"] for r in rows)
+
+
+def test_a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(target, producer) -> None:
+    import zlib
+
+    from projections.postgres import RebuildRunning
+
+    lock = zlib.crc32(f"relais.rebuild.{target.schema}.timeline".encode())
+    with psycopg.connect(target.conninfo, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock,))
+        with pytest.raises(RebuildRunning, match="déjà en cours"):
+            rebuild(target, PROJECTIONS["timeline"], progress=None)
+    assert read_version(target, "timeline") is None  # nothing was touched
