@@ -55,6 +55,25 @@ def _d(value: Any) -> str:
     return f"{d}/{m}/{y}"
 
 
+SOCIAL_TARGETS = ("siao", "115", "héberg", "heberg", "logement", "cada", "huda", "chrs", "lhss", "association",
+                  "domiciliation", "accueil de jour", "ccas")
+ADMINISTRATIVE_TARGETS = ("cpam", "caf", "préfecture", "prefecture", "ofii", "droits", "france travail", "mairie")
+
+
+def _referral(e: PathwayEvent) -> tuple[str, str]:
+    """A referral names the service it goes to, which often says what care the person needs
+    (CSAPA, CMP, CeGIDD...): medical unless the target is plainly a housing/social or an
+    administrative service (secret professionnel partagé: when in doubt, the narrower category)."""
+    target = f"{e.get('to_agency') or ''} {e.get('service') or ''}".lower()
+    if any(k in target for k in SOCIAL_TARGETS):
+        category = SOCIAL
+    elif any(k in target for k in ADMINISTRATIVE_TARGETS):
+        category = ADMINISTRATIVE
+    else:
+        category = MEDICAL
+    return category, f"Orientation vers {e.get('to_agency')} ({e.get('service')})"
+
+
 def _opened(e: PathwayEvent) -> tuple[str, str]:
     return IDENTITY, f"Parcours ouvert ({KIND_FR.get(e.kind or '', e.kind)}) par {e.get('lead_agency')}"
 
@@ -73,7 +92,7 @@ LABELS: dict[str, Label] = {
     "NeedRecorded": lambda e: (NEED_CATEGORY.get(e.get("category"), MEDICAL),
                                f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}"),
     "NeedMet": lambda e: (SOCIAL, "Besoin couvert"),
-    "ReferralMade": lambda e: (SOCIAL, f"Orientation vers {e.get('to_agency')} ({e.get('service')})"),
+    "ReferralMade": _referral,
     "ReferralStatusChanged": lambda e: (
         SOCIAL, f"Orientation {REFERRAL_STATUS_FR.get(e.get('status'), e.get('status'))}"),
     "ReferralOutcomeRecorded": lambda e: (

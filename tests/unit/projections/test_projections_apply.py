@@ -294,3 +294,19 @@ def test_case_conference_actions_are_listed_with_their_owner_due_date_and_comple
     assert [(r["owner_agency"], r["due_on"], r["done"]) for r in rows] == [("dac", "2026-03-04", 0), ("pass", "2026-03-05", 1)]
     assert [r["action_id"] for r in q.actions(world.conn, [pid], open_only=True)[pid]] == [other]
     assert q.pathway_summary(world.conn, pid)["person_ref"] == "P-0001"
+
+
+def test_a_referral_is_medical_information_unless_it_goes_to_a_housing_or_administrative_service(world: World) -> None:
+    pid = open_pass_gp(world)
+    for to_agency, service in (("csapa-rouen", "addictologie"), ("siao-76", "hébergement d'urgence"),
+                               ("cpam-76", "ouverture des droits")):
+        world.send("MakeReferral", pid, "pass", 1, referral_id=str(uuid4()), to_agency=to_agency, service=service,
+                   need_id=None)
+    rows = [r for r in q.timeline(world.conn, pid) if r["event_type"] == "ReferralMade"]
+    assert [(r["label"], r["category"]) for r in rows] == [
+        ("Orientation vers csapa-rouen (addictologie)", "medical"),
+        ("Orientation vers siao-76 (hébergement d'urgence)", "social"),
+        ("Orientation vers cpam-76 (ouverture des droits)", "administrative"),
+    ]
+    social_view = q.timeline(world.conn, pid, categories={"social"})
+    assert not any("csapa" in r["label"] for r in social_view)
