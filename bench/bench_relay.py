@@ -1,0 +1,143 @@
+"""Benchmark (not a test): the outbox relay's throughput, from a pre-filled PostgreSQL event
+store to Kafka, beside a raw kafka-python producer sending the very same records in the same run.
+
+    .venv/bin/python bench/bench_relay.py [--pathways 100] [--per-pathway 40] [--batch-size 500] [--repeat 3]
+                                          [--no-cipher] [--profile]
+
+What is timed
+- "relay": `build_relay(settings, app)` (the composition root's relay, as `relais relay` runs
+  it) looping `run_once()` until the log is exhausted: position read, notification select,
+  AES-GCM decryption and event reconstruction, CloudEvent body and headers, producer send,
+  flush and wait for every acknowledgment (acks=all, idempotent) per batch, position write.
+  The producer is connected before the clock starts.
+- "raw": a kafka-python `KafkaProducer` (acks=all, idempotence on, linger_ms=5: the
+  EventProducer's settings) sending the records the relay put on the wire (same keys, bodies,
+  headers), read back from its topic, then one flush. No database, no encoding, no batching
+  boundary: the ceiling for this broker and client.
+Both go to fresh topics with the same partition count. Each repeat alternates the two; the
+median is reported. A fresh schema and topics are created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import fmt_rate, machine, prefill, scratch  # noqa: E402
+
+
+def read_records(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes, list]]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             max_poll_records=5000)
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    out: list[tuple[bytes, bytes, list]] = []
+    deadline = time.monotonic() + 60
+    while len(out) < count and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            out.extend((r.key, r.value, list(r.headers)) for r in records)
+    consumer.close()
+    return out[:count]
+
+
+def run_relay(settings, app, name: str, batch_size: int) -> tuple[float, int]:  # noqa: ANN001
+    from services.bootstrap import build_relay
+
+    relay = build_relay(settings, app)
+    relay.name, relay.batch_size = name, batch_size
+    relay._publisher.publish([])  # connect the producer before the clock starts  # noqa: SLF001
+    start = time.perf_counter()
+    notifications = 0
+    while True:
+        n = relay.run_once()
+        if n == 0:
+            break
+        notifications += n
+    seconds = time.perf_counter() - start
+    relay._publisher.close()  # noqa: SLF001
+    return seconds, notifications
+
+
+def run_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, list]]) -> float:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer.partitions_for(topic)  # metadata before the clock starts
+    start = time.perf_counter()
+    futures = [producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
+    producer.flush()
+    for f in futures:
+        f.get(timeout=60)
+    seconds = time.perf_counter() - start
+    producer.close()
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pathways", type=int, default=100)
+    parser.add_argument("--per-pathway", type=int, default=40, help="commands per pathway (one event each)")
+    parser.add_argument("--batch-size", type=int, default=None, help="relay notifications per batch (default: the relay's)")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median is reported")
+    parser.add_argument("--no-cipher", action="store_true",
+                        help="event store without payload encryption (to see what decryption costs the relay)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one extra relay run; print the top functions")
+    args = parser.parse_args()
+
+    from services.bootstrap import build_pathways_application
+    from services.pathways import PathwaysHandler
+    from services.relay.relay import Relay
+
+    batch_size = args.batch_size or Relay.__init__.__kwdefaults__["batch_size"]
+    print(machine())
+    with scratch(partitions=args.partitions) as s:
+        overrides = {"CIPHER_TOPIC": "", "CIPHER_KEY": ""} if args.no_cipher else {}
+        app = build_pathways_application(s.settings, **overrides)
+        t = time.perf_counter()
+        events = prefill(PathwaysHandler(app), args.pathways, args.per_pathway)
+        print(f"event store pre-filled: {events} pathway events of {args.pathways} pathways "
+              f"in {time.perf_counter() - t:.1f}s; relay batch size {batch_size}; {args.partitions} partitions; "
+              f"payloads {'NOT encrypted' if args.no_cipher else 'AES-256-GCM encrypted'} at rest")
+        records = None
+        relay_s: list[float] = []
+        raw_s: list[float] = []
+        for r in range(args.repeat):
+            seconds, notifications = run_relay(s.settings, app, f"bench-{r}", batch_size)
+            relay_s.append(seconds)
+            if records is None:
+                records = read_records(s.settings.kafka_bootstrap, f"{s.prefix}.pathway-events", events)
+                assert len(records) == events, f"read back {len(records)} of {events}"
+                size = sum(len(v) + len(k) + sum(len(n) + len(x) for n, x in h) for k, v, h in records) / len(records)
+                print(f"records: {events}, mean {size:.0f} bytes (key + body + headers); "
+                      f"notifications read by the relay: {notifications}")
+            raw_s.append(run_raw(s.settings.kafka_bootstrap, s.topic(f"raw-{r}", args.partitions), records))
+            print(f"  run {r + 1}: relay {fmt_rate(events, relay_s[-1])} ({relay_s[-1]:.2f}s), "
+                  f"raw {fmt_rate(events, raw_s[-1])} ({raw_s[-1]:.2f}s), relay/raw {raw_s[-1] / relay_s[-1]:.0%}")
+        relay_t, raw_t = statistics.median(relay_s), statistics.median(raw_s)
+        ratio = statistics.median(raw / relay for raw, relay in zip(raw_s, relay_s))
+        print(f"relay {fmt_rate(events, relay_t)}   raw kafka-python {fmt_rate(events, raw_t)}   "
+              f"relay/raw {ratio:.0%} (medians of {args.repeat} runs; the ratio is the median of each run's ratio)")
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            run_relay(s.settings, app, "bench-profile", batch_size)
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+        app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
