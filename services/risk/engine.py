@@ -313,6 +313,10 @@ class RiskEngine:
                 due = self._escalation_due(alert)
                 if due is not None:
                     escalation_dues.append(due if due > now else now + self.retry_after)
+            if self._unraised(pathway, loaded.events, findings):
+                # A risk found with no alert (its raise was refused, or it began just now):
+                # a sweep comes back to it soon instead of the index forgetting it.
+                escalation_dues.append(now + self.retry_after)
 
         candidates = [d for d in (next_deadline(pathway, now, settings), *escalation_dues) if d is not None]
         if outcome.refused:
@@ -358,6 +362,16 @@ class RiskEngine:
                 delay = self.escalation.delay(finding.severity)
                 if delay is not None:
                     escalation_dues.append(now + delay)
+
+    def _unraised(self, pathway: Any, events: list[Any], findings: list[RiskFinding]) -> bool:
+        open_keys = {(a.rule_id, a.subject) for a in pathway.open_alerts}
+        for finding in findings:
+            if finding.key in open_keys:
+                continue
+            earlier = [a for a in pathway.alerts.values() if (a.rule_id, a.subject) == finding.key]
+            if not self._resolved_by_hand_since(events, earlier, finding):
+                return True
+        return False
 
     def _resolve(self, pathway: Any, findings: list[RiskFinding], now: datetime, outcome: Outcome) -> None:
         managed = [a for a in pathway.open_alerts if a.rule_id in RULES]

@@ -251,3 +251,32 @@ def test_the_consumer_handler_dead_letters_an_event_a_rule_cannot_evaluate_but_r
         RiskConsumerHandler(Engine(KeyError("x"))).handle(None, message)
     with pytest.raises(psycopg.OperationalError):
         RiskConsumerHandler(Engine(psycopg.OperationalError("down"))).handle(None, message)
+
+
+def test_a_refused_raise_is_tried_again_by_a_later_sweep_even_after_the_engines_own_events_came_back(
+    world: World, monkeypatch,
+) -> None:
+    from services.pathways import CommandRejected, CommandResult
+
+    real = world.handler.handle
+    refused = []
+
+    def handle(command):  # noqa: ANN001, ANN202
+        if type(command).__name__ == "RaiseAlert" and command.rule_id == "exit-without-housing" and not refused:
+            refused.append(command)
+            return CommandResult(command_id=command.command_id, pathway_id=command.pathway_id, accepted=False,
+                                 rejection=CommandRejected(None, "base indisponible", "Unavailable"))
+        return real(command)
+
+    monkeypatch.setattr(world.handler, "handle", handle)
+    pid = world.open("Detention", SPIP, USMP, SIAO, prison="Maison d'arrêt de Rouen", release_date=on(25))
+    threshold = paris_midnight(on(10))
+    # One evaluation raises two alerts: exit-without-housing (refused here) and rights-not-open,
+    # whose AlertRaised comes back through the bus and re-indexes the pathway.
+    world.at(threshold)
+    assert refused and world.alerts(pid, "exit-without-housing") == []
+    assert world.alerts(pid, "rights-not-open")
+    assert world.due_at(pid) == threshold + world.engine.retry_after
+
+    world.at(threshold + world.engine.retry_after)
+    assert [a.rule_id for a in world.open_alerts(pid, "exit-without-housing")] == ["exit-without-housing"]
