@@ -1,7 +1,7 @@
 """Benchmark (not a test): projection rebuild rate in events/s, beside a raw consume-only pass
 over the very same topic in the same run.
 
-    .venv/bin/python bench/bench_rebuild.py [--pathways 300] [--copies 5] [--projection NAME ...]
+    .venv/bin/python bench/bench_rebuild.py [--pathways 300] [--copies 3] [--projection NAME ...]
 
 What is timed
 - "raw consume": a KafkaConsumer assigned to every partition from the beginning, polling
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_rebuild.py", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--pathways", type=int, default=300, help="synthetic pathways run through the domain")
-    parser.add_argument("--copies", type=int, default=5, help="copies of their stream under fresh ids")
+    parser.add_argument("--copies", type=int, default=3, help="copies of their stream under fresh ids")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--projection", action="append", choices=list(PROJECTIONS),
                         help="projection(s) to rebuild (default: pathway_summary, timeline, territory_indicators)")
