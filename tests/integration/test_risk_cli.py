@@ -56,3 +56,13 @@ def test_relais_risk_runs_until_sigterm_with_json_logs(pg_url: str, pg_schema: s
         assert all(entry.get("level") and entry.get("time") for entry in lines)
     finally:
         kafka_admin.delete_topics(topics, raise_errors=False)
+
+
+def test_relais_risk_sweep_once_sweeps_the_postgres_index_and_exits(pg_url: str, pg_schema: str) -> None:
+    env = {**os.environ, "RELAIS_DATABASE_URL": pg_url, "RELAIS_DATABASE_SCHEMA": pg_schema,
+           "RELAIS_CIPHER_KEY": AESCipher.create_key(32)}
+    out = subprocess.run([sys.executable, "-m", "services.cli", "risk", "--sweep-once"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    [done] = [json.loads(line) for line in out.stderr.splitlines() if '"sweep_once"' in line]
+    assert done["due"] == 0 and done["raised"] == 0
