@@ -21,7 +21,7 @@ class Caseload(Projection):
             "state TEXT NOT NULL, opened_at TEXT NOT NULL, last_activity_at TEXT NOT NULL, last_agency TEXT, "
             "last_professional TEXT, last_role TEXT",
             ("pathway_id",),
-            (("last_professional",),),
+            (("last_professional",), ("opened_at", "pathway_id")),
         ),
         Table(
             "caseload_participants",

@@ -186,26 +186,36 @@ def timeline(conn: Any, pathway_id: str, *, categories: Iterable[str] | None = N
 # --------------------------------------------------------------------------- caseload
 
 
-def caseload_by_agency(conn: Any, agency: str, *, state: str | None = "open") -> list[dict[str, Any]]:
+def caseload_by_agency(conn: Any, agency: str, *, state: str | None = "open", first: int = 50,
+                       after: str | None = None) -> Page:
     """The pathways ``agency`` takes part in, with its role there (``caseload_pathways``
-    columns + ``role``), most recently active first."""
-    where = _Where()
+    columns + ``role``), newest opened first."""
+    db, first, where = Db.of(conn), _first(first), _Where()
     where.add("c.agency = %s", agency)
     if state is not None:
         where.add("p.state = %s", state)
-    return _dicts(Db.of(conn), "SELECT p.*, c.role FROM caseload_participants c JOIN caseload_pathways p "
-                               f"ON p.pathway_id = c.pathway_id{where.sql()} "
-                               "ORDER BY p.last_activity_at DESC, p.pathway_id", where.params)
+    if after is not None:
+        opened_at, pid = decode_cursor(after, 2)
+        where.add("(p.opened_at < %s OR (p.opened_at = %s AND p.pathway_id < %s))", opened_at, opened_at, pid)
+    rows = _dicts(db, "SELECT p.*, c.role FROM caseload_participants c JOIN caseload_pathways p "
+                      f"ON p.pathway_id = c.pathway_id{where.sql()} "
+                      f"ORDER BY p.opened_at DESC, p.pathway_id DESC LIMIT {first + 1}", where.params)
+    return _page(rows, first, ("opened_at", "pathway_id"))
 
 
-def caseload_by_professional(conn: Any, professional: str, *, state: str | None = "open") -> list[dict[str, Any]]:
-    """The pathways whose last actor is ``professional`` (pseudonymous id)."""
-    where = _Where()
+def caseload_by_professional(conn: Any, professional: str, *, state: str | None = "open", first: int = 50,
+                             after: str | None = None) -> Page:
+    """The pathways whose last actor is ``professional`` (pseudonymous id), newest opened first."""
+    db, first, where = Db.of(conn), _first(first), _Where()
     where.add("last_professional = %s", professional)
     if state is not None:
         where.add("state = %s", state)
-    return _dicts(Db.of(conn), f"SELECT * FROM caseload_pathways{where.sql()} "
-                               "ORDER BY last_activity_at DESC, pathway_id", where.params)
+    if after is not None:
+        opened_at, pid = decode_cursor(after, 2)
+        where.add("(opened_at < %s OR (opened_at = %s AND pathway_id < %s))", opened_at, opened_at, pid)
+    rows = _dicts(db, f"SELECT * FROM caseload_pathways{where.sql()} "
+                      f"ORDER BY opened_at DESC, pathway_id DESC LIMIT {first + 1}", where.params)
+    return _page(rows, first, ("opened_at", "pathway_id"))
 
 
 def caseload_counts(conn: Any, *, territory: str | None = None) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ def test_every_projection_fed_through_the_consumer_runner_has_the_rows_of_the_em
             pid = page.items[0]["pathway_id"]
             assert [r["seq"] for r in q.timeline(conn, pid, order="recorded")] == list(
                 range(1, len(q.timeline(conn, pid)) + 1))
-            assert q.caseload_by_agency(conn, "pass")
+            assert q.caseload_by_agency(conn, "pass").items
     finally:
         for live in lives:
             live.close()

@@ -84,10 +84,10 @@ def test_closing_then_reopening_moves_the_state_in_the_summary_and_the_caseload(
     world.send("ClosePathway", pid, "pass", 3, outcome="lost_to_follow_up", reason="injoignable")
     row = q.pathway_summary(world.conn, pid)
     assert (row["state"], row["closure_outcome"]) == ("closed", "lost_to_follow_up")
-    assert q.caseload_by_agency(world.conn, "pass") == []
+    assert q.caseload_by_agency(world.conn, "pass").items == []
     world.send("ReopenPathway", pid, "pass", 4, reason="a rappelé")
     assert q.pathway_summary(world.conn, pid)["state"] == "open"
-    assert [r["pathway_id"] for r in q.caseload_by_agency(world.conn, "pass")] == [pid]
+    assert [r["pathway_id"] for r in q.caseload_by_agency(world.conn, "pass").items] == [pid]
 
 
 def test_the_timeline_has_one_row_per_event_with_who_when_a_french_label_and_a_category(world: World) -> None:
@@ -127,9 +127,13 @@ def test_caseload_lists_open_pathways_per_agency_with_its_role_and_per_professio
     world.send("AddAgency", b, "pass", 1, agency="siao", role="housing")
     world.send("RecordContactAttempt", b, "siao", 2, reached=True, channel="phone")
     world.send("RemoveAgency", a, "pass", 3, agency="siao", reason="plus concerné")
-    siao = q.caseload_by_agency(world.conn, "siao")
+    siao = q.caseload_by_agency(world.conn, "siao").items
     assert [(r["pathway_id"], r["role"]) for r in siao] == [(b, "housing")]
-    assert [r["pathway_id"] for r in q.caseload_by_professional(world.conn, "siao-pro-1")] == [b]
+    assert [r["pathway_id"] for r in q.caseload_by_professional(world.conn, "siao-pro-1").items] == [b]
+    first = q.caseload_by_agency(world.conn, "pass", first=1)
+    assert first.has_next_page and [r["pathway_id"] for r in first.items] == [b]
+    rest = q.caseload_by_agency(world.conn, "pass", first=1, after=first.end_cursor)
+    assert [r["pathway_id"] for r in rest.items] == [a] and not rest.has_next_page
     counts = {(r["agency"], r["role"]): r["open_pathways"] for r in q.caseload_counts(world.conn, territory="76")}
     assert counts == {("pass", "lead"): 2, ("siao", "housing"): 1}
 
