@@ -27,7 +27,6 @@ import base64
 import hashlib
 import os
 import random
-import statistics
 import subprocess
 import sys
 import threading

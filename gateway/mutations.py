@@ -16,7 +16,7 @@ import logging
 import re
 import types as pytypes
 import typing
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Annotated, Any, Union
 from uuid import UUID
 
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from strawberry.types import Info
 
 from domain.values import InformationCategory, NeedCategory
-from gateway import types as t  # noqa: F401 - registers the strawberry enums
+from gateway import types as _types  # noqa: F401 - registers the strawberry enums
 from gateway.audit import EXECUTE
 from gateway.context import Context
 from gateway.hardening import PublicError

@@ -16,7 +16,7 @@ from gateway.context import Context
 from gateway.directory import SEVERITY_RANK, Entry
 from gateway.hardening import PublicError, check_page_size
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role
-from gateway.views import Pathway, alert_view, pathway_view, returned_categories  # noqa: F401
+from gateway.views import Pathway, pathway_view
 
 SMALL_COUNT = 5  # de-identified indicators: counts below this are not shown (secret statistique)
 

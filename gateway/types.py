@@ -11,7 +11,6 @@ import base64
 import binascii
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -274,7 +273,3 @@ def as_redactions(items: list[p.Redaction]) -> list[Redaction]:
     return [Redaction(field=_camel(r.field), category=r.category, reason=r.reason, message=r.reason.message)
             for r in items]
 
-
-def plain(value: Any) -> Any:
-    """Enum values as their strawberry enum (same class), everything else unchanged."""
-    return value

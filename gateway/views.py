@@ -7,7 +7,6 @@ timeline is built on demand (its own resolver), through the same decision and re
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -321,14 +320,3 @@ def pathway_view(history: History, principal: p.Principal, as_of: datetime | Non
     view.redactions = t.as_redactions(hidden)
     return view
 
-
-def returned_categories(view: Pathway) -> list[str]:
-    return sorted(c.value for c in view._returned)  # noqa: SLF001 - same module family
-
-
-def copy_dataclass(obj: Any) -> Any:
-    return dataclasses.replace(obj)
-
-
-def today() -> date:
-    return datetime.now(timezone.utc).date()

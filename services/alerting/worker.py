@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 from gateway.permissions import decide_for_agency
 from gateway.store import EventStoreReader
@@ -135,7 +135,3 @@ def run_kafka(worker: AlertingWorker, bootstrap: str, source_topic: str, stop: t
     finally:
         consumer.close()
 
-
-def alert_id_of(event: CloudEvent) -> UUID | None:
-    item = feed_item(event)
-    return item.alert_id if item else None

@@ -21,7 +21,7 @@ from gateway.mutations import INPUTS, camel
 from gateway.serving import serve
 from services.pathways.commands import COMMANDS
 from services.settings import Settings
-from services.territory.synthetic import PROFESSIONALS, generate
+from services.territory.synthetic import generate
 
 KEY = "e2e-key-e2e-key-e2e-key-e2e-key-0123456"
 NOW = datetime.now(timezone.utc)
