@@ -101,12 +101,17 @@ class Pathway(Aggregate):
         self.closure_reason: str | None = None
         self.closed_at: datetime | None = None
         self.last_activity_at = occurred_at
+        self.last_progress_at = occurred_at
         self.last_actor = actor
 
-    def _touch(self, actor: Actor, occurred_at: datetime) -> None:
-        # Late entries must not move the clock back: the "stalled" rule reads this.
+    def _touch(self, actor: Actor, occurred_at: datetime, *, progress: bool = True) -> None:
+        """Every event is activity; every event but the alerts' is progress on the pathway
+        (the "stalled" rule counts from the last progress: its own alert must not reset it).
+        Late entries never move either clock back."""
         if occurred_at > self.last_activity_at:
             self.last_activity_at = occurred_at
+        if progress and occurred_at > self.last_progress_at:
+            self.last_progress_at = occurred_at
         self.last_actor = actor
 
     # ------------------------------------------------------------------ queries
@@ -845,7 +850,7 @@ class Pathway(Aggregate):
             suggested_action=suggested_action, severity=AlertSeverity(severity),
             status=AlertStatus.RAISED, raised_at=occurred_at,
         )
-        self._touch(actor, occurred_at)
+        self._touch(actor, occurred_at, progress=False)
 
     def acknowledge_alert(self, alert_id: UUID, actor: Actor, occurred_at: datetime) -> None:
         self.check_can_act(actor)
@@ -858,7 +863,7 @@ class Pathway(Aggregate):
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_by = actor.agency
         alert.status_changed_at = occurred_at
-        self._touch(actor, occurred_at)
+        self._touch(actor, occurred_at, progress=False)
 
     def escalate_alert(
         self, alert_id: UUID, to_agency: str, reason: str, actor: Actor, occurred_at: datetime
@@ -875,7 +880,7 @@ class Pathway(Aggregate):
         alert.escalated_to = to_agency
         alert.escalation_reason = reason
         alert.status_changed_at = occurred_at
-        self._touch(actor, occurred_at)
+        self._touch(actor, occurred_at, progress=False)
 
     def resolve_alert(self, alert_id: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
         self.check_can_act(actor)
@@ -889,7 +894,7 @@ class Pathway(Aggregate):
         alert.status = AlertStatus.RESOLVED
         alert.resolution_reason = reason
         alert.status_changed_at = occurred_at
-        self._touch(actor, occurred_at)
+        self._touch(actor, occurred_at, progress=False)
 
     # ------------------------------------------------------------------ closure
     def close(self, outcome: ClosureOutcome, reason: str, actor: Actor, occurred_at: datetime) -> None:

@@ -217,3 +217,14 @@ def test_a_late_entry_does_not_move_the_last_activity_back(pass_gp) -> None:
     pass_gp.record_contact_attempt(reached=True, channel="phone", actor=CASO, occurred_at=at(10))
     pass_gp.record_contact_attempt(reached=False, channel="phone", actor=CASO, occurred_at=at(4))  # entered late
     assert pass_gp.last_activity_at == at(10)
+
+
+def test_alerts_are_activity_but_not_progress_on_the_pathway(pass_gp) -> None:
+    pass_gp.record_contact_attempt(reached=False, channel="phone", actor=CASO, occurred_at=at(2))
+    alert = uuid4()
+    _raise(pass_gp, alert_id=alert)  # at(3)
+    pass_gp.acknowledge_alert(alert_id=alert, actor=CASO, occurred_at=at(4))
+    assert pass_gp.last_activity_at == at(4)
+    assert pass_gp.last_progress_at == at(2)
+    pass_gp.add_agency(agency=SIAO.agency, role=ParticipantRole.HOUSING, actor=CASO, occurred_at=at(5))
+    assert pass_gp.last_progress_at == at(5)
