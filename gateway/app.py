@@ -56,10 +56,17 @@ def build_services(relais: Relais) -> GatewayServices:
     from services.bootstrap import ensure_gateway_adapters
 
     ensure_gateway_adapters(relais)
+    from gateway.index import DirectoryIndex, ReadModelIndex
+
     app = relais.pathways.app
+    directory = Directory(app)
+    # The projections' read model lists pathways when the composition root provides a
+    # connection to it (`relais.readmodels`: a context-manager factory); else our own index.
+    readmodels = getattr(relais, "readmodels", None)
+    index = ReadModelIndex(readmodels) if readmodels is not None else DirectoryIndex(directory)
     return GatewayServices(settings=relais.settings, pathways=relais.pathways, reader=EventStoreReader(app),
-                           directory=Directory(app), audit=relais.audit, rate_limiter=RateLimiter(),
-                           alerts=AlertFeed(), webhooks=relais.webhooks)
+                           directory=directory, audit=relais.audit, rate_limiter=RateLimiter(),
+                           alerts=AlertFeed(), webhooks=relais.webhooks, index=index)
 
 
 def create_app(relais: Relais) -> FastAPI:

@@ -33,6 +33,7 @@ class GatewayServices:
     audit: AuditLog
     rate_limiter: RateLimiter
     alerts: Any = None  # gateway.subscriptions.AlertFeed
+    index: Any = None  # gateway.index.DirectoryIndex or ReadModelIndex (list queries)
     webhooks: Any = None  # services.alerting.webhooks.WebhookRegistry
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
 

@@ -59,7 +59,7 @@ class PathwayEdge:
 class PathwayConnection:
     edges: list[PathwayEdge]
     page_info: t.PageInfo
-    total_count: int
+    total_count: int | None = strawberry.field(description="Nombre total (null si l'index ne compte pas).")
 
     @strawberry.field
     def nodes(self) -> list[Pathway]:
@@ -194,22 +194,28 @@ class Query:
     @strawberry.field(description="Parcours auxquels votre structure participe, filtrés et paginés (curseur).")
     async def pathways(self, info: Info, filter: PathwayFilter | None = None, first: int = 20,  # noqa: A002
                        after: str | None = None) -> PathwayConnection:
+        import asyncio
+
+        from gateway.index import PathwayFilterValues
+
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
         f = filter or PathwayFilter()
-        entries = [e for e in _visible_entries(context, principal.agency)
-                   if (f.kind is None or e.kind == f.kind.value)
-                   and (f.territory is None or e.territory == f.territory)
-                   and (f.agency is None or f.agency in e.participants)
-                   and (f.state is None or e.closed == (f.state is t.PathwayState.CLOSED))
-                   and (f.has_open_alert is None or bool(e.open_alerts) == f.has_open_alert)]
-        entries.sort(key=_sort_key)
-        page, more = _page(entries, _sort_key, first, after, 2)
-        views = await _views(context, page, "pathways")
-        edges = [PathwayEdge(cursor=t.encode_cursor(*_sort_key(e)), node=v) for e, v in views]
-        end = t.encode_cursor(*_sort_key(page[-1])) if page else None
-        return PathwayConnection(edges=edges, total_count=len(entries),
-                                 page_info=t.PageInfo(has_next_page=more, end_cursor=end))
+        first = check_page_size(first)
+        values = PathwayFilterValues(agency=principal.agency, kind=f.kind.value if f.kind else None,
+                                     territory=f.territory, other_agency=f.agency,
+                                     state=f.state.value if f.state else None, has_open_alert=f.has_open_alert)
+        found = await asyncio.to_thread(context.services.index.pathways, values, first, after)
+        histories = await context.pathway_loader.load_many([(pid, None) for pid in found.ids])
+        edges = []
+        for pid, cursor, history in zip(found.ids, found.cursors, histories, strict=True):
+            view = pathway_view(history, context.principal) if history is not None else None
+            if view is None:  # the fresh read decides (an agency that just left sees nothing)
+                continue
+            context.audit_read("pathways", pid, view._returned)  # noqa: SLF001
+            edges.append(PathwayEdge(cursor=cursor, node=view))
+        return PathwayConnection(edges=edges, total_count=found.total_count,
+                                 page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
     @strawberry.field(description="Un parcours ; avec asOf, tel qu'il était connu à cette date "
                                   "(reconstruit depuis le journal d'événements). Null si votre structure n'y participe pas.")

@@ -28,6 +28,7 @@ class Relais:
     embedded_relay: Any = None
     audit: Any = None
     webhooks: Any = None
+    readmodels: Any = None  # connection factory to the projections' read models (list queries)
 
 
 def bootstrap(settings: Settings | None = None) -> Relais:
@@ -212,6 +213,10 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
                                   kwargs={"autocommit": True})
             relais.audit = relais.audit or PostgresAuditLog(pool, settings.database_schema)
             relais.webhooks = relais.webhooks or PostgresWebhookRegistry(pool, settings.database_schema)
+            if relais.readmodels is None:  # `relais projections run` keeps them in database_schema
+                from gateway.index import postgres_readmodels
+
+                relais.readmodels = postgres_readmodels(settings.database_url, settings.database_schema)
         else:
             from gateway.audit import SqliteAuditLog
             from services.alerting.webhooks import SqliteWebhookRegistry
