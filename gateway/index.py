@@ -69,6 +69,9 @@ class DirectoryIndex:
         return IdPage([e.pathway_id for e in page], cursors, cursors[-1] if cursors else None,
                       len(window) > first, len(entries))
 
+    def monthly_indicators(self, territory: str) -> list[dict[str, Any]] | None:
+        return None  # only the territory read model keeps months and delays
+
 
 class ReadModelIndex:
     """`projections.queries.pathways` on a read-model connection (PostgreSQL with its
@@ -98,6 +101,19 @@ class ReadModelIndex:
                 rows = [r for r in rows if f.other_agency in members.get(r["pathway_id"], {})]
         cursors = [queries.encode_cursor(r["opened_at"], r["pathway_id"]) for r in rows]
         return IdPage([UUID(str(r["pathway_id"])) for r in rows], cursors, page.end_cursor, page.has_next_page, None)
+
+    def monthly_indicators(self, territory: str) -> list[dict[str, Any]] | None:
+        """`projections.queries.territory_indicators`: per month, small counts suppressed
+        (complementary suppression included); None if the read model is not built."""
+        from projections import queries
+
+        with self.connect() as conn:
+            try:
+                return queries.territory_indicators(conn, territory)
+            except Exception as error:
+                if "territory_facts" in str(error):
+                    return None
+                raise
 
 
 def postgres_readmodels(database_url: str, schema: str, max_size: int = 8) -> Callable[[], AbstractContextManager[Any]]:

@@ -93,6 +93,17 @@ class Count:
     count: int | None
 
 
+@strawberry.type(description="Indicateur mensuel désidentifié (vue de lecture « territory »).")
+class MonthlyIndicator:
+    month: str
+    indicator: str
+    label: str
+    detail: str | None
+    count: int | None = strawberry.field(description="Null si inférieur au seuil (secret statistique).")
+    median_days: float | None
+    suppressed: bool
+
+
 @strawberry.type(description="Indicateurs désidentifiés d'un territoire (ARS / DREETS).")
 class TerritoryIndicators:
     territory: str
@@ -108,6 +119,8 @@ class TerritoryIndicators:
     gp_orientations_went: int | None
     gp_orientations_did_not_go_by_reason: list[Count]
     small_count_threshold: int
+    monthly: list[MonthlyIndicator] | None = strawberry.field(
+        description="Par mois, avec délais médians, depuis la vue de lecture des projections (null sans elle).")
 
 
 @strawberry.type(description="Trace d'accès (forme FHIR AuditEvent).")
@@ -297,7 +310,9 @@ class Query:
 
     @strawberry.field(description="Indicateurs désidentifiés d'un territoire : comptes seulement, "
                                   "les petits effectifs masqués.")
-    def territory_indicators(self, info: Info, territory: str) -> TerritoryIndicators:
+    async def territory_indicators(self, info: Info, territory: str) -> TerritoryIndicators:
+        import asyncio
+
         context = _ctx(info)
         context.require(*(set(Role) - {Role.DPO}))
         entries = [e for e in context.services.directory.entries() if e.territory == territory]
@@ -308,6 +323,11 @@ class Query:
                           if where == territory})
         referrals = [r for e in entries for r in e.referrals.values()]
         gp = [o for e in entries for o in e.gp_outcomes]
+        rows = await asyncio.to_thread(context.services.index.monthly_indicators, territory)
+        monthly = None if rows is None else [
+            MonthlyIndicator(month=r["month"], indicator=r["indicator"], label=r["label"], detail=r["detail"],
+                             count=r["count"], median_days=r["median_days"], suppressed=bool(r["suppressed"]))
+            for r in rows]
         return TerritoryIndicators(
             territory=territory, computed_at=datetime.now(timezone.utc),
             pathways_by_kind=_count(kinds), open_pathways=_n(sum(1 for e in entries if not e.closed)),
@@ -318,7 +338,7 @@ class Query:
             referrals_not_honoured=_n(sum(1 for r in referrals if r["outcome"] == "not_honoured")),
             gp_orientations_went=_n(sum(1 for o, _ in gp if o == "went")),
             gp_orientations_did_not_go_by_reason=_count(Counter(r or "non précisé" for o, r in gp if o == "did_not_go")),
-            small_count_threshold=SMALL_COUNT)
+            small_count_threshold=SMALL_COUNT, monthly=monthly)
 
     @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
     async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002

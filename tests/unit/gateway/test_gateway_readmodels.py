@@ -74,3 +74,20 @@ def test_the_read_model_lists_only_the_callers_pathways_page_by_page(api_on_read
     assert len(all_ids(api, pass_)) == 2
     bad = api.post(LIST, {"after": "pas-un-curseur"}, as_=usmp).json()
     assert bad["errors"][0]["extensions"]["code"] == "BAD_CURSOR"
+
+
+def test_territory_indicators_carry_the_read_models_monthly_figures_small_counts_hidden(api_on_readmodels):
+    api, projections = api_on_readmodels
+    usmp = token("usmp")
+    for n in range(6):
+        api.send("OpenDetentionPathway", {"pathwayId": str(uuid.uuid4()), "personRef": f"P-{n}", "territory": "27",
+                                          "leadAgency": "usmp", "prison": "CP"}, as_=usmp)
+    for _ in range(200):
+        if projections.position("territory_indicators") >= 6:
+            break
+        time.sleep(0.02)
+    data = api('{ territoryIndicators(territory: "27") { monthly { month indicator label count suppressed } } }',
+               as_=token("ars", "analyste"))["territoryIndicators"]
+    assert data["monthly"], data
+    assert all((row["count"] is None) == row["suppressed"] for row in data["monthly"])
+    assert any(row["count"] == 6 for row in data["monthly"])
