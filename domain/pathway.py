@@ -902,7 +902,19 @@ class Pathway(Aggregate):
         outcome = ClosureOutcome(outcome)
         self.check_reason_given(reason)
         self.check_closure_outcome_fits(outcome)
+        # Nothing can be done on a closed pathway, so nothing could ever resolve an alert still
+        # open at closure: the closure resolves them, one AlertResolved each (the alert read
+        # models and the timeline already know that event), before PathwayClosed, same actor
+        # and moment. Their reason names the closure, not a fact that removed the risk.
+        closure_reason = self.alert_resolution_at_closure(outcome)
+        for alert in self.open_alerts:  # in the order they were raised
+            self._alert_resolved(alert_id=alert.alert_id, reason=closure_reason, actor=actor, occurred_at=occurred_at)
         self._pathway_closed(outcome=outcome, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    @staticmethod
+    def alert_resolution_at_closure(outcome: ClosureOutcome) -> str:
+        """The reason of the alerts resolved by a closure (the risk engine words it the same)."""
+        return f"Parcours clos ({ClosureOutcome(outcome).value})."
 
     @event("PathwayClosed")
     def _pathway_closed(self, outcome: ClosureOutcome, reason: str, actor: Actor, occurred_at: datetime) -> None:

@@ -429,7 +429,9 @@ class RiskEngine:
             and getattr(getattr(e, "actor", None), "is_system", False)
             for e in events
         )
-        return not by_system and _aware(finding.since) <= _aware(last.status_changed_at)
+        if by_system or _resolved_by_closure(events, last.alert_id):
+            return False
+        return _aware(finding.since) <= _aware(last.status_changed_at)
 
     def _send(self, command: Any, outcome: Outcome) -> bool:
         """True when the command wrote its event now (False: done before, or refused)."""
@@ -501,6 +503,24 @@ def triggering_event_ids(pathway_id: UUID, events: list[Any], facts: Iterable[Fa
     if not ids and events:
         ids.append(event_id(pathway_id, events[-1].originator_version))
     return ids
+
+
+def _resolved_by_closure(events: list[Any], alert_id: UUID) -> bool:
+    """Whether the alert was resolved by closing the pathway (the aggregate writes the closure's
+    AlertResolved events right before PathwayClosed, in the same command): nobody judged the
+    risk handled, so a reopened pathway gets the alert again if the risk is still there."""
+    for index, stored in enumerate(events):
+        if type(stored).__name__ == "AlertResolved" and getattr(stored, "alert_id", None) == alert_id:
+            for following in events[index + 1:]:
+                name = type(following).__name__
+                if name != "AlertResolved":
+                    # Same command: same actor and moment (a hand resolution the day before a
+                    # closure stays a hand resolution).
+                    return (name == "PathwayClosed"
+                            and getattr(following, "occurred_at", None) == getattr(stored, "occurred_at", None)
+                            and getattr(following, "actor", None) == getattr(stored, "actor", None))
+            return False
+    return False
 
 
 def _aware(moment: datetime) -> datetime:
