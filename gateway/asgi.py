@@ -1,0 +1,18 @@
+"""ASGI factory for running the gateway under uvicorn with several worker processes:
+
+    RELAIS_MODE=distributed ... uvicorn gateway.asgi:app --factory --workers 2 --port 8000
+
+Each worker wires its own Relais from the RELAIS_* settings (composition root) and rebuilds
+its own index and alert feed; nothing is shared in memory between workers.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def app() -> FastAPI:
+    from gateway.app import create_app
+    from services.bootstrap import bootstrap
+
+    return create_app(bootstrap())
