@@ -138,6 +138,31 @@ class ChecksumProjection:
         for statement, params in statements:
             conn.execute(statement, params)
 
+    def handle_batch(self, conn: psycopg.Connection, messages: Sequence[ConsumedMessage]) -> None:
+        """The batch entry point the runner prefers: every event checked first (a record that
+        is not a pathway event is rejected by name, before any write), then one
+        ``executemany`` of the upsert, which psycopg sends pipelined (one round trip for the
+        batch instead of one per event). Same statements, same order as :meth:`handle`."""
+        from infra.kafka.consumer import RejectMessage
+
+        # Consecutive runs of the same statement (today: always the one upsert), in order.
+        runs: list[tuple[str, list[dict[str, Any]]]] = []
+        for message in messages:
+            if message.event is None:
+                raise RejectMessage(f"not a CloudEvent: {message.decode_error}", message=message)
+            try:
+                statements = apply(message.event)
+            except NotAPathwayEvent as exc:
+                raise RejectMessage(f"checksum projection: {exc}", message=message) from None
+            for statement, params in statements:
+                if runs and runs[-1][0] is statement:
+                    runs[-1][1].append(params)
+                else:
+                    runs.append((statement, [params]))
+        with conn.cursor() as cur:
+            for statement, params_seq in runs:
+                cur.executemany(statement, params_seq)
+
 
 # --------------------------------------------------------------------------- audit
 

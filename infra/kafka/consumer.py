@@ -12,10 +12,15 @@ How a batch is applied
 3. Record the batch's ``ce_id`` values in the applied-events table; a record whose ``ce_id``
    the group has already applied is a duplicate on the wire: skipped (or dead-lettered, for
    ingest: ``on_duplicate="deadletter"``).
-4. Call ``handler.handle(conn, message)`` for each remaining record, in partition order, on the
-   same connection and transaction.
+4. Call ``handler.handle_batch(conn, messages)`` once with the remaining records, in partition
+   order, when the handler has that method (a projection then sends its statements together,
+   e.g. one pipelined ``executemany``, instead of one round trip per event); otherwise
+   ``handler.handle(conn, message)`` for each remaining record. Same connection, same
+   transaction either way.
 5. A record that does not decode, or whose handler raises :class:`RejectMessage`, goes to the
-   dead-letter topic. The handler's writes for the batch are rolled back and the batch is
+   dead-letter topic. (``handle_batch`` names the record in ``RejectMessage(reason,
+   message=m)``; if it does not, the batch is replayed through ``handle`` one record at a
+   time to find it.) The handler's writes for the batch are rolled back and the batch is
    replayed without that record (handlers are deterministic, so the replay does the same
    writes); dead-letter publications are made only once the batch went through, and the
    broker must acknowledge them before the PostgreSQL commit (at-least-once into the DLQ).
@@ -81,9 +86,11 @@ class RejectMessage(Exception):
     pathway, a fact the aggregate refuses). The record goes to the dead-letter topic with
     ``reason``; the consumer moves on."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, message: ConsumedMessage | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: The rejected record, when raised by ``handle_batch`` (which applies several).
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,22 @@ class Handler(Protocol):
     """
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None: ...
+
+
+@runtime_checkable
+class BatchHandler(Handler, Protocol):
+    """A handler that can also apply a whole batch at once (the runner prefers it).
+
+    ``handle_batch(conn, messages)`` must have the same effect as ``handle`` called on each
+    message in order, in the runner's transaction (do not commit or roll back). To reject one
+    record, raise ``RejectMessage(reason, message=m)``: the runner rolls the batch back,
+    dead-letters ``m`` and replays the batch without it. A ``RejectMessage`` that names no
+    record (or one of ``reject_exceptions``) makes the runner replay that batch through
+    ``handle``, one record at a time, to find it. ``handle`` stays required."""
+
+    def handle_batch(
+        self, conn: psycopg.Connection, messages: Sequence[ConsumedMessage]
+    ) -> None: ...
 
 
 class FunctionHandler:
@@ -208,6 +231,10 @@ class _Rejected(Exception):
         super().__init__(reason)
         self.key = key
         self.reason = reason
+
+
+class _FindRejected(Exception):
+    """``handle_batch`` rejected a record without naming it: replay one at a time."""
 
 
 # --------------------------------------------------------------------------- runner
@@ -368,12 +395,17 @@ class ConsumerRunner:
             return result
         messages = [self._message(r) for r in records]
         rejected: dict[tuple[str, int, int], str] = {}
+        one_by_one = False
         try:
             while True:
                 result.attempts += 1
                 try:
-                    self._apply(messages, rejected, result)
+                    self._apply(messages, rejected, result, one_by_one=one_by_one)
                     break
+                except _FindRejected:
+                    one_by_one = True
+                    self._log("info", "batch handler rejected a record without naming it; "
+                              "replaying the batch one record at a time", event="reject")
                 except _Rejected as r:
                     rejected[r.key] = r.reason
                     self._log("info", "record rejected by handler; replaying batch without it",
@@ -497,6 +529,8 @@ class ConsumerRunner:
         messages: list[ConsumedMessage],
         rejected: dict[tuple[str, int, int], str],
         result: BatchResult,
+        *,
+        one_by_one: bool = False,
     ) -> None:
         cfg = self.config
         assert self._deadletter is not None and self._producer is not None
@@ -520,6 +554,7 @@ class ConsumerRunner:
                     ]
                     new = pos.mark_applied(conn, cfg.schema, cfg.group_id, entries)  # type: ignore[arg-type]
                 duplicates: list[ConsumedMessage] = []
+                to_apply: list[ConsumedMessage] = []
 
                 for m in fresh:
                     k = (m.topic, m.partition, m.offset)
@@ -532,13 +567,33 @@ class ConsumerRunner:
                     if new is not None and m.ce_id is not None and k not in new:
                         duplicates.append(m)
                         continue
+                    to_apply.append(m)
+
+                handle_batch = None if one_by_one else getattr(self.handler, "handle_batch", None)
+                if to_apply and callable(handle_batch):
                     try:
-                        self.handler.handle(conn, m)
+                        handle_batch(conn, to_apply)
                     except RejectMessage as exc:
-                        raise _Rejected(k, exc.reason) from exc
+                        named = exc.message
+                        key = None if named is None else (named.topic, named.partition, named.offset)
+                        if key is None or not any(
+                            (m.topic, m.partition, m.offset) == key for m in to_apply
+                        ):
+                            raise _FindRejected() from exc
+                        raise _Rejected(key, exc.reason) from exc
                     except cfg.reject_exceptions as exc:  # type: ignore[misc]
-                        raise _Rejected(k, f"{type(exc).__name__}: {exc}") from exc
-                    counts.applied += 1
+                        raise _FindRejected() from exc
+                    counts.applied += len(to_apply)
+                else:
+                    for m in to_apply:
+                        try:
+                            self.handler.handle(conn, m)
+                        except RejectMessage as exc:
+                            raise _Rejected((m.topic, m.partition, m.offset), exc.reason) from exc
+                        except cfg.reject_exceptions as exc:  # type: ignore[misc]
+                            raise _Rejected((m.topic, m.partition, m.offset),
+                                            f"{type(exc).__name__}: {exc}") from exc
+                        counts.applied += 1
 
                 if duplicates:
                     if cfg.on_duplicate == "deadletter":
@@ -744,6 +799,7 @@ __all__ = [
     "ConsumerRunner",
     "RunnerConfig",
     "Handler",
+    "BatchHandler",
     "FunctionHandler",
     "ConsumedMessage",
     "RejectMessage",

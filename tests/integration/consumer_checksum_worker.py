@@ -2,7 +2,7 @@
 
     python -m tests.integration.consumer_checksum_worker --bootstrap 127.0.0.1:59092 \
         --dsn postgresql://... --schema t_x --group g --topic t.x --deadletter-topic dlq.x \
-        --worker A [--sleep-ms 1] [--max-batch 100]
+        --worker A [--sleep-ms 1] [--max-batch 100] [--batch]
 
 The tests kill it with SIGKILL at random moments, or stop it with SIGTERM, and then count the
 rows: every event must be there exactly once. Also holds the helpers the tests share (event
@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -92,6 +93,44 @@ class ChecksumHandler:
         )
 
 
+class BatchChecksumHandler(ChecksumHandler):
+    """The same effect through the runner's batch entry point: every record checked first,
+    then one pipelined ``executemany`` for the batch. ``name_rejected=False`` raises
+    RejectMessage without naming the record (the runner then replays one by one)."""
+
+    def __init__(self, worker: str = "test", sleep_s: float = 0.0, *, name_rejected: bool = True) -> None:
+        super().__init__(worker, sleep_s)
+        self.name_rejected = name_rejected
+        self.batches: list[int] = []
+
+    def handle_batch(self, conn: psycopg.Connection, messages: Sequence[ConsumedMessage]) -> None:
+        rows = []
+        for message in messages:
+            event = message.event
+            named = message if self.name_rejected else None
+            if event is None:
+                raise RejectMessage(f"not a CloudEvent: {message.decode_error}", message=named)
+            data = event.data
+            if not isinstance(data, dict) or not isinstance(data.get("amount"), int):
+                raise RejectMessage("data.amount must be an integer", message=named)
+            if data.get("reject"):
+                raise RejectMessage(str(data["reject"]), message=named)
+            if self.fail_next.get(event.id, 0) > 0:
+                self.fail_next[event.id] -= 1
+                raise RuntimeError(f"simulated outage while applying {event.id}")
+            rows.append((event.id, event.subject, data["seq"], data["amount"], self.worker,
+                         message.topic, message.partition, message.offset))
+        if self.sleep_s:
+            time.sleep(self.sleep_s * len(messages))
+        with conn.cursor() as cur:
+            cur.executemany(
+                'INSERT INTO checksum (ce_id, pathway, seq, amount, worker, topic, partition, "offset")'
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+        self.batches.append(len(messages))
+
+
 def checksum_stats(dsn: str, schema: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
         exists = conn.execute(
@@ -116,13 +155,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--worker", default="w")
     p.add_argument("--sleep-ms", type=float, default=0.0)
     p.add_argument("--max-batch", type=int, default=100)
+    p.add_argument("--batch", action="store_true", help="apply through handle_batch")
     args = p.parse_args(argv)
 
     configure_json_logging("INFO")
     stop = threading.Event()
     install_signal_handlers(stop)
     runner = ConsumerRunner(
-        ChecksumHandler(args.worker, args.sleep_ms / 1000.0),
+        (BatchChecksumHandler if args.batch else ChecksumHandler)(args.worker, args.sleep_ms / 1000.0),
         RunnerConfig(
             group_id=args.group, topics=[args.topic], bootstrap_servers=args.bootstrap,
             schema=args.schema, deadletter_topic=args.deadletter_topic, max_batch=args.max_batch,

@@ -18,7 +18,12 @@ from infra.kafka.consumer import ConsumerRunner, RunnerConfig
 from infra.kafka.deadletter import dlq_info
 from infra.kafka.producer import EventProducer
 from infra.postgres import positions
-from tests.integration.consumer_checksum_worker import ChecksumHandler, checksum_stats, make_event
+from tests.integration.consumer_checksum_worker import (
+    BatchChecksumHandler,
+    ChecksumHandler,
+    checksum_stats,
+    make_event,
+)
 
 
 @pytest.fixture
@@ -60,8 +65,9 @@ def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0):
     return records
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["handle", "handle_batch"])
 def test_events_across_partitions_are_applied_exactly_once_in_pathway_order(
-    kafka_bootstrap, pg_url, pg_schema, new_topic, producer
+    kafka_bootstrap, pg_url, pg_schema, new_topic, producer, batch
 ):
     topic, dlq = new_topic(6), new_topic(1, "dlq")
     pathways = [f"pathway-{i}" for i in range(25)]
@@ -69,7 +75,8 @@ def test_events_across_partitions_are_applied_exactly_once_in_pathway_order(
     acks = producer.send_all(topic, events)
     assert {a.partition for a in acks} == set(range(6))
 
-    runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
+    handler = BatchChecksumHandler() if batch else ChecksumHandler()
+    runner = runner_for(handler, kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
                         pg_schema=pg_schema, topic=topic, dlq=dlq, max_batch=150)
     with runner:
         drive(runner, lambda: runner.totals.applied >= 1000)
@@ -119,8 +126,9 @@ def test_a_restarted_runner_resumes_from_the_position_in_postgresql_not_from_kaf
     assert checksum_stats(pg_url, pg_schema) == {"rows": 400, "distinct": 400, "sum": sum(range(400))}
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["handle", "handle_batch"])
 def test_the_same_message_produced_twice_is_applied_once(
-    kafka_bootstrap, pg_url, pg_schema, new_topic, producer
+    kafka_bootstrap, pg_url, pg_schema, new_topic, producer, batch
 ):
     topic, dlq = new_topic(3), new_topic(1, "dlq")
     twice = make_event("pathway-dup", 0, 7)
@@ -128,7 +136,8 @@ def test_the_same_message_produced_twice_is_applied_once(
     acks = producer.send_all(topic, [twice, make_event("pathway-dup", 1, 5), twice])
     assert acks[0].offset != acks[2].offset  # two records on the wire
 
-    runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
+    runner = runner_for(BatchChecksumHandler() if batch else ChecksumHandler(),
+                        kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
                         pg_schema=pg_schema, topic=topic, dlq=dlq)
     with runner:
         drive(runner, lambda: runner.totals.polled >= 3)
@@ -159,8 +168,9 @@ def test_a_replayed_partner_message_goes_to_the_deadletter_topic_when_asked(
     assert checksum_stats(pg_url, pg_schema)["rows"] == 1
 
 
+@pytest.mark.parametrize("handler_kind", ["handle", "handle_batch named", "handle_batch unnamed"])
 def test_malformed_and_rejected_messages_go_to_the_deadletter_topic_and_valid_ones_are_applied(
-    kafka_bootstrap, pg_url, pg_schema, new_topic, producer
+    kafka_bootstrap, pg_url, pg_schema, new_topic, producer, handler_kind
 ):
     topic, dlq = new_topic(1), new_topic(1, "dlq")
     good = [make_event("pathway-h", i, 100 + i) for i in range(5)]
@@ -187,11 +197,16 @@ def test_malformed_and_rejected_messages_go_to_the_deadletter_topic_and_valid_on
     ]
     offsets = [m.offset for m in producer.wait(sent)]
 
-    runner = runner_for(ChecksumHandler(), kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
+    handler = (ChecksumHandler() if handler_kind == "handle"
+               else BatchChecksumHandler(name_rejected=handler_kind.endswith(" named")))
+    runner = runner_for(handler, kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
                         pg_schema=pg_schema, topic=topic, dlq=dlq)
     with runner:
         drive(runner, lambda: runner.totals.polled >= len(sent))
     assert runner.totals.applied == 5 and runner.totals.deadlettered == 6
+    if handler_kind == "handle_batch named":
+        # the last (successful) attempt applied the five valid records in one call
+        assert handler.batches and handler.batches[-1] == 5
     assert checksum_stats(pg_url, pg_schema) == {"rows": 5, "distinct": 5, "sum": 510}
 
     records = read_all(kafka_bootstrap, dlq, 6)
@@ -217,13 +232,14 @@ def test_malformed_and_rejected_messages_go_to_the_deadletter_topic_and_valid_on
     assert info["dlq_time"].endswith("Z")
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["handle", "handle_batch"])
 def test_a_failing_batch_is_rolled_back_and_retried_without_advancing_the_position(
-    kafka_bootstrap, pg_url, pg_schema, new_topic, producer
+    kafka_bootstrap, pg_url, pg_schema, new_topic, producer, batch
 ):
     topic, dlq = new_topic(1), new_topic(1, "dlq")
     events = [make_event("pathway-f", i, i + 1) for i in range(10)]
     producer.send_all(topic, events)
-    handler = ChecksumHandler()
+    handler = BatchChecksumHandler() if batch else ChecksumHandler()
     handler.fail_next[events[6].id] = 2  # e.g. the database went away twice
     runner = runner_for(handler, kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
                         pg_schema=pg_schema, topic=topic, dlq=dlq)

@@ -29,7 +29,10 @@ class Worker:
         self.log = log_dir / f"worker-{name}-{uuid.uuid4().hex[:6]}.log"
         cmd = [sys.executable, "-m", "tests.integration.consumer_checksum_worker", "--worker", name]
         for k, v in args.items():
-            cmd += [f"--{k.replace('_', '-')}", str(v)]
+            if v is True:
+                cmd.append(f"--{k.replace('_', '-')}")
+            elif v is not False:
+                cmd += [f"--{k.replace('_', '-')}", str(v)]
         self._fh = open(self.log, "wb")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._fh, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -90,15 +93,16 @@ def assert_exactly_once(pg_url, schema, n):
     assert dup == []
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["handle", "handle_batch"])
 def test_consumer_killed_mid_batch_resumes_without_loss_or_duplicate(
-    kafka_bootstrap, pg_url, pg_schema, new_topic, workers
+    kafka_bootstrap, pg_url, pg_schema, new_topic, workers, batch
 ):
     n = 3000
     topic, dlq = new_topic(6), new_topic(1, "dlq")
     with EventProducer(kafka_bootstrap) as producer:
         producer.send_all(topic, [make_event(f"pathway-{i % 97}", i, i) for i in range(n)])
     args = dict(bootstrap=kafka_bootstrap, dsn=pg_url, schema=pg_schema, group=f"g-{uuid.uuid4().hex[:8]}",
-                topic=topic, deadletter_topic=dlq, sleep_ms=1, max_batch=50)
+                topic=topic, deadletter_topic=dlq, sleep_ms=1, max_batch=50, batch=batch)
     rng = random.Random(4)
     kills = 0
     for target in (400, 1100, 1900):
@@ -115,13 +119,14 @@ def test_consumer_killed_mid_batch_resumes_without_loss_or_duplicate(
     assert_exactly_once(pg_url, pg_schema, n)
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["handle", "handle_batch"])
 def test_two_consumers_in_one_group_rebalance_and_still_apply_each_event_once(
-    kafka_bootstrap, pg_url, pg_schema, new_topic, workers
+    kafka_bootstrap, pg_url, pg_schema, new_topic, workers, batch
 ):
     n = 2400
     topic, dlq = new_topic(6), new_topic(1, "dlq")
     args = dict(bootstrap=kafka_bootstrap, dsn=pg_url, schema=pg_schema, group=f"g-{uuid.uuid4().hex[:8]}",
-                topic=topic, deadletter_topic=dlq, sleep_ms=1, max_batch=50)
+                topic=topic, deadletter_topic=dlq, sleep_ms=1, max_batch=50, batch=batch)
     events = [make_event(f"pathway-{i % 61}", i, i) for i in range(n)]
     with EventProducer(kafka_bootstrap) as producer:
         a = workers("A", **args)
