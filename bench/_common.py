@@ -88,7 +88,7 @@ def scratch(*, partitions: int = 6) -> Iterator[Scratch]:
 def prefill(handler, pathways: int, per_pathway: int, *, per_save: int = 20) -> int:  # noqa: ANN001
     """`pathways * per_pathway` commands, `per_save` commands of one pathway per save
     (`handle_batch`); returns the number of pathway events written."""
-    from tests.integration.backbone_harness import workload
+    from bench.workload import workload
 
     per: dict[uuid.UUID, list] = defaultdict(list)
     for command in workload(pathways, per_pathway, seed=1):

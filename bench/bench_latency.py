@@ -77,7 +77,7 @@ def main() -> int:
 
     from services.bootstrap import build_pathways_application
     from services.pathways import PathwaysHandler
-    from tests.integration.backbone_harness import (
+    from bench.workload import (
         Proc,
         checksum_command,
         pathway_commands,

@@ -8,93 +8,29 @@ file, ``kill9``, ``terminate``, ``alive``, ``tail``; only the command line diffe
 
 from __future__ import annotations
 
-import os
-import random
 import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from services.pathways import commands as c
+# The workload and the worker command lines live with the benchmarks (bench/ must not import
+# tests/); the fault test uses the very same ones.
+from bench.workload import (
+    AGENCIES,
+    T0,
+    checksum_command,
+    pathway_commands,
+    relais_env,
+    relay_command,
+    workload,
+)
 from tests.integration.test_consumer_faults import ROOT, Worker
 
-T0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
-AGENCIES = ("pass-chu-rouen", "siao-76", "dac-rouen", "cpam-76")
-
-
-def _actor(agency: str) -> c.ActorModel:
-    return c.ActorModel(agency=agency, professional="pro-backbone-1", role="coordinatrice")
-
-
-def pathway_commands(pathway_id: uuid.UUID, count: int) -> list[c.Command]:
-    """`count` commands of one pathway (count >= 4): opening, three agencies, then small facts."""
-    out: list[c.Command] = [
-        c.OpenPassGpPathway(command_id=uuid.uuid4(), pathway_id=pathway_id, actor=_actor(AGENCIES[0]),
-                            occurred_at=T0, person_ref=f"P-{pathway_id.hex[:8]}", territory="76",
-                            lead_agency=AGENCIES[0])
-    ]
-    for agency in AGENCIES[1:]:
-        out.append(c.AddAgency(command_id=uuid.uuid4(), pathway_id=pathway_id, actor=_actor(AGENCIES[0]),
-                               occurred_at=T0, agency=agency, role="coordination"))
-    for i in range(count - len(out)):
-        who, when = _actor(AGENCIES[i % 4]), T0 + timedelta(hours=i + 1)
-        if i % 3 == 0:
-            out.append(c.RecordNeed(command_id=uuid.uuid4(), pathway_id=pathway_id, actor=who, occurred_at=when,
-                                    need_id=uuid.uuid4(), category="care",
-                                    description="Bilan de santé à organiser, interprète arabe."))
-        elif i % 3 == 1:
-            out.append(c.RecordContactAttempt(command_id=uuid.uuid4(), pathway_id=pathway_id, actor=who,
-                                              occurred_at=when, reached=bool(i % 2), channel="phone"))
-        else:
-            out.append(c.BookAppointment(command_id=uuid.uuid4(), pathway_id=pathway_id, actor=who,
-                                         occurred_at=when, appointment_id=uuid.uuid4(), with_agency="chu-rouen",
-                                         service="consultation", scheduled_at=when + timedelta(days=3)))
-    return out
-
-
-def workload(pathways: int, per_pathway: int, *, seed: int = 0) -> list[c.Command]:
-    """`pathways * per_pathway` commands, pathways interleaved at random, each pathway's own
-    commands in order (so the notification log mixes pathways as a live system would)."""
-    rng = random.Random(seed)
-    queues = [pathway_commands(uuid.UUID(int=rng.getrandbits(128), version=4), per_pathway)
-              for _ in range(pathways)]
-    out: list[c.Command] = []
-    live = list(range(pathways))
-    while live:
-        i = rng.randrange(len(live))
-        q = queues[live[i]]
-        out.append(q.pop(0))
-        if not q:
-            live[i] = live[-1]
-            live.pop()
-    return out
-
-
-def relais_env(*, database_url: str, schema: str, bootstrap: str, prefix: str, cipher_key: str) -> dict[str, str]:
-    """The environment of a distributed-mode worker process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
-    env.update(
-        RELAIS_MODE="distributed", RELAIS_DATABASE_URL=database_url, RELAIS_DATABASE_SCHEMA=schema,
-        RELAIS_KAFKA_BOOTSTRAP=bootstrap, RELAIS_TOPIC_PREFIX=prefix, RELAIS_CIPHER_KEY=cipher_key,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def relay_command() -> list[str]:
-    """`relais relay`: the installed entry point beside this interpreter."""
-    script = Path(sys.executable).parent / "relais"
-    return [str(script), "relay"] if script.exists() else [sys.executable, "-m", "services.cli", "relay"]
-
-
-def checksum_command(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "projections.checksum", "run", *extra]
+__all__ = ["AGENCIES", "T0", "checksum_command", "pathway_commands", "relais_env", "relay_command", "workload"]
 
 
 class Proc(Worker):
