@@ -140,7 +140,7 @@ def build_relay(settings: Settings, app: PathwaysApplication | None = None):  # 
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
     from services.relay.positions import PostgresPositionStore
-    from services.relay.relay import ReconnectingPublisher, Relay
+    from services.relay.relay import PostgresWaker, ReconnectingPublisher, Relay
 
     app = app or build_pathways_application(settings)
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
@@ -155,6 +155,8 @@ def build_relay(settings: Settings, app: PathwaysApplication | None = None):  # 
         ReconnectingPublisher(connect),
         PostgresPositionStore(pool, settings.database_schema),
         is_published=is_pathway_event,
+        # Woken by the event store's NOTIFY on each write (the 50 ms poll stays as a fallback).
+        waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
     )
 
 

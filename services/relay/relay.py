@@ -7,10 +7,11 @@ never a gap.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.application import Application
 
@@ -21,6 +22,7 @@ from services.relay.wire import to_cloud_event
 log = logging.getLogger("relais.relay")
 
 
+@functools.lru_cache(maxsize=1024)
 def aggregate_name(topic: str) -> str:
     """`domain.sas:SasPathway.Arrived` -> `SasPathway`."""
     return topic.rpartition(":")[2].split(".")[0]
@@ -36,15 +38,20 @@ class Relay:
         is_published: Callable[[str], bool],
         name: str = "relay",
         batch_size: int = 500,
+        waker: Waker | None = None,
     ) -> None:
         """`is_published(topic)` says which stored events are pathway events (the
-        idempotency records kept beside them stay private)."""
+        idempotency records kept beside them stay private). `waker`, when given, replaces the
+        idle sleep of `run`: it returns early when the event store says it wrote (PostgreSQL
+        LISTEN/NOTIFY), so a new event is relayed at once instead of at the next poll; the
+        log is still read from the stored position, so a lost notification only delays."""
         self._app = app
         self._publisher = publisher
         self._positions = positions
         self._is_published = is_published
         self.name = name
         self.batch_size = batch_size
+        self.waker = waker
 
     def run_once(self) -> int:
         """Publish the next batch; return how many notifications it covered."""
@@ -92,8 +99,64 @@ class Relay:
                 continue
             backoff = backoff_initial
             if relayed == 0:
-                stop.wait(idle_wait)
+                if self.waker is not None:
+                    self.waker.wait(idle_wait)
+                else:
+                    stop.wait(idle_wait)
+        if self.waker is not None:
+            self.waker.close()
         log.info("relay stopped", extra={"relay": self.name})
+
+
+class Waker(Protocol):
+    def wait(self, timeout: float) -> None:
+        """Return when the log may have grown, or after `timeout` seconds at most."""
+
+    def close(self) -> None: ...
+
+
+class PostgresWaker:
+    """Waits on the event store's NOTIFY channel (the eventsourcing PostgreSQL recorder sends
+    `NOTIFY <schema>_<table>` in every transaction that inserts events; it is delivered at
+    commit). Its own autocommit connection, opened on first use and opened again after an
+    error; while the database is unreachable it just sleeps `timeout`."""
+
+    def __init__(self, conninfo: str, channel: str) -> None:
+        self._conninfo = conninfo
+        self._channel = channel
+        self._conn: Any = None
+
+    def wait(self, timeout: float) -> None:
+        import time
+
+        import psycopg
+        from psycopg import sql
+
+        started = time.monotonic()
+        try:
+            if self._conn is None:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                return  # notifications sent before LISTEN are not seen: read the log now
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                break
+            # Several writers may have notified meanwhile: drain them without waiting.
+            for _ in self._conn.notifies(timeout=0):
+                pass
+        except Exception as exc:  # noqa: BLE001 - degrade to polling
+            log.warning("relay wake-up channel unavailable; polling", extra={"error": repr(exc)})
+            self.close()
+            rest = timeout - (time.monotonic() - started)
+            if rest > 0:
+                time.sleep(rest)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 class ReconnectingPublisher:

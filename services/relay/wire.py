@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -28,8 +29,12 @@ def event_id(pathway_id: UUID | str, version: int) -> str:
 
 def event_type(domain_event: object) -> str:
     """`fr.relais.pathway.<EventName>.v<class_version>`."""
-    version = getattr(type(domain_event), "class_version", 1)
-    return f"{TYPE_PREFIX}{type(domain_event).__name__}.v{version}"
+    return _type_of_class(type(domain_event))
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_of_class(cls: type) -> str:
+    return f"{TYPE_PREFIX}{cls.__name__}.v{getattr(cls, 'class_version', 1)}"
 
 
 def to_json(value: Any) -> Any:
