@@ -264,3 +264,14 @@ def test_the_exported_sdl_is_up_to_date():
 
     exported = Path(__file__).resolve().parents[3] / "docs" / "graphql" / "schema.graphql"
     assert exported.read_text() == sdl(), "régénérez : python -m gateway.schema > docs/graphql/schema.graphql"
+
+
+def test_a_coordinator_registers_the_agencys_webhook_and_sees_the_secret_once(api):
+    query = 'mutation { registerAlertWebhook(url: "https://siao.example/relais") { agency url secret } }'
+    registered = api(query, as_=token("siao", "coordinateur"))["registerAlertWebhook"]
+    assert registered["agency"] == "siao" and len(registered["secret"]) >= 32
+    refused = api.post(query, as_=token("siao", "benevole")).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    bad = api.post('mutation { registerAlertWebhook(url: "javascript:alert(1)") { url } }',
+                   as_=token("siao", "coordinateur")).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_URL"
