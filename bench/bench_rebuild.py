@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--projection", action="append", choices=list(PROJECTIONS),
                         help="projection(s) to rebuild (default: pathway_summary, timeline, territory_indicators)")
+    parser.add_argument("--workers", type=int, default=1, help="rebuild worker processes (default 1)")
     parser.add_argument("--database-url", default=settings.database_url)
     parser.add_argument("--bootstrap", default=settings.kafka_bootstrap)
     args = parser.parse_args(argv)
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             n, seconds = raw_consume(args.bootstrap, topic)
             raw_rate = n / seconds
             results.append(("raw consume-only pass", n, seconds, raw_rate, None))
-            result = rebuild(target, projection_class(name), progress=Progress(f"reconstruction {name}"))
+            result = rebuild(target, projection_class(name), progress=Progress(f"reconstruction {name}"),
+                             workers=args.workers)
             results.append((f"rebuild {name} (v{result.old_version}->v{result.new_version})", result.events,
                             result.seconds, result.rate, result.rate / raw_rate))
     finally:

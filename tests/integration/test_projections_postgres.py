@@ -132,7 +132,7 @@ def test_a_rebuild_swaps_in_a_new_version_while_a_reader_keeps_querying_the_view
         thread.start()
         try:
             first = rebuild(target, cls, progress=None, batch=50)
-            second = rebuild(target, cls, progress=None, batch=50)
+            second = rebuild(target, cls, progress=None, batch=50, workers=2)  # two worker processes
         finally:
             stop.set()
             thread.join()
@@ -199,3 +199,24 @@ def test_a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(targe
         with pytest.raises(RebuildRunning, match="déjà en cours"):
             rebuild(target, PROJECTIONS["timeline"], progress=None)
     assert read_version(target, "timeline") is None  # nothing was touched
+
+
+def test_a_rebuild_copies_text_with_tabs_newlines_and_backslashes_unchanged(tmp_path, target, producer) -> None:
+    from uuid import uuid4
+
+    from tests.unit.projections.conftest import World, open_pass_gp
+
+    world = World(tmp_path)
+    try:
+        pid = open_pass_gp(world)
+        for text in ("à la rue\tdepuis\nmars", "chemin C:\\dossier\\n", "fin\r\nde ligne", "\\N"):
+            world.send("RecordNeed", pid, "pass", 1, need_id=str(uuid4()), category="housing", description=text)
+        events = world.bus.events()
+    finally:
+        world.close()
+    producer.send_all(target.topic, events)
+    rebuild(target, PROJECTIONS["pathway_summary"], progress=None)
+    with pg(target) as conn:
+        assert table_rows(Db(conn, "postgres"), PROJECTIONS["pathway_summary"](2)) == embedded_rows(events)["pathway_summary"]
+        descriptions = {n["description"] for n in q.needs(conn, [pid])[pid]}
+    assert descriptions == {"à la rue\tdepuis\nmars", "chemin C:\\dossier\\n", "fin\r\nde ligne", "\\N"}
