@@ -125,6 +125,7 @@ LABELS: dict[str, Label] = {
     "AlertAcknowledged": lambda e: (SOCIAL, "Alerte prise en compte"),
     "AlertEscalated": lambda e: (SOCIAL, f"Alerte remontée à {e.get('to_agency')}"),
     "AlertResolved": lambda e: (SOCIAL, "Alerte levée"),
+    "CareRefused": lambda e: (MEDICAL, f"Soin refusé par la personne : {e.get('care')} (proposé par {e.get('proposed_by')})"),
     "PathwayClosed": lambda e: (SOCIAL, f"Parcours clos : {OUTCOME_FR.get(e.get('outcome'), e.get('outcome'))}"),
     "PathwayReopened": lambda e: (SOCIAL, "Parcours rouvert"),
     # detention
