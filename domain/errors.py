@@ -96,6 +96,11 @@ class InterpreterNotNeeded(DomainError):
     default_field = "appointment_id"
 
 
+class UnknownRefusalSubject(DomainError):
+    default_reason = "Aucun rendez-vous ni aucune orientation de ce parcours ne porte cet identifiant."
+    default_field = "related_id"
+
+
 class CoverageNotOpen(DomainError):
     default_reason = "Ces droits ne sont pas ouverts."
     default_field = "scheme"

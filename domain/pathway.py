@@ -30,6 +30,7 @@ from domain.values import (
     AlertStatus,
     Appointment,
     AppointmentStatus,
+    CareRefusal,
     CaseConference,
     ClosureOutcome,
     ConferenceAction,
@@ -96,6 +97,7 @@ class Pathway(Aggregate):
         self.case_conferences: dict[UUID, CaseConference] = {}
         self.actions: dict[UUID, ConferenceAction] = {}
         self.alerts: dict[UUID, Alert] = {}
+        self.care_refusals: dict[UUID, CareRefusal] = {}
         self.is_closed = False
         self.closure_outcome: ClosureOutcome | None = None
         self.closure_reason: str | None = None
@@ -564,6 +566,42 @@ class Pathway(Aggregate):
         appointment.status = status
         appointment.status_reason = reason
         appointment.status_changed_at = at
+
+    # ------------------------------------------------------------------ refusal of care
+    def record_care_refusal(
+        self,
+        refusal_id: UUID,
+        care: str,
+        proposed_by: str,
+        reason: str,
+        related_id: UUID | None,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        """The person refused a proposed care (e.g. a hospitalisation): `care` what was proposed,
+        `proposed_by` the agency that proposed it, `reason` the person's words or reason, and
+        `related_id` the appointment or referral it is about, when there is one. The refusal
+        is a fact of its own: the appointment or referral keeps its own status."""
+        self.check_can_act(actor)
+        self.check_new_id(self.care_refusals, refusal_id, "refusal_id")
+        self.check_reason_given(reason)
+        if related_id is not None and related_id not in self.appointments and related_id not in self.referrals:
+            raise errors.UnknownRefusalSubject()
+        self._care_refused(
+            refusal_id=refusal_id, care=care, proposed_by=proposed_by, reason=reason, related_id=related_id,
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("CareRefused")
+    def _care_refused(
+        self, refusal_id: UUID, care: str, proposed_by: str, reason: str, related_id: UUID | None,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        self.care_refusals[refusal_id] = CareRefusal(
+            refusal_id=refusal_id, care=care, proposed_by=proposed_by, reason=reason, refused_at=occurred_at,
+            recorded_by=actor.agency, related_id=related_id,
+        )
+        self._touch(actor, occurred_at)
 
     # ------------------------------------------------------------------ health coverage
     def apply_for_coverage(

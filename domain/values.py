@@ -350,6 +350,19 @@ class Alert:
 
 
 @dataclass
+class CareRefusal:
+    """The person refused a care proposed to them (e.g. a hospitalisation), in their words."""
+
+    refusal_id: UUID
+    care: str  # what was proposed: "hospitalisation en psychiatrie", "traitement de substitution"...
+    proposed_by: str  # the agency that proposed it
+    reason: str  # the person's words or reason, as the professional recorded them
+    refused_at: datetime
+    recorded_by: str
+    related_id: UUID | None = None  # the appointment or referral the refusal is about, if any
+
+
+@dataclass
 class Treatment:
     treatment_id: UUID
     kind: TreatmentKind

@@ -215,6 +215,18 @@ class CancelAppointment(Command):
     reason: Text
 
 
+# --- refusal of care -------------------------------------------------------------------
+class RecordCareRefusal(Command):
+    """La personne refuse un soin proposé : lequel, par quelle structure, ses mots, le rendez-vous ou l'orientation."""
+
+    verb: ClassVar[str] = "record_care_refusal"
+    refusal_id: UUID
+    care: Text
+    proposed_by: Ref
+    reason: LongText
+    related_id: UUID | None = None
+
+
 # --- health coverage -------------------------------------------------------------------
 class ApplyForCoverage(Command):
     verb: ClassVar[str] = "apply_for_coverage"

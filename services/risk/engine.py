@@ -71,6 +71,7 @@ _REF_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "treatment": ("treatment_id",),
     "coverage": ("scheme",),
     "agency": ("agency", "pmi_agency"),
+    "refusal": ("refusal_id",),
 }
 
 

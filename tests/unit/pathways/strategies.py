@@ -39,8 +39,8 @@ def _pool(n: int = 3) -> list[UUID]:
     return [uuid4() for _ in range(n)]
 
 
-NEEDS, REFERRALS, APPOINTMENTS, HOUSING, CONFERENCES, ACTIONS, ALERTS, TREATMENTS, ORIENTATIONS = (
-    _pool() for _ in range(9)
+NEEDS, REFERRALS, APPOINTMENTS, HOUSING, CONFERENCES, ACTIONS, ALERTS, TREATMENTS, ORIENTATIONS, REFUSALS = (
+    _pool() for _ in range(10)
 )
 
 ids = st.sampled_from
@@ -72,6 +72,8 @@ SHARED_STEPS = [
     _step(c.MarkAppointmentMissed, appointment_id=ids(APPOINTMENTS)),
     _step(c.ExcuseAppointment, appointment_id=ids(APPOINTMENTS), reason=texts),
     _step(c.CancelAppointment, appointment_id=ids(APPOINTMENTS), reason=texts),
+    _step(c.RecordCareRefusal, refusal_id=ids(REFUSALS), care=st.sampled_from(["hospitalisation", "TSO"]),
+          proposed_by=agencies, reason=texts, related_id=st.none() | ids(APPOINTMENTS) | ids(REFERRALS)),
     _step(c.ApplyForCoverage, scheme=st.sampled_from(list(CoverageScheme)), applied_on=days),
     _step(c.OpenCoverage, scheme=st.sampled_from(list(CoverageScheme)), opened_on=days, expires_on=st.none() | days),
     _step(c.FileCoverageRenewal, scheme=st.sampled_from(list(CoverageScheme)), filed_on=days),

@@ -498,6 +498,26 @@ def test_care_refused_fires_when_the_person_refuses_hospitalisation_owned_by_the
     check_resolved(world, pid, "care-refused", "Synthèse tenue.")
 
 
+def test_care_refused_recorded_as_a_fact_raises_one_alert_naming_that_event_and_resolves_after_a_case_conference(
+    world: World,
+) -> None:
+    pid, appointment = _hospitalisation_proposed(world)
+    refusal = uuid4()
+    world.send("RecordCareRefusal", pid, EMPP, when=at(2), refusal_id=refusal, care="hospitalisation en psychiatrie",
+               proposed_by=EMPP.agency, reason="« Je ne retournerai pas à l'hôpital »", related_id=appointment)
+    world.send("CancelAppointment", pid, EMPP, when=at(2), appointment_id=appointment,
+               reason="La personne refuse l'hospitalisation")
+    alert = only(world, pid, "care-refused")
+    assert alert.subject == f"refusal:{refusal}"
+    check_alert(alert, owner=DAC.agency, severity=AlertSeverity.HIGH,
+                action_starts="La personne a refusé une prise en charge proposée (hospitalisation en psychiatrie",
+                events=world.event_ids(pid, "CareRefused"))
+
+    world.send("HoldCaseConference", pid, DAC, when=at(4), conference_id=uuid4(),
+               agencies=[DAC.agency, EMPP.agency, CASO.agency], decisions=["Maraude EMPP deux fois par semaine"])
+    check_resolved(world, pid, "care-refused", "Synthèse tenue.")
+
+
 def test_care_refused_does_not_fire_when_the_service_itself_postponed_the_appointment(world: World) -> None:
     pid, appointment = _hospitalisation_proposed(world)
     world.send("CancelAppointment", pid, EMPP, when=at(2), appointment_id=appointment,

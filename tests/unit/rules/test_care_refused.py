@@ -1,4 +1,7 @@
-"""care-refused: the person refuses a proposed care — escalate to a case conference (EMPP/DAC)."""
+"""care-refused: the person refuses a proposed care — escalate to a case conference (EMPP/DAC).
+
+The fact is CareRefused (`record_care_refusal`); the reasons of cancelled appointments and
+referrals are read only as a fallback."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.rules import check_care_refused, next_deadline_care_refused, resolved_findings
+from domain import errors
+from domain.rules import check_care_refused, evaluate, next_deadline_care_refused, resolved_findings
 from domain.rules.refusal import is_person_refusal
 from domain.values import ReferralStatus
 from tests.unit.rules.builders import (
@@ -23,7 +27,94 @@ def _hospitalisation_refused(pathway, day: float = 5):
     return referral
 
 
-def test_hospitalisation_refused_by_the_person_raises_care_refused_owned_by_the_dac() -> None:
+def _refusal_recorded(pathway, day: float = 5, *, related_id=None, by=EMPP, care="hospitalisation en psychiatrie"):
+    refusal = uuid4()
+    pathway.record_care_refusal(refusal_id=refusal, care=care, proposed_by=by.agency,
+                                reason="« Je ne veux pas être enfermé »", related_id=related_id,
+                                actor=by, occurred_at=at(day))
+    return refusal
+
+
+def test_a_recorded_refusal_of_hospitalisation_raises_care_refused_owned_by_the_dac() -> None:
+    pathway = mdm_rouen(PASS, DAC, EMPP)
+    refusal = _refusal_recorded(pathway)
+
+    [finding] = check_care_refused(pathway, at(5), ROUEN)
+
+    assert finding.subject == f"refusal:{refusal}"
+    assert finding.owner_agency == DAC.agency
+    assert finding.suggested_action.startswith(
+        f"La personne a refusé une prise en charge proposée (hospitalisation en psychiatrie, {EMPP.agency}, le "
+    )
+    assert "enfermé" not in finding.suggested_action  # the person's words stay in the refusal
+    assert [(f.fact, f.events) for f in finding.triggering_facts] == [("care_refused", ("CareRefused",))]
+    assert next_deadline_care_refused(pathway, at(5), ROUEN) is None
+
+
+def test_a_refusal_of_an_appointment_still_booked_raises_it_and_the_appointment_itself_does_not_count_as_taken_up() -> None:
+    pathway = mdm_rouen(PASS, DAC, EMPP)
+    appointment = uuid4()
+    pathway.book_appointment(appointment_id=appointment, with_agency=EMPP.agency, service="hospitalisation",
+                             scheduled_at=paris(on(10), 9), interpreter_needed=False, language=None,
+                             actor=EMPP, occurred_at=at(1))
+    _refusal_recorded(pathway, 3, related_id=appointment)
+    assert len(check_care_refused(pathway, at(3), ROUEN)) == 1
+
+
+def test_one_refusal_recorded_and_written_in_the_cancellation_raises_one_alert_only() -> None:
+    pathway = mdm_rouen(PASS, DAC, EMPP)
+    appointment = uuid4()
+    pathway.book_appointment(appointment_id=appointment, with_agency=EMPP.agency, service="hospitalisation",
+                             scheduled_at=paris(on(10), 9), interpreter_needed=False, language=None,
+                             actor=EMPP, occurred_at=at(1))
+    pathway.cancel_appointment(appointment_id=appointment, reason="La personne refuse l'hospitalisation",
+                               actor=EMPP, occurred_at=at(3))
+    refusal = _refusal_recorded(pathway, 3, related_id=appointment)
+
+    assert [f.subject for f in evaluate(pathway, at(3), ROUEN) if f.rule_id == "care-refused"] == [f"refusal:{refusal}"]
+
+
+def test_a_refusal_recorded_without_naming_the_appointment_still_covers_that_agency_s_cancellation() -> None:
+    pathway = mdm_rouen(PASS, DAC, EMPP)
+    _hospitalisation_refused(pathway)  # referral to chu-rouen-psychiatrie, cancelled: the person refuses
+    refusal = _refusal_recorded(pathway, 5, by=EMPP)
+    pathway_subjects = {f.subject for f in check_care_refused(pathway, at(5), ROUEN)}
+    assert f"refusal:{refusal}" in pathway_subjects and len(pathway_subjects) == 2  # two agencies, two refusals
+
+    other = mdm_rouen(PASS, DAC, EMPP)
+    _hospitalisation_refused(other)
+    covering = uuid4()
+    other.record_care_refusal(refusal_id=covering, care="hospitalisation", proposed_by="chu-rouen-psychiatrie",
+                              reason="refuse", related_id=None, actor=EMPP, occurred_at=at(5))
+    assert [f.subject for f in check_care_refused(other, at(5), ROUEN)] == [f"refusal:{covering}"]
+
+
+def test_a_case_conference_after_a_recorded_refusal_resolves_it() -> None:
+    pathway = mdm_rouen(PASS, DAC, EMPP)
+    _refusal_recorded(pathway, 5)
+    [finding] = check_care_refused(pathway, at(5), ROUEN)
+    raise_alert_for(pathway, finding, at(5))
+
+    pathway.hold_case_conference(conference_id=uuid4(), agencies=[DAC.agency, EMPP.agency],
+                                 decisions=["EMPP en maraude"], actor=DAC, occurred_at=at(8))
+
+    [resolution] = resolved_findings(pathway.open_alerts, check_care_refused(pathway, at(8), ROUEN), pathway)
+    assert resolution.reason == "Synthèse tenue."
+
+
+def test_a_refusal_is_refused_without_the_person_s_words_or_with_an_unknown_appointment() -> None:
+    pathway = mdm_rouen(PASS, DAC, EMPP)
+    with pytest.raises(errors.ReasonRequired):
+        pathway.record_care_refusal(refusal_id=uuid4(), care="hospitalisation", proposed_by=EMPP.agency, reason=" ",
+                                    related_id=None, actor=EMPP, occurred_at=at(5))
+    with pytest.raises(errors.UnknownRefusalSubject) as refused:
+        pathway.record_care_refusal(refusal_id=uuid4(), care="hospitalisation", proposed_by=EMPP.agency,
+                                    reason="ne veut pas", related_id=uuid4(), actor=EMPP, occurred_at=at(5))
+    assert refused.value.field == "related_id"
+    assert pathway.care_refusals == {}
+
+
+def test_fallback_hospitalisation_refused_by_the_person_raises_care_refused_owned_by_the_dac() -> None:
     pathway = mdm_rouen(PASS, DAC, EMPP)
     referral = _hospitalisation_refused(pathway)
 
