@@ -1,7 +1,7 @@
 """Benchmark (not a test): projection rebuild rate in events/s, beside a raw consume-only pass
 over the very same topic in the same run.
 
-    .venv/bin/python bench/bench_rebuild.py [--pathways 300] [--copies 3] [--projection NAME ...]
+    .venv/bin/python bench/bench_rebuild.py [--pathways 300] [--copies 5] [--repeat 3] [--projection NAME ...]
 
 What is timed
 - "raw consume": a KafkaConsumer assigned to every partition from the beginning, polling
@@ -12,19 +12,21 @@ What is timed
   COPYed into PostgreSQL in one transaction with the new consumer group's positions and
   applied ce_ids, the view swap, and the drop of the old version (1 -> 2 here).
 Each rebuild is timed right after its own raw pass (the ratio compares neighbours: the
-machine's load drifts during a run).
+machine's load drifts during a run); `--repeat` pairs per projection, medians reported
+(seconds, rates and the ratio are each the median of their own column).
 
 The events are real pathway events: a synthetic territory (services.territory) of
 `--pathways` pathways sent through the pathways service on an in-memory SQLite store and
 relayed; the stream is then copied `--copies` times under fresh pathway ids (so the topic is
 large without running the domain for minutes). A fresh topic and a fresh schema are created
-and deleted. Defaults finish in under a minute on a laptop.
+and deleted. Defaults finish in well under a minute when the machine is not saturated.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -107,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_rebuild.py", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--pathways", type=int, default=300, help="synthetic pathways run through the domain")
-    parser.add_argument("--copies", type=int, default=3, help="copies of their stream under fresh ids")
+    parser.add_argument("--copies", type=int, default=5, help="copies of their stream under fresh ids")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--projection", action="append", choices=list(PROJECTIONS),
                         help="projection(s) to rebuild (default: pathway_summary, timeline, territory_indicators)")
+    parser.add_argument("--repeat", type=int, default=3, help="raw/rebuild pairs per projection (medians)")
     parser.add_argument("--workers", type=int, default=1, help="rebuild worker processes (default 1)")
     parser.add_argument("--database-url", default=settings.database_url)
     parser.add_argument("--bootstrap", default=settings.kafka_bootstrap)
@@ -137,14 +140,18 @@ def main(argv: list[str] | None = None) -> int:
         raw_consume(args.bootstrap, topic)  # warm the broker's page cache and the client
         results = []
         for name in names:
-            # each rebuild right after its own raw pass: the machine's load drifts during a run
-            n, seconds = raw_consume(args.bootstrap, topic)
-            raw_rate = n / seconds
-            results.append(("raw consume-only pass", n, seconds, raw_rate, None))
-            result = rebuild(target, projection_class(name), progress=Progress(f"reconstruction {name}"),
-                             workers=args.workers)
-            results.append((f"rebuild {name} (v{result.old_version}->v{result.new_version})", result.events,
-                            result.seconds, result.rate, result.rate / raw_rate))
+            # each rebuild right after its own raw pass (the machine's load drifts during a
+            # run), `--repeat` pairs; the medians are reported
+            pairs = []
+            for _ in range(args.repeat):
+                n, seconds = raw_consume(args.bootstrap, topic)
+                result = rebuild(target, projection_class(name), progress=Progress(f"reconstruction {name}"),
+                                 workers=args.workers)
+                pairs.append((n / seconds, seconds, result.rate, result.seconds, result.rate / (n / seconds)))
+            med = [statistics.median(p[i] for p in pairs) for i in range(5)]
+            results.append(("raw consume-only pass", n, med[1], med[0], None))
+            results.append((f"rebuild {name} (x{args.repeat}, last v{result.old_version}->v{result.new_version})",
+                            result.events, med[3], med[2], med[4]))
     finally:
         try:
             admin.delete_topics([topic])
