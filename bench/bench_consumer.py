@@ -2,15 +2,18 @@
 consume-and-insert loop over the same topic in the same run.
 
     .venv/bin/python bench/bench_consumer.py [--pathways 200] [--per-pathway 40] [--max-batch 500] [--repeat 3]
+                                             [--per-message]
 
 The topic is filled first with pathway events shaped as the relay puts them on the wire
 (CloudEvents in binary mode, key = pathway id, ~750 bytes with headers), versions 1..n per
 pathway. Then, alternately:
 - "runner": `ConsumerRunner(ChecksumProjection())`, a fresh consumer group: per batch ONE
   PostgreSQL transaction that locks the partitions' position rows, records every ce_id in the
-  applied-events table (deduplication), runs the projection's upsert per event (count, last
-  version, order check, running sha256 of ce_ids), advances the positions, commits; then the
-  Kafka offset commit. CloudEvents decoded and checked by the codec.
+  applied-events table (deduplication), runs the projection's upsert for every event (count,
+  last version, order check, running sha256 of ce_ids) through its `handle_batch` (one
+  pipelined executemany for the batch; `--per-message`: through `handle`, one round trip per
+  event), advances the positions, commits; then the Kafka offset commit. CloudEvents decoded
+  and checked by the codec.
 - "raw": a kafka-python `KafkaConsumer` (partitions assigned, from the beginning, same
   max_poll_records) and, per poll, `executemany` of one plain INSERT per record
   (pathway id, version, ce_id: ce_id from its header, version from `json.loads` of the body)
@@ -63,12 +66,15 @@ def wire_events(pathways: int, per_pathway: int) -> list:
     return out
 
 
-def run_runner(s, topic: str, total: int, max_batch: int, group: str) -> float:  # noqa: ANN001
-    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+def run_runner(s, topic: str, total: int, max_batch: int, group: str, *, per_message: bool = False) -> float:  # noqa: ANN001
+    from infra.kafka.consumer import ConsumerRunner, FunctionHandler, RunnerConfig
     from projections.checksum import ChecksumProjection
 
+    projection = ChecksumProjection()
+    # --per-message: the same projection without its batch entry point (one round trip per event).
+    handler = FunctionHandler(projection.handle, projection.setup) if per_message else projection
     runner = ConsumerRunner(
-        ChecksumProjection(),
+        handler,
         RunnerConfig(group_id=group, topics=[topic], bootstrap_servers=s.settings.kafka_bootstrap,
                      schema=s.schema, deadletter_topic=f"{s.prefix}.deadletter", max_batch=max_batch),
         conninfo=s.settings.database_url,
@@ -137,6 +143,8 @@ def main() -> int:
     parser.add_argument("--max-batch", type=int, default=500, help="records per batch, both sides (runner's default: 500)")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; medians are reported")
+    parser.add_argument("--per-message", action="store_true",
+                        help="runner calls the projection's handle() per event instead of handle_batch()")
     args = parser.parse_args()
 
     import psycopg
@@ -163,7 +171,8 @@ def main() -> int:
                 exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{s.schema}".{TABLE}',)).fetchone()[0]
                 if exists:
                     conn.execute(sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(s.schema), sql.Identifier(TABLE)))
-            runner_s.append(run_runner(s, topic, total, args.max_batch, f"bench-checksum-{r}"))
+            runner_s.append(run_runner(s, topic, total, args.max_batch, f"bench-checksum-{r}",
+                                       per_message=args.per_message))
             with psycopg.connect(s.settings.database_url) as conn:
                 applied, bad = conn.execute(sql.SQL("SELECT sum(events), sum(out_of_order) FROM {}.{}").format(
                     sql.Identifier(s.schema), sql.Identifier(TABLE))).fetchone()
@@ -177,7 +186,8 @@ def main() -> int:
         ratio = statistics.median(raw / run for raw, run in zip(raw_s, runner_s))
         loop_t = statistics.median(loop_s)
         print(f"runner + checksum projection {fmt_rate(total, runner_t)}   raw consume-and-insert "
-              f"{fmt_rate(total, raw_t)}   runner/raw {ratio:.0%} (medians of {args.repeat} runs; the ratio is "
+              f"{fmt_rate(total, raw_t)}   runner/raw {ratio:.0%} "
+              f"({'handle per event' if args.per_message else 'handle_batch'}; medians of {args.repeat} runs; the ratio is "
               f"the median of each run's ratio)")
         print(f"raw consume-and-insert with one execute per record (no executemany): {fmt_rate(total, loop_t)}, "
               f"runner/that {statistics.median(lo / run for lo, run in zip(loop_s, runner_s)):.0%}")

@@ -241,9 +241,25 @@ def decode_data(value: bytes | None, *, max_body_bytes: int = DEFAULT_MAX_BODY_B
         raise MalformedMessage(f"bad JSON: {exc}") from None
     except RecursionError:
         raise MalformedMessage(f"bad JSON: nested deeper than {MAX_JSON_DEPTH} levels") from None
-    if not _json_depth_ok(data):
+    # Nesting can be no deeper than one level per opening bracket (brackets inside strings
+    # only make the bound looser): most bodies are cleared by two C-speed counts, no walk.
+    if text.count("{") + text.count("[") >= MAX_JSON_DEPTH and not _json_depth_ok(data):
         raise MalformedMessage(f"bad JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+#: Attribute names already checked against _EXTENSION_NAME (bounded: hostile records cannot
+#: grow it past _VALID_NAMES_MAX).
+_VALID_NAMES: set[str] = set()
+_VALID_NAMES_MAX = 256
+
+
+def _valid_name(attr: str) -> bool:
+    if not _EXTENSION_NAME.match(attr):
+        return False
+    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
+        _VALID_NAMES.add(attr)
+    return True
 
 
 def _header_text(name: str, raw: Any) -> str:
@@ -307,7 +323,7 @@ def _decode(
             content_type = _header_text(name, raw)
         elif lname.startswith(HEADER_PREFIX):
             attr = name[len(HEADER_PREFIX) :]
-            if not _EXTENSION_NAME.match(attr):
+            if attr not in _VALID_NAMES and not _valid_name(attr):
                 raise MalformedMessage(
                     f"header {name[:80]!r}: CloudEvents attribute names are lower-case ASCII "
                     "letters and digits"

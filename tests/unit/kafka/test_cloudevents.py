@@ -165,6 +165,20 @@ def test_nan_and_deep_nesting_are_not_json():
     assert "nested deeper" in reason_of(key, b"[" * 100_000 + b"]" * 100_000, headers)
 
 
+def test_the_depth_limit_is_exact_whatever_the_bracket_count_shortcut():
+    from infra.kafka.cloudevents import MAX_JSON_DEPTH, decode_data
+
+    # a scalar inside n containers is at depth n + 1
+    ok = b"[" * (MAX_JSON_DEPTH - 1) + b"1" + b"]" * (MAX_JSON_DEPTH - 1)
+    too_deep = b"[" * MAX_JSON_DEPTH + b"1" + b"]" * MAX_JSON_DEPTH
+    assert decode_data(ok) is not None
+    with pytest.raises(MalformedMessage, match="nested deeper"):
+        decode_data(too_deep)
+    # brackets inside strings count for the shortcut but not for the depth
+    shallow = json.dumps({"note": "{[" * 200}).encode()
+    assert decode_data(shallow) == {"note": "{[" * 200}
+
+
 def test_wrong_types_in_headers_are_refused():
     key, value, headers = wire()
     assert reason_of(key, value, with_header(headers, "ce_id", None)) == (
