@@ -244,15 +244,23 @@ class _Staged:
     skipped: int
 
 
+def _consumer(bootstrap: str, batch: int) -> Any:
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                         isolation_level="read_committed", max_poll_records=batch,
+                         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+
+
 def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list[int], begin: dict[int, int],
-           end: dict[int, int], path: str, batch: int, report: Any = None) -> _Staged:
+           end: dict[int, int], path: str, batch: int, report: Any = None, consumer: Any = None) -> _Staged:
     """Apply partitions ``[begin, end)`` of ``topic`` to a staging SQLite file at ``path``.
     Runs in the rebuilding process or in a worker process (one per group of partitions: a
     pathway's events are all on one partition, so partitions build independent rows).
     ``report(n)`` (a callable or a queue's ``put``) gets the records done, after each poll."""
     import sqlite3
 
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     from projections.registry import projection_class
 
@@ -263,16 +271,15 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
     staging.execute("PRAGMA cache_size=-262144")
     local = Db(staging, "sqlite")
     create_tables(local, projection)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             isolation_level="read_committed", max_poll_records=batch,
-                             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+    consumer = consumer or _consumer(bootstrap, batch)
     seen: set[str] = set()
     entries: list[tuple[str, str, int, int]] = []
     applied = skipped = 0
     nxt = {p: begin[p] for p in partitions}
     try:
         tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
+        if tps:
+            consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, begin[tp.partition])
         while any(nxt[p] < end[p] for p in partitions):
@@ -328,7 +335,7 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
     the start is applied by the live runner of the new version, from those positions."""
     import tempfile
 
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
     name = projection_class.name
     started = time.monotonic()
@@ -349,15 +356,15 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
         pos.ensure_tables(conn, target.schema)
         new = projection_class(old_version + 1)
 
-        consumer = KafkaConsumer(bootstrap_servers=target.bootstrap, group_id=new.group_id,
-                                 enable_auto_commit=False, client_id=f"{new.group_id}-rebuild")
+        consumer = _consumer(target.bootstrap, batch)  # closed by the staging pass (or below)
         try:
             partitions = sorted(consumer.partitions_for_topic(target.topic) or [])
             tps = [TopicPartition(target.topic, p) for p in partitions]
             begin = {tp.partition: o for tp, o in consumer.beginning_offsets(tps).items()}
             end = {tp.partition: o for tp, o in consumer.end_offsets(tps).items()}
-        finally:
+        except BaseException:
             consumer.close()
+            raise
         total = sum(end[p] - begin[p] for p in partitions)
         if progress is not None:
             progress.start(total)
@@ -377,8 +384,9 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
                     f"{workdir.name}/staging-{i}.sqlite3", batch)
 
         if n == 1:
-            staged = [_stage(*stage(busy, 0), report=report)]
+            staged = [_stage(*stage(busy, 0), report=report, consumer=consumer)]
         else:
+            consumer.close()
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
