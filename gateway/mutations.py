@@ -49,7 +49,7 @@ COMMAND_CATEGORY: dict[str, InformationCategory] = {
     "RecordPhoneStatus": I, "RecordContactAttempt": I,
     "HoldCaseConference": S, "AssignAction": S, "CompleteAction": S,
     "RaiseAlert": S, "AcknowledgeAlert": S, "EscalateAlert": S, "ResolveAlert": S,
-    "ClosePathway": S, "ReopenPathway": S,
+    "ClosePathway": S, "ReopenPathway": S, "RecordCareRefusal": M,
     "ScheduleRelease": A, "RecordTreatmentToContinue": M, "PlanTreatmentFollowUp": M, "HandOverTreatment": M,
     "RecordRelease": A, "ScheduleDischarge": A, "RegisterNewborn": M, "LinkPmi": M, "RecordDischarge": A,
     "AssessAdministrativeSituation": A, "FlagTbScreeningNeed": M, "RecordClatScreening": M,

@@ -75,6 +75,7 @@ EVENTS: dict[str, tuple[str, InformationCategory]] = {
     "ActionCompleted": ("Action réalisée", S),
     "AlertAcknowledged": ("Alerte prise en compte", S), "AlertEscalated": ("Alerte escaladée", S),
     "AlertResolved": ("Alerte levée", S),
+    "CareRefused": ("Refus de soin", M),
     "PathwayClosed": ("Parcours clôturé", S), "PathwayReopened": ("Parcours rouvert", S),
     "ReleaseDateSet": ("Date de libération fixée", A), "TreatmentToContinueRecorded": ("Traitement à poursuivre", M),
     "TreatmentFollowUpPlanned": ("Suivi du traitement planifié", M),
