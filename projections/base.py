@@ -24,6 +24,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from functools import cached_property
 from typing import Any, ClassVar
 
 #: Prefix of the CloudEvents types the relay gives pathway events (services.relay.wire).
@@ -63,6 +64,12 @@ def utc_iso(value: Any) -> str | None:
     if isinstance(value, str):
         if len(value) == 10:  # a date
             return value
+        if value.endswith("+00:00") and value[10:11] == "T":  # what the relay writes: no parse needed
+            base = value[:-6]
+            if len(base) == 19:
+                return base + ".000000Z"
+            if len(base) == 26 and base[19] == ".":
+                return base + "Z"
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -146,12 +153,12 @@ class PathwayEvent:
         value = self.data.get("notification_id")
         return int(value) if value is not None else None
 
-    @property
+    @cached_property
     def occurred_at(self) -> str:
         """When the fact happened in the field (UTC ISO)."""
         return utc_iso(self.data.get("occurred_at") or self.data.get("timestamp"))  # type: ignore[return-value]
 
-    @property
+    @cached_property
     def recorded_at(self) -> str:
         """When the event store recorded it (UTC ISO)."""
         return utc_iso(self.data.get("timestamp") or self.data.get("occurred_at"))  # type: ignore[return-value]

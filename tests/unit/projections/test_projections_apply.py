@@ -314,3 +314,16 @@ def test_a_referral_is_medical_information_unless_it_goes_to_a_housing_or_admini
     ]
     social_view = q.timeline(world.conn, pid, categories={"social"})
     assert not any("csapa" in r["label"] for r in social_view)
+
+
+@pytest.mark.parametrize("text", ["2026-03-02T09:00:00+00:00", "2026-03-02T09:00:00.123456+00:00",
+                                  "2026-03-02T10:00:00+01:00", "2026-03-02T09:00:00.5+00:00",
+                                  "2026-03-02T09:00:00Z", "2026-12-31T23:59:59.999999-02:00"])
+def test_instants_are_stored_as_fixed_width_utc_text_whatever_their_offset(text: str) -> None:
+    from datetime import datetime, timezone
+
+    from projections.base import utc_iso
+
+    expected = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    assert utc_iso(text) == expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert len(utc_iso(text)) == 27
