@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -441,16 +442,46 @@ class Pathway(Aggregate):
         self._touch(actor, occurred_at)
 
     # ------------------------------------------------------------------ appointments
+    class InterpreterNeedRecorded(Event):
+        """Version 2 added `appointment_ids`: the appointments the need changed (v1 changed none)."""
+
+        class_version = 2
+        language: str | None
+        appointment_ids: list[UUID]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["appointment_ids"] = []
+
     def record_interpreter_need(
         self, language: str | None, actor: Actor, occurred_at: datetime
     ) -> None:
-        """The person needs an interpreter in `language` (None: no longer needs one)."""
-        self.check_can_act(actor)
-        self._interpreter_need_recorded(language=language, actor=actor, occurred_at=occurred_at)
+        """The person needs an interpreter in `language` (None: no longer needs one).
 
-    @event("InterpreterNeedRecorded")
-    def _interpreter_need_recorded(self, language: str | None, actor: Actor, occurred_at: datetime) -> None:
+        Appointments already booked and still to come follow: they need an interpreter from now
+        on (in `language`, unless the booking named one), or no longer need one when none was
+        booked yet. The event names them, so replay does not depend on this selection."""
+        self.check_can_act(actor)
+        needed = language is not None
+        changed = [
+            a.appointment_id for a in self.appointments.values()
+            if a.status is AppointmentStatus.BOOKED and a.scheduled_at > occurred_at
+            and a.interpreter_needed is not needed and not a.interpreter_booked
+        ]
+        self._interpreter_need_recorded(
+            language=language, appointment_ids=changed, actor=actor, occurred_at=occurred_at
+        )
+
+    @event(InterpreterNeedRecorded)
+    def _interpreter_need_recorded(
+        self, language: str | None, appointment_ids: list[UUID], actor: Actor, occurred_at: datetime
+    ) -> None:
         self.interpreter_language = language
+        for appointment_id in appointment_ids:
+            appointment = self.appointments[appointment_id]
+            appointment.interpreter_needed = language is not None
+            if language is not None:
+                appointment.language = appointment.language or language
         self._touch(actor, occurred_at)
 
     def book_appointment(
