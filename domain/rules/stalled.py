@@ -3,11 +3,9 @@ whose stay lasts three weeks). Owner: the lead agency (take stock with the perso
 case conference).
 
 "No event" must not count the engine's own alert events: raising the stalled alert would
-otherwise reset the clock and resolve itself. The aggregate bumps `last_activity_at` for every
-event, alerts included, so the last *progress* is derived: `pathway.last_progress_at` when the
-aggregate provides it; else `last_activity_at` unless it is the time of an alert event, in which
-case the latest time-stamped fact of the pathway. A booked appointment still to come is a next
-step in place: the pathway is not stalled before it."""
+otherwise reset the clock and resolve itself. The rule counts from the aggregate's
+`last_progress_at`, which every event but the alerts' moves (a late entry never moves it back).
+A booked appointment still to come is a next step in place: the pathway is not stalled before it."""
 
 from __future__ import annotations
 
@@ -22,48 +20,9 @@ from domain.values import AlertSeverity, AppointmentStatus, PathwayKind
 RULE_ID = "stalled"
 
 
-def _alert_times(pathway: Any) -> set[datetime]:
-    times = set()
-    for alert in pathway.alerts.values():
-        times.add(aware(alert.raised_at))
-        if alert.status_changed_at is not None:
-            times.add(aware(alert.status_changed_at))
-    return times
-
-
-def _fact_times(pathway: Any) -> list[datetime]:
-    """Moments of the facts the state keeps a time for (a lower bound of the last progress)."""
-    times: list[datetime | None] = [pathway.opened_at]
-    for need in pathway.needs.values():
-        times += [need.recorded_at, need.met_at]
-    for referral in pathway.referrals.values():
-        times += [referral.made_at, referral.status_changed_at, referral.outcome_at]
-    for appointment in pathway.appointments.values():
-        times.append(appointment.status_changed_at)
-        if appointment.status is AppointmentStatus.BOOKED:
-            times.append(appointment.scheduled_at)  # its booking time is not kept; it came before
-    for request in pathway.housing_requests.values():
-        times += [request.requested_at, request.status_changed_at]
-    contact = pathway.contact
-    times += [contact.last_attempt_at, contact.phone_changed_at]
-    for conference in pathway.case_conferences.values():
-        times.append(conference.held_at)
-    for action in pathway.actions.values():
-        times.append(action.done_at)
-    for orientation in getattr(pathway, "orientations", {}).values():
-        times.append(orientation.oriented_at)
-    return [aware(t) for t in times if t is not None]
-
-
 def last_progress_at(pathway: Any) -> datetime:
-    explicit = getattr(pathway, "last_progress_at", None)
-    if explicit is not None:
-        return aware(explicit)
-    last = aware(pathway.last_activity_at)
-    if last not in _alert_times(pathway):
-        return last
-    known = [t for t in _fact_times(pathway) if t <= last]  # a lower bound: alerts only came after
-    return max(known) if known else aware(pathway.opened_at)
+    """The last event that was not an alert's (`Pathway.last_progress_at`)."""
+    return aware(pathway.last_progress_at)
 
 
 def threshold_days(pathway: Any, settings: TerritorySettings) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-import pytest
-
 from domain.rules import check_stalled, evaluate, next_deadline_stalled, resolved_findings
 from domain.values import NeedCategory
 from tests.unit.rules.builders import (
@@ -115,9 +113,6 @@ def test_an_alert_of_another_rule_is_not_activity_either() -> None:
     assert next_deadline_stalled(pathway, at(12), ROUEN) == at(31)  # ...the rule counts from the call of day 10
 
 
-@pytest.mark.xfail(strict=True, reason="the aggregate keeps no time for AgencyJoined (nor consent, booking): "
-                   "after an alert event the rule falls back to the last time-stamped fact; "
-                   "needs a `last_progress_at` on the aggregate that alert events do not move")
 def test_an_agency_joining_counts_as_activity_even_when_an_alert_follows() -> None:
     pathway = mdm_rouen()
     _with_need(pathway, 2)
