@@ -91,7 +91,14 @@ EVENTS: dict[str, tuple[str, InformationCategory]] = {
 LIBRARY_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "occurred_at", "originator_topic"}
 
 
-def alert_category(rule_id: str) -> InformationCategory:
+#: Alerts whose subject, not their rule, says what they reveal: a newborn's missing housing is a
+#: social fact the SIAO must read to act on it, its missing PMI link a medical one.
+SUBJECT_CATEGORY: dict[str, InformationCategory] = {"newborn:housing": S}
+
+
+def alert_category(rule_id: str, subject: str | None = None) -> InformationCategory:
+    if subject is not None and subject in SUBJECT_CATEGORY:
+        return SUBJECT_CATEGORY[subject]
     return RULES.get(rule_id, ("", M))[1]
 
 
@@ -120,7 +127,7 @@ def access_of(pathway: Any) -> p.PathwayAccess:
 def alert_view(alert: Any, pathway_id: UUID, disclosure: p.Disclosure,
                returned: set[InformationCategory] | None = None) -> t.Alert:
     view = t.Alert(
-        alert_id=alert.alert_id, pathway_id=pathway_id, info_category=alert_category(alert.rule_id),
+        alert_id=alert.alert_id, pathway_id=pathway_id, info_category=alert_category(alert.rule_id, alert.subject),
         rule_id=alert.rule_id, rule_label=RULES.get(alert.rule_id, (alert.rule_id, M))[0],
         severity=AlertSeverity(alert.severity), status=AlertStatus(alert.status), owner_agency=alert.owner_agency,
         raised_at=_aware(alert.raised_at), subject=alert.subject, suggested_action=alert.suggested_action,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from projections.base import NotAPathwayEvent, PathwayEvent, Projection
+from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
 from projections.progress import Progress
 from projections.registry import PROJECTIONS, projection_class
 from projections.schema import Db, drop_version, ensure_current, swap
@@ -42,6 +42,10 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def _to_event(cloud_event: Any) -> PathwayEvent | None:
+    # The embedded bus also carries the alerting messages (relais.alerts' stand-in): those
+    # are not ours and pass silently; a malformed *pathway* event is worth a warning.
+    if not str(cloud_event.type).startswith(TYPE_PREFIX):
+        return None
     try:
         return PathwayEvent.from_cloud_event(cloud_event)
     except NotAPathwayEvent as exc:

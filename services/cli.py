@@ -17,10 +17,21 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {}
     if args.port is not None:
         overrides["http_port"] = args.port
+    if args.synthetic_pathways is not None:
+        overrides["synthetic_pathways"] = args.synthetic_pathways
     settings = Settings(**overrides)
     relais = bootstrap(settings)
+    runtime = None
+    if settings.mode == "embedded":
+        from services.bootstrap import start_embedded
+
+        runtime = start_embedded(relais)
     print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/graphql", flush=True)
-    uvicorn.run(create_app(relais), host=settings.http_host, port=settings.http_port, log_level="info")
+    try:
+        uvicorn.run(create_app(relais), host=settings.http_host, port=settings.http_port, log_level="info")
+    finally:
+        if runtime is not None:
+            runtime.stop()
     return 0
 
 
@@ -181,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         "a PostgreSQL server: an SQLite file under RELAIS_STATE_DIR and an in-process bus.",
     )
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default RELAIS_HTTP_PORT or 8000)")
+    serve.add_argument("--synthetic-pathways", type=int, default=None, metavar="N",
+                       help="embedded mode: synthetic pathways loaded when the store is empty "
+                       "(default RELAIS_SYNTHETIC_PATHWAYS or 200; 0 = none)")
     serve.set_defaults(func=_serve)
     check = sub.add_parser(
         "check",

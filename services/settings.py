@@ -44,3 +44,6 @@ class Settings(BaseSettings):
     )
     graphql_dev: bool = Field(False, description="Turn on introspection and the GraphiQL IDE.")
     territory: str = Field("76", description="Default territory (département) for the synthetic load.")
+    synthetic_pathways: int = Field(
+        200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."
+    )

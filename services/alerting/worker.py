@@ -50,7 +50,7 @@ def alert_payload(item: FeedItem, agency: str, history: Any) -> dict[str, Any] |
     return {
         "change": AlertChangeKind(item.change).value, "position": item.position, "pathway_id": str(item.pathway_id),
         "alert_id": str(view.alert_id), "rule_id": view.rule_id, "rule_label": view.rule_label,
-        "category": alert_category(view.rule_id).value, "severity": view.severity.value, "status": view.status.value,
+        "category": alert_category(view.rule_id, alert.subject).value, "severity": view.severity.value, "status": view.status.value,
         "owner_agency": view.owner_agency, "escalated_to": view.escalated_to, "raised_at": view.raised_at.isoformat(),
         "subject": view.subject, "suggested_action": view.suggested_action,
         "escalation_reason": view.escalation_reason, "resolution_reason": view.resolution_reason,

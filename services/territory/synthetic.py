@@ -78,7 +78,10 @@ def _person(rng: random.Random) -> str:
 
 
 def _consent(s: Story, lead: str, agencies: list[str], days_ago: float) -> None:
+    """Consent is collected at the start, agency by agency; now and then one is still missing."""
     for agency in agencies:
+        if s.chance(0.03):
+            continue
         categories = ["identity", "social", "administrative"] + (["medical"] if s.chance(0.7) else [])
         s.send("GrantConsent", lead, days_ago, agency=agency, categories=categories)
 
@@ -105,13 +108,13 @@ def _detention(s: Story) -> None:
            lead_agency="usmp", prison="Centre pénitentiaire (synthétique)", release_date=s.day(release_in))
     for agency, role in (("spip", "justice"), ("siao", "housing"), ("cpam", "rights"), ("association", "addiction_care")):
         s.send("AddAgency", "usmp", 29, agency=agency, role=role)
-    _consent(s, "usmp", ["spip", "siao", "cpam"], 28)
+    _consent(s, "usmp", ["spip", "siao", "cpam", "association"], 28)
     treatment = s.uuid()
     s.send("RecordTreatmentToContinue", "usmp", 27, treatment_id=treatment, kind="substitution",
            name="buprénorphine", prescribed_by="usmp")
-    _rights(s, "usmp", "css", 25, opened=s.chance(0.6))
-    _housing(s, "spip", 20, confirm=s.chance(0.5))
-    if s.chance(0.5):
+    _rights(s, "usmp", "css", 25, opened=s.chance(0.85))
+    _housing(s, "spip", 20, confirm=s.chance(0.8) or release_in > 20)
+    if s.chance(0.85) or release_in > 15:
         appointment = s.uuid()
         s.send("BookAppointment", "usmp", 10, appointment_id=appointment, with_agency="association",
                service="CSAPA — consultation TSO", scheduled_at=f"{s.day(release_in + 2)}T10:00:00+01:00")
@@ -124,12 +127,12 @@ def _maternity(s: Story) -> None:
            lead_agency="maternite", maternity_ward="Maternité (synthétique)", discharge_date=s.day(discharge_in))
     for agency, role in (("pmi", "maternal_child"), ("siao", "housing"), ("cpam", "rights")):
         s.send("AddAgency", "maternite", 11, agency=agency, role=role)
-    _consent(s, "maternite", ["pmi", "siao"], 11)
+    _consent(s, "maternite", ["pmi", "siao", "cpam"], 11)
     s.send("RegisterNewborn", "maternite", 6, newborn_ref=f"N-{s.rng.getrandbits(20):05x}", born_on=s.day(-6))
-    if s.chance(0.6):
+    if s.chance(0.85):
         s.send("LinkPmi", "maternite", 5, pmi_agency="pmi", first_visit_on=s.day(discharge_in + 5))
-    _rights(s, "maternite", s.rng.choice(["ame", "css"]), 10, opened=s.chance(0.7))
-    _housing(s, "maternite", 8, confirm=s.chance(0.45))
+    _rights(s, "maternite", s.rng.choice(["ame", "css"]), 10, opened=s.chance(0.85))
+    _housing(s, "maternite", 8, confirm=s.chance(0.8))
 
 
 def _sas(s: Story) -> None:
@@ -137,14 +140,16 @@ def _sas(s: Story) -> None:
     tb = s.chance(0.5)
     s.send("OpenSasPathway", "sas", arrived, person_ref=_person(s.rng), territory=s.territory, lead_agency="sas",
            arrived_on=s.day(-arrived), from_high_tb_endemicity=tb)
-    for agency, role in (("siao", "housing"), ("pass", "health_care"), ("clat", "screening")):
+    for agency, role in (("siao", "housing"), ("pass", "health_care"), ("clat", "screening"), ("cpam", "rights")):
         s.send("AddAgency", "sas", arrived - 0.2, agency=agency, role=role)
-    _consent(s, "sas", ["siao", "pass"], arrived - 0.3)
-    s.send("AssessAdministrativeSituation", "sas", arrived - 1,
-           status=s.rng.choice(["asylum_seeker", "refugee", "undocumented", "regular"]), assessed_on=s.day(-arrived + 1))
+    _consent(s, "sas", ["siao", "pass", "clat", "cpam"], arrived - 0.3)
+    status = s.rng.choice(["asylum_seeker", "refugee", "undocumented", "regular"])
+    s.send("AssessAdministrativeSituation", "sas", arrived - 1, status=status, assessed_on=s.day(-arrived + 1))
+    _rights(s, "sas", "ame" if status == "undocumented" else "puma", arrived - 1.5, opened=s.chance(0.85))
+    _housing(s, "sas", arrived - 2, confirm=arrived > 8 and s.chance(0.85))
     if tb:
         s.send("FlagTbScreeningNeed", "sas", arrived - 1)
-        if s.chance(0.6):
+        if s.chance(0.85):
             s.send("RecordClatScreening", "clat", arrived - 4 if arrived > 5 else 0.5, screened_on=s.day(-max(arrived - 4, 0)))
     if arrived > 12 and s.chance(0.6):
         s.send("DecideOrientation", "siao", 1, destination=s.rng.choice(PLACES), decided_on=s.day(-1))
@@ -154,7 +159,7 @@ def _pass_gp(s: Story) -> None:
     s.send("OpenPassGpPathway", "pass", 45, person_ref=_person(s.rng), territory=s.territory, lead_agency="pass")
     for agency, role in (("cpam", "rights"), ("mg", "health_care"), ("association", "social_support")):
         s.send("AddAgency", "pass", 44, agency=agency, role=role)
-    _consent(s, "pass", ["mg", "association"], 44)
+    _consent(s, "pass", ["cpam", "mg", "association"], 44)
     language = s.rng.choice(LANGUAGES) if s.chance(0.5) else None
     if language:
         s.send("RecordInterpreterNeed", "pass", 43, language=language)
@@ -163,8 +168,10 @@ def _pass_gp(s: Story) -> None:
     s.send("StartGpSearch", "pass", 30, commune=commune, languages=[language] if language else [],
            needs_phone_interpreting=bool(language))
     orientation = s.uuid()
-    s.send("OrientToGp", "pass", 25, orientation_id=orientation, gp_ref=f"MG-{s.rng.randint(1, 296):03d}",
+    gp = f"MG-{s.rng.randint(1, 296):03d}"
+    s.send("OrientToGp", "pass", 25, orientation_id=orientation, gp_ref=gp,
            gp_commune=commune, accepts_phone_interpreting=s.chance(0.5))
+    _consent(s, "pass", [gp], 25)
     # 2022 in Rouen: 48 orientations, 27 calls reached the person, 17 went.
     if s.chance(0.56):
         s.send("RecordFollowUpCall", "pass", 15, orientation_id=orientation, reached=True)
@@ -174,12 +181,16 @@ def _pass_gp(s: Story) -> None:
     elif s.chance(0.5):
         s.send("RecordFollowUpCall", "pass", 15, orientation_id=orientation, reached=False)
         s.send("RecordPhoneStatus", "pass", 14, status="changed")
-    if language and s.chance(0.5):
-        s.send("BookAppointment", "pass", 3, appointment_id=s.uuid(), with_agency="pass",
+    if language and s.chance(0.3):
+        appointment = s.uuid()
+        s.send("BookAppointment", "pass", 3, appointment_id=appointment, with_agency="pass",
                service="Consultation de cardiologie", scheduled_at=f"{s.day(1)}T14:30:00+01:00",
                interpreter_needed=True, language=language)
+        if s.chance(0.7):
+            s.send("BookInterpreter", "pass", 2, appointment_id=appointment, provider="ISM Interprétariat")
 
 
+# Most pathways are on track; the few that are not are the ones the alerts must catch.
 STORIES = {"detention": _detention, "maternity": _maternity, "sas": _sas, "pass_gp": _pass_gp}
 
 

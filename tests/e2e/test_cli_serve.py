@@ -54,3 +54,51 @@ def test_relais_serve_answers_its_health_endpoint_within_ten_seconds(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_alerts(tmp_path):
+    """The embedded default is a working territory: pathways listed from the read models and
+    rupture-risk alerts raised by the engine, as a SIAO coordinator sees them over GraphQL."""
+    from gateway.auth import issue_token
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(RELAIS_STATE_DIR=str(tmp_path / "state"), RELAIS_SYNTHETIC_PATHWAYS="24",
+               RELAIS_JWT_KEY="test-only-key-test-only-key-test-only")
+    token = issue_token("test-only-key-test-only-key-test-only", agency="siao", professional="siao-coord-2",
+                        role="coordinateur")
+    headers = {"Authorization": f"Bearer {token}"}
+    query = ("{ pathways(first: 50) { totalCount: edges { node { id } } } "
+             "alerts(first: 50) { totalCount edges { node { ruleId ownerAgency suggestedAction "
+             "redactions { field reason } } } } }")
+    proc = subprocess.Popen([RELAIS, "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, data = time.monotonic() + 120, None
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"relais serve exited: {proc.stderr.read()}"
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query},
+                                    headers=headers, timeout=5).json()
+                data = answer.get("data")
+                if data and len(data["pathways"]["totalCount"]) >= 10 and data["alerts"]["totalCount"] > 0:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        assert data is not None, "no GraphQL answer"
+        assert len(data["pathways"]["totalCount"]) >= 10, data
+        alerts = [edge["node"] for edge in data["alerts"]["edges"]]
+        assert alerts, "the risk engine raised no alert on the synthetic territory"
+        owned = [a for a in alerts if a["ownerAgency"] == "siao"]
+        assert any(a["suggestedAction"] for a in owned), owned
+        # What the SIAO may not read (no consent, not its role) is absent with the reason, never leaked.
+        assert all(a["suggestedAction"] or any(r["field"] == "suggestedAction" for r in a["redactions"])
+                   for a in alerts)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
