@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         "agency's registered webhook (signed HMAC-SHA256, retried with backoff, deduplicated).",
     )
     alerting.set_defaults(func=_alerting)
+    _add_tool_parsers(sub)
     return parser
 
 
@@ -295,6 +296,63 @@ def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
     risk.add_argument("--sweep-once", action="store_true",
                       help="run one clock sweep now and exit (no Kafka consumer)")
     risk.set_defaults(func=_risk)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from gateway.auth import issue_token
+    from gateway.permissions import Role
+    from services.settings import Settings
+
+    roles = {role.value for role in Role}
+    if args.role not in roles:
+        print(f"relais token : ERREUR : rôle inconnu « {args.role} » : choisissez parmi {', '.join(sorted(roles))}.",
+              file=sys.stderr)
+        return 2
+    settings = Settings()
+    print(issue_token(settings.jwt_key.get_secret_value(), agency=args.agency, professional=args.professional,
+                      role=args.role, ttl_seconds=args.hours * 3600))
+    return 0
+
+
+def _territory(args: argparse.Namespace) -> int:
+    from services.bootstrap import bootstrap
+    from services.settings import Settings
+    from services.territory.load import Refused, load
+
+    settings = Settings()
+    relais = bootstrap(settings)
+    try:
+        sent = load(relais.pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory)
+    except Refused as refused:
+        print(f"relais territory : ERREUR : {refused}", file=sys.stderr)
+        return 1
+    print(f"{sent} commandes acceptées ({args.pathways} parcours synthétiques, graine {args.seed}).")
+    return 0
+
+
+def _add_tool_parsers(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    token = sub.add_parser(
+        "token",
+        help="print a signed bearer token for the GraphQL API (development, tests, identity bridges)",
+        description="Mint a JWT signed with RELAIS_JWT_KEY naming an agency, a pseudonymous professional "
+        "and a role; send it as `Authorization: Bearer <token>` (or in connection_init on websockets).",
+    )
+    token.add_argument("--agency", required=True, help="agency code, e.g. siao, pass, dac")
+    token.add_argument("--professional", required=True, help="pseudonymous professional id, e.g. siao-coord-2")
+    token.add_argument("--role", required=True, help="role code, e.g. coordinateur, assistante_sociale, medecin, dpo")
+    token.add_argument("--hours", type=int, default=8, help="validity in hours (default 8)")
+    token.set_defaults(func=_token)
+    territory = sub.add_parser(
+        "territory",
+        help="load a synthetic territory (fictitious people) into the configured event store",
+        description="Send the commands of N synthetic pathways of the four kinds (fictitious, "
+        "pseudonymous people) through the pathways service, with progress on stderr. Loading the "
+        "same seed twice adds nothing (the command ids repeat).",
+    )
+    territory.add_argument("--pathways", type=int, default=200, metavar="N", help="how many pathways (default 200)")
+    territory.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    territory.add_argument("--territory", default=None, help="territory code (default RELAIS_TERRITORY)")
+    territory.set_defaults(func=_territory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
