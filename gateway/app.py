@@ -64,8 +64,11 @@ def build_services(relais: Relais) -> GatewayServices:
     # connection to it (`relais.readmodels`: a context-manager factory); else our own index.
     readmodels = getattr(relais, "readmodels", None)
     index = ReadModelIndex(readmodels) if readmodels is not None else DirectoryIndex(directory)
+    from gateway.audit import GroupCommitAuditLog
+
+    audit = relais.audit if isinstance(relais.audit, GroupCommitAuditLog) else GroupCommitAuditLog(relais.audit)
     return GatewayServices(settings=relais.settings, pathways=relais.pathways, reader=EventStoreReader(app),
-                           directory=directory, audit=relais.audit, rate_limiter=RateLimiter(),
+                           directory=directory, audit=audit, rate_limiter=RateLimiter(),
                            alerts=AlertFeed(), webhooks=relais.webhooks, index=index)
 
 
@@ -107,6 +110,7 @@ def create_app(relais: Relais) -> FastAPI:
             stop.set()
             for thread in threads:
                 thread.join(timeout=5)
+            services.audit.close()
 
     app = FastAPI(title="Relais", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.gateway = services

@@ -178,3 +178,106 @@ class PostgresAuditLog:
                                         "ORDER BY recorded_at DESC, id DESC LIMIT %s").format(self._table),
                                 [*params, query.limit]).fetchall()
         return [_record(r) for r in rows]
+
+
+class GroupCommitAuditLog:
+    """Group commit in front of an AuditLog: the records of the requests finishing at the same
+    moment are written in ONE statement by a writer thread, and each request still waits for
+    its records to be durable before its answer leaves (`await write_async(...)`). Nothing is
+    answered whose audit is not written, so a crash loses no record of an answered read; what
+    is saved is a transaction and a thread hop per request, not the guarantee.
+
+    A failed batch fails every request in it (their answers are not served)."""
+
+    def __init__(self, inner: AuditLog, max_batch: int = 500) -> None:
+        import queue
+
+        self.inner = inner
+        self.max_batch = max_batch
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="gateway-audit-writer", daemon=True)
+        self._closed = False
+        self.batches = 0
+        self._thread.start()
+
+    # the AuditLog protocol, synchronous (mutations, tests)
+    def write(self, records: Sequence[AuditRecord]) -> None:
+        self.inner.write(records)
+
+    def search(self, query: AuditQuery) -> list[AuditRecord]:
+        return self.inner.search(query)
+
+    async def write_async(self, records: Sequence[AuditRecord]) -> None:
+        import asyncio
+
+        if not records:
+            return
+        if self._closed:
+            await asyncio.to_thread(self.inner.write, records)
+            return
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.put((list(records), loop, done))
+        await done
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            error: BaseException | None = None
+            try:
+                self.inner.write([r for records, _, _ in batch for r in records])
+                self.batches += 1
+            except BaseException as failed:  # noqa: BLE001 - handed to every waiting request
+                error = failed
+            for _, loop, done in batch:
+                loop.call_soon_threadsafe(_settle, done, error)
+            if stop:
+                return
+
+    def close(self, timeout: float = 10) -> None:
+        """Write what is queued, then stop (the app's shutdown)."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout)
+            # A request that queued after the stop mark: write it here rather than strand it.
+            import queue
+
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    return
+                if item is None:
+                    continue
+                records, loop, done = item
+                error: BaseException | None = None
+                try:
+                    self.inner.write(records)
+                except BaseException as failed:  # noqa: BLE001
+                    error = failed
+                loop.call_soon_threadsafe(_settle, done, error)
+
+
+def _settle(done, error: BaseException | None) -> None:  # noqa: ANN001 - asyncio.Future
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

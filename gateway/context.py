@@ -91,5 +91,10 @@ class Context(BaseContext):
     async def flush_audit(self) -> None:
         records = self.audit_records()
         self._audit.clear()
-        if records:
+        if not records:
+            return
+        write_async = getattr(self.services.audit, "write_async", None)
+        if write_async is not None:  # group commit: still written before the answer leaves
+            await write_async(records)
+        else:
             await asyncio.to_thread(self.services.audit.write, records)

@@ -182,6 +182,24 @@ class Redaction:
     reason: Reason
 
 
+_PLANS: dict[tuple[type, int], tuple[tuple[str, str | None], ...]] = {}
+
+
+def _plan(cls: type, categories: Mapping[type, Mapping[str, str]]) -> tuple[tuple[str, str | None], ...]:
+    """(field, tag) of a dataclass type, computed once per type and category table."""
+    key = (cls, id(categories))
+    plan = _PLANS.get(key)
+    if plan is None:
+        tagged = categories.get(cls, {})
+        plan = tuple((f.name, tagged.get(f.name)) for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+        _PLANS[key] = plan
+    return plan
+
+
+def _is_instance_dataclass(value: Any) -> bool:
+    return hasattr(type(value), "__dataclass_fields__")
+
+
 def redact(obj: Any, disclosure: Disclosure, categories: Mapping[type, Mapping[str, str]],
            returned: set[Category] | None = None, path: str = "") -> list[Redaction]:
     """Null every tagged field of `obj` (a dataclass tree) whose category is not visible.
@@ -189,28 +207,25 @@ def redact(obj: Any, disclosure: Disclosure, categories: Mapping[type, Mapping[s
     `categories[type][field]` is the field's category, or ITEM for "the category the object
     carries in its `info_category` attribute" (a need about addiction is medical, one about
     housing is social). Returns what was hidden; adds to `returned` the categories left in.
+    The fields of each type and their tags are listed once per type (`_plan`), not per object.
     """
     hidden: list[Redaction] = []
-    tagged = categories.get(type(obj), {})
-    for f in dataclasses.fields(obj):
-        name = f.name
-        if name.startswith("_"):
-            continue
+    visible = disclosure.visible
+    for name, tag in _plan(type(obj), categories):
         value = getattr(obj, name)
-        tag = tagged.get(name)
         if tag is not None:
             category = Category(getattr(obj, "info_category")) if tag == ITEM else Category(tag)
-            if category not in disclosure.visible:
+            if category not in visible:
                 if value is not None:
                     setattr(obj, name, None)
                 hidden.append(Redaction(f"{path}{name}", category, disclosure.hidden.get(category, Reason.ROLE)))
                 continue
             if returned is not None and value not in (None, [], ""):
                 returned.add(category)
-        if isinstance(value, list):
+        if type(value) is list:
             for index, item in enumerate(value):
-                if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                if _is_instance_dataclass(item):
                     hidden += redact(item, disclosure, categories, returned, f"{path}{name}[{index}].")
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        elif _is_instance_dataclass(value):
             hidden += redact(value, disclosure, categories, returned, f"{path}{name}.")
     return hidden

@@ -1,0 +1,119 @@
+"""The per-pathway history cache (only events after the cached version are read and decrypted;
+the latest state always judged) and the group-committed audit (every answered read written)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from gateway.audit import AuditQuery, AuditRecord, GroupCommitAuditLog, SqliteAuditLog
+from gateway.store import EventStoreReader
+from tests.unit.gateway.conftest import token
+from tests.unit.gateway.test_gateway_api import PATHWAY_Q, open_detention
+
+
+def test_a_cached_history_reads_and_decrypts_only_the_events_after_its_version(api):
+    usmp = token("usmp", "medecin")
+    pid = open_detention(api, usmp)
+    reader: EventStoreReader = api.client.app.state.gateway.reader
+    decoded = []  # versions the reader fetched (and so decrypted)
+    original = reader._stored  # noqa: SLF001
+
+    def counting(ids, after=None):  # noqa: ANN001, ANN202
+        rows = original(ids, after)
+        decoded.extend(r.originator_version for r in rows)
+        return rows
+
+    reader._stored = counting  # noqa: SLF001
+    try:
+        first = api(PATHWAY_Q, {"id": pid}, as_=usmp)["pathway"]
+        seen = len(decoded)
+        again = api(PATHWAY_Q, {"id": pid}, as_=usmp)["pathway"]
+        assert len(decoded) == seen, "nothing new: nothing decrypted again"
+        assert again == first
+        api.send("AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"}, as_=usmp)
+        decoded.clear()
+        after = api(PATHWAY_Q, {"id": pid}, as_=usmp)["pathway"]
+        assert decoded and min(decoded) > first["version"], decoded  # only the new event(s)
+        assert after["version"] > first["version"]
+        assert after["timeline"]["totalCount"] == first["timeline"]["totalCount"] + 1
+    finally:
+        reader._stored = original  # noqa: SLF001
+
+
+def test_through_the_cache_a_withdrawn_consent_and_a_departure_apply_to_the_next_read(api):
+    usmp = token("usmp", "medecin")
+    siao = token("siao", "coordinateur")
+    pid = open_detention(api, usmp)
+    api.send("AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"}, as_=usmp)
+    api.send("GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]}, as_=usmp)
+    for _ in range(3):  # warm the cache
+        assert api(PATHWAY_Q, {"id": pid}, as_=siao)["pathway"]["personRef"] == "P-abc123"
+    api.send("WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]}, as_=usmp)
+    assert api(PATHWAY_Q, {"id": pid}, as_=siao)["pathway"]["personRef"] is None
+    api.send("RemoveAgency", {"pathwayId": pid, "agency": "siao", "reason": "fin"}, as_=usmp)
+    assert api(PATHWAY_Q, {"id": pid}, as_=siao)["pathway"] is None
+
+
+def test_folding_from_the_cache_leaves_the_cached_events_unchanged(api):
+    usmp = token("usmp", "medecin")
+    pid = open_detention(api, usmp)
+    api.send("AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"}, as_=usmp)
+    api.send("GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["SOCIAL"]}, as_=usmp)
+    reader: EventStoreReader = api.client.app.state.gateway.reader
+    one = reader.load_histories([uuid.UUID(pid)])[uuid.UUID(pid)]
+    before = [dict(vars(e)) for e in one.events]
+    two = reader.load_histories([uuid.UUID(pid)])[uuid.UUID(pid)]
+    assert [dict(vars(e)) for e in two.events] == before
+    assert two.pathway is not one.pathway  # folded afresh: no aggregate shared between requests
+    assert two.pathway.participants == one.pathway.participants
+    assert two.pathway.consents == one.pathway.consents
+
+
+def _record(n: int) -> AuditRecord:
+    return AuditRecord(professional=f"p{n}", agency="usmp", role="medecin", action="R", operation="pathway",
+                       purpose="CAREMGT", pathway_id=str(uuid.uuid4()), categories=("identity",), outcome="0")
+
+
+def test_group_commit_writes_every_record_before_the_request_goes_on(tmp_path):
+    inner = SqliteAuditLog(tmp_path / "audit.sqlite3")
+    log = GroupCommitAuditLog(inner)
+
+    async def many() -> None:
+        await asyncio.gather(*(log.write_async([_record(n)]) for n in range(200)))
+
+    asyncio.run(many())
+    assert len(inner.search(AuditQuery(limit=1000))) == 200  # all durable once awaited
+    assert log.batches <= 200
+    log.close()
+
+
+def test_a_failed_audit_write_fails_the_request_and_close_drains_the_queue(tmp_path):
+    class Broken:
+        def write(self, records):  # noqa: ANN001, ANN202
+            raise OSError("disk full")
+
+        def search(self, query):  # noqa: ANN001, ANN202
+            return []
+
+    log = GroupCommitAuditLog(Broken())
+    with pytest.raises(OSError):
+        asyncio.run(log.write_async([_record(1)]))
+    log.close()
+    inner = SqliteAuditLog(tmp_path / "after.sqlite3")
+    closed = GroupCommitAuditLog(inner)
+    closed.close()
+    asyncio.run(closed.write_async([_record(2)]))  # after shutdown: written synchronously
+    assert [r.professional for r in inner.search(AuditQuery())] == ["p2"]
+
+
+def test_the_gateway_answers_only_once_its_audit_is_written(api):
+    usmp = token("usmp", "medecin")
+    pid = open_detention(api, usmp)
+    api(PATHWAY_Q, {"id": pid}, as_=usmp)
+    records = api.client.app.state.gateway.audit.search(AuditQuery(pathway_id=pid))
+    assert any(r.operation == "pathway" for r in records)  # no wait: written before the answer
+    assert datetime.now(timezone.utc) >= records[0].recorded_at
