@@ -2,7 +2,7 @@
 store to Kafka, beside a raw kafka-python producer sending the very same records in the same run.
 
     .venv/bin/python bench/bench_relay.py [--pathways 100] [--per-pathway 40] [--batch-size 500] [--repeat 3]
-                                          [--no-cipher] [--profile]
+                                          [--no-cipher | --cipher-topic MODULE:CLASS] [--profile]
 
 What is timed
 - "relay": `build_relay(settings, app)` (the composition root's relay, as `relais relay` runs
@@ -90,6 +90,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median is reported")
     parser.add_argument("--no-cipher", action="store_true",
                         help="event store without payload encryption (to see what decryption costs the relay)")
+    parser.add_argument("--cipher-topic", default=None,
+                        help="the eventsourcing cipher class instead of the composition root's, e.g. "
+                        "eventsourcing.cipher:AESCipher (pycryptodome) or eventsourcing.cryptography:AESCipher (PyCA)")
     parser.add_argument("--profile", action="store_true", help="cProfile one extra relay run; print the top functions")
     args = parser.parse_args()
 
@@ -101,12 +104,16 @@ def main() -> int:
     print(machine())
     with scratch(partitions=args.partitions) as s:
         overrides = {"CIPHER_TOPIC": "", "CIPHER_KEY": ""} if args.no_cipher else {}
+        if args.cipher_topic and not args.no_cipher:
+            overrides["CIPHER_TOPIC"] = args.cipher_topic
         app = build_pathways_application(s.settings, **overrides)
+        cipher = type(app.mapper.cipher) if app.mapper.cipher is not None else None
         t = time.perf_counter()
         events = prefill(PathwaysHandler(app), args.pathways, args.per_pathway)
         print(f"event store pre-filled: {events} pathway events of {args.pathways} pathways "
               f"in {time.perf_counter() - t:.1f}s; relay batch size {batch_size}; {args.partitions} partitions; "
-              f"payloads {'NOT encrypted' if args.no_cipher else 'AES-256-GCM encrypted'} at rest")
+              f"payloads {'NOT encrypted' if cipher is None else 'AES-256-GCM encrypted'} at rest"
+              + (f" ({cipher.__module__}:{cipher.__qualname__})" if cipher is not None else ""))
         records = None
         relay_s: list[float] = []
         raw_s: list[float] = []
