@@ -102,6 +102,58 @@ class ReadModelIndex:
         cursors = [queries.encode_cursor(r["opened_at"], r["pathway_id"]) for r in rows]
         return IdPage([UUID(str(r["pathway_id"])) for r in rows], cursors, page.end_cursor, page.has_next_page, None)
 
+    def caseload(self, agency: str, first: int, after: str | None) -> IdPage:
+        """`projections.queries.caseload_by_agency`: the open pathways `agency` takes part in,
+        newest opened first (the read model's order; no total count)."""
+        from projections import queries
+
+        with self.connect() as conn:
+            page = self._call(lambda: queries.caseload_by_agency(conn, agency, state="open", first=first, after=after),
+                              "caseload_pathways")
+        rows = page.items
+        cursors = [queries.encode_cursor(r["opened_at"], r["pathway_id"]) for r in rows]
+        return IdPage([UUID(str(r["pathway_id"])) for r in rows], cursors, page.end_cursor, page.has_next_page, None)
+
+    def alerts(self, agency: str, first: int, after: str | None, *, pathway_id: UUID | None = None,
+               rule_id: str | None = None, severity: str | None = None,
+               owned_only: bool = False) -> tuple[list[tuple[UUID, str, str]], str | None, bool]:
+        """`projections.queries.alerts`: the open alerts of the pathways `agency` takes part in
+        (from `caseload_by_agency`), newest raised first. Returns ((pathway id, alert id,
+        cursor)...), end cursor, has next page. Severity and ownership are applied on the page."""
+        from projections import queries
+
+        with self.connect() as conn:
+            if pathway_id is not None:
+                ids = [str(pathway_id)]
+            else:
+                ids, cursor = [], None
+                while True:  # every pathway of the agency, open or closed (alerts outlive nothing)
+                    part = self._call(lambda c=cursor: queries.caseload_by_agency(
+                        conn, agency, state=None, first=queries.MAX_PAGE, after=c), "caseload_pathways")
+                    ids += [str(r["pathway_id"]) for r in part.items]
+                    if not part.has_next_page:
+                        break
+                    cursor = part.end_cursor
+            page = self._call(lambda: queries.alerts(conn, pathway_ids=ids, is_open=True, rule_id=rule_id,
+                                                     first=first, after=after), "alerts")
+        rows = [r for r in page.items
+                if (severity is None or r["severity"] == severity)
+                and (not owned_only or agency in (r["owner_agency"], r.get("escalated_to")))]
+        return ([(UUID(str(r["pathway_id"])), str(r["alert_id"]), queries.encode_cursor(r["raised_at"], r["alert_id"]))
+                 for r in rows], page.end_cursor, page.has_next_page)
+
+    @staticmethod
+    def _call(read: Callable[[], Any], table: str) -> Any:
+        try:
+            return read()
+        except ValueError:
+            raise PublicError("Curseur « after » invalide.", "BAD_CURSOR") from None
+        except Exception as error:
+            if table in str(error):  # read model not built yet (projections not run)
+                raise PublicError("Liste indisponible : les vues de lecture ne sont pas encore construites "
+                                  "(relais projections run).", "UNAVAILABLE") from None
+            raise
+
     def monthly_indicators(self, territory: str) -> list[dict[str, Any]] | None:
         """`projections.queries.territory_indicators`: per month, small counts suppressed
         (complementary suppression included); None if the read model is not built."""

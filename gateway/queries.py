@@ -16,6 +16,7 @@ from gateway.context import Context
 from gateway.directory import SEVERITY_RANK, Entry
 from gateway.hardening import PublicError, check_page_size
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role
+from domain.values import OPEN_ALERT_STATUSES
 from gateway.views import Pathway, pathway_view
 
 SMALL_COUNT = 5  # de-identified indicators: counts below this are not shown (secret statistique)
@@ -76,7 +77,7 @@ class AlertEdge:
 class AlertConnection:
     edges: list[AlertEdge]
     page_info: t.PageInfo
-    total_count: int
+    total_count: int | None = strawberry.field(description="Nombre total (null si la vue de lecture ne compte pas).")
 
 
 @strawberry.type(description="Le professionnel authentifié.")
@@ -253,9 +254,25 @@ class Query:
 
     @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord.")
     async def caseload(self, info: Info, first: int = 20, after: str | None = None) -> PathwayConnection:
+        import asyncio
+
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
         agency = principal.agency
+        index = context.services.index
+        if hasattr(index, "caseload"):  # the projections' read model (newest opened first)
+            first = check_page_size(first)
+            found = await asyncio.to_thread(index.caseload, agency, first, after)
+            histories = await context.pathway_loader.load_many([(pid, None) for pid in found.ids])
+            edges = []
+            for pid, cursor, history in zip(found.ids, found.cursors, histories, strict=True):
+                view = pathway_view(history, principal) if history is not None else None
+                if view is None or view.state is not t.PathwayState.OPEN:  # the fresh read decides
+                    continue
+                context.audit_read("caseload", pid, view._returned)  # noqa: SLF001
+                edges.append(PathwayEdge(cursor=cursor, node=view))
+            return PathwayConnection(edges=edges, total_count=None, page_info=t.PageInfo(
+                has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
         def urgency(e: Entry) -> tuple[str, str, str]:
             owned = [a for a in e.open_alerts.values() if agency in (a.owner_agency, a.escalated_to)]
@@ -274,9 +291,34 @@ class Query:
     @strawberry.field(description="Alertes ouvertes des parcours de votre structure, les plus graves d'abord.")
     async def alerts(self, info: Info, filter: AlertFilter | None = None, first: int = 20,  # noqa: A002
                      after: str | None = None) -> AlertConnection:
+        import asyncio
+
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
         f = filter or AlertFilter()
+        index = context.services.index
+        if hasattr(index, "alerts"):  # the projections' read model (newest raised first)
+            first = check_page_size(first)
+            found, end, more = await asyncio.to_thread(
+                index.alerts, principal.agency, first, after, pathway_id=f.pathway_id, rule_id=f.rule_id,
+                severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency)
+            pids = list(dict.fromkeys(pid for pid, _, _ in found))
+            histories = await context.pathway_loader.load_many([(pid, None) for pid in pids])
+            views = {}
+            for pid, history in zip(pids, histories, strict=True):
+                view = pathway_view(history, principal) if history is not None else None
+                if view is not None:  # the fresh read decides
+                    context.audit_read("alerts", pid, view._returned)  # noqa: SLF001
+                    views[pid] = view
+            edges = []
+            for pid, alert_id, cursor in found:
+                view = views.get(pid)
+                alert = next((x for x in view.alerts if str(x.alert_id) == alert_id
+                              and x.status in OPEN_ALERT_STATUSES), None) if view else None
+                if alert is not None:
+                    edges.append(AlertEdge(cursor=cursor, node=alert))
+            return AlertConnection(edges=edges, total_count=None,
+                                   page_info=t.PageInfo(has_next_page=more, end_cursor=end))
         rows = []
         for e in _visible_entries(context, principal.agency):
             if f.pathway_id is not None and e.pathway_id != f.pathway_id:

@@ -60,7 +60,7 @@ def test_the_pathway_list_comes_from_the_projections_read_model(settings):
     producer = EventProducer(settings.kafka_bootstrap, client_id="t-relay")
     relay = Relay(relais.pathways.app, KafkaPublisher(producer, topic(settings, "pathway-events")), MemoryPositions(),
                   is_published=is_pathway_event)
-    runners = [build_projection_runner(settings, projection_class(name)) for name in ("pathway_summary", "caseload")]
+    runners = [build_projection_runner(settings, projection_class(name)) for name in ("pathway_summary", "caseload", "alerts")]
     threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True)]
     threads += [threading.Thread(target=r.run, args=(stop,), daemon=True) for r in runners]
     for thread in threads:
@@ -94,6 +94,28 @@ def test_the_pathway_list_comes_from_the_projections_read_model(settings):
             assert [e["node"]["id"] for e in edges] == [ids[0]]
             assert edges[0]["node"]["personRef"] is None  # SIAO: outside the care team, no consent
             assert body["data"]["pathways"]["totalCount"] is None
+            # caseload and alerts: paged from the caseload and alerts read models
+            alert = str(uuid.uuid4())
+            result = relais.pathways.handle_payload("RaiseAlert", {
+                "command_id": str(uuid.uuid4()), "pathway_id": ids[0],
+                "actor": {"agency": "relais", "professional": "risk-engine", "role": "systeme"},
+                "occurred_at": datetime.now(timezone.utc).isoformat(), "alert_id": alert,
+                "rule_id": "exit-without-housing", "subject": "pathway", "triggering_event_ids": [],
+                "owner_agency": "siao", "severity": "high", "suggested_action": "Vérifier."})
+            assert result.accepted, result.rejection
+            lists = {"query": "{ caseload { totalCount edges { node { id } } } "
+                              "alerts(filter: {ownedByMyAgency: true}) { totalCount edges { node { alertId } } } }"}
+            for _ in range(100):
+                body = client.post("/graphql", json=lists, headers={"Authorization": f"Bearer {siao}"}).json()
+                if "errors" not in body and body["data"]["alerts"]["edges"]:
+                    break
+                time.sleep(0.3)
+            assert [e["node"]["id"] for e in body["data"]["caseload"]["edges"]] == [ids[0]]
+            assert body["data"]["caseload"]["totalCount"] is None  # the read model's page
+            assert [e["node"]["alertId"] for e in body["data"]["alerts"]["edges"]] == [alert]
+            mine = client.post("/graphql", json=lists, headers={"Authorization": f"Bearer {usmp}"}).json()["data"]
+            assert sorted(e["node"]["id"] for e in mine["caseload"]["edges"]) == sorted(ids)
+            assert mine["alerts"]["edges"] == []  # owned by the SIAO, not the USMP
     finally:
         stop.set()
         for thread in threads:
