@@ -16,9 +16,14 @@ class Refused(RuntimeError):
 
 
 def load(handler: PathwaysHandler, count: int, *, seed: int = 1, territory: str = "76",
-         now: datetime | None = None, progress: TextIO | None = sys.stderr) -> int:
+         now: datetime | None = None, progress: TextIO | None | bool = True) -> int:
     """Send every command of `count` synthetic pathways; return how many were accepted.
-    Safe to run twice with the same seed: the command ids repeat, so nothing doubles."""
+    Safe to run twice with the same seed: the command ids repeat, so nothing doubles.
+    `progress`: a stream, True for the current stderr, None/False for silence."""
+    if progress is True:
+        progress = sys.stderr
+    elif progress is False:
+        progress = None
     started, sent = time.monotonic(), 0
     for done, story in enumerate(generate(count, seed=seed, territory=territory, now=now), start=1):
         for name, payload in story.commands:
