@@ -214,6 +214,8 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
 
         relais.pathways = PathwaysHandler(build_pathways_application(settings))
     if relais.audit is None or relais.webhooks is None:
+        from services.alerting.webhooks import secret_box
+
         if settings.mode == "distributed":
             from psycopg_pool import ConnectionPool
 
@@ -223,7 +225,8 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
             pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                                   kwargs={"autocommit": True})
             relais.audit = relais.audit or PostgresAuditLog(pool, settings.database_schema)
-            relais.webhooks = relais.webhooks or PostgresWebhookRegistry(pool, settings.database_schema)
+            relais.webhooks = relais.webhooks or PostgresWebhookRegistry(pool, settings.database_schema,
+                                                                         box=secret_box(settings))
             if relais.readmodels is None:  # `relais projections run` keeps them in database_schema
                 from gateway.index import postgres_readmodels
 
@@ -235,7 +238,8 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
             state_dir = Path(settings.state_dir)
             state_dir.mkdir(parents=True, exist_ok=True)
             relais.audit = relais.audit or SqliteAuditLog(state_dir / "audit.sqlite3")
-            relais.webhooks = relais.webhooks or SqliteWebhookRegistry(state_dir / "webhooks.sqlite3")
+            relais.webhooks = relais.webhooks or SqliteWebhookRegistry(state_dir / "webhooks.sqlite3",
+                                                                       box=secret_box(settings))
     if settings.mode == "embedded" and relais.bus is None:
         from infra.bus import InProcessBus
         from services.relay.relay import Relay
@@ -353,7 +357,10 @@ def build_alerting(settings: Settings, pathways: PathwaysHandler | None = None):
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
     publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id="relais-alerting"),
                                topic(settings, "alerts"))
-    return AlertingWorker(EventStoreReader(app), publisher.publish, PostgresWebhookRegistry(pool, settings.database_schema))
+    from services.alerting.webhooks import secret_box
+
+    return AlertingWorker(EventStoreReader(app), publisher.publish,
+                          PostgresWebhookRegistry(pool, settings.database_schema, box=secret_box(settings)))
 
 
 # --- embedded mode: everything in one process ---------------------------------------------------

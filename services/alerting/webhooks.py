@@ -5,12 +5,19 @@ mutation `registerAlertWebhook`, coordinator role); the secret is shown once. Ea
 a JSON POST signed `X-Relais-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`
 with `X-Relais-Timestamp` and `X-Relais-Delivery` (= the alert change's event id: the receiver
 deduplicates on it; we never deliver the same change twice to an agency once it answered 2xx).
+
+Secrets are encrypted at rest (`SecretBox`: AES-256-GCM, key derived by HKDF-SHA256 from the
+application's cipher key, `settings.cipher_key`, the one encrypting event payloads; the agency
+is the associated data, so a sealed secret copied to another agency's row does not open).
+Rows written in clear by an older version are read once and sealed in place.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 import json
 import secrets
 import sqlite3
@@ -45,6 +52,40 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+SEALED = "v1:"
+
+
+class SecretBox:
+    """AES-256-GCM for webhook secrets, under a key derived from the app's cipher key."""
+
+    def __init__(self, key_material: str | bytes) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        raw = key_material.encode() if isinstance(key_material, str) else key_material
+        if not raw:
+            raise ValueError("webhook secrets need a key")
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"relais", info=b"relais webhook secrets v1").derive(raw)
+        self._aead = AESGCM(key)
+
+    def seal(self, agency: str, secret: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, secret.encode(), agency.encode())
+        return SEALED + base64.b64encode(nonce + sealed).decode()
+
+    def open(self, agency: str, stored: str) -> str:
+        blob = base64.b64decode(stored[len(SEALED):])
+        return self._aead.decrypt(blob[:12], blob[12:], agency.encode()).decode()
+
+
+def secret_box(settings: Any) -> SecretBox:
+    """The box for `settings`: the app's cipher key (embedded: the one kept in state_dir)."""
+    from services.bootstrap import _cipher_key
+
+    return SecretBox(_cipher_key(settings))
+
+
 _DDL = [
     "CREATE TABLE IF NOT EXISTS alerting_webhooks (agency TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alerting_deliveries (agency TEXT NOT NULL, delivery_id TEXT NOT NULL, "
@@ -53,7 +94,8 @@ _DDL = [
 
 
 class SqliteWebhookRegistry:
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, box: SecretBox) -> None:
+        self._box = box
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         for ddl in _DDL:
@@ -63,14 +105,19 @@ class SqliteWebhookRegistry:
         secret = secrets.token_urlsafe(32)
         with self._lock:
             self._conn.execute("INSERT INTO alerting_webhooks VALUES (?,?,?) ON CONFLICT (agency) DO UPDATE "
-                               "SET url = excluded.url, secret = excluded.secret", (agency, url, secret))
+                               "SET url = excluded.url, secret = excluded.secret",
+                               (agency, url, self._box.seal(agency, secret)))
         return secret
 
     def get(self, agency: str) -> Webhook | None:
         with self._lock:
             row = self._conn.execute("SELECT agency, url, secret FROM alerting_webhooks WHERE agency = ?",
                                      (agency,)).fetchone()
-        return Webhook(*row) if row else None
+            if row and not row[2].startswith(SEALED):  # written in clear by an older version: seal it
+                self._conn.execute("UPDATE alerting_webhooks SET secret = ? WHERE agency = ? AND secret = ?",
+                                   (self._box.seal(agency, row[2]), agency, row[2]))
+                return Webhook(*row)
+        return Webhook(row[0], row[1], self._box.open(row[0], row[2])) if row else None
 
     def delivered(self, agency: str, delivery_id: str) -> bool:
         with self._lock:
@@ -84,8 +131,8 @@ class SqliteWebhookRegistry:
 
 
 class PostgresWebhookRegistry:
-    def __init__(self, pool: Any, schema: str = "public") -> None:
-        self._pool, self._schema = pool, schema
+    def __init__(self, pool: Any, schema: str = "public", *, box: SecretBox) -> None:
+        self._pool, self._schema, self._box = pool, schema, box
         with pool.connection() as conn:
             for ddl in _DDL:
                 conn.execute(ddl.replace("EXISTS alerting_", f'EXISTS "{schema}".alerting_'))
@@ -97,14 +144,19 @@ class PostgresWebhookRegistry:
         secret = secrets.token_urlsafe(32)
         with self._pool.connection() as conn:
             conn.execute(f"INSERT INTO {self._t('alerting_webhooks')} VALUES (%s,%s,%s) ON CONFLICT (agency) "
-                         "DO UPDATE SET url = excluded.url, secret = excluded.secret", (agency, url, secret))
+                         "DO UPDATE SET url = excluded.url, secret = excluded.secret",
+                         (agency, url, self._box.seal(agency, secret)))
         return secret
 
     def get(self, agency: str) -> Webhook | None:
         with self._pool.connection() as conn:
             row = conn.execute(f"SELECT agency, url, secret FROM {self._t('alerting_webhooks')} WHERE agency = %s",
                                (agency,)).fetchone()
-        return Webhook(*row) if row else None
+            if row and not row[2].startswith(SEALED):  # written in clear by an older version: seal it
+                conn.execute(f"UPDATE {self._t('alerting_webhooks')} SET secret = %s WHERE agency = %s AND secret = %s",
+                             (self._box.seal(agency, row[2]), agency, row[2]))
+                return Webhook(*row)
+        return Webhook(row[0], row[1], self._box.open(row[0], row[2])) if row else None
 
     def delivered(self, agency: str, delivery_id: str) -> bool:
         with self._pool.connection() as conn:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from psycopg_pool import ConnectionPool
 
 from gateway.audit import AuditQuery, AuditRecord, PostgresAuditLog
-from services.alerting.webhooks import PostgresWebhookRegistry
+from services.alerting.webhooks import SecretBox, PostgresWebhookRegistry
 
 
 def record(n: int, pathway: str, agency: str = "siao") -> AuditRecord:
@@ -32,7 +32,7 @@ def test_audit_records_are_written_and_searched_newest_first_with_a_keyset_curso
 
 def test_a_webhook_registration_replaces_the_previous_one_and_deliveries_are_remembered(pg_url, pg_schema):
     with ConnectionPool(pg_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
-        registry = PostgresWebhookRegistry(pool, pg_schema)
+        registry = PostgresWebhookRegistry(pool, pg_schema, box=SecretBox("integration-key"))
         first = registry.register("siao", "https://a.example/hook")
         second = registry.register("siao", "https://b.example/hook")
         hook = registry.get("siao")
@@ -41,3 +41,7 @@ def test_a_webhook_registration_replaces_the_previous_one_and_deliveries_are_rem
         registry.mark_delivered("siao", "d-1")
         registry.mark_delivered("siao", "d-1")
         assert registry.delivered("siao", "d-1") and registry.get("pmi") is None
+        with pool.connection() as conn:  # encrypted at rest: the stored bytes do not hold the secret
+            stored = conn.execute(f'SELECT secret FROM "{pg_schema}".alerting_webhooks WHERE agency = %s',
+                                  ("siao",)).fetchone()[0]
+        assert stored.startswith("v1:") and second not in stored and first not in stored

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from gateway.store import EventStoreReader
-from services.alerting.webhooks import SqliteWebhookRegistry, deliver, verify
+from services.alerting.webhooks import SecretBox, SqliteWebhookRegistry, deliver, verify
 from services.alerting.worker import AlertingWorker
 from services.bootstrap import build_pathways_application
 from services.pathways import PathwaysHandler
@@ -74,7 +74,7 @@ def test_each_participating_agency_gets_the_alert_as_it_may_see_it(store):
 def test_webhooks_are_signed_retried_and_delivered_once(store):
     app, handler = store
     scenario(handler)
-    registry = SqliteWebhookRegistry()
+    registry = SqliteWebhookRegistry(box=SecretBox("unit-test-key"))
     secret = registry.register("siao", "https://siao.example/hooks/relais")
     calls = []
     answers = iter([Response(503), Response(200)])
@@ -110,3 +110,37 @@ def test_backoff_doubles_between_attempts():
     deliver(Webhook("a", "https://x", "s"), "d1", {}, post=lambda *a, **k: Response(500), attempts=4,
             base_delay=0.5, sleep=waits.append)
     assert waits == [0.5, 1.0, 2.0]
+
+
+def test_webhook_secrets_are_encrypted_at_rest(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "webhooks.sqlite3"
+    registry = SqliteWebhookRegistry(path, box=SecretBox("unit-test-key"))
+    secret = registry.register("siao", "https://siao.example/hooks/relais")
+    raw = b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("webhooks.sqlite3"))
+    assert secret.encode() not in raw  # neither in the file nor in its journal
+    stored = sqlite3.connect(path).execute("SELECT secret FROM alerting_webhooks").fetchone()[0]
+    assert stored.startswith("v1:") and secret not in stored
+    assert registry.get("siao").secret == secret  # opens with the same key
+    other = SqliteWebhookRegistry(path, box=SecretBox("another-key"))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - cryptography's InvalidTag
+        other.get("siao")
+    # a sealed secret moved to another agency's row does not open (the agency is authenticated)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO alerting_webhooks VALUES ('pmi', 'https://x.example', ?)", (stored,))
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        registry.get("pmi")
+
+
+def test_a_secret_stored_in_clear_by_an_older_version_is_sealed_on_first_read(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "webhooks.sqlite3"
+    registry = SqliteWebhookRegistry(path, box=SecretBox("unit-test-key"))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO alerting_webhooks VALUES ('siao', 'https://siao.example', 'old-clear-secret')")
+    assert registry.get("siao").secret == "old-clear-secret"
+    stored = conn.execute("SELECT secret FROM alerting_webhooks").fetchone()[0]
+    assert stored.startswith("v1:") and "old-clear-secret" not in stored
+    assert registry.get("siao").secret == "old-clear-secret"
