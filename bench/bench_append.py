@@ -6,9 +6,10 @@ service on PostgreSQL, beside a raw psycopg insert of the very same rows in the 
 What is timed
 - "service": `PathwaysHandler.handle` (one command per save) or `handle_batch` (K commands
   of one pathway per save): fingerprint, aggregate read (repository cache + fast-forward
-  select), domain checks, event mapping, AES-GCM encryption, and the library's insert
-  (table lock, NOTIFY, INSERT ... unnest) of the pathway events AND the processed-command
-  records, in one transaction per save.
+  select), domain checks, event mapping, AES-GCM encryption (`eventsourcing.cryptography`),
+  and the insert (table lock, NOTIFY, INSERT ... unnest, in one server-side function called
+  once per save: services/pathways/recorder.py) of the pathway events AND the
+  processed-command records, in one transaction per save.
 - "raw psycopg": the same rows (same bytes, copied from the service's table after its run),
   into a table of the same shape, with the same grouping (one transaction per save),
   `executemany` of a plain INSERT on one connection. No reads, no lock, no encryption.
@@ -32,8 +33,8 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from eventsourcing.cipher import AESCipher  # noqa: E402
-from services.bootstrap import build_pathways_application  # noqa: E402
+from eventsourcing.cryptography import AESCipher  # noqa: E402
+from services.bootstrap import CIPHER_TOPIC, build_pathways_application  # noqa: E402
 from services.pathways import PathwaysHandler  # noqa: E402
 from services.pathways import commands as c  # noqa: E402
 from services.settings import Settings  # noqa: E402
@@ -142,7 +143,7 @@ def main() -> int:
     batches = args.batch or [1, 10, 25]
 
     print(f"PostgreSQL {args.database_url.rsplit('@', 1)[-1]}, {args.pathways} pathways x {args.commands} commands, "
-          f"cipher {'OFF' if args.no_cipher else 'eventsourcing.cipher:AESCipher (AES-256-GCM)'}, median of {args.repeat}")
+          f"cipher {'OFF' if args.no_cipher else CIPHER_TOPIC + ' (AES-256-GCM)'}, median of {args.repeat}")
     print(f"{'cmds/save':>9} {'service ev/s':>12} {'raw pipelined ev/s':>18} {'ratio':>6} {'raw loop ev/s':>13} "
           f"{'ratio':>6} {'service CPU us/ev':>17}")
     for batch in batches:

@@ -2,7 +2,8 @@
 
 Persistence is chosen by the library's environment (PERSISTENCE_MODULE and its keys), which
 `services.bootstrap.build_pathways_application` fills from Settings. Payloads are encrypted
-at rest when CIPHER_KEY is set (eventsourcing.cipher:AESCipher).
+at rest when CIPHER_KEY is set (eventsourcing.cryptography:AESCipher); on PostgreSQL the
+recorder is `services.pathways.recorder.PathwaysPostgresRecorder` (one call per save).
 """
 
 from __future__ import annotations

@@ -82,6 +82,29 @@ def test_stored_payloads_on_postgres_do_not_contain_plaintext(pg_app: PathwaysAp
     assert pg_app.get_pathway(pathway_id).open_needs[0].description == marker
 
 
+def test_the_binary_recorder_stores_what_the_library_reads_back_in_notification_order(
+    pg_app: PathwaysApplication,
+) -> None:
+    from services.pathways.recorder import PathwaysPostgresRecorder
+
+    assert isinstance(pg_app.recorder, PathwaysPostgresRecorder)
+    handler = PathwaysHandler(pg_app)
+    pathway_id = uuid4()
+    assert handler.handle(open_command("pass_gp", pathway_id)).accepted
+    first = pg_app.recorder.max_notification_id()
+    commands = [c.RecordContactAttempt(command_id=uuid4(), pathway_id=pathway_id, actor=actor(),
+                                       occurred_at=BASE_TIME, reached=False, channel="téléphone")
+                for _ in range(5)]
+    assert all(r.accepted for r in handler.handle_batch(commands))
+
+    stored = pg_app.recorder.select_events(pathway_id)
+    notifications = pg_app.recorder.select_notifications(first, 100, inclusive_of_start=False)
+    mine = [n for n in notifications if n.originator_id == pathway_id]
+    assert [(n.originator_version, n.state) for n in mine] == [(e.originator_version, e.state) for e in stored[1:]]
+    assert [n.id for n in notifications] == sorted(n.id for n in notifications)
+    assert pg_app.repository.get(pathway_id).contact.failed_attempts == 5
+
+
 @pytest.mark.parametrize("processes", ["one application per agency", "one shared application"])
 def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(
     pg_app: PathwaysApplication, pg_settings: Settings, processes: str

@@ -43,3 +43,22 @@ def test_the_database_url_becomes_the_library_postgres_keys() -> None:
         "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": "relais_prod", "POSTGRES_HOST": "db.local",
         "POSTGRES_PORT": "6543", "POSTGRES_USER": "relais", "POSTGRES_PASSWORD": "s@cret", "POSTGRES_SCHEMA": "pathways",
     }
+
+
+def test_payloads_are_encrypted_with_the_cryptography_cipher_and_stores_written_with_pycryptodome_still_read(
+    tmp_path: Path,
+) -> None:
+    """The cipher moved from eventsourcing.cipher (pycryptodome) to eventsourcing.cryptography
+    (PyCA): same key format and same stored format (nonce, tag, ciphertext), both ways."""
+    from eventsourcing.cryptography import AESCipher as CryptographyCipher
+
+    key = AESCipher.create_key(32)
+    app = build_pathways_application(Settings(state_dir=tmp_path, cipher_key=SecretStr(key)), SQLITE_DBNAME=":memory:")
+    assert app.env["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
+    assert isinstance(app.mapper.cipher, CryptographyCipher)
+    old = AESCipher({"CIPHER_KEY": key})
+    payload = b'{"reason":"Parcours clos (handed_over)."}'
+    assert app.mapper.cipher.decrypt(old.encrypt(payload)) == payload
+    assert old.decrypt(app.mapper.cipher.encrypt(payload)) == payload
+    assert len(app.mapper.cipher.encrypt(payload)) == len(old.encrypt(payload)) == len(payload) + 28
+    app.close()
