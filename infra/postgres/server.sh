@@ -55,7 +55,8 @@ install_server() {
 
 # as_pg CMD...: run as the postgres OS user when root (the server refuses to run as root).
 as_pg() {
-    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From / : the checkout may be a 0700 directory the postgres user cannot enter.
+    if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 running() {
