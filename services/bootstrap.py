@@ -190,20 +190,6 @@ def build_ingest_runner(settings: Settings, agencies: list[str], pathways: Pathw
 # --- gateway: audit log, alert webhooks, embedded bus (appended for the GraphQL gateway) -------
 
 
-class _MemoryPositions:
-    """Embedded relay position: in memory, so a restart republishes the whole log onto the
-    fresh bus (its subscribers rebuild from it)."""
-
-    def __init__(self) -> None:
-        self._positions: dict[str, int] = {}
-
-    def load(self, name: str) -> int:
-        return self._positions.get(name, 0)
-
-    def save(self, name: str, notification_id: int) -> None:
-        self._positions[name] = notification_id
-
-
 def ensure_gateway_adapters(relais: Relais) -> Relais:
     """What the gateway needs beside the pathways: the audit log (SQLite file embedded,
     PostgreSQL distributed), the webhook registry, and in embedded mode the in-process bus fed
@@ -245,7 +231,11 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
         from services.relay.relay import Relay
 
         relais.bus = InProcessBus()
-        relais.embedded_relay = Relay(relais.pathways.app, relais.bus, _MemoryPositions(),
+        from services.relay.positions import MemoryPositionStore
+
+        # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
+        # skip what they already applied by their own stored positions.
+        relais.embedded_relay = Relay(relais.pathways.app, relais.bus, MemoryPositionStore(),
                                       is_published=is_pathway_event, name="embedded")
     return relais
 

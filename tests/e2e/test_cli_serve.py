@@ -81,13 +81,17 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
                 answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query},
                                     headers=headers, timeout=5).json()
                 data = answer.get("data")
-                if data and len(data["pathways"]["edges"]) >= 10 and data["alerts"]["edges"]:
+                # The territory loads in the background: wait for all of it and its alerts
+                # (the SIAO takes part in 18 of the 24: not in the six PASS → GP pathways).
+                if data and len(data["pathways"]["edges"]) == 18 and any(
+                        e["node"]["ownerAgency"] == "siao" and e["node"]["suggestedAction"]
+                        for e in data["alerts"]["edges"]):
                     break
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
         assert data is not None, "no GraphQL answer"
-        assert len(data["pathways"]["edges"]) >= 10, data
+        assert len(data["pathways"]["edges"]) == 18, data
         alerts = [edge["node"] for edge in data["alerts"]["edges"]]
         assert alerts, "the risk engine raised no alert on the synthetic territory"
         owned = [a for a in alerts if a["ownerAgency"] == "siao"]
