@@ -275,21 +275,3 @@ def test_a_coordinator_registers_the_agencys_webhook_and_sees_the_secret_once(ap
     bad = api.post('mutation { registerAlertWebhook(url: "javascript:alert(1)") { url } }',
                    as_=token("siao", "coordinateur")).json()
     assert bad["errors"][0]["extensions"]["code"] == "BAD_URL"
-
-
-def test_every_command_and_every_event_has_a_category_and_a_french_label():
-    from gateway.mutations import COMMAND_CATEGORY
-    from gateway.views import EVENTS
-    from services.pathways.commands import COMMANDS
-
-    assert set(COMMANDS) <= set(COMMAND_CATEGORY), set(COMMANDS) - set(COMMAND_CATEGORY)
-    import domain
-
-    names = set()
-    for module in ("pathway", "detention", "maternity", "sas", "pass_gp"):
-        source = __import__(f"domain.{module}", fromlist=["x"]).__file__
-        import re
-        names |= set(re.findall(r'@event\("(\w+)"\)', open(source).read()))
-    missing = names - set(EVENTS) - {"AlertRaised"}
-    assert not missing, missing
-    assert domain
