@@ -223,7 +223,8 @@ class Own(StrEnum):
     TYPE = "type"  # the entry's category
     NEED = "need"  # the need category it records (`category`)
     RULE = "rule"  # its alert's rule and subject (`rule_id`, `subject`)
-    REFERRAL_TARGET = "referral_target"  # the service it orients to (`to_agency`, `service`), at least the entry's
+    #: the service it orients to (`to_agency`, `service`): medical unless plainly social or administrative
+    REFERRAL_TARGET = "referral_target"
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ EVENTS: Mapping[str, EventEntry] = {
     "NeedRecorded": _e("Besoin identifié", S, own=Own.NEED, records="need_id"),
     "NeedMet": _e("Besoin couvert", I, about="need_id"),
     # --- referrals: the service they go to, and the need they answer
-    "ReferralMade": _e("Orientation", S, own=Own.REFERRAL_TARGET, about="need_id", records="referral_id"),
+    "ReferralMade": _e("Orientation", M, own=Own.REFERRAL_TARGET, about="need_id", records="referral_id"),
     "ReferralStatusChanged": _e("Statut d'orientation modifié", I, about="referral_id"),
     "ReferralOutcomeRecorded": _e("Retour d'orientation", I, about="referral_id"),
     # --- interpreting. The need (a language) is social: see NEED_CATEGORIES. A booked
@@ -354,7 +355,7 @@ def own_category(name: str, data: Mapping[str, Any]) -> Category:
     if entry.own is Own.RULE:
         return alert_category(str(_plain(data.get("rule_id"))), _plain(data.get("subject")))
     if entry.own is Own.REFERRAL_TARGET:
-        return most_sensitive(entry.category, referral_target_category(data.get("to_agency"), data.get("service")))
+        return referral_target_category(data.get("to_agency"), data.get("service"))
     return entry.category
 
 
