@@ -166,6 +166,13 @@ def referral_target_category(to_agency: str | None, service: str | None) -> Cate
     return M
 
 
+def referral_category(to_agency: str | None, service: str | None, need: Category | str | None = None) -> Category:
+    """What a referral reveals: its target service's category, or its need's when more sensitive
+    (the category ReferralMade gets, for the views that show referrals as objects)."""
+    target = referral_target_category(to_agency, service)
+    return target if need is None else most_sensitive(target, need)
+
+
 # --------------------------------------------------------------------------- rules
 @dataclass(frozen=True)
 class RuleEntry:

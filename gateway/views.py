@@ -234,7 +234,8 @@ def pathway_view(history: History, principal: p.Principal, as_of: datetime | Non
         needs=[t.Need(need_id=n.need_id, info_category=need_category(n.category), category=n.category,
                       description=n.description, status=n.status, recorded_at=_aware(n.recorded_at),
                       recorded_by=n.recorded_by, met_at=n.met_at and _aware(n.met_at)) for n in pw.needs.values()],
-        referrals=[t.Referral(referral_id=r.referral_id, info_category=need_cat.get(r.need_id, S), to_agency=r.to_agency,
+        referrals=[t.Referral(referral_id=r.referral_id, to_agency=r.to_agency,
+                              info_category=catalogue.referral_category(r.to_agency, r.service, need_cat.get(r.need_id)),
                               service=r.service, status=r.status, status_reason=r.status_reason,
                               made_at=_aware(r.made_at), made_by=r.made_by, need_id=r.need_id, outcome=r.outcome,
                               outcome_reason=r.outcome_reason, outcome_at=r.outcome_at and _aware(r.outcome_at))
