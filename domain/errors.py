@@ -210,3 +210,35 @@ class OrientationNotDecided(DomainError):
 class GpVisitNotConfirmed(DomainError):
     default_reason = "Aucune venue chez le médecin orienté n'est confirmée."
     default_field = "outcome"
+
+
+# --------------------------------------------------------------------------- the disclosure catalogue
+class NotInCatalogue(DomainError, LookupError):
+    """A name the disclosure catalogue (domain.disclosure) does not know. Nothing is defaulted:
+    an event, command or rule without an entry has no category, so it cannot be shown, sent
+    or written safely; each edge turns this into its refusal (dead-letter, GraphQL error,
+    refused command)."""
+
+    default_reason = "Nom inconnu du catalogue de partage"
+
+    def __init__(self, name: str, reason: str | None = None, *, field: str | None = None) -> None:
+        self.name = name
+        super().__init__(reason or f"{self.default_reason} : « {name} ».", field=field)
+
+
+class UnknownEventType(NotInCatalogue):
+    default_reason = "Type d'événement inconnu du catalogue de partage"
+
+
+class UnknownCommand(NotInCatalogue):
+    default_reason = "Commande inconnue du catalogue de partage"
+
+
+class UnknownRule(NotInCatalogue):
+    default_reason = "Règle de risque de rupture inconnue du catalogue"
+    default_field = "rule_id"
+
+
+class UnknownNeedCategory(NotInCatalogue):
+    default_reason = "Catégorie de besoin inconnue du catalogue"
+    default_field = "category"

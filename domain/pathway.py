@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import errors
+from domain import disclosure, errors
 from domain.values import (
     OPEN_ALERT_STATUSES,
     REFERRAL_STATUSES_NEEDING_REASON,
@@ -899,6 +899,7 @@ class Pathway(Aggregate):
         occurred_at: datetime,
     ) -> None:
         self.check_can_act(actor)
+        disclosure.rule_entry(rule_id)  # an alert names a rule of the catalogue (UnknownRule)
         self.check_new_id(self.alerts, alert_id, "alert_id")
         self.check_alert_not_open_for(rule_id, subject)
         self._alert_raised(

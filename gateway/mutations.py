@@ -24,7 +24,9 @@ import strawberry
 from pydantic import BaseModel
 from strawberry.types import Info
 
-from domain.values import InformationCategory, NeedCategory
+from domain import disclosure
+from domain.errors import NotInCatalogue
+from domain.values import InformationCategory
 from gateway import types as _types  # noqa: F401 - registers the strawberry enums
 from gateway.audit import EXECUTE
 from gateway.context import Context
@@ -34,37 +36,11 @@ from services.pathways.commands import COMMANDS, ENVELOPE, Command
 from services.pathways.handler import CommandRejected, parse_command
 
 log = logging.getLogger("relais.gateway.mutations")
-I, S, A, M = (InformationCategory.IDENTITY, InformationCategory.SOCIAL, InformationCategory.ADMINISTRATIVE,
-              InformationCategory.MEDICAL)
-
-#: The information category each command writes (a role writes only what it needs to know).
-COMMAND_CATEGORY: dict[str, InformationCategory] = {
-    "OpenDetentionPathway": I, "OpenMaternityPathway": I, "OpenSasPathway": I, "OpenPassGpPathway": I,
-    "AddAgency": A, "RemoveAgency": A, "GrantConsent": A, "WithdrawConsent": A,
-    "RecordNeed": S, "MarkNeedMet": S, "MakeReferral": S, "UpdateReferralStatus": S, "RecordReferralOutcome": S,
-    "RecordInterpreterNeed": S, "BookAppointment": M, "BookInterpreter": M, "MarkAppointmentSeen": M,
-    "MarkAppointmentMissed": M, "ExcuseAppointment": M, "CancelAppointment": M,
-    "ApplyForCoverage": A, "OpenCoverage": A, "FileCoverageRenewal": A, "EndCoverage": A,
-    "RequestHousing": S, "OfferHousing": S, "ConfirmHousing": S, "DeclineHousing": S,
-    "RecordPhoneStatus": I, "RecordContactAttempt": I,
-    "HoldCaseConference": S, "AssignAction": S, "CompleteAction": S,
-    "RaiseAlert": S, "AcknowledgeAlert": S, "EscalateAlert": S, "ResolveAlert": S,
-    "ClosePathway": S, "ReopenPathway": S, "RecordCareRefusal": M,
-    "ScheduleRelease": A, "RecordTreatmentToContinue": M, "PlanTreatmentFollowUp": M, "HandOverTreatment": M,
-    "RecordRelease": A, "ScheduleDischarge": A, "RegisterNewborn": M, "LinkPmi": M, "RecordDischarge": A,
-    "AssessAdministrativeSituation": A, "FlagTbScreeningNeed": M, "RecordClatScreening": M,
-    "DecideOrientation": S, "RecordSasExit": S,
-    "StartGpSearch": M, "OrientToGp": M, "RecordFollowUpCall": M, "RecordGpVisitOutcome": M,
-}
-MEDICAL_NEEDS = {NeedCategory.CARE, NeedCategory.ADDICTION, NeedCategory.MENTAL_HEALTH, NeedCategory.SCREENING,
-                 NeedCategory.MATERNAL_CHILD}
 
 
 def command_category(command: Command) -> InformationCategory:
-    name = type(command).__name__
-    if name == "RecordNeed" and getattr(command, "category", None) in MEDICAL_NEEDS:
-        return M
-    return COMMAND_CATEGORY.get(name, M)
+    """The category `command` writes: the disclosure catalogue's (a RecordNeed writes its need's)."""
+    return disclosure.command_category(type(command).__name__, command)
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -174,7 +150,11 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
         command = parse_command(name, payload)
     except CommandRejected as rejected:
         return _refused(data.command_id, data.pathway_id, rejected)
-    category = command_category(command)
+    try:
+        category = command_category(command)
+    except NotInCatalogue as unknown:  # a command without a catalogue entry is never sent
+        return CommandRefused(command_id=data.command_id, pathway_id=data.pathway_id, field=unknown.field,
+                              reason=unknown.reason, code=type(unknown).__name__)
     if not may_write(principal, category):
         return CommandRefused(command_id=data.command_id, pathway_id=data.pathway_id, field=None, code="Forbidden",
                               reason=f"Votre rôle ne permet pas d'enregistrer des informations de catégorie « {category.value} ».")

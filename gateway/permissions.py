@@ -5,7 +5,8 @@ The matrix (secret professionnel partagé, CSP L1110-4 / L1110-12):
 1. Membership: an agency sees a pathway only if it takes part in it (`participants`). A
    pathway it does not take part in is, for it, a pathway that does not exist.
 2. Need to know: each field is tagged with an information category (identity, social,
-   administrative, medical). A role sees a category only if its job needs it (ROLE_NEEDS).
+   administrative, medical). A role sees a category only if its job needs it (ROLE_NEEDS, in
+   the disclosure catalogue, domain.disclosure).
 3. Care team and consent: inside the person's care team (the lead agency and the agencies
    giving care) the role's need is enough; outside it, the person's consent for that agency
    and that category is also required. Consent is read from the pathway as loaded for the
@@ -25,55 +26,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from domain.disclosure import (
+    ALL_CATEGORIES,
+    CARE_TEAM_ROLES,
+    CASE_ROLES,
+    ROLE_NEEDS,
+    Role,
+    role_may_write,
+)
 from domain.values import InformationCategory, ParticipantRole
+
+# The role-needs table (Role, ROLE_NEEDS, CASE_ROLES, CARE_TEAM_ROLES) and the write policy are
+# the disclosure catalogue's (domain.disclosure); the gateway's modules import them from here.
 
 Category = InformationCategory
 IDENTITY, SOCIAL, ADMINISTRATIVE, MEDICAL = (Category.IDENTITY, Category.SOCIAL,
                                              Category.ADMINISTRATIVE, Category.MEDICAL)
-ALL_CATEGORIES: tuple[Category, ...] = (IDENTITY, SOCIAL, ADMINISTRATIVE, MEDICAL)
-
-
-class Role(StrEnum):
-    """Roles a bearer token may carry (French codes, as the agencies name their staff)."""
-
-    MEDECIN = "medecin"
-    INFIRMIER = "infirmier"
-    SAGE_FEMME = "sage_femme"
-    PUERICULTRICE = "puericultrice"
-    TRAVAILLEUR_SOCIAL = "travailleur_social"
-    ASSISTANTE_SOCIALE = "assistante_sociale"
-    COORDINATEUR = "coordinateur"
-    CONSEILLER_DROITS = "conseiller"  # CPAM, accès aux droits
-    CONSEILLER_PENITENTIAIRE = "conseiller_penitentiaire"  # SPIP
-    BENEVOLE = "benevole"
-    ANALYSTE = "analyste"  # ARS / DREETS: de-identified indicators only
-    DPO = "dpo"  # délégué à la protection des données: the audit trail, no personal data
-
-
-#: What each role's job needs to see.
-ROLE_NEEDS: Mapping[Role, frozenset[Category]] = {
-    Role.MEDECIN: frozenset(ALL_CATEGORIES),
-    Role.INFIRMIER: frozenset(ALL_CATEGORIES),
-    Role.SAGE_FEMME: frozenset(ALL_CATEGORIES),
-    Role.PUERICULTRICE: frozenset(ALL_CATEGORIES),
-    Role.TRAVAILLEUR_SOCIAL: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
-    Role.ASSISTANTE_SOCIALE: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
-    Role.COORDINATEUR: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
-    Role.CONSEILLER_DROITS: frozenset({IDENTITY, ADMINISTRATIVE}),
-    Role.CONSEILLER_PENITENTIAIRE: frozenset({IDENTITY, SOCIAL, ADMINISTRATIVE}),
-    Role.BENEVOLE: frozenset({IDENTITY, SOCIAL}),
-    Role.ANALYSTE: frozenset(),
-    Role.DPO: frozenset(),
-}
-
-#: Roles that read pathways at all (the others read indicators or the audit trail).
-CASE_ROLES = frozenset(role for role, needs in ROLE_NEEDS.items() if needs)
-
-#: Participant roles that make an agency part of the person's care team.
-CARE_TEAM_ROLES = frozenset({
-    ParticipantRole.LEAD, ParticipantRole.HEALTH_CARE, ParticipantRole.MENTAL_HEALTH,
-    ParticipantRole.ADDICTION_CARE, ParticipantRole.MATERNAL_CHILD, ParticipantRole.SCREENING,
-})
 
 
 class Membership(StrEnum):
@@ -166,7 +134,7 @@ def decide_for_agency(agency: str, access: PathwayAccess) -> Disclosure:
 
 def may_write(principal: Principal, category: Category) -> bool:
     """A role sends a command only if it needs the category the command writes."""
-    return category in ROLE_NEEDS.get(principal.role, frozenset())
+    return role_may_write(principal.role, category)
 
 
 # --------------------------------------------------------------------------- redaction

@@ -13,6 +13,8 @@ from uuid import UUID
 
 import strawberry
 
+from domain import disclosure as catalogue
+from domain.errors import NotInCatalogue
 from domain.values import (
     OPEN_ALERT_STATUSES,
     AlertSeverity,
@@ -29,84 +31,34 @@ from gateway.store import History
 I, S, A, M = (InformationCategory.IDENTITY, InformationCategory.SOCIAL, InformationCategory.ADMINISTRATIVE,
               InformationCategory.MEDICAL)
 
-NEED_CATEGORY = {
-    NeedCategory.HOUSING: S, NeedCategory.HEALTH_COVERAGE: A, NeedCategory.CARE: M, NeedCategory.INTERPRETING: S,
-    NeedCategory.ADDICTION: M, NeedCategory.MENTAL_HEALTH: M, NeedCategory.SCREENING: M,
-    NeedCategory.MATERNAL_CHILD: M, NeedCategory.ADMINISTRATIVE: A, NeedCategory.OTHER: S,
-}
-
-RULES: dict[str, tuple[str, InformationCategory]] = {
-    "exit-without-housing": ("Sortie sans hébergement confirmé", S),
-    "rights-not-open": ("Droits santé non ouverts", A),
-    "interpreter-missing": ("Interprète non réservé", M),
-    "referral-unverified": ("Orientation sans retour", S),
-    "missed-appointment-unfollowed": ("Rendez-vous manqué sans suite", M),
-    "contact-lost": ("Contact perdu", I),
-    "referral-declined": ("Orientation refusée", S),
-    "treatment-continuity": ("Continuité du traitement", M),
-    "newborn-without-follow-up": ("Nouveau-né sans suivi", M),
-    "screening-overdue": ("Dépistage en retard", M),
-    "stalled": ("Parcours à l'arrêt", S),
-    "consent-missing": ("Consentement manquant", A),
-    "care-refused": ("Soin refusé", M),
-}
-
-#: Event type -> (French label, category). Unknown types are treated as medical (the safest).
-EVENTS: dict[str, tuple[str, InformationCategory]] = {
-    "DetentionPathwayOpened": ("Parcours sortie de détention ouvert", I),
-    "MaternityPathwayOpened": ("Parcours sortie de maternité ouvert", I),
-    "SasPathwayOpened": ("Parcours arrivée en SAS ouvert", I),
-    "PassGpPathwayOpened": ("Parcours relais PASS → médecin de ville ouvert", I),
-    "AgencyJoined": ("Structure ajoutée au parcours", A), "AgencyLeft": ("Structure retirée du parcours", A),
-    "ConsentGranted": ("Consentement au partage donné", A), "ConsentWithdrawn": ("Consentement retiré", A),
-    "NeedRecorded": ("Besoin identifié", S), "NeedMet": ("Besoin couvert", S),
-    "ReferralMade": ("Orientation", S), "ReferralStatusChanged": ("Statut d'orientation modifié", S),
-    "ReferralOutcomeRecorded": ("Retour d'orientation", S),
-    "InterpreterNeedRecorded": ("Besoin d'interprète", S),
-    "AppointmentBooked": ("Rendez-vous pris", M), "InterpreterBooked": ("Interprète réservé", M),
-    "AppointmentSeen": ("Rendez-vous honoré", M), "AppointmentMissed": ("Rendez-vous manqué", M),
-    "AppointmentExcused": ("Rendez-vous excusé", M), "AppointmentCancelled": ("Rendez-vous annulé", M),
-    "CoverageApplied": ("Demande de droits déposée", A), "CoverageOpened": ("Droits ouverts", A),
-    "CoverageRenewalFiled": ("Renouvellement déposé", A), "CoverageEnded": ("Droits fermés", A),
-    "HousingRequested": ("Demande d'hébergement", S), "HousingOffered": ("Proposition d'hébergement", S),
-    "HousingConfirmed": ("Hébergement confirmé", S), "HousingDeclined": ("Hébergement refusé", S),
-    "PhoneStatusRecorded": ("Téléphone", I), "ContactAttempted": ("Tentative de contact", I),
-    "CaseConferenceHeld": ("Synthèse tenue", S), "ActionAssigned": ("Action assignée", S),
-    "ActionCompleted": ("Action réalisée", S),
-    "AlertAcknowledged": ("Alerte prise en compte", S), "AlertEscalated": ("Alerte escaladée", S),
-    "AlertResolved": ("Alerte levée", S),
-    "CareRefused": ("Refus de soin", M),
-    "PathwayClosed": ("Parcours clôturé", S), "PathwayReopened": ("Parcours rouvert", S),
-    "ReleaseDateSet": ("Date de libération fixée", A), "TreatmentToContinueRecorded": ("Traitement à poursuivre", M),
-    "TreatmentFollowUpPlanned": ("Suivi du traitement planifié", M),
-    "TreatmentHandedOver": ("Traitement transmis", M), "Released": ("Libération", A),
-    "DischargeDateSet": ("Date de sortie de maternité fixée", A), "NewbornRegistered": ("Naissance", M),
-    "PmiLinked": ("Lien PMI", M), "Discharged": ("Sortie de maternité", A),
-    "AdministrativeSituationAssessed": ("Situation administrative évaluée", A),
-    "TbScreeningNeedFlagged": ("Dépistage tuberculose à prévoir", M), "ClatScreeningDone": ("Dépistage CLAT", M),
-    "OrientationDecided": ("Orientation de sortie décidée", S), "SasLeft": ("Sortie du SAS", S),
-    "GpSearchStarted": ("Recherche de médecin traitant", M), "OrientedToGp": ("Orientation vers un médecin", M),
-    "FollowUpCallMade": ("Appel de suivi", M), "GpVisitOutcomeRecorded": ("Retour de consultation", M),
-}
 LIBRARY_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "occurred_at", "originator_topic"}
 
+# Categories and labels are the disclosure catalogue's (domain.disclosure); these wrappers turn a
+# name it does not know into a clear GraphQL error instead of a default.
 
-#: Alerts whose subject, not their rule, says what they reveal: a newborn's missing housing is a
-#: social fact the SIAO must read to act on it, its missing PMI link a medical one.
-SUBJECT_CATEGORY: dict[str, InformationCategory] = {"newborn:housing": S}
+
+def _catalogued(lookup: Any, *args: Any) -> Any:
+    from gateway.hardening import PublicError
+
+    try:
+        return lookup(*args)
+    except NotInCatalogue as unknown:
+        raise PublicError(unknown.reason, "NOT_IN_CATALOGUE") from None
+
+
+def need_category(category: NeedCategory | str) -> InformationCategory:
+    return _catalogued(catalogue.need_category, category)
 
 
 def alert_category(rule_id: str, subject: str | None = None) -> InformationCategory:
-    if subject is not None and subject in SUBJECT_CATEGORY:
-        return SUBJECT_CATEGORY[subject]
-    return RULES.get(rule_id, ("", M))[1]
+    return _catalogued(catalogue.alert_category, rule_id, subject)
 
 
-def event_label(name: str, rule_id: str | None = None) -> tuple[str, InformationCategory]:
-    if name == "AlertRaised":
-        label, category = RULES.get(rule_id or "", (rule_id or "Alerte", M))
-        return f"Alerte levée : {label}", category
-    return EVENTS.get(name, (name, M))
+def event_category(event: Any, subjects: catalogue.Subjects) -> tuple[str, InformationCategory]:
+    """Label and category of one domain event; `subjects` holds what the pathway's earlier
+    events recorded (a need about addiction makes its NeedMet medical), and learns this one."""
+    name, data = type(event).__name__, catalogue.event_data(event)
+    return _catalogued(catalogue.event_label, name, data), _catalogued(subjects.categorise, name, data)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -128,7 +80,7 @@ def alert_view(alert: Any, pathway_id: UUID, disclosure: p.Disclosure,
                returned: set[InformationCategory] | None = None) -> t.Alert:
     view = t.Alert(
         alert_id=alert.alert_id, pathway_id=pathway_id, info_category=alert_category(alert.rule_id, alert.subject),
-        rule_id=alert.rule_id, rule_label=RULES.get(alert.rule_id, (alert.rule_id, M))[0],
+        rule_id=alert.rule_id, rule_label=_catalogued(catalogue.rule_label, alert.rule_id),
         severity=AlertSeverity(alert.severity), status=AlertStatus(alert.status), owner_agency=alert.owner_agency,
         raised_at=_aware(alert.raised_at), subject=alert.subject, suggested_action=alert.suggested_action,
         escalated_to=alert.escalated_to, escalation_reason=alert.escalation_reason,
@@ -139,25 +91,10 @@ def alert_view(alert: Any, pathway_id: UUID, disclosure: p.Disclosure,
 
 
 # --------------------------------------------------------------------------- timeline
-def event_category(event: Any, need_categories: dict[UUID, InformationCategory]) -> tuple[str, InformationCategory]:
-    """Label and category of one event; about a need, the need's own category (a need about
-    addiction is medical even though needs in general are social)."""
-    name = type(event).__name__
-    label, category = event_label(name, getattr(event, "rule_id", None))
-    if name == "NeedRecorded":
-        category = NEED_CATEGORY.get(NeedCategory(event.category), M)
-    elif getattr(event, "need_id", None) is not None:
-        category = max(category, need_categories.get(event.need_id, category), key=_SENSITIVITY.index)
-    return label, category
-
-
-_SENSITIVITY = [I, A, S, M]
-
-
 def timeline_entry(event: Any, disclosure: p.Disclosure, returned: set[InformationCategory] | None,
-                   need_categories: dict[UUID, InformationCategory] | None = None) -> t.TimelineEntry:
+                   subjects: catalogue.Subjects) -> t.TimelineEntry:
     name = type(event).__name__
-    label, category = event_category(event, need_categories or {})
+    label, category = event_category(event, subjects)
     details = "; ".join(f"{k} : {_text(val)}" for k, val in vars(event).items()
                         if not k.startswith("_") and k not in LIBRARY_FIELDS and val is not None)
     entry = t.TimelineEntry(position=event.originator_version, info_category=category, type=name, label=label,
@@ -218,8 +155,10 @@ class Pathway:
         first = check_page_size(first, "first")
         events = [e for e in self._history.events if after is None or e.originator_version > after]
         page = events[:first]
-        needs = {n.need_id: NEED_CATEGORY.get(n.category, S) for n in self._history.pathway.needs.values()}
-        entries = [timeline_entry(e, self._disclosure, self._returned, needs) for e in page]
+        subjects = catalogue.Subjects()
+        for earlier in self._history.events[:len(self._history.events) - len(events)]:
+            event_category(earlier, subjects)  # what the events before the page recorded
+        entries = [timeline_entry(e, self._disclosure, self._returned, subjects) for e in page]
         return t.TimelineConnection(
             entries=entries, total_count=len(self._history.events),
             page_info=t.PageInfo(has_next_page=len(events) > first,
@@ -280,7 +219,7 @@ def pathway_view(history: History, principal: p.Principal, as_of: datetime | Non
     if not disclosure.can_see_pathway:
         return None
     returned: set[InformationCategory] = set()
-    need_cat = {n.need_id: NEED_CATEGORY.get(n.category, S) for n in pw.needs.values()}
+    need_cat = {n.need_id: need_category(n.category) for n in pw.needs.values()}
     view = Pathway(
         id=pw.id, kind=pw.kind, territory=pw.territory, lead_agency=pw.lead_agency,
         state=t.PathwayState.CLOSED if pw.is_closed else t.PathwayState.OPEN, version=pw.version,
@@ -292,10 +231,11 @@ def pathway_view(history: History, principal: p.Principal, as_of: datetime | Non
         participants=[t.Participant(agency=a, role=ParticipantRole(r), in_care_team=ParticipantRole(r) in p.CARE_TEAM_ROLES)
                       for a, r in sorted(pw.participants.items())],
         consents=[t.Consent(agency=a, categories=list(c)) for a, c in sorted(pw.consents.items())],
-        needs=[t.Need(need_id=n.need_id, info_category=NEED_CATEGORY.get(n.category, S), category=n.category,
+        needs=[t.Need(need_id=n.need_id, info_category=need_category(n.category), category=n.category,
                       description=n.description, status=n.status, recorded_at=_aware(n.recorded_at),
                       recorded_by=n.recorded_by, met_at=n.met_at and _aware(n.met_at)) for n in pw.needs.values()],
-        referrals=[t.Referral(referral_id=r.referral_id, info_category=need_cat.get(r.need_id, S), to_agency=r.to_agency,
+        referrals=[t.Referral(referral_id=r.referral_id, to_agency=r.to_agency,
+                              info_category=catalogue.referral_category(r.to_agency, r.service, need_cat.get(r.need_id)),
                               service=r.service, status=r.status, status_reason=r.status_reason,
                               made_at=_aware(r.made_at), made_by=r.made_by, need_id=r.need_id, outcome=r.outcome,
                               outcome_reason=r.outcome_reason, outcome_at=r.outcome_at and _aware(r.outcome_at))

@@ -53,6 +53,18 @@ def _to_event(cloud_event: Any) -> PathwayEvent | None:
         return None
 
 
+def _statements(projection: Projection, event: PathwayEvent) -> list[Any] | None:
+    """What `projection` writes for `event`; None when it refuses the event (a type the disclosure
+    catalogue does not know): the embedded mode has no dead-letter topic, so, as for a malformed
+    event, a warning with the reason, and the other projections still apply it."""
+    try:
+        return projection.apply(event)
+    except NotAPathwayEvent as exc:
+        log.warning("event refused by a projection, ignored",
+                    extra={"projection": projection.name, "event": event.id, "error": str(exc)})
+        return None
+
+
 class EmbeddedProjections:
     """Runs ``projections`` (default: all) on ``conn`` (an SQLite connection or file path)."""
 
@@ -126,8 +138,10 @@ class EmbeddedProjections:
                         nid = event.notification_id
                         if nid is not None and nid <= pos:
                             continue
-                        self.db.run(projection.apply(event))
-                        applied += 1
+                        statements = _statements(projection, event)
+                        if statements is not None:  # a refused event is passed, as a dead-lettered one
+                            self.db.run(statements)
+                            applied += 1
                         if nid is not None:
                             pos, moved = nid, True
                     if moved:
@@ -165,7 +179,7 @@ class EmbeddedProjections:
                     if nid is not None and nid <= pos:
                         continue
                     seen.add(event.id)
-                    self.db.run(new.apply(event))
+                    self.db.run(_statements(new, event) or [])
                     if nid is not None:
                         pos = nid
 

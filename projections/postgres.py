@@ -65,10 +65,11 @@ class ProjectionHandler:
             return  # another kind of event on the topic: not ours to read
         try:
             event = PathwayEvent.from_cloud_event(ce)
+            statements = self.projection.apply(event)  # may refuse a type it cannot categorise
         except NotAPathwayEvent as exc:
             raise RejectMessage(f"projection {self.projection.name}: {exc}") from None
         execute = conn.execute
-        for statement in self.projection.apply(event):
+        for statement in statements:
             execute(statement.sql, statement.params)
 
 
@@ -298,12 +299,13 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
                             skipped += 1
                             continue
                         event = PathwayEvent.from_cloud_event(wire)
+                        statements = projection.apply(event)
                     except (KeyError, ValueError, NotAPathwayEvent):
                         skipped += 1  # the live runner dead-letters these; nothing to build
                         continue
                     seen.add(wire.id)
                     entries.append((wire.id, r.topic, r.partition, r.offset))
-                    local.run(projection.apply(event))
+                    local.run(statements)
                     applied += 1
             staging.execute("COMMIT")
             if report is not None and count:

@@ -6,6 +6,16 @@ role and the person's consent allow.
 event_type (``NeedRecorded``), event_version, occurred_at (when it happened),
 recorded_at (when it was recorded), agency, professional, role (who), category
 (``identity`` / ``social`` / ``administrative`` / ``medical``), label (one French line).
+
+``timeline_subjects`` — pathway_id, subject_id, category: the needs, referrals, alerts and GP
+orientations recorded so far, so that a later event naming one (``NeedMet``, ``AlertResolved``...)
+takes its category, as the disclosure catalogue says (:class:`domain.disclosure.Subjects` does
+the same in memory, for the gateway).
+
+The category of every row is the disclosure catalogue's (``domain.disclosure``): the gateway and
+this read model cannot disagree. The label is the catalogue's plain label unless a sentence
+below says more. An event type the catalogue does not know is refused (``NotAPathwayEvent``: the
+runner dead-letters it with the reason), never given a default category.
 """
 
 from __future__ import annotations
@@ -13,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from projections.base import PathwayEvent, Projection, Statement, Table
-
-IDENTITY, SOCIAL, ADMINISTRATIVE, MEDICAL = "identity", "social", "administrative", "medical"
+from domain import disclosure as catalogue
+from domain.errors import NotInCatalogue
+from projections.base import NotAPathwayEvent, PathwayEvent, Projection, Statement, Table
 
 KIND_FR = {"detention": "sortie de détention", "maternity": "sortie de maternité", "sas": "arrivée en SAS",
            "pass_gp": "relais PASS → médecin traitant"}
@@ -23,8 +33,6 @@ NEED_FR = {"housing": "hébergement", "health_coverage": "couverture santé", "c
            "interpreting": "interprétariat", "addiction": "addictologie", "mental_health": "santé mentale",
            "screening": "dépistage", "maternal_child": "suivi mère-enfant", "administrative": "démarches administratives",
            "other": "autre"}
-NEED_CATEGORY = {"housing": SOCIAL, "health_coverage": ADMINISTRATIVE, "administrative": ADMINISTRATIVE,
-                 "interpreting": SOCIAL, "other": SOCIAL}  # the rest (care, addiction...) is medical
 REFERRAL_STATUS_FR = {"draft": "brouillon", "requested": "demandée", "accepted": "acceptée", "rejected": "refusée",
                       "cancelled": "annulée", "in-progress": "en cours", "on-hold": "en attente",
                       "failed": "échouée", "completed": "réalisée"}
@@ -36,9 +44,6 @@ OUTCOME_FR = {"handed_over": "relais effectué", "housed": "hébergé", "transfe
               "lost_to_follow_up": "perdu de vue", "refused": "accompagnement refusé", "deceased": "décès",
               "other": "autre"}
 SEVERITY_FR = {"low": "faible", "medium": "moyenne", "high": "élevée", "critical": "critique"}
-ALERT_RULE_CATEGORY = {"rights-not-open": ADMINISTRATIVE, "interpreter-missing": MEDICAL,
-                       "missed-appointment-unfollowed": MEDICAL, "treatment-continuity": MEDICAL,
-                       "screening-overdue": MEDICAL, "care-refused": MEDICAL}
 NOT_WENT_FR = {"phone_changed": "numéro de téléphone changé", "address_not_found": "adresse non trouvée",
                "gp_not_taking_patients": "le médecin ne prend plus de patients", "no_interpreter": "pas d'interprète",
                "schedule_unsuitable": "horaire ne convient pas", "found_closer_gp": "a trouvé un médecin plus proche",
@@ -55,114 +60,80 @@ def _d(value: Any) -> str:
     return f"{d}/{m}/{y}"
 
 
-SOCIAL_TARGETS = ("siao", "115", "héberg", "heberg", "logement", "cada", "huda", "chrs", "lhss", "association",
-                  "domiciliation", "accueil de jour", "ccas")
-ADMINISTRATIVE_TARGETS = ("cpam", "caf", "préfecture", "prefecture", "ofii", "droits", "france travail", "mairie")
+def _opened(e: PathwayEvent) -> str:
+    return f"Parcours ouvert ({KIND_FR.get(e.kind or '', e.kind)}) par {e.get('lead_agency')}"
 
 
-def _referral(e: PathwayEvent) -> tuple[str, str]:
-    """A referral names the service it goes to, which often says what care the person needs
-    (CSAPA, CMP, CeGIDD...): medical unless the target is plainly a housing/social or an
-    administrative service (secret professionnel partagé: when in doubt, the narrower category)."""
-    target = f"{e.get('to_agency') or ''} {e.get('service') or ''}".lower()
-    if any(k in target for k in SOCIAL_TARGETS):
-        category = SOCIAL
-    elif any(k in target for k in ADMINISTRATIVE_TARGETS):
-        category = ADMINISTRATIVE
-    else:
-        category = MEDICAL
-    return category, f"Orientation vers {e.get('to_agency')} ({e.get('service')})"
+def _scheme(e: PathwayEvent) -> str:
+    return COVERAGE_FR.get(e.get("scheme"), e.get("scheme"))
 
 
-def _opened(e: PathwayEvent) -> tuple[str, str]:
-    return IDENTITY, f"Parcours ouvert ({KIND_FR.get(e.kind or '', e.kind)}) par {e.get('lead_agency')}"
-
-
-Label = Callable[[PathwayEvent], tuple[str, str]]
+#: The sentence of an event type, where it says more than the catalogue's plain label.
+Label = Callable[[PathwayEvent], str]
 
 LABELS: dict[str, Label] = {
     "DetentionPathwayOpened": _opened,
     "MaternityPathwayOpened": _opened,
     "SasPathwayOpened": _opened,
     "PassGpPathwayOpened": _opened,
-    "AgencyJoined": lambda e: (SOCIAL, f"{e.get('agency')} rejoint le parcours"),
-    "AgencyLeft": lambda e: (SOCIAL, f"{e.get('agency')} quitte le parcours"),
-    "ConsentGranted": lambda e: (ADMINISTRATIVE, f"Consentement au partage donné pour {e.get('agency')}"),
-    "ConsentWithdrawn": lambda e: (ADMINISTRATIVE, f"Consentement au partage retiré pour {e.get('agency')}"),
-    "NeedRecorded": lambda e: (NEED_CATEGORY.get(e.get("category"), MEDICAL),
-                               f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}"),
-    "NeedMet": lambda e: (SOCIAL, "Besoin couvert"),
-    "ReferralMade": _referral,
-    "ReferralStatusChanged": lambda e: (
-        SOCIAL, f"Orientation {REFERRAL_STATUS_FR.get(e.get('status'), e.get('status'))}"),
+    "AgencyJoined": lambda e: f"{e.get('agency')} rejoint le parcours",
+    "AgencyLeft": lambda e: f"{e.get('agency')} quitte le parcours",
+    "ConsentGranted": lambda e: f"Consentement au partage donné pour {e.get('agency')}",
+    "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {e.get('agency')}",
+    "NeedRecorded": lambda e: f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}",
+    "ReferralMade": lambda e: f"Orientation vers {e.get('to_agency')} ({e.get('service')})",
+    "ReferralStatusChanged": lambda e: f"Orientation {REFERRAL_STATUS_FR.get(e.get('status'), e.get('status'))}",
     "ReferralOutcomeRecorded": lambda e: (
-        SOCIAL, "Orientation honorée" if e.get("outcome") == "honoured" else "Orientation non honorée"),
+        "Orientation honorée" if e.get("outcome") == "honoured" else "Orientation non honorée"),
     "InterpreterNeedRecorded": lambda e: (
-        SOCIAL, f"Besoin d'interprète : {e.get('language')}" if e.get("language") else "Plus besoin d'interprète"),
-    "AppointmentBooked": lambda e: (MEDICAL, f"Rendez-vous pris avec {e.get('with_agency')} le {_d(e.get('scheduled_at'))}"),
-    "InterpreterBooked": lambda e: (SOCIAL, f"Interprète réservé ({e.get('provider')})"),
-    "AppointmentSeen": lambda e: (MEDICAL, "Rendez-vous honoré"),
-    "AppointmentMissed": lambda e: (MEDICAL, "Rendez-vous manqué"),
-    "AppointmentExcused": lambda e: (MEDICAL, "Rendez-vous excusé"),
-    "AppointmentCancelled": lambda e: (MEDICAL, "Rendez-vous annulé"),
-    "CoverageApplied": lambda e: (ADMINISTRATIVE, f"Demande de {COVERAGE_FR.get(e.get('scheme'), e.get('scheme'))} déposée"),
-    "CoverageOpened": lambda e: (ADMINISTRATIVE, f"Droits {COVERAGE_FR.get(e.get('scheme'), e.get('scheme'))} ouverts"
+        f"Besoin d'interprète : {e.get('language')}" if e.get("language") else "Plus besoin d'interprète"),
+    "AppointmentBooked": lambda e: f"Rendez-vous pris avec {e.get('with_agency')} le {_d(e.get('scheduled_at'))}",
+    "InterpreterBooked": lambda e: f"Interprète réservé ({e.get('provider')})",
+    "CoverageApplied": lambda e: f"Demande de {_scheme(e)} déposée",
+    "CoverageOpened": lambda e: (f"Droits {_scheme(e)} ouverts"
                                  + (f" jusqu'au {_d(e.get('expires_on'))}" if e.get("expires_on") else "")),
-    "CoverageRenewalFiled": lambda e: (ADMINISTRATIVE, f"Renouvellement {COVERAGE_FR.get(e.get('scheme'), e.get('scheme'))} déposé"),
-    "CoverageEnded": lambda e: (ADMINISTRATIVE, f"Fin des droits {COVERAGE_FR.get(e.get('scheme'), e.get('scheme'))}"),
-    "HousingRequested": lambda e: (SOCIAL, f"Demande d'hébergement auprès de {e.get('via_agency')}"),
-    "HousingOffered": lambda e: (SOCIAL, f"Place proposée : {e.get('place')} à partir du {_d(e.get('available_on'))}"),
-    "HousingConfirmed": lambda e: (SOCIAL, "Hébergement confirmé"),
-    "HousingDeclined": lambda e: (SOCIAL, "Proposition d'hébergement refusée"),
-    "PhoneStatusRecorded": lambda e: (IDENTITY, f"Téléphone : {PHONE_FR.get(e.get('status'), e.get('status'))}"),
-    "ContactAttempted": lambda e: (SOCIAL, "Personne jointe" if e.get("reached") else "Tentative de contact sans réponse"),
-    "CaseConferenceHeld": lambda e: (SOCIAL, f"Synthèse tenue ({len(e.get('agencies') or [])} structures)"),
-    "ActionAssigned": lambda e: (SOCIAL, f"Action confiée à {e.get('owner_agency')} pour le {_d(e.get('due_on'))}"),
-    "ActionCompleted": lambda e: (SOCIAL, "Action réalisée"),
-    "AlertRaised": lambda e: (ALERT_RULE_CATEGORY.get(e.get("rule_id"), SOCIAL),
-                              f"Alerte « {e.get('rule_id')} » ({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) "
-                              f"pour {e.get('owner_agency')}"),
-    "AlertAcknowledged": lambda e: (SOCIAL, "Alerte prise en compte"),
-    "AlertEscalated": lambda e: (SOCIAL, f"Alerte remontée à {e.get('to_agency')}"),
-    "AlertResolved": lambda e: (SOCIAL, "Alerte levée"),
-    "CareRefused": lambda e: (MEDICAL, f"Soin refusé par la personne : {e.get('care')} (proposé par {e.get('proposed_by')})"),
-    "PathwayClosed": lambda e: (SOCIAL, f"Parcours clos : {OUTCOME_FR.get(e.get('outcome'), e.get('outcome'))}"),
-    "PathwayReopened": lambda e: (SOCIAL, "Parcours rouvert"),
+    "CoverageRenewalFiled": lambda e: f"Renouvellement {_scheme(e)} déposé",
+    "CoverageEnded": lambda e: f"Fin des droits {_scheme(e)}",
+    "HousingRequested": lambda e: f"Demande d'hébergement auprès de {e.get('via_agency')}",
+    "HousingOffered": lambda e: f"Place proposée : {e.get('place')} à partir du {_d(e.get('available_on'))}",
+    "PhoneStatusRecorded": lambda e: f"Téléphone : {PHONE_FR.get(e.get('status'), e.get('status'))}",
+    "ContactAttempted": lambda e: "Personne jointe" if e.get("reached") else "Tentative de contact sans réponse",
+    "CaseConferenceHeld": lambda e: f"Synthèse tenue ({len(e.get('agencies') or [])} structures)",
+    "ActionAssigned": lambda e: f"Action confiée à {e.get('owner_agency')} pour le {_d(e.get('due_on'))}",
+    "AlertRaised": lambda e: (f"Alerte « {catalogue.rule_label(e.get('rule_id'))} » "
+                              f"({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) pour {e.get('owner_agency')}"),
+    "AlertEscalated": lambda e: f"Alerte remontée à {e.get('to_agency')}",
+    "CareRefused": lambda e: f"Soin refusé par la personne : {e.get('care')} (proposé par {e.get('proposed_by')})",
+    "PathwayClosed": lambda e: f"Parcours clos : {OUTCOME_FR.get(e.get('outcome'), e.get('outcome'))}",
     # detention
-    "ReleaseDateSet": lambda e: (ADMINISTRATIVE, f"Date de libération fixée au {_d(e.get('release_date') or e.get('new_date'))}"),
-    "TreatmentToContinueRecorded": lambda e: (MEDICAL, "Traitement à poursuivre après la sortie"),
-    "TreatmentFollowUpPlanned": lambda e: (MEDICAL, "Suite du traitement programmée après la sortie"),
-    "TreatmentHandedOver": lambda e: (MEDICAL, f"Traitement transmis à {e.get('to_agency')}"),
-    "Released": lambda e: (ADMINISTRATIVE, f"Libération le {_d(e.get('released_on'))}"),
+    "ReleaseDateSet": lambda e: f"Date de libération fixée au {_d(e.get('release_date') or e.get('new_date'))}",
+    "TreatmentHandedOver": lambda e: f"Traitement transmis à {e.get('to_agency')}",
+    "Released": lambda e: f"Libération le {_d(e.get('released_on'))}",
     # maternity
-    "DischargeDateSet": lambda e: (MEDICAL, f"Sortie de maternité prévue le {_d(e.get('discharge_date'))}"),
-    "NewbornRegistered": lambda e: (IDENTITY, f"Naissance le {_d(e.get('born_on'))}"),
-    "PmiLinked": lambda e: (MEDICAL, f"Lien avec la PMI {e.get('pmi_agency')}"),
-    "Discharged": lambda e: (MEDICAL, f"Sortie de maternité le {_d(e.get('discharged_on'))}"),
+    "DischargeDateSet": lambda e: f"Sortie de maternité prévue le {_d(e.get('discharge_date'))}",
+    "NewbornRegistered": lambda e: f"Naissance le {_d(e.get('born_on'))}",
+    "PmiLinked": lambda e: f"Lien avec la PMI {e.get('pmi_agency')}",
+    "Discharged": lambda e: f"Sortie de maternité le {_d(e.get('discharged_on'))}",
     # sas
     "AdministrativeSituationAssessed": lambda e: (
-        ADMINISTRATIVE, f"Situation administrative : {ADMIN_FR.get(e.get('status'), e.get('status'))}"),
-    "TbScreeningNeedFlagged": lambda e: (MEDICAL, "Dépistage de la tuberculose à prévoir"),
-    "ClatScreeningDone": lambda e: (MEDICAL, f"Dépistage CLAT réalisé le {_d(e.get('screened_on'))}"),
-    "OrientationDecided": lambda e: (SOCIAL, f"Orientation décidée : {e.get('destination')}"),
-    "SasLeft": lambda e: (SOCIAL, f"Départ du SAS le {_d(e.get('left_on'))} vers {e.get('destination')}"),
+        f"Situation administrative : {ADMIN_FR.get(e.get('status'), e.get('status'))}"),
+    "ClatScreeningDone": lambda e: f"Dépistage CLAT réalisé le {_d(e.get('screened_on'))}",
+    "OrientationDecided": lambda e: f"Orientation décidée : {e.get('destination')}",
+    "SasLeft": lambda e: f"Départ du SAS le {_d(e.get('left_on'))} vers {e.get('destination')}",
     # pass -> gp
-    "GpSearchStarted": lambda e: (SOCIAL, f"Recherche d'un médecin traitant ({e.get('commune')})"),
-    "OrientedToGp": lambda e: (MEDICAL, f"Orientation vers le médecin {e.get('gp_ref')} ({e.get('gp_commune')})"),
-    "FollowUpCallMade": lambda e: (SOCIAL, "Appel de suivi : personne jointe" if e.get("reached")
-                                   else "Appel de suivi : sans réponse"),
+    "GpSearchStarted": lambda e: f"Recherche d'un médecin traitant ({e.get('commune')})",
+    "OrientedToGp": lambda e: f"Orientation vers le médecin {e.get('gp_ref')} ({e.get('gp_commune')})",
+    "FollowUpCallMade": lambda e: "Appel de suivi : personne jointe" if e.get("reached") else "Appel de suivi : sans réponse",
     "GpVisitOutcomeRecorded": lambda e: (
-        MEDICAL, "Consultation chez le médecin traitant effectuée" if e.get("outcome") == "went"
+        "Consultation chez le médecin traitant effectuée" if e.get("outcome") == "went"
         else f"Pas allé chez le médecin : {NOT_WENT_FR.get(e.get('reason'), e.get('reason') or 'raison inconnue')}"),
 }
 
 
-def label(event: PathwayEvent) -> tuple[str, str]:
-    """(information category, French one-line label) of an event."""
+def label(event: PathwayEvent) -> str:
+    """The French one-line label of an event (UnknownEventType if the catalogue does not know it)."""
     make = LABELS.get(event.name)
-    if make is None:
-        return SOCIAL, f"Événement {event.name}"
-    return make(event)
+    return make(event) if make is not None else catalogue.event_label(event.name, event.data)
 
 
 class Timeline(Projection):
@@ -178,16 +149,49 @@ class Timeline(Projection):
             ("event_id",),
             (("pathway_id", "seq"),),
         ),
+        Table(
+            "timeline_subjects",
+            "pathway_id TEXT NOT NULL, subject_id TEXT NOT NULL, category TEXT NOT NULL",
+            ("pathway_id", "subject_id"),
+        ),
     )
 
+    def _category(self, event: PathwayEvent) -> tuple[str, tuple[Any, ...]]:
+        """SQL for the row's category, and its parameters: catalogue.event_category, with the
+        subjects read from ``timeline_subjects`` instead of memory."""
+        own = catalogue.own_category(event.name, event.data)
+        about = catalogue.subject_about(event.name, event.data)
+        higher = catalogue.more_sensitive_than(own)
+        if about is None or not higher:
+            return "%s", (own.value,)
+        unknown = catalogue.most_sensitive(own, catalogue.UNKNOWN_SUBJECT)
+        wins = ", ".join(["%s"] * len(higher))
+        return (f"COALESCE((SELECT CASE WHEN s.category IN ({wins}) THEN s.category ELSE %s END "
+                f"FROM {self.t['timeline_subjects']} s WHERE s.pathway_id = %s AND s.subject_id = %s), %s)",
+                (*(c.value for c in higher), own.value, event.pathway_id, about, unknown.value))
+
     def apply(self, event: PathwayEvent) -> list[Statement]:
-        category, text = label(event)
-        return [
+        try:
+            category_sql, category_params = self._category(event)
+            recorded = catalogue.subject_recorded(event.name, event.data)
+            text = label(event)
+        except NotInCatalogue as unknown:
+            raise NotAPathwayEvent(f"timeline: {unknown.reason}") from None
+        statements = [
             Statement(
                 f"INSERT INTO {self.t['timeline']} (event_id, pathway_id, seq, event_type, event_version, "
                 "occurred_at, recorded_at, agency, professional, role, category, label) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {category_sql}, %s) ON CONFLICT (event_id) DO NOTHING",
                 (event.id, event.pathway_id, event.seq, event.name, event.version, event.occurred_at,
-                 event.recorded_at, event.agency, event.professional, event.role, category, text),
+                 event.recorded_at, event.agency, event.professional, event.role, *category_params, text),
             )
         ]
+        if recorded is not None:
+            # The subject's category is the row's, as just computed (first recording wins).
+            statements.append(Statement(
+                f"INSERT INTO {self.t['timeline_subjects']} (pathway_id, subject_id, category) "
+                f"SELECT pathway_id, %s, category FROM {self.t['timeline']} WHERE event_id = %s "
+                "ON CONFLICT (pathway_id, subject_id) DO NOTHING",
+                (recorded, event.id),
+            ))
+        return statements

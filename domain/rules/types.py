@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.disclosure import rule_entry, rule_label
 from domain.values import AlertSeverity
 
 if TYPE_CHECKING:
@@ -85,7 +86,14 @@ class Rule:
     of time (its `next_deadline` tells when); otherwise only a new fact makes it fire."""
 
     rule_id: str
-    title: str
     check: Check
     next_deadline: NextDeadline
     deadline_driven: bool
+
+    def __post_init__(self) -> None:
+        rule_entry(self.rule_id)  # a rule without a catalogue entry (title, category) cannot exist
+
+    @property
+    def title(self) -> str:
+        """The French title, from the disclosure catalogue (the one definition)."""
+        return rule_label(self.rule_id)

@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from domain.disclosure import alert_category
 from gateway.permissions import decide_for_agency
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertChangeKind, FeedItem, _at_version, feed_item
-from gateway.views import access_of, alert_category, alert_view
+from gateway.views import access_of, alert_view
 from infra.kafka.cloudevents import CloudEvent
 from services.alerting.webhooks import WebhookRegistry, deliver
 

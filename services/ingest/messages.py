@@ -18,6 +18,8 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
+from domain import disclosure
+from domain.errors import NotInCatalogue
 from services.pathways.commands import COMMANDS
 
 TYPE_PREFIX = "fr.relais.inbound."
@@ -55,6 +57,10 @@ def command_name(ce_type: str) -> str:
         raise InboundRefused(f"ce_type {ce_type!r}: {name} is reserved to Relais' risk engine")
     if name not in INBOUND_COMMANDS:
         raise InboundRefused(f"ce_type {ce_type!r}: unknown message type {name!r}")
+    try:
+        disclosure.command_entry(name)  # a command the disclosure catalogue cannot categorise is not applied
+    except NotInCatalogue as unknown:
+        raise InboundRefused(f"ce_type {ce_type!r}: {unknown.reason}") from None
     return name
 
 

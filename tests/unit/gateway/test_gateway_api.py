@@ -83,6 +83,25 @@ def test_a_role_never_sees_medical_fields_its_job_does_not_need(api, usmp):
     assert None in labels and "Parcours sortie de détention ouvert" in labels
 
 
+def test_a_referral_to_an_addiction_service_is_hidden_alike_in_the_pathway_and_its_timeline(api, usmp):
+    pid = open_detention(api, usmp)
+    referral = str(uuid.uuid4())
+    api.send("MakeReferral", {"pathwayId": pid, "referralId": referral, "toAgency": "csapa-rouen",
+                              "service": "addictologie"}, as_=usmp)
+    api.send("UpdateReferralStatus", {"pathwayId": pid, "referralId": referral, "status": "ACCEPTED"}, as_=usmp)
+    query = """query($id: UUID!) { pathway(id: $id) { referrals { toAgency service infoCategory }
+      timeline { entries { type label infoCategory } } } }"""
+    social_worker = token("usmp", "assistante_sociale")
+    seen = api(query, {"id": pid}, as_=social_worker)["pathway"]
+    assert seen["referrals"] == [{"toAgency": None, "service": None, "infoCategory": "MEDICAL"}]
+    # The referral and its later step (which follows its referral) are hidden in the timeline too.
+    assert seen["timeline"]["entries"][1:] == [{"type": None, "label": None, "infoCategory": "MEDICAL"}] * 2
+    doctor = api(query, {"id": pid}, as_=usmp)["pathway"]
+    assert doctor["referrals"][0]["toAgency"] == "csapa-rouen"
+    assert [(e["type"], e["infoCategory"]) for e in doctor["timeline"]["entries"][1:]] == [
+        ("ReferralMade", "MEDICAL"), ("ReferralStatusChanged", "MEDICAL")]
+
+
 def test_as_of_shows_the_pathway_as_it_was_known_then(api, usmp):
     pid = open_detention(api, usmp)
     time.sleep(0.05)
@@ -275,21 +294,3 @@ def test_a_coordinator_registers_the_agencys_webhook_and_sees_the_secret_once(ap
     bad = api.post('mutation { registerAlertWebhook(url: "javascript:alert(1)") { url } }',
                    as_=token("siao", "coordinateur")).json()
     assert bad["errors"][0]["extensions"]["code"] == "BAD_URL"
-
-
-def test_every_command_and_every_event_has_a_category_and_a_french_label():
-    from gateway.mutations import COMMAND_CATEGORY
-    from gateway.views import EVENTS
-    from services.pathways.commands import COMMANDS
-
-    assert set(COMMANDS) <= set(COMMAND_CATEGORY), set(COMMANDS) - set(COMMAND_CATEGORY)
-    import domain
-
-    names = set()
-    for module in ("pathway", "detention", "maternity", "sas", "pass_gp"):
-        source = __import__(f"domain.{module}", fromlist=["x"]).__file__
-        import re
-        names |= set(re.findall(r'@event\("(\w+)"\)', open(source).read()))
-    missing = names - set(EVENTS) - {"AlertRaised"}
-    assert not missing, missing
-    assert domain
