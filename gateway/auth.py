@@ -66,47 +66,58 @@ class KeySet:
     `load(refresh)` returns the JWKS (a PyJWKSet or its dict form); `refresh=False` may answer
     from a cache. A kid not in the set triggers one refresh, unless the last refresh is less
     than `refetch_interval` seconds old: a token with an invented kid costs the provider at most
-    one request per interval, whatever the traffic.
+    one request per interval, whatever the traffic. The set is also reloaded when older than
+    `max_age` seconds, so that a key the provider withdrew (compromised) stops being accepted.
+    A load that fails keeps the keys already known (the provider's outage is not Relais's).
     """
 
     def __init__(self, load: Callable[[bool], jwt.PyJWKSet | Mapping[str, Any]], *, refetch_interval: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 max_age: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._load = load
         self._refetch_interval = refetch_interval
+        self._max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] | None = None
+        self._loaded_at = 0.0
         self._last_refresh: float | None = None
         self.fetches = 0
 
-    def _fetch(self, refresh: bool) -> dict[str, jwt.PyJWK]:
+    def _fetch(self, refresh: bool) -> None:
         self.fetches += 1
+        self._loaded_at = self._clock()
         try:
             loaded = self._load(refresh)
             keyset = loaded if isinstance(loaded, jwt.PyJWKSet) else jwt.PyJWKSet.from_dict(dict(loaded))
-        except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.InvalidKeyError, OSError, ValueError):
-            return {}  # unreachable or empty: every token is refused until it answers
-        return {k.key_id: k for k in keyset.keys if k.key_id and k.algorithm_name in ALGORITHMS}
+        except jwt.PyJWKSetError:  # the provider publishes no usable key (any more)
+            self._keys = {}
+            return
+        except (jwt.PyJWKClientError, jwt.InvalidKeyError, OSError, ValueError):
+            self._keys = self._keys or {}  # unreachable or unreadable: keep what was known
+            return
+        self._keys = {k.key_id: k for k in keyset.keys if k.key_id and k.algorithm_name in ALGORITHMS}
+
+    def _current(self) -> dict[str, jwt.PyJWK]:
+        if self._keys is None or self._clock() - self._loaded_at > self._max_age:
+            self._fetch(False)
+        assert self._keys is not None
+        return self._keys
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         with self._lock:
-            if self._keys is None:
-                self._keys = self._fetch(False)
-            found = self._keys.get(kid)
+            found = self._current().get(kid)
             if found is not None:
                 return found
             now = self._clock()
             if self._last_refresh is not None and now - self._last_refresh < self._refetch_interval:
                 return None
             self._last_refresh = now
-            self._keys = self._fetch(True)
-            return self._keys.get(kid)
+            self._fetch(True)
+            return self._current().get(kid)
 
     def kids(self) -> list[str]:
         with self._lock:
-            if self._keys is None:
-                self._keys = self._fetch(False)
-            return sorted(self._keys)
+            return sorted(self._current())
 
 
 def jwks_from_url(url: str, *, refetch_interval: float = 30.0) -> KeySet:
@@ -129,7 +140,7 @@ def jwks_from_file(path: Path, *, refetch_interval: float = 1.0) -> KeySet:
 
 def jwks_inline(text: str) -> KeySet:
     document = json.loads(text)
-    return KeySet(lambda _refresh: document, refetch_interval=float("inf"))
+    return KeySet(lambda _refresh: document, refetch_interval=float("inf"), max_age=float("inf"))
 
 
 def jwks_kids(document: Mapping[str, Any]) -> list[str]:

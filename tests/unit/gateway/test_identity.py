@@ -202,6 +202,28 @@ def test_an_unknown_kid_is_refused_after_one_refetch_and_does_not_refetch_again_
     assert verify.keys.fetches == 3
 
 
+def test_a_key_the_issuer_withdrew_stops_being_accepted_within_five_minutes(tmp_path):
+    path, now = tmp_path / "jwks.json", [0.0]
+    _write_jwks(path, rsa_key("k1"), rsa_key("k2"))
+    verify = _file_verifier(path, lambda: now[0])
+    compromised = token("siao", key=rsa_key("k1"))
+    assert verify.verify(compromised).agency == "siao"
+    _write_jwks(path, rsa_key("k2"))  # k1 leaked: the issuer withdraws it
+    now[0] += 301
+    assert "clé de signature inconnue" in refusal(compromised, verify)
+    assert verify.verify(token("siao", key=rsa_key("k2"))).agency == "siao"
+
+
+def test_an_issuer_outage_keeps_the_keys_already_known(tmp_path):
+    path, now = tmp_path / "jwks.json", [0.0]
+    _write_jwks(path, rsa_key("k1"))
+    verify = _file_verifier(path, lambda: now[0])
+    assert verify.verify(token("siao", key=rsa_key("k1"))).agency == "siao"
+    path.write_text("<html>502 Bad Gateway</html>", encoding="utf-8")
+    now[0] += 301
+    assert verify.verify(token("siao", key=rsa_key("k1"))).agency == "siao"
+
+
 def test_an_unreachable_jwks_refuses_every_token_without_an_error():
     def down(_refresh: bool) -> dict:
         raise OSError("connexion refusée")
