@@ -139,7 +139,11 @@ def jwks_from_file(path: Path, *, refetch_interval: float = 1.0) -> KeySet:
 
 
 def jwks_inline(text: str) -> KeySet:
-    document = json.loads(text)
+    """A JWKS given as JSON text (unreadable text: no key, every token refused; `relais check` says so)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = {"keys": []}
     return KeySet(lambda _refresh: document, refetch_interval=float("inf"), max_age=float("inf"))
 
 

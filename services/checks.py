@@ -44,7 +44,7 @@ def security_problems(settings: Settings) -> list[str]:
     """What the production setting refuses, one French line each ([] in development)."""
     if settings.environment == "development":
         return []
-    from gateway.auth import DEV_ISSUER, DEV_JWKS_FILE, DEV_KID_PREFIX
+    from gateway.auth import DEV_ISSUER, DEV_JWKS_FILE, DEV_KID_PREFIX, jwks_kids
 
     problems = []
     if not settings.jwt_issuer or not (settings.jwks_url or settings.jwks_file or settings.jwks):
@@ -61,10 +61,10 @@ def security_problems(settings: Settings) -> list[str]:
             document = {}
             problems.append(f"RELAIS_JWKS_FILE={str(settings.jwks_file)!r} est illisible : "
                             "attendu un fichier JWKS (JSON) des clés publiques de l'émetteur.")
-        dev_key |= any(kid.startswith(DEV_KID_PREFIX) for kid in _kids(document))
+        dev_key |= any(kid.startswith(DEV_KID_PREFIX) for kid in jwks_kids(document))
     if settings.jwks:
         try:
-            dev_key |= any(kid.startswith(DEV_KID_PREFIX) for kid in _kids(json.loads(settings.jwks)))
+            dev_key |= any(kid.startswith(DEV_KID_PREFIX) for kid in jwks_kids(json.loads(settings.jwks)))
         except ValueError:
             problems.append("RELAIS_JWKS est illisible : attendu un JWKS (JSON) des clés publiques de l'émetteur.")
     if dev_key:
@@ -83,12 +83,6 @@ def security_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def _kids(document: object) -> list[str]:
-    from gateway.auth import jwks_kids
-
-    return jwks_kids(document) if isinstance(document, dict) else []
-
-
 def check_identity(settings: Settings) -> str:
     """The token issuer and the agency registry (the security lines are reported before)."""
     from domain.agencies import InvalidRegistry
@@ -99,6 +93,12 @@ def check_identity(settings: Settings) -> str:
     except InvalidRegistry as exc:
         raise CheckFailed(f"{exc} Corrigez le fichier ou RELAIS_AGENCIES_FILE.") from None
     where = settings.agencies_file or AGENCIES_FILE
+    if settings.jwks:
+        try:
+            json.loads(settings.jwks)
+        except ValueError:
+            raise CheckFailed("RELAIS_JWKS est illisible : attendu un JWKS (JSON) des clés publiques "
+                              "de l'émetteur.") from None
     hours = settings.token_max_lifetime_s / 3600
     if settings.jwks_url or settings.jwks_file or settings.jwks:
         source = settings.jwks_url or settings.jwks_file or "JWKS en ligne"
