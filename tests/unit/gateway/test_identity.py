@@ -256,3 +256,19 @@ def test_production_refuses_a_jwks_url_without_tls():
     settings = Settings(mode="distributed", jwt_issuer=ISSUER, jwks_url="http://idp.example/jwks",
                         database_url="postgresql://relais:s3cret@db:5432/relais")
     assert [p for p in security_problems(settings) if "https" in p]
+
+
+def test_the_asgi_factory_refuses_unsafe_production_settings_with_one_line_each(monkeypatch, tmp_path):
+    import os
+
+    from gateway import asgi
+
+    for key in [k for k in os.environ if k.startswith("RELAIS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("RELAIS_MODE", "distributed")
+    monkeypatch.setenv("RELAIS_STATE_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as stopped:
+        asgi.app()
+    lines = str(stopped.value.code).splitlines()
+    assert len(lines) == 2 and all(line.startswith("relais : ERREUR : ") for line in lines)
+    assert "sans émetteur de jetons" in lines[0] and "mot de passe PostgreSQL par défaut" in lines[1]
