@@ -111,10 +111,6 @@ def build_services(relais: Relais) -> GatewayServices:
 def create_app(relais: Relais) -> FastAPI:
     """Build the gateway around an already-wired Relais (see services.bootstrap)."""
     settings = relais.settings
-    if relais.agencies is None:
-        from infra.agencies import load_registry
-
-        relais.agencies = load_registry(settings.agencies_file)
     tokens = build_token_verifier(settings, relais.agencies)  # refuses unsafe production settings
     services = build_services(relais)
 
