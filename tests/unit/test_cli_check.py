@@ -97,7 +97,7 @@ def test_check_with_an_unknown_component_is_refused():
 
 
 # --------------------------------------------------------------------------- production refusals
-def _production(tmp_path: Path, **env: str) -> dict[str, str]:
+def _production(**env: str) -> dict[str, str]:
     """A distributed production setting whose only faults are the ones `env` brings."""
     from tests.tokens import identity_env
 
@@ -114,20 +114,20 @@ def _error_lines(run: subprocess.CompletedProcess, prefix: str) -> list[str]:
 
 
 def test_check_in_production_without_an_issuer_says_so_in_one_line(tmp_path):
-    env = {k: v for k, v in _production(tmp_path).items() if k not in ("RELAIS_JWT_ISSUER", "RELAIS_JWKS")}
+    env = {k: v for k, v in _production().items() if k not in ("RELAIS_JWT_ISSUER", "RELAIS_JWKS")}
     [line] = _error_lines(_relais("check", tmp_path=tmp_path, **env), "check")
     assert "sans émetteur de jetons" in line and "RELAIS_JWKS_URL" in line
 
 
 def test_check_in_production_with_the_default_database_password_says_so_in_one_line(tmp_path):
-    env = _production(tmp_path, RELAIS_DATABASE_URL="postgresql://relais:relais@127.0.0.1:55432/relais")
+    env = _production(RELAIS_DATABASE_URL="postgresql://relais:relais@127.0.0.1:55432/relais")
     [line] = _error_lines(_relais("check", tmp_path=tmp_path, **env), "check")
     assert "mot de passe PostgreSQL par défaut" in line and "RELAIS_DATABASE_URL" in line
 
 
 def test_check_in_production_with_the_development_key_says_so_in_one_line(tmp_path):
     state = tmp_path / "state"
-    env = {k: v for k, v in _production(tmp_path).items() if k != "RELAIS_JWKS"}
+    env = {k: v for k, v in _production().items() if k != "RELAIS_JWKS"}
     dev = _relais("token", "--agency", "siao", "--professional", "p", "--role", "coordinateur", tmp_path=tmp_path)
     assert dev.returncode == 0, dev.stderr
     [line] = _error_lines(_relais("check", tmp_path=tmp_path, RELAIS_JWKS_FILE=str(state / "dev-jwks.json"), **env),
@@ -143,7 +143,7 @@ def test_check_names_each_production_problem_on_its_own_line(tmp_path):
 
 
 def test_serve_in_production_with_the_development_key_exits_with_that_line_and_no_traceback(tmp_path):
-    env = {k: v for k, v in _production(tmp_path).items() if k != "RELAIS_JWKS"}
+    env = {k: v for k, v in _production().items() if k != "RELAIS_JWKS"}
     _relais("token", "--agency", "siao", "--professional", "p", "--role", "coordinateur", tmp_path=tmp_path)
     run = _relais("serve", "--port", str(_closed_port()), tmp_path=tmp_path,
                   RELAIS_JWKS_FILE=str(tmp_path / "state" / "dev-jwks.json"), **env)
