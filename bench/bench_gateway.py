@@ -44,11 +44,10 @@ from psycopg import sql  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from bench._common import machine  # noqa: E402
-from gateway.auth import issue_token  # noqa: E402
 from gateway.serving import free_port  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from tests.tokens import identity_env, identity_settings, token  # noqa: E402
 
-JWT_KEY = "bench-gateway-jwt-key-bench-gateway-jwt"
 QUERY = """query CaseConference($id: UUID!) { pathway(id: $id) {
   id kind state territory leadAgency personRef exitDate version lastActivityAt
   access { membership visibleCategories }
@@ -67,7 +66,8 @@ def settings_for(pathways: int) -> Settings:
     # Synthetic data only: a key derived from a constant, so that a later run reads this store.
     key = base64.b64encode(hashlib.sha256(b"relais-bench-gateway").digest()).decode()
     return Settings(mode="distributed", database_url=base.database_url, database_schema=f"bench_gateway_{pathways}",
-                    kafka_bootstrap=base.kafka_bootstrap, cipher_key=SecretStr(key), jwt_key=SecretStr(JWT_KEY))
+                    kafka_bootstrap=base.kafka_bootstrap, cipher_key=SecretStr(key), environment="development",
+                    **identity_settings())
 
 
 def load_territory(settings: Settings, count: int) -> list[tuple[uuid.UUID, str]]:
@@ -111,7 +111,7 @@ def load_territory(settings: Settings, count: int) -> list[tuple[uuid.UUID, str]
 
 def start_gateway(settings: Settings, port: int, workers: int = 1) -> subprocess.Popen:
     env = {**os.environ, "RELAIS_MODE": "distributed", "RELAIS_DATABASE_URL": settings.database_url,
-           "RELAIS_DATABASE_SCHEMA": settings.database_schema, "RELAIS_JWT_KEY": JWT_KEY,
+           "RELAIS_DATABASE_SCHEMA": settings.database_schema, "RELAIS_ENVIRONMENT": "development", **identity_env(),
            "RELAIS_CIPHER_KEY": settings.cipher_key.get_secret_value(), "RELAIS_HTTP_PORT": str(port),
            "RELAIS_STATE_DIR": str(ROOT / ".relais" / "bench-gateway")}
     command = [sys.executable, "-m", "services.cli", "serve", "--port", str(port)]
@@ -143,8 +143,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 async def gateway_load(base: str, targets: list[tuple[uuid.UUID, str]], clients: int, seconds: float) -> dict:
-    tokens = {lead: [issue_token(JWT_KEY, agency=lead, professional=f"{lead}-coord-{i}", role="coordinateur",
-                                 token_id=uuid.uuid4().hex, ttl_seconds=7200) for i in range(40)]
+    tokens = {lead: [token(lead, "coordinateur", f"{lead}-coord-{i}", ttl_seconds=7200) for i in range(40)]
               for lead in {lead for _, lead in targets}}
     latencies: list[float] = []
     errors = 0

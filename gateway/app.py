@@ -7,9 +7,11 @@ distributed mode, the in-process bus in embedded mode), and the hardening middle
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -19,9 +21,10 @@ from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
-from gateway.auth import AuthenticationFailed, authenticate_connection_params, authenticate_header
+from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
 from gateway.directory import Directory
 from gateway.hardening import GuardMiddleware, RateLimiter
@@ -33,18 +36,51 @@ from services.bootstrap import Relais
 log = logging.getLogger("relais.gateway")
 
 
+#: graphql-transport-ws close code when the connection's token expires (the protocol's Unauthorized).
+CLOSE_TOKEN_EXPIRED = 4401
+
+
+class ExpiringConnectionHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws, plus: when the token the connection was opened with expires, its
+    operations end and the connection is closed with 4401 (the client reconnects with a fresh
+    token). Subscriptions also check the expiry before each delivery (gateway.subscriptions)."""
+
+    _expiry: asyncio.Task | None = None
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        principal = getattr(self.context, "principal", None)
+        if self.connection_acknowledged and principal is not None and principal.expires_at is not None:
+            self._expiry = asyncio.create_task(self._close_at(principal.expires_at))
+
+    async def _close_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.websocket.close(code=CLOSE_TOKEN_EXPIRED, reason="Jeton expiré : reconnectez-vous.")
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        await super().shutdown()
+
+
 class GatewayRouter(GraphQLRouter):
     """Authenticates websocket connections in `connection_init` (graphql-transport-ws)."""
 
-    def __init__(self, *args: Any, services: GatewayServices, **kwargs: Any) -> None:
+    graphql_transport_ws_handler_class = ExpiringConnectionHandler
+
+    def __init__(self, *args: Any, services: GatewayServices, tokens: TokenVerifier, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.services = services
+        self.tokens = tokens
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else None
         try:
-            context.principal = authenticate_connection_params(
-                context.connection_params if isinstance(context.connection_params, dict) else None,
-                self.services.settings.jwt_key.get_secret_value())
+            # Off the event loop: an unknown kid may fetch the issuer's JWKS.
+            context.principal = await asyncio.to_thread(self.tokens.authenticate_connection_params, params)
         except AuthenticationFailed as failed:
             raise ConnectionRejectionError({"message": failed.message}) from None
         if not self.services.rate_limiter.allow(context.principal.token_id):
@@ -75,8 +111,8 @@ def build_services(relais: Relais) -> GatewayServices:
 def create_app(relais: Relais) -> FastAPI:
     """Build the gateway around an already-wired Relais (see services.bootstrap)."""
     settings = relais.settings
+    tokens = build_token_verifier(settings, relais.agencies)  # refuses unsafe production settings
     services = build_services(relais)
-    key = settings.jwt_key.get_secret_value()
 
     async def get_context(connection: HTTPConnection) -> Context:
         if connection.scope["type"] == "websocket":
@@ -85,7 +121,8 @@ def create_app(relais: Relais) -> FastAPI:
         principal = None
         if header is not None:
             try:
-                principal = authenticate_header(header, key)
+                # Off the event loop: an unknown kid may fetch the issuer's JWKS.
+                principal = await asyncio.to_thread(tokens.authenticate_header, header)
             except AuthenticationFailed as failed:
                 raise HTTPException(401, failed.message, headers={"WWW-Authenticate": "Bearer"}) from None
             if not services.rate_limiter.allow(principal.token_id):
@@ -94,7 +131,7 @@ def create_app(relais: Relais) -> FastAPI:
         return Context(services, principal, purpose if purpose in PURPOSES else DEFAULT_PURPOSE)
 
     router = GatewayRouter(
-        build_schema(dev=settings.graphql_dev), services=services, context_getter=get_context,
+        build_schema(dev=settings.graphql_dev), services=services, tokens=tokens, context_getter=get_context,
         graphql_ide="graphiql" if settings.graphql_dev else None, allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=10), max_subscriptions_per_connection=10,

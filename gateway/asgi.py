@@ -14,5 +14,14 @@ from fastapi import FastAPI
 def app() -> FastAPI:
     from gateway.app import create_app
     from services.bootstrap import bootstrap
+    from services.checks import UnsafeConfiguration, security_problems
+    from services.settings import Settings
 
-    return create_app(bootstrap())
+    settings = Settings()
+    try:
+        problems = security_problems(settings)
+        if problems:  # before anything connects
+            raise UnsafeConfiguration(problems)
+        return create_app(bootstrap(settings))
+    except UnsafeConfiguration as unsafe:
+        raise SystemExit("\n".join(f"relais : ERREUR : {line}" for line in unsafe.problems)) from None

@@ -72,6 +72,8 @@ class Principal:
     professional: str
     role: Role
     token_id: str = ""
+    #: When the token stops being valid (epoch seconds); None for a caller without a token.
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ that subscribes with `after: <last cursor it saw>` receives every change past th
 nothing is lost. What each subscriber receives is decided as for a query: its agency must
 take part in the pathway (read from the event store at delivery, so consent withdrawn a
 moment ago already applies), and the alert's fields go through the same redaction.
+
+A subscription lives no longer than the token its connection was opened with: the expiry is
+checked before each delivery and bounds each wait, and at expiry the subscription ends with a
+French error (the connection itself is then closed with 4401, see gateway.app).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -186,6 +191,17 @@ def _at_version(history: History, version: int) -> Any:
     return aggregate
 
 
+def _remaining(principal: Any) -> float:
+    """Seconds left on the caller's token; a subscription ends when none are."""
+    if principal.expires_at is None:
+        return float("inf")
+    remaining = principal.expires_at - time.time()
+    if remaining <= 0:
+        raise PublicError("Jeton expiré : la souscription est terminée ; reconnectez-vous avec un nouveau jeton.",
+                          "UNAUTHENTICATED")
+    return remaining
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Alertes levées, prises en compte, escaladées ou levées sur les parcours "
@@ -194,6 +210,7 @@ class Subscription:
                             only_owned: bool = False) -> AsyncGenerator[AlertChange, None]:
         context: Context = info.context
         principal = context.require(*CASE_ROLES)
+        _remaining(principal)
         feed: AlertFeed | None = context.services.alerts
         if feed is None:
             raise PublicError("Flux d'alertes indisponible sur cette instance.", "UNAVAILABLE")
@@ -222,10 +239,12 @@ class Subscription:
                     continue
                 if only_owned and principal.agency not in (alert.owner_agency, alert.escalated_to):
                     continue
+                _remaining(principal)
                 returned: set = set()
                 view = alert_view(alert, item.pathway_id, disclosure, returned)
                 context.audit_read("subscription.alertChanges", item.pathway_id, returned)
                 await context.flush_audit()
                 yield AlertChange(cursor=str(item.position), change=AlertChangeKind(item.change),
                                   occurred_at=item.occurred_at, alert=view)
-            await feed.wait(index, timeout=15.0)
+            await feed.wait(index, timeout=min(15.0, _remaining(principal)))
+            _remaining(principal)

@@ -29,13 +29,17 @@ class Relais:
     audit: Any = None
     webhooks: Any = None
     readmodels: Any = None  # connection factory to the projections' read models (list queries)
+    agencies: Any = None  # domain.agencies.AgencyRegistry (tokens name one of its agencies)
 
 
 def bootstrap(settings: Settings | None = None) -> Relais:
     settings = settings or Settings()
     from services.pathways import PathwaysHandler
 
-    return Relais(settings=settings, pathways=PathwaysHandler(build_pathways_application(settings)))
+    from infra.agencies import load_registry
+
+    return Relais(settings=settings, pathways=PathwaysHandler(build_pathways_application(settings)),
+                  agencies=load_registry(settings.agencies_file))
 
 
 # --- pathways (the eventsourcing application) -------------------------------------------------

@@ -6,13 +6,14 @@ wrong and how to fix it, in one line. Checks connect only when called (never at 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from services.settings import Settings
+from services.settings import DEFAULT_DATABASE_URL, Settings
 
 UP_HINT = "lancez `bash infra/scripts/up.sh`"
 
@@ -21,12 +22,98 @@ class CheckFailed(Exception):
     """A check failed; str(exc) is the one line to show."""
 
 
-def settings_from_env() -> Settings:
+class UnsafeConfiguration(Exception):
+    """Outside development, the settings would run with a development key, a default password or
+    no token issuer; `problems` are the lines to show (one per problem), and the process stops."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def _password(url: str) -> str | None:
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return conninfo_to_dict(url).get("password")
+    except Exception:  # noqa: BLE001 - a malformed URL is check_database's to explain
+        return None
+
+
+def security_problems(settings: Settings) -> list[str]:
+    """What the production setting refuses, one French line each ([] in development)."""
+    if settings.environment == "development":
+        return []
+    from gateway.auth import DEV_ISSUER, DEV_JWKS_FILE, DEV_KID_PREFIX, jwks_kids
+
+    problems = []
+    if not settings.jwt_issuer or not (settings.jwks_url or settings.jwks_file or settings.jwks):
+        problems.append(
+            "production sans émetteur de jetons : définissez RELAIS_JWT_ISSUER et RELAIS_JWKS_URL "
+            "(le fournisseur OpenID Connect, régional ou Pro Santé Connect)."
+        )
+    dev_key = settings.jwt_issuer == DEV_ISSUER
+    if settings.jwks_file is not None:
+        dev_key |= Path(settings.jwks_file).name == DEV_JWKS_FILE
+        try:
+            document = json.loads(Path(settings.jwks_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            document = {}
+            problems.append(f"RELAIS_JWKS_FILE={str(settings.jwks_file)!r} est illisible : "
+                            "attendu un fichier JWKS (JSON) des clés publiques de l'émetteur.")
+        dev_key |= any(kid.startswith(DEV_KID_PREFIX) for kid in jwks_kids(document))
+    if settings.jwks:
+        try:
+            dev_key |= any(kid.startswith(DEV_KID_PREFIX) for kid in jwks_kids(json.loads(settings.jwks)))
+        except ValueError:
+            problems.append("RELAIS_JWKS est illisible : attendu un JWKS (JSON) des clés publiques de l'émetteur.")
+    if dev_key:
+        problems.append(
+            "production avec la clé de développement de `relais token` : configurez les clés du "
+            "fournisseur d'identité (RELAIS_JWKS_URL, RELAIS_JWT_ISSUER), ou RELAIS_ENVIRONMENT=development."
+        )
+    if settings.jwks_url and urlsplit(settings.jwks_url).scheme != "https":
+        problems.append("RELAIS_JWKS_URL doit être en https en production (les clés publiques de l'émetteur).")
+    default_password = _password(DEFAULT_DATABASE_URL)
+    if settings.mode == "distributed" and _password(settings.database_url) == default_password:
+        problems.append(
+            f"production avec le mot de passe PostgreSQL par défaut ({default_password}) : "
+            "donnez un mot de passe propre dans RELAIS_DATABASE_URL."
+        )
+    return problems
+
+
+def check_identity(settings: Settings) -> str:
+    """The token issuer and the agency registry (the security lines are reported before)."""
+    from domain.agencies import InvalidRegistry
+    from infra.agencies import AGENCIES_FILE, load_registry
+
+    try:
+        registry = load_registry(settings.agencies_file)
+    except InvalidRegistry as exc:
+        raise CheckFailed(f"{exc} Corrigez le fichier ou RELAIS_AGENCIES_FILE.") from None
+    where = settings.agencies_file or AGENCIES_FILE
+    if settings.jwks:
+        try:
+            json.loads(settings.jwks)
+        except ValueError:
+            raise CheckFailed("RELAIS_JWKS est illisible : attendu un JWKS (JSON) des clés publiques "
+                              "de l'émetteur.") from None
+    hours = settings.token_max_lifetime_s / 3600
+    if settings.jwks_url or settings.jwks_file or settings.jwks:
+        source = settings.jwks_url or settings.jwks_file or "JWKS en ligne"
+        issuer = f"jetons de {settings.jwt_issuer or 'développement'} vérifiés par {source}"
+    else:
+        issuer = f"jetons de `relais token` (clé locale de développement sous {settings.state_dir})"
+    return f"identité ({settings.environment}) : {issuer}, {hours:g} h au plus ; {len(registry)} structures ({where})"
+
+
+def settings_from_env(**overrides: object) -> Settings:
     """Read Settings; a bad RELAIS_* value becomes one CheckFailed line naming the variable."""
     from pydantic import ValidationError
 
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err.get("loc") else "?"
@@ -188,12 +275,13 @@ def check_state_dir(path: Path) -> str:
     return f"dossier d'état {path} inscriptible"
 
 
-COMPONENTS = ("database", "kafka", "state")
+COMPONENTS = ("identity", "database", "kafka", "state")
 
 
 def checks_for(settings: Settings, only: Sequence[str] = ()) -> list[tuple[str, Callable[[], str]]]:
     """The checks to run, in order: what `only` names, else what settings.mode needs."""
     table: dict[str, Callable[[], str]] = {
+        "identity": lambda: check_identity(settings),
         "state": lambda: check_state_dir(settings.state_dir),
         "database": lambda: check_database(settings.database_url, settings.database_schema),
         "kafka": lambda: check_kafka(settings.kafka_bootstrap, settings.topic_prefix),
@@ -201,7 +289,7 @@ def checks_for(settings: Settings, only: Sequence[str] = ()) -> list[tuple[str, 
     if only:
         names = [n for n in COMPONENTS if n in only]
     elif settings.mode == "distributed":
-        names = ["database", "kafka"]
+        names = ["identity", "database", "kafka"]
     else:
-        names = ["state"]
+        names = ["identity", "state"]
     return [(name, table[name]) for name in names]

@@ -12,15 +12,29 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import create_app
     from services.bootstrap import bootstrap
-    from services.settings import Settings
+    from services.checks import CheckFailed, UnsafeConfiguration, security_problems, settings_from_env
 
     overrides = {}
     if args.port is not None:
         overrides["http_port"] = args.port
     if args.synthetic_pathways is not None:
         overrides["synthetic_pathways"] = args.synthetic_pathways
-    settings = Settings(**overrides)
-    relais = bootstrap(settings)
+    try:
+        settings = settings_from_env(**overrides)
+    except CheckFailed as exc:
+        print(f"relais serve : ERREUR : {exc}", file=sys.stderr)
+        return 1
+    # Before anything connects or loads: outside development, no start on unsafe settings.
+    problems = security_problems(settings)
+    try:
+        if problems:
+            raise UnsafeConfiguration(problems)
+        relais = bootstrap(settings)
+        app = create_app(relais)
+    except UnsafeConfiguration as unsafe:
+        for line in unsafe.problems:
+            print(f"relais serve : ERREUR : {line}", file=sys.stderr)
+        return 1
     runtime = None
     if settings.mode == "embedded":
         from services.bootstrap import start_embedded
@@ -28,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         runtime = start_embedded(relais)
     print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/graphql", flush=True)
     try:
-        uvicorn.run(create_app(relais), host=settings.http_host, port=settings.http_port, log_level="info")
+        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         if runtime is not None:
             runtime.stop()
@@ -36,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from services.checks import COMPONENTS, CheckFailed, checks_for, settings_from_env
+    from services.checks import COMPONENTS, CheckFailed, checks_for, security_problems, settings_from_env
 
     unknown = sorted(set(args.components) - set(COMPONENTS))
     if unknown:
@@ -45,6 +59,16 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     try:
         settings = settings_from_env()
+    except CheckFailed as exc:
+        print(f"relais check : ERREUR : {exc}", file=sys.stderr, flush=True)
+        return 1
+    if not args.components or "identity" in args.components:
+        problems = security_problems(settings)
+        for line in problems:
+            print(f"relais check : ERREUR : {line}", file=sys.stderr, flush=True)
+        if problems:
+            return 1
+    try:
         for _name, check in checks_for(settings, args.components):
             print(f"relais check : ok : {check()}", flush=True)
     except CheckFailed as exc:
@@ -201,10 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the configuration: one clear line per problem, exit 1 when one fails",
         description="Check the configuration read from RELAIS_* variables: in distributed mode "
         "PostgreSQL (reachable, credentials, migrations) and Kafka (reachable, topics); in embedded "
-        "mode the state directory. Name components to check only those.",
+        "mode the state directory; in both the identity settings (token issuer and keys, agency "
+        "registry; outside development a development key, a default password or a missing issuer "
+        "is refused). Name components to check only those.",
     )
     check.add_argument("components", nargs="*", metavar="COMPONENT",
-                       help="database, kafka or state (default: what RELAIS_MODE needs)")
+                       help="identity, database, kafka or state (default: what RELAIS_MODE needs)")
     check.set_defaults(func=_check)
     relay = sub.add_parser(
         "relay",
@@ -299,18 +325,39 @@ def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
 
 
 def _token(args: argparse.Namespace) -> int:
-    from gateway.auth import issue_token
+    from domain.agencies import InvalidRegistry
+    from gateway.auth import DEV_ISSUER, development_key, mint_token
     from gateway.permissions import Role
-    from services.settings import Settings
+    from infra.agencies import load_registry
+    from services.checks import CheckFailed, settings_from_env
+
+    def refuse(line: str) -> int:
+        print(f"relais token : ERREUR : {line}", file=sys.stderr)
+        return 2
 
     roles = {role.value for role in Role}
     if args.role not in roles:
-        print(f"relais token : ERREUR : rôle inconnu « {args.role} » : choisissez parmi {', '.join(sorted(roles))}.",
-              file=sys.stderr)
-        return 2
-    settings = Settings()
-    print(issue_token(settings.jwt_key.get_secret_value(), agency=args.agency, professional=args.professional,
-                      role=args.role, ttl_seconds=args.hours * 3600))
+        return refuse(f"rôle inconnu « {args.role} » : choisissez parmi {', '.join(sorted(roles))}.")
+    try:
+        settings = settings_from_env()
+        agencies = load_registry(settings.agencies_file)
+    except (CheckFailed, InvalidRegistry) as exc:
+        return refuse(str(exc))
+    if settings.environment != "development":
+        return refuse("`relais token` ne signe qu'en développement (RELAIS_ENVIRONMENT=development) : "
+                      "en production, les jetons viennent du fournisseur d'identité.")
+    if args.agency not in agencies:
+        return refuse(f"structure « {args.agency} » absente du registre des structures : "
+                      f"choisissez parmi {', '.join(sorted(agencies))}.")
+    ttl = args.hours * 3600
+    if not 0 < ttl <= settings.token_max_lifetime_s:
+        return refuse(f"--hours {args.hours} : entre 1 et {settings.token_max_lifetime_s // 3600} h "
+                      "(RELAIS_TOKEN_MAX_LIFETIME_S).")
+    if settings.jwks_url or settings.jwks_file or settings.jwks:
+        print("relais token : attention : une JWKS est configurée ; le gateway n'acceptera ce jeton que "
+              "sans RELAIS_JWKS_URL / RELAIS_JWKS_FILE / RELAIS_JWKS.", file=sys.stderr)
+    print(mint_token(development_key(settings.state_dir), issuer=DEV_ISSUER, audience=settings.jwt_audience,
+                     agency=args.agency, professional=args.professional, role=args.role, ttl_seconds=ttl))
     return 0
 
 
@@ -333,14 +380,18 @@ def _territory(args: argparse.Namespace) -> int:
 def _add_tool_parsers(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     token = sub.add_parser(
         "token",
-        help="print a signed bearer token for the GraphQL API (development, tests, identity bridges)",
-        description="Mint a JWT signed with RELAIS_JWT_KEY naming an agency, a pseudonymous professional "
-        "and a role; send it as `Authorization: Bearer <token>` (or in connection_init on websockets).",
+        help="print a development bearer token for the GraphQL API (development setting only)",
+        description="Mint a JWT (ES256) naming an agency of the registry, a pseudonymous professional "
+        "and a role, signed with the local development key pair (generated on first use in "
+        "RELAIS_STATE_DIR: dev-token-key.pem, 0600, and its public half dev-jwks.json, which a gateway "
+        "in the development setting reads). Send it as `Authorization: Bearer <token>` (or in "
+        "connection_init on websockets). Refused with RELAIS_ENVIRONMENT=production: there tokens "
+        "come from the OpenID Connect provider.",
     )
     token.add_argument("--agency", required=True, help="agency code, e.g. siao, pass, dac")
     token.add_argument("--professional", required=True, help="pseudonymous professional id, e.g. siao-coord-2")
     token.add_argument("--role", required=True, help="role code, e.g. coordinateur, assistante_sociale, medecin, dpo")
-    token.add_argument("--hours", type=int, default=8, help="validity in hours (default 8)")
+    token.add_argument("--hours", type=int, default=8, help="validity in hours (default 8; at most RELAIS_TOKEN_MAX_LIFETIME_S)")
     token.set_defaults(func=_token)
     territory = sub.add_parser(
         "territory",

@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Where infra/scripts/up.sh starts the development PostgreSQL and Kafka (loopback only).
@@ -38,12 +40,39 @@ class Settings(BaseSettings):
     )
     http_host: str = Field("127.0.0.1", description="Gateway bind address.")
     http_port: int = Field(8000, ge=1, le=65535, description="Gateway port.")
-    jwt_key: SecretStr = Field(
-        SecretStr("dev-only-change-me-dev-only-change-me"),
-        description="HMAC key signing bearer tokens.",
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="development: `relais token` signs with a local key pair and development defaults "
+        "are allowed; production: the process refuses to start with a development key, a default "
+        "password or no token issuer. Default: development in embedded mode, production in distributed mode.",
+    )
+    jwt_issuer: str | None = Field(
+        None,
+        description="The `iss` bearer tokens must carry (the OpenID Connect provider's issuer); "
+        "development default: the local development issuer of `relais token`.",
+    )
+    jwt_audience: str = Field("relais", description="The `aud` bearer tokens must carry.")
+    jwks_url: str | None = Field(None, description="The issuer's published keys (JWKS endpoint, https).")
+    jwks_file: Path | None = Field(None, description="A local JWKS file (instead of jwks_url).")
+    jwks: str | None = Field(None, description="An inline JWKS, JSON text (instead of jwks_url; tests).")
+    token_max_lifetime_s: int = Field(
+        12 * 3600, ge=60, description="Longest validity a token may claim (exp - iat), in seconds."
+    )
+    token_clock_skew_s: int = Field(30, ge=0, le=300, description="Clock difference tolerated on exp and iat.")
+    agencies_file: Path | None = Field(
+        None, description="The agency registry (TOML); default: the synthetic territory's (infra/agencies.toml)."
     )
     graphql_dev: bool = Field(False, description="Turn on introspection and the GraphiQL IDE.")
     territory: str = Field("76", description="Default territory (département) for the synthetic load.")
     synthetic_pathways: int = Field(
         200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_follows_the_mode(cls, data: Any) -> Any:
+        # Distributed is what a région deploys: production unless said otherwise.
+        if isinstance(data, dict) and data.get("environment") is None:
+            data = {**data, "environment": "development" if data.get("mode", "embedded") == "embedded"
+                    else "production"}
+        return data

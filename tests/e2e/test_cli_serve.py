@@ -59,14 +59,13 @@ def test_relais_serve_answers_its_health_endpoint_within_ten_seconds(tmp_path):
 def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_alerts(tmp_path):
     """The embedded default is a working territory: pathways listed from the read models and
     rupture-risk alerts raised by the engine, as a SIAO coordinator sees them over GraphQL."""
-    from gateway.auth import issue_token
+    from tests.tokens import identity_env
+    from tests.tokens import token as mint
 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
-    env.update(RELAIS_STATE_DIR=str(tmp_path / "state"), RELAIS_SYNTHETIC_PATHWAYS="24",
-               RELAIS_JWT_KEY="test-only-key-test-only-key-test-only")
-    token = issue_token("test-only-key-test-only-key-test-only", agency="siao", professional="siao-coord-2",
-                        role="coordinateur")
+    env.update(RELAIS_STATE_DIR=str(tmp_path / "state"), RELAIS_SYNTHETIC_PATHWAYS="24", **identity_env())
+    token = mint("siao", "coordinateur", "siao-coord-2")
     headers = {"Authorization": f"Bearer {token}"}
     query = ("{ pathways(first: 50) { edges { node { id } } } "
              "alerts(first: 50) { edges { node { ruleId ownerAgency suggestedAction "

@@ -16,19 +16,18 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from gateway.auth import issue_token
 from gateway.mutations import INPUTS, camel
 from gateway.serving import serve
 from services.pathways.commands import COMMANDS
 from services.settings import Settings
 from services.territory.synthetic import generate
+from tests.tokens import identity_settings, token
 
-KEY = "e2e-key-e2e-key-e2e-key-e2e-key-0123456"
 NOW = datetime.now(timezone.utc)
 
 
 def tok(agency: str, role: str = "medecin") -> str:
-    return issue_token(KEY, agency=agency, professional=f"{agency}-pro", role=role, token_id=uuid.uuid4().hex)
+    return token(agency, role, f"{agency}-pro")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def server(tmp_path_factory):
     from gateway.app import create_app
     from services.bootstrap import bootstrap
 
-    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), jwt_key=KEY, mode="embedded")
+    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), mode="embedded", **identity_settings())
     with serve(create_app(bootstrap(settings))) as base:
         yield base
 

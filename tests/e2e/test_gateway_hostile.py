@@ -4,18 +4,16 @@ without), never a 5xx, never a stack trace or an exception text in a response.""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from gateway.auth import issue_token
 from gateway.serving import serve
 from services.settings import Settings
+from tests.tokens import identity_settings, token
 
-KEY = "hostile-key-hostile-key-hostile-key-0123"
 SDL = Path(__file__).resolve().parents[2] / "docs" / "graphql" / "schema.graphql"
 schema = schemathesis.graphql.from_path(SDL)
 EXAMPLES = 18  # x ~65 operations x 3 callers: a few thousand requests
@@ -27,15 +25,16 @@ def base(tmp_path_factory):
     from gateway.app import create_app
     from services.bootstrap import bootstrap
 
-    relais = bootstrap(Settings(state_dir=tmp_path_factory.mktemp("hostile"), jwt_key=KEY, mode="embedded"))
+    relais = bootstrap(Settings(state_dir=tmp_path_factory.mktemp("hostile"), mode="embedded",
+                               **identity_settings()))
     app = create_app(relais)
     app.state.gateway.rate_limiter.capacity = 1e9  # the generator is not an abusive client
     with serve(app) as url:
         yield url
 
 
-TOKENS = {"medecin": issue_token(KEY, agency="usmp", professional="fuzz", role="medecin", token_id=uuid.uuid4().hex),
-          "dpo": issue_token(KEY, agency="cnil", professional="fuzz-dpo", role="dpo", token_id=uuid.uuid4().hex)}
+TOKENS = {"medecin": token("usmp", "medecin", "fuzz", ttl_seconds=6 * 3600),
+          "dpo": token("cnil", "dpo", "fuzz-dpo", ttl_seconds=6 * 3600)}
 COUNT = {"requests": 0}
 
 

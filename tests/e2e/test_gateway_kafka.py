@@ -16,11 +16,10 @@ from eventsourcing.cipher import AESCipher
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
-from gateway.auth import issue_token
 from gateway.serving import serve
 from services.settings import Settings
+from tests.tokens import identity_settings, token
 
-KEY = "kafka-e2e-key-kafka-e2e-key-kafka-e2e-k"
 SUB = ("subscription($after: String, $p: UUID) { alertChanges(after: $after, pathwayId: $p) "
        "{ cursor change alert { alertId ruleId ownerAgency severity suggestedAction } } }")
 
@@ -37,7 +36,7 @@ class MemoryPositions:
 
 
 def tok(agency: str, role: str = "medecin") -> str:
-    return issue_token(KEY, agency=agency, professional=f"{agency}-pro", role=role, token_id=uuid.uuid4().hex)
+    return token(agency, role, f"{agency}-pro")
 
 
 def command(handler, name: str, pathway_id: str, by: str = "usmp", **fields) -> None:
@@ -71,8 +70,9 @@ def distributed(pg_url, pg_schema, kafka_bootstrap, kafka_admin, tmp_path):
     kafka_admin.create_topics({n: {"num_partitions": 3, "replication_factor": 1} for n in names},
                               wait_for_metadata=True)
     settings = Settings(mode="distributed", database_url=pg_url, database_schema=pg_schema,
-                        kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, jwt_key=KEY, state_dir=tmp_path,
-                        cipher_key=AESCipher.create_key(num_bytes=32))
+                        kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix, state_dir=tmp_path,
+                        cipher_key=AESCipher.create_key(num_bytes=32), environment="development",
+                        **identity_settings())
     yield settings
     kafka_admin.delete_topics(names, raise_errors=False)
 

@@ -12,10 +12,8 @@ import pytest
 from eventsourcing.cipher import AESCipher
 from fastapi.testclient import TestClient
 
-from gateway.auth import issue_token
 from services.settings import Settings
-
-KEY = "readmodels-key-readmodels-key-readmodel"
+from tests.tokens import identity_settings, token
 
 
 class MemoryPositions:
@@ -36,7 +34,8 @@ def settings(pg_url, pg_schema, kafka_bootstrap, kafka_admin, tmp_path):
     kafka_admin.create_topics({n: {"num_partitions": 3, "replication_factor": 1} for n in names},
                               wait_for_metadata=True)
     yield Settings(mode="distributed", database_url=pg_url, database_schema=pg_schema, kafka_bootstrap=kafka_bootstrap,
-                   topic_prefix=prefix, jwt_key=KEY, state_dir=tmp_path, cipher_key=AESCipher.create_key(num_bytes=32))
+                   topic_prefix=prefix, state_dir=tmp_path, cipher_key=AESCipher.create_key(num_bytes=32),
+                   environment="development", **identity_settings())
     kafka_admin.delete_topics(names, raise_errors=False)
 
 
@@ -65,8 +64,8 @@ def test_the_pathway_list_comes_from_the_projections_read_model(settings):
     threads += [threading.Thread(target=r.run, args=(stop,), daemon=True) for r in runners]
     for thread in threads:
         thread.start()
-    usmp = issue_token(KEY, agency="usmp", professional="u", role="medecin")
-    siao = issue_token(KEY, agency="siao", professional="s", role="coordinateur")
+    usmp = token("usmp", "medecin", "u")
+    siao = token("siao", "coordinateur", "s")
     query = {"query": "{ pathways(first: 10) { totalCount edges { node { id personRef } } } }"}
     try:
         ids = [str(uuid.uuid4()) for _ in range(3)]

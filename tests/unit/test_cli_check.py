@@ -61,6 +61,7 @@ def test_check_in_embedded_mode_needs_neither_kafka_nor_postgresql(tmp_path):
 def test_check_with_a_database_url_on_a_closed_port_says_so_in_one_line(tmp_path):
     port = _closed_port()
     line = _one_error_line(_relais("check", tmp_path=tmp_path, RELAIS_MODE="distributed",
+                                   RELAIS_ENVIRONMENT="development",
                                    RELAIS_DATABASE_URL=f"postgresql://relais:secret@127.0.0.1:{port}/relais"))
     assert f"127.0.0.1:{port}" in line and "RELAIS_DATABASE_URL" in line and "up.sh" in line
     assert "secret" not in line
@@ -93,3 +94,70 @@ def test_check_with_an_unknown_component_is_refused():
     run = _relais("check", "redis")
     assert run.returncode == 2
     assert "composant inconnu redis" in run.stderr and "Traceback" not in run.stderr
+
+
+# --------------------------------------------------------------------------- production refusals
+def _production(**env: str) -> dict[str, str]:
+    """A distributed production setting whose only faults are the ones `env` brings."""
+    from tests.tokens import identity_env
+
+    return {"RELAIS_MODE": "distributed", "RELAIS_DATABASE_URL": f"postgresql://relais:s3cret@127.0.0.1:{_closed_port()}/relais",
+            **identity_env(), **env}
+
+
+def _error_lines(run: subprocess.CompletedProcess, prefix: str) -> list[str]:
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr + run.stdout
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert all(ln.startswith(f"relais {prefix} : ERREUR : ") for ln in lines), lines
+    return lines
+
+
+def test_check_in_production_without_an_issuer_says_so_in_one_line(tmp_path):
+    env = {k: v for k, v in _production().items() if k not in ("RELAIS_JWT_ISSUER", "RELAIS_JWKS")}
+    [line] = _error_lines(_relais("check", tmp_path=tmp_path, **env), "check")
+    assert "sans émetteur de jetons" in line and "RELAIS_JWKS_URL" in line
+
+
+def test_check_in_production_with_the_default_database_password_says_so_in_one_line(tmp_path):
+    env = _production(RELAIS_DATABASE_URL="postgresql://relais:relais@127.0.0.1:55432/relais")
+    [line] = _error_lines(_relais("check", tmp_path=tmp_path, **env), "check")
+    assert "mot de passe PostgreSQL par défaut" in line and "RELAIS_DATABASE_URL" in line
+
+
+def test_check_in_production_with_the_development_key_says_so_in_one_line(tmp_path):
+    state = tmp_path / "state"
+    env = {k: v for k, v in _production().items() if k != "RELAIS_JWKS"}
+    dev = _relais("token", "--agency", "siao", "--professional", "p", "--role", "coordinateur", tmp_path=tmp_path)
+    assert dev.returncode == 0, dev.stderr
+    [line] = _error_lines(_relais("check", tmp_path=tmp_path, RELAIS_JWKS_FILE=str(state / "dev-jwks.json"), **env),
+                          "check")
+    assert "clé de développement" in line
+
+
+def test_check_names_each_production_problem_on_its_own_line(tmp_path):
+    env = {"RELAIS_MODE": "distributed"}  # no issuer, no JWKS, the default password
+    lines = _error_lines(_relais("check", tmp_path=tmp_path, **env), "check")
+    assert len(lines) == 2
+    assert "sans émetteur de jetons" in lines[0] and "mot de passe PostgreSQL par défaut" in lines[1]
+
+
+def test_serve_in_production_with_the_development_key_exits_with_that_line_and_no_traceback(tmp_path):
+    env = {k: v for k, v in _production().items() if k != "RELAIS_JWKS"}
+    _relais("token", "--agency", "siao", "--professional", "p", "--role", "coordinateur", tmp_path=tmp_path)
+    run = _relais("serve", "--port", str(_closed_port()), tmp_path=tmp_path,
+                  RELAIS_JWKS_FILE=str(tmp_path / "state" / "dev-jwks.json"), **env)
+    [line] = _error_lines(run, "serve")
+    assert "clé de développement" in line and "Relais (" not in run.stdout
+
+
+def test_serve_in_production_without_an_issuer_exits_with_that_line(tmp_path):
+    run = _relais("serve", "--port", str(_closed_port()), tmp_path=tmp_path, RELAIS_ENVIRONMENT="production")
+    [line] = _error_lines(run, "serve")
+    assert "sans émetteur de jetons" in line
+
+
+def test_check_in_the_development_setting_names_the_local_token_key_and_the_registry(tmp_path):
+    run = _relais("check", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "identité (development) : jetons de `relais token`" in run.stdout and "structures" in run.stdout

@@ -49,7 +49,7 @@ def test_variables_without_the_prefix_are_ignored(monkeypatch):
 
 
 def test_secrets_are_not_shown_in_the_settings_repr(monkeypatch):
-    monkeypatch.setenv("RELAIS_JWT_KEY", "super-secret-value")
+    monkeypatch.setenv("RELAIS_CIPHER_KEY", "super-secret-value")
     assert "super-secret-value" not in repr(Settings())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import uuid  # noqa: F401 - kept for the tests importing it from here
 from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any
@@ -10,15 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.auth import issue_token
 from services.settings import Settings
-
-KEY = "test-key-test-key-test-key-test-key-0123"
-
-
-def token(agency: str, role: str = "medecin", professional: str | None = None) -> str:
-    return issue_token(KEY, agency=agency, professional=professional or f"{agency}-{role}", role=role,
-                       token_id=uuid.uuid4().hex)
+from tests.tokens import identity_settings, token  # noqa: F401 - `token` is the tests' minting helper
 
 
 class Api:
@@ -52,7 +45,7 @@ def api(tmp_path) -> Iterator[Api]:
     from gateway.app import create_app
     from services.bootstrap import bootstrap
 
-    settings = Settings(state_dir=tmp_path, jwt_key=KEY, mode="embedded")
+    settings = Settings(state_dir=tmp_path, mode="embedded", **identity_settings())
     relais = bootstrap(settings)
     app = create_app(relais)
     with TestClient(app) as client:

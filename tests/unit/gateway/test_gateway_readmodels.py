@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.settings import Settings
-from tests.unit.gateway.conftest import KEY, Api, token
+from tests.tokens import identity_settings
+from tests.unit.gateway.conftest import Api, token
 
 LIST = ("query($after: String, $f: PathwayFilter) { pathways(first: 2, after: $after, filter: $f) "
         "{ totalCount pageInfo { hasNextPage endCursor } edges { node { id personRef } } } }")
@@ -23,7 +24,7 @@ def api_on_readmodels(tmp_path):
     from projections.embedded import EmbeddedProjections, connect
     from services.bootstrap import bootstrap, ensure_gateway_adapters
 
-    relais = ensure_gateway_adapters(bootstrap(Settings(state_dir=tmp_path, jwt_key=KEY, mode="embedded")))
+    relais = ensure_gateway_adapters(bootstrap(Settings(state_dir=tmp_path, mode="embedded", **identity_settings())))
     path = tmp_path / "readmodels.sqlite3"
     projections = EmbeddedProjections(path)
     projections.attach(relais.bus)
