@@ -1,7 +1,7 @@
 """The checksum projection: what the read side saw of each pathway, to audit it against the
 event store.
 
-One row per pathway in ``pathway_checksums``:
+One row per pathway in ``pathway_checksums`` (defined by infra/postgres/migrations/):
 
 ``events``         how many of the pathway's events were applied;
 ``last_version``   the version of the last event applied;
@@ -46,17 +46,6 @@ TABLE = "pathway_checksums"
 GROUP = "relais-projection-checksum"
 #: Prefix of the CloudEvents types the relay gives pathway events (services.relay.wire).
 PATHWAY_TYPE_PREFIX = "fr.relais.pathway."
-
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    pathway_id text PRIMARY KEY,
-    events bigint NOT NULL,
-    last_version bigint NOT NULL,
-    chain text NOT NULL,
-    out_of_order bigint NOT NULL DEFAULT 0,
-    first_disorder text,
-    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
-)"""
 
 # The running hash is computed by PostgreSQL, so that applying an event needs no read.
 _UPSERT = f"""
@@ -122,9 +111,6 @@ class ChecksumProjection:
     """The runner's handler: creates the table, applies each event in the runner's transaction."""
 
     group_id = GROUP
-
-    def setup(self, conn: psycopg.Connection) -> None:
-        conn.execute(DDL)
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None:
         from infra.kafka.consumer import RejectMessage

@@ -33,9 +33,11 @@ from psycopg import sql
 
 from infra.kafka.consumer import ConsumedMessage, ConsumerRunner, RejectMessage, RunnerConfig
 from infra.postgres import positions as pos
+from infra.postgres.migrations import require
+from infra.retry import Backoff
 from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
-from projections.progress import Progress
-from projections.schema import Db, create_tables, current_version, drop_version, ensure_current, ensure_registry, swap
+from infra.progress import Progress
+from projections.schema import Db, create_tables, current_version, drop_version, ensure_current, swap
 
 log = logging.getLogger("relais.projections")
 
@@ -142,20 +144,17 @@ class LiveProjection:
         return False
 
     def run(self, stop: threading.Event) -> None:
-        backoff, checked = 0.2, time.monotonic()
+        backoff, checked = Backoff(f"projection {self.projection_class.name}", log), time.monotonic()
         try:
             while not stop.is_set():
                 try:
                     self.run_once()
-                    backoff = 0.2
+                    backoff.succeeded()
                     if time.monotonic() - checked >= self.check_every_s:
                         checked = time.monotonic()
                         self.switch_if_swapped()
                 except Exception as exc:  # noqa: BLE001 - retried (a swap drops the old tables)
-                    log.warning("projection batch failed; will retry",
-                                extra={"projection": self.projection_class.name, "error": repr(exc)})
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff.wait(stop, exc, projection=self.projection_class.name)
                     try:
                         self.switch_if_swapped()
                     except Exception:  # noqa: BLE001 - database down: next round
@@ -347,13 +346,11 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
         lock = zlib.crc32(f"relais.rebuild.{target.schema}.{name}".encode())
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:  # released on close
             raise RebuildRunning(f"une reconstruction de « {name} » est déjà en cours sur ce schéma")
+        require(conn, target.schema)  # the registry and the positions come from the migrations
         with conn.transaction():
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
-            ensure_registry(db)
             old_version = current_version(db, name)
             if old_version is None:  # never run: an empty version 1 and its views, swapped out below
                 old_version = ensure_current(db, projection_class).version
-        pos.ensure_tables(conn, target.schema)
         new = projection_class(old_version + 1)
 
         consumer = _consumer(target.bootstrap, batch)  # closed by the staging pass (or below)

@@ -127,7 +127,7 @@ def _projections(args: argparse.Namespace) -> int:
 
 
 def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
-    from projections.progress import Progress
+    from infra.progress import Progress
 
     progress = Progress(f"reconstruction {cls.name}")
     if embedded:

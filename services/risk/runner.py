@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from infra.kafka.consumer import ConsumedMessage, RejectMessage
+from infra.retry import Backoff
 from services.pathways import ConcurrencyExhausted
 from services.risk.engine import RiskEngine
 
@@ -42,9 +43,6 @@ class RiskConsumerHandler:
 
     def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
-
-    def setup(self, conn: Any) -> None:
-        self.engine.deadlines.setup(conn)
 
     def handle(self, conn: Any, message: ConsumedMessage) -> None:
         if message.event is None:
@@ -80,12 +78,16 @@ class ClockLoop:
 
     def _run(self) -> None:
         log.info("clock loop started", extra={"event": "clock_start", "interval_s": self.interval})
+        # A failed sweep is retried sooner than the next tick, never later than it.
+        backoff = Backoff("risk clock sweep", log, initial=min(0.2, self.interval), maximum=self.interval)
         while not self.stop_event.is_set():
             try:
                 self.engine.sweep()
                 self.sweeps += 1
-            except Exception as exc:  # noqa: BLE001 - retried at the next tick
-                log.exception("sweep failed; will retry", extra={"event": "sweep_failed", "error": repr(exc)})
+            except Exception as exc:  # noqa: BLE001 - retried
+                backoff.wait(self.stop_event, exc)
+                continue
+            backoff.succeeded()
             self.stop_event.wait(self.interval)
         log.info("clock loop stopped", extra={"event": "clock_stop", "sweeps": self.sweeps})
 
