@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
         apply_migrations(args.database_url, schema)
         target = Target(conninfo=args.database_url, schema=schema, bootstrap=args.bootstrap, topic=topic,
-                        deadletter_topic=f"{topic}.dlq")
+                        deadletter_topic=f"{topic}.dlq", group_prefix=f"bench{uuid.uuid4().hex[:8]}")
         raw_consume(args.bootstrap, topic)  # warm the broker's page cache and the client
         results = []
         for name in names:

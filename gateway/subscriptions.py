@@ -177,7 +177,8 @@ class AlertChange:
     alert: t.Alert
 
 
-def _at_version(history: History, version: int) -> Any:
+def pathway_at_version(history: History, version: int) -> Any:
+    """The pathway as it was at `version` (replayed from its history): what an alert change saw."""
     aggregate = None
     for event in history.events:
         if event.originator_version > version:
@@ -216,7 +217,7 @@ class Subscription:
                 disclosure = decide(principal, access_of(history.pathway))
                 if not disclosure.can_see_pathway:
                     continue
-                then = _at_version(history, item.version)
+                then = pathway_at_version(history, item.version)
                 alert = then.alerts.get(item.alert_id) if then is not None else None
                 if alert is None:
                     continue

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from services.settings import Settings
 
 TABLE = "pathway_checksums"
-GROUP = "relais-projection-checksum"
+#: Its consumer group, after the deployment's topic prefix (infra.kafka.topics.group_id).
+GROUP_NAME = "projection-checksum"
 #: Prefix of the CloudEvents types the relay gives pathway events (services.relay.wire).
 PATHWAY_TYPE_PREFIX = "fr.relais.pathway."
 
@@ -110,7 +111,6 @@ def apply(event: CloudEvent) -> list[Statement]:
 class ChecksumProjection:
     """The runner's handler: creates the table, applies each event in the runner's transaction."""
 
-    group_id = GROUP
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None:
         from infra.kafka.consumer import RejectMessage
@@ -217,16 +217,17 @@ def build_runner(settings: Settings, *, max_batch: int = 500, session_timeout_ms
     """The projection's consumer over ``<prefix>.pathway-events``, read model in
     ``settings.database_schema``."""
     from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from infra.kafka.topics import group_id
     from services.bootstrap import topic
 
     config = RunnerConfig(
-        group_id=GROUP,
+        group_id=group_id(settings.topic_prefix, GROUP_NAME),
         topics=[topic(settings, "pathway-events")],
         bootstrap_servers=settings.kafka_bootstrap,
         schema=settings.database_schema,
         deadletter_topic=topic(settings, "deadletter"),
         max_batch=max_batch,
-        client_id="relais-projection-checksum",
+        client_id=group_id(settings.topic_prefix, GROUP_NAME),
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, session_timeout_ms // 10),
     )

@@ -83,9 +83,9 @@ class SecretBox:
 
 def secret_box(settings: Any) -> SecretBox:
     """The box for `settings`: the app's cipher key (embedded: the one kept in state_dir)."""
-    from services.bootstrap import _cipher_key
+    from services.bootstrap import cipher_key
 
-    return SecretBox(_cipher_key(settings))
+    return SecretBox(cipher_key(settings))
 
 
 class SqliteWebhookRegistry:

@@ -91,6 +91,11 @@ class ClockLoop:
             self.stop_event.wait(self.interval)
         log.info("clock loop stopped", extra={"event": "clock_stop", "sweeps": self.sweeps})
 
+    def run(self, stop: threading.Event) -> None:
+        """The runtime's worker protocol: sweep in the caller's thread until `stop` is set."""
+        self.stop_event = stop
+        self._run()
+
     def stop(self, timeout: float | None = 10.0) -> None:
         self.stop_event.set()
         if self._thread.is_alive():

@@ -25,9 +25,10 @@ LEAKS = ("Traceback", "File \"/", "Error(", "psycopg", "sqlite3", "eventsourcing
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     from gateway.app import create_app
-    from services.bootstrap import bootstrap
+    from services.bootstrap import build_embedded
 
-    relais = bootstrap(Settings(state_dir=tmp_path_factory.mktemp("hostile"), jwt_key=KEY, mode="embedded"))
+    relais = build_embedded(Settings(state_dir=tmp_path_factory.mktemp("hostile"), jwt_key=KEY, mode="embedded"),
+                            projections=False, risk=False)
     app = create_app(relais)
     app.state.gateway.rate_limiter.capacity = 1e9  # the generator is not an abusive client
     with serve(app) as url:
