@@ -177,7 +177,7 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
 # --- the embedded runtime ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # a runtime is an identity (it owns threads), not a value
 class EmbeddedRuntime:
     """Everything of the embedded mode, in one process (see the module docstring)."""
 
@@ -360,7 +360,7 @@ def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: 
 # --- the distributed runtime ------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class DistributedRuntime:
     """One process of a distributed deployment (see the module docstring). The gateway uses
     `pathways`, `audit`, `webhooks` and `readmodels`; a worker process adds its workers
