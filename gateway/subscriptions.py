@@ -139,7 +139,9 @@ def follow_kafka(feed: AlertFeed, bootstrap: str, topic: str, stop: threading.Ev
     from kafka import KafkaConsumer, TopicPartition
 
     from infra.kafka.cloudevents import MalformedMessage, decode
+    from infra.retry import Backoff
 
+    backoff = Backoff("gateway alert feed", log, initial=1.0, maximum=10.0)
     while not stop.is_set():
         consumer = None
         try:
@@ -152,6 +154,7 @@ def follow_kafka(feed: AlertFeed, bootstrap: str, topic: str, stop: threading.Ev
             assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(assigned)
             consumer.seek_to_beginning(*assigned)
+            backoff.succeeded()
             while not stop.is_set():
                 batches = consumer.poll(timeout_ms=200, max_records=2000)
                 for records in batches.values():
@@ -160,9 +163,8 @@ def follow_kafka(feed: AlertFeed, bootstrap: str, topic: str, stop: threading.Ev
                             feed.on_event(decode(record.key, record.value, record.headers))
                         except MalformedMessage:
                             continue
-        except Exception:  # noqa: BLE001 - broker restarting: retry
-            log.warning("alert feed: Kafka unavailable, retrying", exc_info=True)
-            stop.wait(1.0)
+        except Exception as exc:  # noqa: BLE001 - broker restarting: retry
+            backoff.wait(stop, exc)
         finally:
             if consumer is not None:
                 consumer.close()

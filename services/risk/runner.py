@@ -2,7 +2,7 @@
 (embedded), each with a clock loop that sweeps the deadline index every few seconds.
 
 Distributed: `RiskConsumerHandler` is the ConsumerRunner handler of `relais.pathway-events`
-(group `relais-risk`); each record re-evaluates its pathway and writes the pathway's deadline
+(group `<prefix>-risk`, e.g. `relais-risk`); each record re-evaluates its pathway and writes the pathway's deadline
 row on the runner's connection, in the runner's transaction with its position. The alert
 commands go to the pathways service (the event store), idempotent by id, so a batch replayed
 after a rollback sends the same commands and changes nothing. `ClockLoop` is a thread calling
