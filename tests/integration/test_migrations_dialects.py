@@ -52,3 +52,21 @@ def test_a_consumer_on_a_schema_without_migrations_refuses_to_start_with_a_frenc
             runner.start()
     finally:
         runner.close()
+
+
+def test_a_worker_command_on_a_schema_without_migrations_exits_with_one_french_line(pg_url, pg_bare_schema):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from eventsourcing.cipher import AESCipher
+
+    env = {**os.environ, "RELAIS_DATABASE_URL": pg_url, "RELAIS_DATABASE_SCHEMA": pg_bare_schema,
+           "RELAIS_CIPHER_KEY": AESCipher.create_key(32)}
+    out = subprocess.run([sys.executable, "-m", "services.cli", "relay"], cwd=Path(__file__).resolve().parents[2],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1
+    assert f"relais : ERREUR : schéma PostgreSQL {pg_bare_schema} : migration(s) non appliquée(s) : " \
+           "001_baseline, 002_service_tables" in out.stderr
+    assert "Traceback" not in out.stderr
