@@ -61,13 +61,16 @@ def build_services(runtime: Runtime) -> GatewayServices:
     from gateway.audit import GroupCommitAuditLog
     from gateway.index import DirectoryIndex, ReadModelIndex
 
-    app = runtime.pathways.app
+    pathways = runtime.pathways
+    if pathways is None:
+        raise ValueError("the gateway needs a runtime with the event store")
+    app = pathways.app
     directory = Directory(app)
     # The projections' read models list pathways wherever projections feed them (always in
     # distributed mode; embedded unless the runtime was built without projections).
     fed = isinstance(runtime, DistributedRuntime) or runtime.projections is not None
     index = ReadModelIndex(runtime.readmodels) if fed else DirectoryIndex(directory)
-    return GatewayServices(settings=runtime.settings, pathways=runtime.pathways, reader=EventStoreReader(app),
+    return GatewayServices(settings=runtime.settings, pathways=pathways, reader=EventStoreReader(app),
                            directory=directory, audit=GroupCommitAuditLog(runtime.audit), rate_limiter=RateLimiter(),
                            alerts=AlertFeed(), webhooks=runtime.webhooks, index=index)
 

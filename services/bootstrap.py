@@ -370,9 +370,12 @@ class DistributedRuntime:
     settings: Settings
     #: The one shared pool of this process (everything but the event store).
     pool: ConnectionPool
-    pathways: PathwaysHandler
+    #: None in a process that never touches the event store (`relais projections run`): it
+    #: then needs neither the event store's pool nor the cipher key.
+    pathways: PathwaysHandler | None
     audit: PostgresAuditLog
-    webhooks: PostgresWebhookRegistry
+    #: None without the event store too (webhook secrets are sealed with the cipher key).
+    webhooks: PostgresWebhookRegistry | None
     #: A pooled connection whose search_path is the read models' schema.
     readmodels: ReadModels
     workers: list[Worker] = field(default_factory=list)
@@ -380,6 +383,12 @@ class DistributedRuntime:
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ workers
+
+    def event_store(self) -> PathwaysHandler:
+        """The pathways service, for the workers that need it."""
+        if self.pathways is None:
+            raise RuntimeError("this runtime was built without the event store (build_distributed(event_store=False))")
+        return self.pathways
 
     def relay(self, app: PathwaysApplication | None = None) -> Relay:
         """The outbox relay: the event store (`app`, default this runtime's) ->
@@ -390,7 +399,7 @@ class DistributedRuntime:
         from services.relay.relay import PostgresWaker, ReconnectingPublisher
         from services.relay.relay import Relay as RelayClass
 
-        settings, app = self.settings, app or self.pathways.app
+        settings, app = self.settings, app or self.event_store().app
 
         def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
             # On first publish, not here: the relay must start (and retry) while Kafka is down.
@@ -417,13 +426,14 @@ class DistributedRuntime:
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
             deadletter_topic=topic(settings, "deadletter"), on_duplicate="deadletter",
         )
-        return ConsumerRunner(IngestHandler(self.pathways, topic_prefix=settings.topic_prefix), config, pool=self.pool)
+        return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix), config,
+                              pool=self.pool)
 
     def risk_engine(self, *, clock: Clock | None = None, territories=None) -> RiskEngine:  # noqa: ANN001
         """The engine with its PostgreSQL deadline index (`risk_deadlines` in the schema)."""
         from services.risk import PostgresDeadlineIndex
 
-        return build_risk_engine(self.settings, self.pathways,
+        return build_risk_engine(self.settings, self.event_store(),
                                  PostgresDeadlineIndex(self.pool, self.settings.database_schema),
                                  clock=clock, territories=territories)
 
@@ -453,7 +463,7 @@ class DistributedRuntime:
         settings = self.settings
         publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "alerting")),
                                    topic(settings, "alerts"))
-        worker = AlertingWorker(EventStoreReader(self.pathways.app), publisher.publish, self.webhooks)
+        worker = AlertingWorker(EventStoreReader(self.event_store().app), publisher.publish, self.webhooks)
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
@@ -503,7 +513,8 @@ class DistributedRuntime:
     def close(self) -> None:
         self.stop()
         self.pool.close()
-        self.pathways.app.close()
+        if self.pathways is not None:
+            self.pathways.app.close()
 
     def run_until(self, stop: threading.Event) -> None:
         """Start the workers and block until `stop` is set (SIGTERM) or every worker ended."""
@@ -522,8 +533,9 @@ class DistributedRuntime:
         self.close()
 
 
-def build_distributed(settings: Settings | None = None) -> DistributedRuntime:
-    """The distributed runtime: the event store, the shared pool (opened here), the adapters.
+def build_distributed(settings: Settings | None = None, *, event_store: bool = True) -> DistributedRuntime:
+    """The distributed runtime: the shared pool (opened here), the adapters and, unless
+    `event_store=False` (a projections process), the event store and the webhook registry.
     Raises MigrationError (French) when the schema lacks a migration."""
     from psycopg import sql
     from psycopg_pool import ConnectionPool
@@ -539,7 +551,7 @@ def build_distributed(settings: Settings | None = None) -> DistributedRuntime:
     try:
         with pool.connection() as conn:
             require(conn, settings.database_schema)
-        pathways = PathwaysHandler(build_pathways_application(settings))
+        pathways = PathwaysHandler(build_pathways_application(settings)) if event_store else None
     except BaseException:
         pool.close()
         raise
@@ -557,7 +569,8 @@ def build_distributed(settings: Settings | None = None) -> DistributedRuntime:
 
     return DistributedRuntime(
         settings=settings, pool=pool, pathways=pathways, audit=PostgresAuditLog(pool, schema),
-        webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)), readmodels=readmodels,
+        webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
+        readmodels=readmodels,
     )
 
 

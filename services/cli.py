@@ -59,9 +59,10 @@ def _worker_settings():  # noqa: ANN202 - lazy import keeps `relais --help` inst
     return Settings(mode="distributed")
 
 
-def _worker(build) -> int:  # noqa: ANN001 - Callable[[DistributedRuntime], list[Worker]]
+def _worker(build, *, event_store: bool = True) -> int:  # noqa: ANN001 - Callable[[DistributedRuntime], list[Worker]]
     """A distributed worker process: JSON logs, the runtime (one shared pool), the workers
-    `build(runtime)` returns, each in its thread, until SIGTERM/SIGINT."""
+    `build(runtime)` returns, each in its thread, until SIGTERM/SIGINT. `event_store=False`:
+    a process that reads Kafka only (projections) needs neither the event store nor the key."""
     import threading
 
     from infra.kafka.consumer import configure_json_logging, install_signal_handlers
@@ -72,7 +73,7 @@ def _worker(build) -> int:  # noqa: ANN001 - Callable[[DistributedRuntime], list
     stop = threading.Event()
     install_signal_handlers(stop)
     try:
-        runtime = build_distributed(_worker_settings())
+        runtime = build_distributed(_worker_settings(), event_store=event_store)
     except MigrationError as exc:
         print(f"relais : ERREUR : {exc}", file=sys.stderr, flush=True)
         return 1
@@ -108,7 +109,7 @@ def _projections(args: argparse.Namespace) -> int:
             print("relais projections rebuild : ERREUR : nommez UNE projection.", file=sys.stderr)
             return 2
         return _rebuild(classes[0], embedded=args.embedded)
-    return _worker(lambda runtime: [runtime.projection(cls) for cls in classes])
+    return _worker(lambda runtime: [runtime.projection(cls) for cls in classes], event_store=False)
 
 
 def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001

@@ -108,7 +108,7 @@ def test_two_deployments_on_one_broker_each_consume_their_own_topic_in_their_own
 
 
 def _send(runtime: DistributedRuntime, name: str, pid: uuid.UUID, actor: str = "usmp", **fields) -> None:
-    result = runtime.pathways.handle_payload(name, {
+    result = runtime.event_store().handle_payload(name, {
         "command_id": str(uuid.uuid4()), "pathway_id": str(pid),
         "actor": {"agency": actor, "professional": "p", "role": "medecin"},
         "occurred_at": datetime.now(timezone.utc).isoformat(), **fields})
