@@ -126,8 +126,13 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
         settings = Settings(mode="embedded")
         app, bus = build_pathways_application(settings), InProcessBus()
         relay = Relay(app, bus, MemoryPositionStore(), is_published=is_pathway_event, batch_size=5000)
-        while relay.run_once():  # the event store's log, in order
-            pass
+        replay = Progress("relecture du journal", unit="notifications", rate_unit="notif/s")
+        replay.start(app.recorder.max_notification_id() or 0)
+        done = 0
+        while n := relay.run_once():  # the event store's log, in order
+            done += n
+            replay.update(done)
+        replay.finish()
         read_models = build_embedded_projections(settings)
         before = read_models.projections[cls.name].version
         new = read_models.rebuild(cls.name, bus.events(), progress=progress)
