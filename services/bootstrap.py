@@ -173,7 +173,6 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     return PathwaysApplication(env=env)
 
 
-
 # --- the embedded runtime ---------------------------------------------------------------------
 
 
@@ -236,9 +235,11 @@ class EmbeddedRuntime:
         self._threads = []
 
     def close(self) -> None:
+        """Stop, then release the files (read models, event store)."""
         self.stop()
         if self.projections is not None:
             self.projections.close()
+        self.pathways.app.close()
 
     def load_synthetic_territory(self, progress: bool = True) -> threading.Thread | None:
         """When the event store is empty and `synthetic_pathways` > 0: load that many synthetic
