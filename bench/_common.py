@@ -70,6 +70,9 @@ def scratch(*, partitions: int = 6) -> Iterator[Scratch]:
                         kafka_bootstrap=base.kafka_bootstrap, topic_prefix=f"bench{tag}", cipher_key=SecretStr(key))
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(settings.database_schema)))
+    from infra.postgres.migrations import apply as apply_migrations
+
+    apply_migrations(settings.database_url, settings.database_schema)
     admin = admin_client(settings.kafka_bootstrap, timeout_ms=10_000)
     s = Scratch(settings, key, admin)
     try:

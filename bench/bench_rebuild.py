@@ -44,7 +44,7 @@ from infra.kafka.cloudevents import CloudEvent  # noqa: E402
 from infra.kafka.producer import EventProducer  # noqa: E402
 from infra.kafka.topics import admin_client  # noqa: E402
 from projections.postgres import Target, rebuild  # noqa: E402
-from projections.progress import Progress  # noqa: E402
+from infra.progress import Progress  # noqa: E402
 from projections.registry import PROJECTIONS, projection_class  # noqa: E402
 from services.bootstrap import build_pathways_application, is_pathway_event  # noqa: E402
 from services.pathways import PathwaysHandler  # noqa: E402
@@ -135,8 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         producer.close()
         with psycopg.connect(args.database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        from infra.postgres.migrations import apply as apply_migrations
+
+        apply_migrations(args.database_url, schema)
         target = Target(conninfo=args.database_url, schema=schema, bootstrap=args.bootstrap, topic=topic,
-                        deadletter_topic=f"{topic}.dlq")
+                        deadletter_topic=f"{topic}.dlq", group_prefix=f"bench{uuid.uuid4().hex[:8]}")
         raw_consume(args.bootstrap, topic)  # warm the broker's page cache and the client
         results = []
         for name in names:

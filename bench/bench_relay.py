@@ -5,7 +5,7 @@ store to Kafka, beside a raw kafka-python producer sending the very same records
                                           [--no-cipher | --cipher-topic MODULE:CLASS] [--profile]
 
 What is timed
-- "relay": `build_relay(settings, app)` (the composition root's relay, as `relais relay` runs
+- "relay": `build_distributed(settings).relay(app)` (the composition root's relay, as `relais relay` runs
   it) looping `run_once()` until the log is exhausted: position read, notification select,
   AES-GCM decryption and event reconstruction, CloudEvent body and headers, producer send,
   flush and wait for every acknowledgment (acks=all, idempotent) per batch, position write.
@@ -49,9 +49,9 @@ def read_records(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, by
 
 
 def run_relay(settings, app, name: str, batch_size: int) -> tuple[float, int]:  # noqa: ANN001
-    from services.bootstrap import build_relay
+    from services.bootstrap import build_distributed
 
-    relay = build_relay(settings, app)
+    relay = build_distributed(settings).relay(app)
     relay.name, relay.batch_size = name, batch_size
     relay._publisher.publish([])  # connect the producer before the clock starts  # noqa: SLF001
     start = time.perf_counter()

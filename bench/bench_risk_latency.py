@@ -130,6 +130,9 @@ def run_kafka(args: argparse.Namespace) -> list[float]:
     topic, deadletter = f"bench.risk.{uuid.uuid4().hex[:8]}", f"bench.risk-dlq.{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
+    from infra.postgres.migrations import apply as apply_migrations
+
+    apply_migrations(args.database_url, schema)
     admin = admin_client(args.kafka, timeout_ms=10_000)
     admin.create_topics({topic: {"num_partitions": 3, "replication_factor": 1},
                          deadletter: {"num_partitions": 1, "replication_factor": 1}}, wait_for_metadata=True)

@@ -43,6 +43,7 @@ from eventsourcing.cipher import AESCipher  # noqa: E402
 from psycopg_pool import ConnectionPool  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
+from infra.postgres.migrations import apply as apply_migrations  # noqa: E402
 from services.bootstrap import build_pathways_application, build_risk_engine  # noqa: E402
 from services.clock import TestClock  # noqa: E402
 from services.pathways import PathwaysHandler  # noqa: E402
@@ -125,14 +126,13 @@ def main() -> int:
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         version = conn.execute("SHOW server_version").fetchone()[0]
+    apply_migrations(args.database_url, schema)
     settings = Settings(mode="distributed", database_url=args.database_url, database_schema=schema,
                         cipher_key=SecretStr(AESCipher.create_key(32)))
     app = build_pathways_application(settings)
     pool = ConnectionPool(args.database_url, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
     try:
         index = PostgresDeadlineIndex(pool, schema)
-        with index.transaction() as conn:
-            index.setup(conn)
         clock = TestClock(DUE_AT)
         engine = build_risk_engine(settings, PathwaysHandler(app), clock=clock, deadlines=index)
         engine.sweep_batch = args.batch

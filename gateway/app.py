@@ -1,8 +1,10 @@
 """The FastAPI application: /health and /graphql (HTTP POST + graphql-transport-ws).
 
-`create_app(relais)` wires the gateway around an already-wired Relais (services.bootstrap):
-event-store reader, pathway index, audit log, alert feed (Kafka `relais.pathway-events` in
-distributed mode, the in-process bus in embedded mode), and the hardening middleware.
+`create_app(runtime)` wires the gateway around a runtime of the composition root
+(services.bootstrap: EmbeddedRuntime or DistributedRuntime): event-store reader, pathway
+index, audit log, alert feed (Kafka `<prefix>.pathway-events` in distributed mode, the
+in-process bus in embedded mode), and the hardening middleware. The app's lifespan starts the
+runtime when nobody started it yet (and then stops it at shutdown).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from gateway.hardening import GuardMiddleware, RateLimiter
 from gateway.schema import build_schema
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
-from services.bootstrap import Relais
+from services.bootstrap import DistributedRuntime, EmbeddedRuntime
 
 log = logging.getLogger("relais.gateway")
 
@@ -88,31 +90,32 @@ class GatewayRouter(GraphQLRouter):
         return {"agency": context.principal.agency, "role": context.principal.role.value}
 
 
-def build_services(relais: Relais) -> GatewayServices:
-    from services.bootstrap import ensure_gateway_adapters
+Runtime = EmbeddedRuntime | DistributedRuntime
 
-    ensure_gateway_adapters(relais)
+
+def build_services(runtime: Runtime) -> GatewayServices:
+    from gateway.audit import GroupCommitAuditLog
     from gateway.index import DirectoryIndex, ReadModelIndex
 
-    app = relais.pathways.app
+    pathways = runtime.pathways
+    if pathways is None:
+        raise ValueError("the gateway needs a runtime with the event store")
+    app = pathways.app
     directory = Directory(app)
-    # The projections' read model lists pathways when the composition root provides a
-    # connection to it (`relais.readmodels`: a context-manager factory); else our own index.
-    readmodels = getattr(relais, "readmodels", None)
-    index = ReadModelIndex(readmodels) if readmodels is not None else DirectoryIndex(directory)
-    from gateway.audit import GroupCommitAuditLog
-
-    audit = relais.audit if isinstance(relais.audit, GroupCommitAuditLog) else GroupCommitAuditLog(relais.audit)
-    return GatewayServices(settings=relais.settings, pathways=relais.pathways, reader=EventStoreReader(app),
-                           directory=directory, audit=audit, rate_limiter=RateLimiter(),
-                           alerts=AlertFeed(), webhooks=relais.webhooks, index=index)
+    # The projections' read models list pathways wherever projections feed them (always in
+    # distributed mode; embedded unless the runtime was built without projections).
+    fed = isinstance(runtime, DistributedRuntime) or runtime.projections is not None
+    index = ReadModelIndex(runtime.readmodels) if fed else DirectoryIndex(directory)
+    return GatewayServices(settings=runtime.settings, pathways=pathways, reader=EventStoreReader(app),
+                           directory=directory, audit=GroupCommitAuditLog(runtime.audit), rate_limiter=RateLimiter(),
+                           alerts=AlertFeed(), webhooks=runtime.webhooks, index=index)
 
 
-def create_app(relais: Relais) -> FastAPI:
-    """Build the gateway around an already-wired Relais (see services.bootstrap)."""
-    settings = relais.settings
-    tokens = build_token_verifier(settings, relais.agencies)  # refuses unsafe production settings
-    services = build_services(relais)
+def create_app(runtime: Runtime) -> FastAPI:
+    """Build the gateway around a runtime of the composition root (see services.bootstrap)."""
+    settings = runtime.settings
+    tokens = build_token_verifier(settings, runtime.agencies)  # refuses unsafe production settings
+    services = build_services(runtime)
 
     async def get_context(connection: HTTPConnection) -> Context:
         if connection.scope["type"] == "websocket":
@@ -140,11 +143,14 @@ def create_app(relais: Relais) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        threads = start_background(relais, services, stop)
+        threads = start_background(runtime, services, stop)
+        started_here = runtime.start()
         try:
             yield
         finally:
             stop.set()
+            if started_here:
+                runtime.stop()
             for thread in threads:
                 thread.join(timeout=5)
             services.audit.close()
@@ -162,51 +168,17 @@ def create_app(relais: Relais) -> FastAPI:
     return app
 
 
-def _embedded_alerting(relais: Relais, services: GatewayServices, stop: threading.Event) -> threading.Thread:
-    """Embedded mode: the alerting worker on the bus (its messages go back on the bus, webhooks
-    are delivered from its own thread so that a slow receiver never holds the relay)."""
-    import queue
-
-    from services.alerting.worker import AlertingWorker
-    from services.relay.wire import TYPE_PREFIX
-
-    inbox: queue.Queue = queue.Queue()
-    relais.bus.subscribe(lambda e: inbox.put(e) if e.type.startswith(TYPE_PREFIX + "Alert") else None)
-    worker = AlertingWorker(services.reader, relais.bus.publish, services.webhooks)
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                first = inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while not inbox.empty():
-                batch.append(inbox.get_nowait())
-            try:
-                worker.handle(batch)
-            except Exception:  # noqa: BLE001 - keep alerting alive; the change is logged
-                log.exception("embedded alerting failed on a batch")
-
-    return threading.Thread(target=run, name="embedded-alerting", daemon=True)
-
-
-def start_background(relais: Relais, services: GatewayServices, stop: threading.Event) -> list[threading.Thread]:
-    """The index follower and the alert feed (and, embedded, the relay onto the bus)."""
+def start_background(runtime: Runtime, services: GatewayServices, stop: threading.Event) -> list[threading.Thread]:
+    """The index follower and the alert feed (the runtime runs the relay and alerting)."""
     from services.bootstrap import topic
 
     threads = [threading.Thread(target=services.directory.follow, args=(stop,), name="gateway-directory", daemon=True)]
-    if relais.bus is not None:
-        relais.bus.subscribe(services.alerts.on_event)
-        threads.append(_embedded_alerting(relais, services, stop))
-        relay = relais.embedded_relay
-        if relay is not None and not getattr(relay, "_gateway_started", False):
-            relay._gateway_started = True  # noqa: SLF001 - one follower per process
-            threads.append(threading.Thread(target=relay.run, args=(stop,), name="embedded-relay", daemon=True))
+    if isinstance(runtime, EmbeddedRuntime):
+        runtime.bus.subscribe(services.alerts.on_event)
     else:
         threads.append(threading.Thread(
-            target=follow_kafka, args=(services.alerts, relais.settings.kafka_bootstrap,
-                                       topic(relais.settings, "pathway-events"), stop),
+            target=follow_kafka, args=(services.alerts, runtime.settings.kafka_bootstrap,
+                                       topic(runtime.settings, "pathway-events"), stop),
             name="gateway-alert-feed", daemon=True))
     for thread in threads:
         thread.start()

@@ -12,7 +12,6 @@ root picks one. Writes are synchronous: a read whose audit cannot be written is 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
@@ -118,16 +117,10 @@ def _where(query: AuditQuery, mark: str) -> tuple[str, list[object]]:
 
 class SqliteAuditLog:
     def __init__(self, path: str | Path = ":memory:") -> None:
+        from infra.sqlite.migrations import connect
+
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS gateway_audit_events (id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, "
-            "professional TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
-            "operation TEXT NOT NULL, purpose TEXT NOT NULL, pathway_id TEXT, categories TEXT NOT NULL, "
-            "outcome TEXT NOT NULL, detail TEXT)")
-        self._conn.execute("CREATE INDEX IF NOT EXISTS gateway_audit_events_pathway "
-                           "ON gateway_audit_events (pathway_id, recorded_at)")
+        self._conn = connect(path)  # the table comes from infra/sqlite/migrations/
 
     def write(self, records: Sequence[AuditRecord]) -> None:
         if not records:
@@ -148,16 +141,8 @@ class PostgresAuditLog:
     def __init__(self, pool, schema: str = "public") -> None:  # noqa: ANN001 - psycopg_pool.ConnectionPool
         from psycopg import sql
 
-        self._pool = pool
+        self._pool = pool  # the table comes from infra/postgres/migrations/
         self._table = sql.Identifier(schema, "gateway_audit_events")
-        with pool.connection() as conn:
-            conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, "
-                "professional TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
-                "operation TEXT NOT NULL, purpose TEXT NOT NULL, pathway_id TEXT, categories TEXT NOT NULL, "
-                "outcome TEXT NOT NULL, detail TEXT)").format(self._table))
-            conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS gateway_audit_events_pathway ON {} "
-                                 "(pathway_id, recorded_at)").format(self._table))
 
     def write(self, records: Sequence[AuditRecord]) -> None:
         from psycopg import sql

@@ -1,6 +1,6 @@
 """Which pathways a list query returns: the gateway's own index (gateway.directory), or the
 projections' `pathway_summary` read model (projections.queries.pathways) when the
-composition root hands the gateway a read-model connection (`Relais.readmodels`).
+composition root hands the gateway a read-model connection (`runtime.readmodels`).
 
 Either way the index only selects ids; every pathway shown is then read from the event store
 and goes through gateway.permissions, so a lagging read model can hide a pathway for a moment
@@ -166,17 +166,3 @@ class ReadModelIndex:
                 if "territory_facts" in str(error):
                     return None
                 raise
-
-
-def postgres_readmodels(database_url: str, schema: str, max_size: int = 8) -> Callable[[], AbstractContextManager[Any]]:
-    """A connection factory for the distributed read models (`relais projections run` writes
-    them in `schema`): a small pool whose connections have `search_path` set to it."""
-    from psycopg import sql
-    from psycopg_pool import ConnectionPool
-
-    def configure(conn: Any) -> None:
-        conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
-
-    pool = ConnectionPool(database_url, min_size=1, max_size=max_size, open=True, configure=configure,
-                          kwargs={"autocommit": True}, name="gateway-readmodels")
-    return pool.connection

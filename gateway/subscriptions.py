@@ -144,7 +144,9 @@ def follow_kafka(feed: AlertFeed, bootstrap: str, topic: str, stop: threading.Ev
     from kafka import KafkaConsumer, TopicPartition
 
     from infra.kafka.cloudevents import MalformedMessage, decode
+    from infra.retry import Backoff
 
+    backoff = Backoff("gateway alert feed", log, initial=1.0, maximum=10.0)
     while not stop.is_set():
         consumer = None
         try:
@@ -157,6 +159,7 @@ def follow_kafka(feed: AlertFeed, bootstrap: str, topic: str, stop: threading.Ev
             assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(assigned)
             consumer.seek_to_beginning(*assigned)
+            backoff.succeeded()
             while not stop.is_set():
                 batches = consumer.poll(timeout_ms=200, max_records=2000)
                 for records in batches.values():
@@ -165,9 +168,8 @@ def follow_kafka(feed: AlertFeed, bootstrap: str, topic: str, stop: threading.Ev
                             feed.on_event(decode(record.key, record.value, record.headers))
                         except MalformedMessage:
                             continue
-        except Exception:  # noqa: BLE001 - broker restarting: retry
-            log.warning("alert feed: Kafka unavailable, retrying", exc_info=True)
-            stop.wait(1.0)
+        except Exception as exc:  # noqa: BLE001 - broker restarting: retry
+            backoff.wait(stop, exc)
         finally:
             if consumer is not None:
                 consumer.close()
@@ -182,7 +184,8 @@ class AlertChange:
     alert: t.Alert
 
 
-def _at_version(history: History, version: int) -> Any:
+def pathway_at_version(history: History, version: int) -> Any:
+    """The pathway as it was at `version` (replayed from its history): what an alert change saw."""
     aggregate = None
     for event in history.events:
         if event.originator_version > version:
@@ -233,7 +236,7 @@ class Subscription:
                 disclosure = decide(principal, access_of(history.pathway))
                 if not disclosure.can_see_pathway:
                     continue
-                then = _at_version(history, item.version)
+                then = pathway_at_version(history, item.version)
                 alert = then.alerts.get(item.alert_id) if then is not None else None
                 if alert is None:
                     continue

@@ -226,10 +226,12 @@ class Projection:
     def at_version(self, version: int) -> Projection:
         return type(self)(version)
 
-    @property
-    def group_id(self) -> str:
-        """The Kafka consumer group of this projection at this version."""
-        return f"relais-proj-{self.name}-v{self.version}"
+    def group_id(self, prefix: str) -> str:
+        """The Kafka consumer group of this projection at this version, in the deployment of
+        topic prefix `prefix` (infra.kafka.topics.group_id)."""
+        from infra.kafka.topics import group_id
+
+        return group_id(prefix, f"proj-{self.name}-v{self.version}")
 
     def ddl(self) -> list[str]:
         return [stmt for table in self.tables for stmt in table.ddl(self.version)]

@@ -1,7 +1,7 @@
 """The checksum projection: what the read side saw of each pathway, to audit it against the
 event store.
 
-One row per pathway in ``pathway_checksums``:
+One row per pathway in ``pathway_checksums`` (defined by infra/postgres/migrations/):
 
 ``events``         how many of the pathway's events were applied;
 ``last_version``   the version of the last event applied;
@@ -43,20 +43,10 @@ if TYPE_CHECKING:
     from services.settings import Settings
 
 TABLE = "pathway_checksums"
-GROUP = "relais-projection-checksum"
+#: Its consumer group, after the deployment's topic prefix (infra.kafka.topics.group_id).
+GROUP_NAME = "projection-checksum"
 #: Prefix of the CloudEvents types the relay gives pathway events (services.relay.wire).
 PATHWAY_TYPE_PREFIX = "fr.relais.pathway."
-
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    pathway_id text PRIMARY KEY,
-    events bigint NOT NULL,
-    last_version bigint NOT NULL,
-    chain text NOT NULL,
-    out_of_order bigint NOT NULL DEFAULT 0,
-    first_disorder text,
-    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
-)"""
 
 # The running hash is computed by PostgreSQL, so that applying an event needs no read.
 _UPSERT = f"""
@@ -121,10 +111,6 @@ def apply(event: CloudEvent) -> list[Statement]:
 class ChecksumProjection:
     """The runner's handler: creates the table, applies each event in the runner's transaction."""
 
-    group_id = GROUP
-
-    def setup(self, conn: psycopg.Connection) -> None:
-        conn.execute(DDL)
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None:
         from infra.kafka.consumer import RejectMessage
@@ -231,16 +217,17 @@ def build_runner(settings: Settings, *, max_batch: int = 500, session_timeout_ms
     """The projection's consumer over ``<prefix>.pathway-events``, read model in
     ``settings.database_schema``."""
     from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+    from infra.kafka.topics import group_id
     from services.bootstrap import topic
 
     config = RunnerConfig(
-        group_id=GROUP,
+        group_id=group_id(settings.topic_prefix, GROUP_NAME),
         topics=[topic(settings, "pathway-events")],
         bootstrap_servers=settings.kafka_bootstrap,
         schema=settings.database_schema,
         deadletter_topic=topic(settings, "deadletter"),
         max_batch=max_batch,
-        client_id="relais-projection-checksum",
+        client_id=group_id(settings.topic_prefix, GROUP_NAME),
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, session_timeout_ms // 10),
     )

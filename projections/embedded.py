@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
-from projections.progress import Progress
+from infra.progress import Progress
 from projections.registry import PROJECTIONS, projection_class
 from projections.schema import Db, drop_version, ensure_current, swap
 
@@ -33,10 +33,12 @@ POSITIONS = "projection_positions"
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """An SQLite connection for read models: autocommit (explicit BEGIN), WAL, usable from
-    the threads of the embedded process (callers serialise writes)."""
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+    the threads of the embedded process (callers serialise writes); the migrations'
+    tables (registry, positions: infra/sqlite/migrations/) are in place."""
+    from infra.sqlite.migrations import connect as migrated
+
+    conn = migrated(path)
     if str(path) != ":memory:":
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
@@ -76,9 +78,11 @@ class EmbeddedProjections:
         self.projections: dict[str, Projection] = {}
         self._positions: dict[str, int] = {}
         self._building: dict[str, list[PathwayEvent]] = {}
+        if isinstance(conn, sqlite3.Connection):  # a caller's own connection: migrate it too
+            from infra.sqlite.migrations import apply
+
+            apply(conn)
         with self._lock, self._transaction():
-            self.db.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, version BIGINT NOT NULL, "
-                            "notification_id BIGINT NOT NULL)")
             for cls in projections if projections is not None else PROJECTIONS.values():
                 projection = ensure_current(self.db, cls)
                 self.projections[cls.name] = projection

@@ -4,7 +4,7 @@
   :class:`~infra.kafka.consumer.ConsumerRunner` calls: the projection's statements run in the
   runner's transaction, with the Kafka position (exactly once in effect; duplicates on the
   wire are skipped by the runner's ``ce_id`` table). One consumer group per projection and
-  version: ``relais-proj-<name>-v<N>``.
+  version: ``<prefix>-proj-<name>-v<N>`` (infra.kafka.topics.group_id).
 * :class:`LiveProjection` — runs the handler of the CURRENT version until stopped, and moves
   to the new version by itself when a rebuild swapped it in (it checks the registry every
   second and after any failed batch).
@@ -30,12 +30,15 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
 from infra.kafka.consumer import ConsumedMessage, ConsumerRunner, RejectMessage, RunnerConfig
 from infra.postgres import positions as pos
+from infra.postgres.migrations import require
+from infra.retry import Backoff
 from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
-from projections.progress import Progress
-from projections.schema import Db, create_tables, current_version, drop_version, ensure_current, ensure_registry, swap
+from infra.progress import Progress
+from projections.schema import Db, create_tables, current_version, drop_version, ensure_current, swap
 
 log = logging.getLogger("relais.projections")
 
@@ -49,7 +52,6 @@ class ProjectionHandler:
 
     def __init__(self, projection: Projection) -> None:
         self.projection = projection
-        self.group_id = projection.group_id
 
     def setup(self, conn: psycopg.Connection) -> None:
         db = Db(conn, "postgres")
@@ -82,23 +84,41 @@ class Target:
     bootstrap: str
     topic: str
     deadletter_topic: str
+    #: The deployment's topic prefix: names the consumer groups (infra.kafka.topics.group_id).
+    group_prefix: str
     runner_options: dict[str, Any] = field(default_factory=dict)
+    #: The process's shared pool (services.bootstrap); None: each runner opens a small one.
+    pool: ConnectionPool | None = None
+
+    def group(self, projection: Projection) -> str:
+        return projection.group_id(self.group_prefix)
 
 
 def read_version(target: Target, name: str) -> int | None:
-    with psycopg.connect(target.conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
+    def read(conn: psycopg.Connection) -> int | None:
+        require(conn, target.schema)
         _set_path(conn, target.schema)
-        return current_version(Db(conn, "postgres"), name)
+        try:
+            return current_version(Db(conn, "postgres"), name)
+        finally:
+            conn.execute("RESET search_path")  # a pooled connection goes back as it came
+
+    if target.pool is not None:
+        with target.pool.connection() as conn:
+            return read(conn)
+    with psycopg.connect(target.conninfo, autocommit=True) as conn:
+        return read(conn)
 
 
 def build_runner(target: Target, projection: Projection) -> ConsumerRunner:
     options = {"max_batch": 1000, **target.runner_options}
     config = RunnerConfig(
-        group_id=projection.group_id, topics=[target.topic], bootstrap_servers=target.bootstrap,
+        group_id=target.group(projection), topics=[target.topic], bootstrap_servers=target.bootstrap,
         schema=target.schema, deadletter_topic=target.deadletter_topic,
-        client_id=projection.group_id, **options,
+        client_id=target.group(projection), **options,
     )
+    if target.pool is not None:
+        return ConsumerRunner(ProjectionHandler(projection), config, pool=target.pool)
     return ConsumerRunner(ProjectionHandler(projection), config, conninfo=target.conninfo)
 
 
@@ -143,20 +163,17 @@ class LiveProjection:
         return False
 
     def run(self, stop: threading.Event) -> None:
-        backoff, checked = 0.2, time.monotonic()
+        backoff, checked = Backoff(f"projection {self.projection_class.name}", log), time.monotonic()
         try:
             while not stop.is_set():
                 try:
                     self.run_once()
-                    backoff = 0.2
+                    backoff.succeeded()
                     if time.monotonic() - checked >= self.check_every_s:
                         checked = time.monotonic()
                         self.switch_if_swapped()
                 except Exception as exc:  # noqa: BLE001 - retried (a swap drops the old tables)
-                    log.warning("projection batch failed; will retry",
-                                extra={"projection": self.projection_class.name, "error": repr(exc)})
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff.wait(stop, exc, projection=self.projection_class.name)
                     try:
                         self.switch_if_swapped()
                     except Exception:  # noqa: BLE001 - database down: next round
@@ -349,13 +366,11 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
         lock = zlib.crc32(f"relais.rebuild.{target.schema}.{name}".encode())
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:  # released on close
             raise RebuildRunning(f"une reconstruction de « {name} » est déjà en cours sur ce schéma")
+        require(conn, target.schema)  # the registry and the positions come from the migrations
         with conn.transaction():
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
-            ensure_registry(db)
             old_version = current_version(db, name)
             if old_version is None:  # never run: an empty version 1 and its views, swapped out below
                 old_version = ensure_current(db, projection_class).version
-        pos.ensure_tables(conn, target.schema)
         new = projection_class(old_version + 1)
 
         consumer = _consumer(target.bootstrap, batch)  # closed by the staging pass (or below)
@@ -414,7 +429,7 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
                 next_offsets.update(part.next_offsets)
             with conn.transaction():
                 drop_version(db, new)  # leftovers of an interrupted rebuild
-                pos.reset_group(conn, target.schema, new.group_id)
+                pos.reset_group(conn, target.schema, target.group(new))
                 create_tables(db, new)
                 for part in staged:
                     staging = sqlite3.connect(part.path)
@@ -434,11 +449,11 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
                     with conn.cursor().copy(sql.SQL(
                         'COPY {}.{} (consumer_group, ce_id, topic, partition, "offset") FROM STDIN'
                     ).format(sql.Identifier(target.schema), sql.Identifier(pos.APPLIED))) as copy:
-                        group = _copy_text(new.group_id)
+                        group = _copy_text(target.group(new))
                         for i in range(0, len(part.entries), 5000):
                             copy.write("".join(f"{group}\t{_copy_text(c)}\t{_copy_text(t)}\t{p}\t{o}\n"
                                                for c, t, p, o in part.entries[i:i + 5000]))
-                pos.advance_positions(conn, target.schema, new.group_id,
+                pos.advance_positions(conn, target.schema, target.group(new),
                                       {(target.topic, p): o for p, o in next_offsets.items()})
 
         try:
@@ -464,7 +479,7 @@ def rebuild(target: Target, projection_class: type[Projection], *, progress: Pro
             old = projection_class(old_version)
             with conn.transaction():
                 drop_version(db, old)
-                pos.reset_group(conn, target.schema, old.group_id)
+                pos.reset_group(conn, target.schema, target.group(old))
         seconds = time.monotonic() - started
         return RebuildResult(name, old_version, new.version, applied, skipped, seconds)
     finally:

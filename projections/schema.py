@@ -1,7 +1,9 @@
 """Tables, views and versions of the read models, on PostgreSQL and on SQLite.
 
 ``projection_versions(name, version, swapped_at)`` says which version of each projection the
-views point at. Readers read the views; writers write the physical tables of a version.
+views point at (defined by the migrations: infra/postgres/migrations/, infra/sqlite/migrations/).
+The physical tables ``<table>_vN`` and their views stay dynamic, by design: a rebuild
+creates version N+1 beside N while N is still served. Readers read the views; writers write the physical tables of a version.
 
 * :func:`ensure_current` (start of a live runner): creates the tables of the current version
   and the views if missing, and registers version 1 the first time.
@@ -60,16 +62,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def ensure_registry(db: Db) -> None:
-    db.execute(
-        f"CREATE TABLE IF NOT EXISTS {REGISTRY} (name TEXT PRIMARY KEY, version BIGINT NOT NULL, "
-        "swapped_at TEXT NOT NULL)"
-    )
-
-
 def current_version(db: Db, name: str) -> int | None:
     """The version the views of ``name`` point at (None: never created)."""
-    ensure_registry(db)
     rows = db.fetchall(f"SELECT version FROM {REGISTRY} WHERE name = %s", (name,))
     return int(rows[0][0]) if rows else None
 
@@ -106,7 +100,6 @@ def _point_views(db: Db, projection: Projection) -> None:
 def ensure_current(db: Db, projection_class: type[Projection]) -> Projection:
     """The projection at its current version, its tables and views created if missing.
     Runs in the caller's transaction."""
-    ensure_registry(db)
     version = current_version(db, projection_class.name)
     projection = projection_class(version or 1)
     create_tables(db, projection)

@@ -1,45 +1,88 @@
 """The composition root: the one place that reads settings and wires adapters.
 
-Nothing connects at import time; `bootstrap()` does the wiring when a command asks for it.
+Two runtimes, one per way to run (docs/one-definition.md):
+
+* :class:`EmbeddedRuntime` — one process: the event store, the audit log, the webhooks, the
+  risk deadlines and the read models in SQLite files under `state_dir` (their tables from
+  infra/sqlite/migrations/), the in-process bus fed by a relay, the projections, the risk
+  engine and the alerting worker on that bus.
+* :class:`DistributedRuntime` — one process of a distributed deployment (the gateway, or a
+  worker: relay, ingest, risk, alerting, projections): the event store on PostgreSQL (the
+  eventsourcing library's own pool) and ONE shared `psycopg_pool.ConnectionPool`, sized by
+  `database_pool_size`, for everything else; every adapter and consumer runner takes it.
+
+Each owns what it built: `start()` starts its threads and consumers, `stop()` stops them,
+`close()` releases its pools. Nothing connects at import; building a runtime opens the pools
+and checks (distributed) that every migration is applied, with a French sentence if not.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from dataclasses import dataclass
+import queue
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    from domain.agencies import AgencyRegistry
+    from gateway.audit import PostgresAuditLog, SqliteAuditLog
+    from infra.bus import InProcessBus
+    from infra.kafka.cloudevents import CloudEvent
+    from infra.kafka.consumer import ConsumerRunner
+    from projections.base import Projection
+    from projections.embedded import EmbeddedProjections
+    from projections.postgres import LiveProjection, Target
+    from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
+    from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
+    from services.ports import Clock
+    from services.relay.relay import Relay
+    from services.risk import DeadlineIndex, RiskEngine
+    from services.risk.runner import EmbeddedRisk
+
+log = logging.getLogger("relais.bootstrap")
+
+#: A connection to the read models: SQLite (embedded) or PostgreSQL (distributed).
+ReadModelConnection: TypeAlias = "sqlite3.Connection | psycopg.Connection"
+#: Opens one; `with runtime.readmodels() as conn: ...` (closed or given back on exit).
+ReadModels: TypeAlias = "Callable[[], AbstractContextManager[ReadModelConnection]]"
 
 
-@dataclass
-class Relais:
-    """The wired system, handed to the gateway and the workers."""
+class Worker(Protocol):
+    """What a runtime runs in a thread of its own until its stop event is set."""
 
-    settings: Settings
-    pathways: PathwaysHandler | None = None
-    # gateway (filled by ensure_gateway_adapters): embedded bus + relay onto it, audit log, webhooks
-    bus: Any = None
-    embedded_relay: Any = None
-    audit: Any = None
-    webhooks: Any = None
-    readmodels: Any = None  # connection factory to the projections' read models (list queries)
-    agencies: Any = None  # domain.agencies.AgencyRegistry (tokens name one of its agencies)
+    def run(self, stop: threading.Event) -> None: ...
 
 
-def bootstrap(settings: Settings | None = None) -> Relais:
-    settings = settings or Settings()
-    from services.pathways import PathwaysHandler
+def topic(settings: Settings, name: str) -> str:
+    """Full topic name: `relais.pathway-events`, `relais.inbound.siao`..."""
+    return f"{settings.topic_prefix}.{name}"
 
-    from infra.agencies import load_registry
 
-    return Relais(settings=settings, pathways=PathwaysHandler(build_pathways_application(settings)),
-                  agencies=load_registry(settings.agencies_file))
+def group_id(settings: Settings, name: str) -> str:
+    """The consumer group `name` of this deployment: `<topic prefix>-<name>`."""
+    from infra.kafka.topics import group_id as named
+
+    return named(settings.topic_prefix, name)
+
+
+def is_pathway_event(stored_topic: str) -> bool:
+    """Pathway events go on the wire; the idempotency records kept beside them do not."""
+    return stored_topic.startswith("domain.")
 
 
 # --- pathways (the eventsourcing application) -------------------------------------------------
@@ -49,7 +92,7 @@ def bootstrap(settings: Settings | None = None) -> Relais:
 CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
 
 
-def _cipher_key(settings: Settings) -> str:
+def cipher_key(settings: Settings) -> str:
     """The AES key encrypting event payloads: from settings, or (embedded mode only) one
     generated once and kept under state_dir, so that a restart can still read its events."""
     if settings.cipher_key is not None:
@@ -114,7 +157,7 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
             # eventsourcing.cipher:AESCipher took ~50-80 µs). Same stored format (nonce, tag,
             # ciphertext): stores written with either are read by the other.
             "CIPHER_TOPIC": CIPHER_TOPIC,
-            "CIPHER_KEY": _cipher_key(settings),
+            "CIPHER_KEY": cipher_key(settings),
             # Commands run on a cached copy of the pathway, without reading the store: a
             # copy made stale by another process collides on the version when saved, and
             # the handler then forgets it and runs the command again on fresh state.
@@ -131,145 +174,161 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     return PathwaysApplication(env=env)
 
 
-# --- workers: relay and ingest (distributed mode) ---------------------------------------------
+# --- the embedded runtime ---------------------------------------------------------------------
 
 
-def topic(settings: Settings, name: str) -> str:
-    """Full topic name: `relais.pathway-events`, `relais.inbound.siao`..."""
-    return f"{settings.topic_prefix}.{name}"
+@dataclass(eq=False)  # a runtime is an identity (it owns threads), not a value
+class EmbeddedRuntime:
+    """Everything of the embedded mode, in one process (see the module docstring)."""
+
+    settings: Settings
+    #: The agencies a token may name (infra/agencies.toml or RELAIS_AGENCIES_FILE).
+    agencies: AgencyRegistry
+    pathways: PathwaysHandler
+    audit: SqliteAuditLog
+    webhooks: SqliteWebhookRegistry
+    #: The read models' SQLite file, one connection per call.
+    readmodels: ReadModels
+    bus: InProcessBus
+    #: The event store's log onto the bus (Kafka's stand-in).
+    relay: Relay
+    alerting: AlertingWorker
+    #: None when built without them (gateway unit tests that read the event store only).
+    projections: EmbeddedProjections | None
+    risk: EmbeddedRisk | None
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, repr=False)
+    #: Alert changes waiting for the alerting thread (subscribed when built: none is missed).
+    _alert_inbox: queue.Queue[CloudEvent] = field(default_factory=queue.Queue, repr=False)
+    _risk_started: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from services.relay.wire import TYPE_PREFIX
+
+        alert_type = TYPE_PREFIX + "Alert"
+        self.bus.subscribe(lambda e: self._alert_inbox.put(e) if e.type.startswith(alert_type) else None)
+
+    @property
+    def started(self) -> bool:
+        return bool(self._threads)
+
+    def start(self) -> bool:
+        """Start the relay, the alerting worker and the risk engine; False if already started."""
+        if self._threads:
+            return False
+        self._stop.clear()
+        if self.risk is not None and not self._risk_started:  # its clock loop runs once per runtime
+            self.risk.start()
+            self._risk_started = True
+        self._threads = [
+            threading.Thread(target=self.relay.run, args=(self._stop,), name="embedded-relay", daemon=True),
+            threading.Thread(target=self._alerting_loop, name="embedded-alerting", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Stop the threads this runtime started (the pools stay open: see `close`)."""
+        self._stop.set()
+        if self.risk is not None:
+            self.risk.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+
+    def close(self) -> None:
+        """Stop, then release the files (read models, event store)."""
+        self.stop()
+        if self.projections is not None:
+            self.projections.close()
+        self.pathways.app.close()
+
+    def load_synthetic_territory(self, progress: bool = True) -> threading.Thread | None:
+        """When the event store is empty and `synthetic_pathways` > 0: load that many synthetic
+        pathways in a background thread (progress on stderr). Returns the thread, or None."""
+        if not self.settings.synthetic_pathways or self.pathways.app.recorder.max_notification_id() not in (None, 0):
+            return None
+        from services.territory.load import load
+
+        thread = threading.Thread(
+            target=load, args=(self.pathways, self.settings.synthetic_pathways),
+            kwargs={"territory": self.settings.territory, "progress": sys.stderr if progress else None},
+            name="synthetic-territory", daemon=True)
+        thread.start()
+        return thread
+
+    def _alerting_loop(self) -> None:
+        """The alerting worker on the bus. Its messages go back on the bus; webhooks are
+        delivered from this thread, so a slow receiver never holds the relay."""
+        inbox = self._alert_inbox
+        while not self._stop.is_set():
+            try:
+                first = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while not inbox.empty():
+                batch.append(inbox.get_nowait())
+            try:
+                self.alerting.handle(batch)
+            except Exception:  # noqa: BLE001 - keep alerting alive; the change is logged
+                log.exception("embedded alerting failed on a batch")
+
+    def __enter__(self) -> EmbeddedRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def is_pathway_event(stored_topic: str) -> bool:
-    """Pathway events go on the wire; the idempotency records kept beside them do not."""
-    return stored_topic.startswith("domain.")
-
-
-def build_relay(settings: Settings, app: PathwaysApplication | None = None):  # noqa: ANN201 - lazy import
-    """The outbox relay: this settings' event store -> `relais.pathway-events`."""
-    from collections.abc import Callable
-
-    from psycopg_pool import ConnectionPool
-
-    from infra.kafka.producer import EventProducer
-    from infra.kafka.publisher import KafkaPublisher
-    from services.relay.positions import PostgresPositionStore
-    from services.relay.relay import PostgresWaker, ReconnectingPublisher, Relay
-
-    app = app or build_pathways_application(settings)
-    pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
-
-    def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
-        # On first publish, not here: the relay must start (and retry) while Kafka is down.
-        producer = EventProducer(settings.kafka_bootstrap, client_id="relais-relay")
-        return KafkaPublisher(producer, topic(settings, "pathway-events")), lambda: producer.close(timeout=5)
-
-    return Relay(
-        app,
-        ReconnectingPublisher(connect),
-        PostgresPositionStore(pool, settings.database_schema),
-        is_published=is_pathway_event,
-        # Woken by the event store's NOTIFY on each write (the 50 ms poll stays as a fallback).
-        waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
-    )
-
-
-def build_ingest_runner(settings: Settings, agencies: list[str], pathways: PathwaysHandler | None = None):  # noqa: ANN201
-    """The ingest consumer over `relais.inbound.<agency>` for each agency."""
-    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
-    from services.ingest.handler import IngestHandler
+def build_embedded(settings: Settings | None = None, *, projections: bool = True, risk: bool = True,
+                   **store_overrides: str) -> EmbeddedRuntime:
+    """The embedded runtime. `projections=False` / `risk=False` leave those out (tests of
+    the gateway alone); `store_overrides` go to the event store (build_pathways_application)."""
+    from gateway.audit import SqliteAuditLog
+    from gateway.store import EventStoreReader
+    from infra.agencies import load_registry
+    from infra.bus import InProcessBus
+    from services.alerting.webhooks import SqliteWebhookRegistry, secret_box
+    from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysHandler
+    from services.relay.positions import MemoryPositionStore
+    from services.relay.relay import Relay
 
-    pathways = pathways or PathwaysHandler(build_pathways_application(settings))
-    config = RunnerConfig(
-        group_id="relais-ingest",
-        topics=[topic(settings, f"inbound.{agency}") for agency in agencies],
-        bootstrap_servers=settings.kafka_bootstrap,
-        schema=settings.database_schema,
-        deadletter_topic=topic(settings, "deadletter"),
-        on_duplicate="deadletter",
-    )
-    return ConsumerRunner(IngestHandler(pathways, topic_prefix=settings.topic_prefix), config, conninfo=settings.database_url)
+    settings = settings or Settings(mode="embedded")
+    state_dir = Path(settings.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pathways = PathwaysHandler(build_pathways_application(settings, **store_overrides))
+    bus = InProcessBus()
+    webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
+    read_models = state_dir / "read_models.sqlite3"
 
+    @contextlib.contextmanager
+    def readmodels() -> Iterator[sqlite3.Connection]:
+        from projections.embedded import connect
 
-# --- gateway: audit log, alert webhooks, embedded bus (appended for the GraphQL gateway) -------
+        conn = connect(read_models)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
-
-def ensure_gateway_adapters(relais: Relais) -> Relais:
-    """What the gateway needs beside the pathways: the audit log (SQLite file embedded,
-    PostgreSQL distributed), the webhook registry, and in embedded mode the in-process bus fed
-    by a relay from the event store (Kafka's stand-in for alert subscriptions)."""
-    settings = relais.settings
-    if relais.pathways is None:
-        from services.pathways import PathwaysHandler
-
-        relais.pathways = PathwaysHandler(build_pathways_application(settings))
-    if relais.audit is None or relais.webhooks is None:
-        from services.alerting.webhooks import secret_box
-
-        if settings.mode == "distributed":
-            from psycopg_pool import ConnectionPool
-
-            from gateway.audit import PostgresAuditLog
-            from services.alerting.webhooks import PostgresWebhookRegistry
-
-            pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
-                                  kwargs={"autocommit": True})
-            relais.audit = relais.audit or PostgresAuditLog(pool, settings.database_schema)
-            relais.webhooks = relais.webhooks or PostgresWebhookRegistry(pool, settings.database_schema,
-                                                                         box=secret_box(settings))
-            if relais.readmodels is None:  # `relais projections run` keeps them in database_schema
-                from gateway.index import postgres_readmodels
-
-                relais.readmodels = postgres_readmodels(settings.database_url, settings.database_schema)
-        else:
-            from gateway.audit import SqliteAuditLog
-            from services.alerting.webhooks import SqliteWebhookRegistry
-
-            state_dir = Path(settings.state_dir)
-            state_dir.mkdir(parents=True, exist_ok=True)
-            relais.audit = relais.audit or SqliteAuditLog(state_dir / "audit.sqlite3")
-            relais.webhooks = relais.webhooks or SqliteWebhookRegistry(state_dir / "webhooks.sqlite3",
-                                                                       box=secret_box(settings))
-    if settings.mode == "embedded" and relais.bus is None:
-        from infra.bus import InProcessBus
-        from services.relay.relay import Relay
-
-        relais.bus = InProcessBus()
-        from services.relay.positions import MemoryPositionStore
-
+    return EmbeddedRuntime(
+        settings=settings, agencies=load_registry(settings.agencies_file), pathways=pathways,
+        audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
+        webhooks=webhooks, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
-        relais.embedded_relay = Relay(relais.pathways.app, relais.bus, MemoryPositionStore(),
-                                      is_published=is_pathway_event, name="embedded")
-    return relais
-
-
-# --- projections (read models) ----------------------------------------------------------------
-
-
-def projection_target(settings: Settings):  # noqa: ANN201 - lazy import
-    """Where the distributed projections read (`<prefix>.pathway-events`) and write (PostgreSQL)."""
-    from projections.postgres import Target
-
-    return Target(
-        conninfo=settings.database_url,
-        schema=settings.database_schema,
-        bootstrap=settings.kafka_bootstrap,
-        topic=topic(settings, "pathway-events"),
-        deadletter_topic=topic(settings, "deadletter"),
+        relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
+        alerting=AlertingWorker(EventStoreReader(pathways.app), bus.publish, webhooks),
+        projections=build_embedded_projections(settings, bus) if projections else None,
+        risk=build_embedded_risk(settings, bus, pathways) if risk else None,
     )
 
 
-def build_projection_runner(settings: Settings, projection):  # noqa: ANN001, ANN201 - name or class
-    """The live runner of one projection (its current version; follows a rebuild's swap)."""
-    from projections.postgres import LiveProjection
-    from projections.registry import projection_class
-
-    cls = projection_class(projection) if isinstance(projection, str) else projection
-    return LiveProjection(projection_target(settings), cls)
-
-
-def build_embedded_projections(settings: Settings, bus=None):  # noqa: ANN001, ANN201
+def build_embedded_projections(settings: Settings, bus: InProcessBus | None = None) -> EmbeddedProjections:
     """Every projection in `state_dir/read_models.sqlite3`, subscribed to `bus` when given."""
     from projections.embedded import EmbeddedProjections
 
@@ -281,117 +340,265 @@ def build_embedded_projections(settings: Settings, bus=None):  # noqa: ANN001, A
     return projections
 
 
-# --- risk engine (rupture-risk alerts) --------------------------------------------------------
+def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: PathwaysHandler, *,
+                        clock: Clock | None = None, interval: float = 5.0) -> EmbeddedRisk:
+    """The engine on the in-process bus, its SQLite index `state_dir/risk_deadlines.sqlite3`
+    and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
+    from services.risk import SQLiteDeadlineIndex
+    from services.risk.runner import EmbeddedRisk
+
+    state_dir = Path(settings.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
+    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock), bus, interval=interval)
 
 
-def build_risk_engine(settings: Settings, pathways: PathwaysHandler | None = None, *, clock=None,  # noqa: ANN001, ANN201
-                      territories=None, deadlines=None):
-    """The rupture-risk engine on this settings' event store, with its deadline index:
-    PostgreSQL `risk_deadlines` in `database_schema` (distributed), or the SQLite file
-    `state_dir/risk_deadlines.sqlite3` (embedded). `clock` defaults to the system clock;
-    `territories` maps a territory to its TerritorySettings (defaults otherwise)."""
+def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: DeadlineIndex, *,
+                      clock: Clock | None = None, territories=None) -> RiskEngine:  # noqa: ANN001 - Mapping
+    """The rupture-risk engine on `pathways` with its deadline index. `clock` defaults to the
+    system clock; `territories` maps a territory to its TerritorySettings (defaults otherwise)."""
     from services.clock import SystemClock
-    from services.pathways import PathwaysHandler
-    from services.risk import PostgresDeadlineIndex, RiskEngine, SQLiteDeadlineIndex
+    from services.risk import RiskEngine
 
-    pathways = pathways or PathwaysHandler(build_pathways_application(settings))
-    if deadlines is None:
-        if settings.mode == "distributed":
-            from psycopg_pool import ConnectionPool
-
-            pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
-                                  kwargs={"autocommit": True}, name="risk-deadlines")
-            deadlines = PostgresDeadlineIndex(pool, settings.database_schema)
-            with deadlines.transaction() as conn:
-                deadlines.setup(conn)
-        else:
-            state_dir = Path(settings.state_dir)
-            state_dir.mkdir(parents=True, exist_ok=True)
-            deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
     return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories)
 
 
-def build_risk_runner(settings: Settings, engine=None):  # noqa: ANN001, ANN201
-    """The risk consumer over `relais.pathway-events` (group `relais-risk`): each event
-    re-evaluates its pathway; the deadline row is written in the runner's transaction."""
-    from infra.kafka.consumer import ConsumerRunner, RunnerConfig
-    from services.risk.runner import RiskConsumerHandler
-
-    engine = engine or build_risk_engine(settings)
-    config = RunnerConfig(
-        group_id="relais-risk",
-        topics=[topic(settings, "pathway-events")],
-        bootstrap_servers=settings.kafka_bootstrap,
-        schema=settings.database_schema,
-        deadletter_topic=topic(settings, "deadletter"),
-    )
-    return ConsumerRunner(RiskConsumerHandler(engine), config, conninfo=settings.database_url)
+# --- the distributed runtime ------------------------------------------------------------------
 
 
-def build_embedded_risk(settings: Settings, bus, pathways: PathwaysHandler | None = None, *,  # noqa: ANN001, ANN201
-                        clock=None, interval: float = 5.0):
-    """Embedded mode: the engine subscribed to the in-process bus, its SQLite index under
-    state_dir and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
-    from services.risk.runner import EmbeddedRisk
+@dataclass(eq=False)
+class DistributedRuntime:
+    """One process of a distributed deployment (see the module docstring). The gateway uses
+    `pathways`, `audit`, `webhooks` and `readmodels`; a worker process adds its workers
+    (`relay()`, `ingest(...)`, `risk_runner(...)`, `alerting()`, `projection(...)`) with
+    `add` and runs them with `start` (or `run_until` a stop event)."""
 
-    return EmbeddedRisk(build_risk_engine(settings, pathways, clock=clock), bus, interval=interval)
+    settings: Settings
+    #: The agencies a token may name (infra/agencies.toml or RELAIS_AGENCIES_FILE).
+    agencies: AgencyRegistry
+    #: The one shared pool of this process (everything but the event store).
+    pool: ConnectionPool
+    #: None in a process that never touches the event store (`relais projections run`): it
+    #: then needs neither the event store's pool nor the cipher key.
+    pathways: PathwaysHandler | None
+    audit: PostgresAuditLog
+    #: None without the event store too (webhook secrets are sealed with the cipher key).
+    webhooks: PostgresWebhookRegistry | None
+    #: A pooled connection whose search_path is the read models' schema.
+    readmodels: ReadModels
+    workers: list[Worker] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------------ workers
+
+    def event_store(self) -> PathwaysHandler:
+        """The pathways service, for the workers that need it."""
+        if self.pathways is None:
+            raise RuntimeError("this runtime was built without the event store (build_distributed(event_store=False))")
+        return self.pathways
+
+    def relay(self, app: PathwaysApplication | None = None) -> Relay:
+        """The outbox relay: the event store (`app`, default this runtime's) ->
+        `<prefix>.pathway-events`."""
+        from infra.kafka.producer import EventProducer
+        from infra.kafka.publisher import KafkaPublisher
+        from services.relay.positions import PostgresPositionStore
+        from services.relay.relay import PostgresWaker, ReconnectingPublisher
+        from services.relay.relay import Relay as RelayClass
+
+        settings, app = self.settings, app or self.event_store().app
+
+        def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+            # On first publish, not here: the relay must start (and retry) while Kafka is down.
+            producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "relay"))
+            return KafkaPublisher(producer, topic(settings, "pathway-events")), lambda: producer.close(timeout=5)
+
+        return RelayClass(
+            app, ReconnectingPublisher(connect), PostgresPositionStore(self.pool, settings.database_schema),
+            is_published=is_pathway_event,
+            # Woken by the event store's NOTIFY on each write (the 50 ms poll stays as a
+            # fallback). LISTEN needs a connection of its own, outside any pool.
+            waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
+        )
+
+    def ingest(self, agencies: Sequence[str]) -> ConsumerRunner:
+        """The ingest consumer over `<prefix>.inbound.<agency>` for each agency."""
+        from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+        from services.ingest.handler import IngestHandler
+
+        settings = self.settings
+        config = RunnerConfig(
+            group_id=group_id(settings, "ingest"),
+            topics=[topic(settings, f"inbound.{agency}") for agency in agencies],
+            bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
+            deadletter_topic=topic(settings, "deadletter"), on_duplicate="deadletter",
+        )
+        return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix), config,
+                              pool=self.pool)
+
+    def risk_engine(self, *, clock: Clock | None = None, territories=None) -> RiskEngine:  # noqa: ANN001
+        """The engine with its PostgreSQL deadline index (`risk_deadlines` in the schema)."""
+        from services.risk import PostgresDeadlineIndex
+
+        return build_risk_engine(self.settings, self.event_store(),
+                                 PostgresDeadlineIndex(self.pool, self.settings.database_schema),
+                                 clock=clock, territories=territories)
+
+    def risk_runner(self, engine: RiskEngine | None = None) -> ConsumerRunner:
+        """The risk consumer over `<prefix>.pathway-events` (group `<prefix>-risk`): each
+        event re-evaluates its pathway; the deadline row is written in the runner's transaction."""
+        from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+        from services.risk.runner import RiskConsumerHandler
+
+        settings = self.settings
+        config = RunnerConfig(
+            group_id=group_id(settings, "risk"), topics=[topic(settings, "pathway-events")],
+            bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
+            deadletter_topic=topic(settings, "deadletter"),
+        )
+        return ConsumerRunner(RiskConsumerHandler(engine or self.risk_engine()), config, pool=self.pool)
+
+    def alerting(self) -> ConsumerRunner:
+        """The alerting worker on the consumer runner: `<prefix>.pathway-events` ->
+        `<prefix>.alerts` + agency webhooks (group `<prefix>-alerting`)."""
+        from gateway.store import EventStoreReader
+        from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+        from infra.kafka.producer import EventProducer
+        from infra.kafka.publisher import KafkaPublisher
+        from services.alerting.worker import AlertingHandler, AlertingWorker
+
+        settings = self.settings
+        publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "alerting")),
+                                   topic(settings, "alerts"))
+        worker = AlertingWorker(EventStoreReader(self.event_store().app), publisher.publish, self.webhooks)
+        config = RunnerConfig(
+            group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
+            bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
+            deadletter_topic=topic(settings, "deadletter"),
+        )
+        return ConsumerRunner(AlertingHandler(worker), config, pool=self.pool)
+
+    def projection_target(self) -> Target:
+        return projection_target(self.settings, self.pool)
+
+    def projection(self, projection: str | type[Projection]) -> LiveProjection:
+        """The live runner of one projection (its current version; follows a rebuild's swap)."""
+        from projections.postgres import LiveProjection
+        from projections.registry import projection_class
+
+        cls = projection_class(projection) if isinstance(projection, str) else projection
+        return LiveProjection(self.projection_target(), cls)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def add(self, *workers: Worker) -> DistributedRuntime:
+        self.workers.extend(workers)
+        return self
+
+    @property
+    def started(self) -> bool:
+        return bool(self._threads)
+
+    def start(self) -> bool:
+        """Run every added worker in its own thread; False if already started."""
+        if self._threads:
+            return False
+        self._stop.clear()
+        self._threads = [threading.Thread(target=w.run, args=(self._stop,), name=f"worker-{i}-{type(w).__name__}",
+                                          daemon=True) for i, w in enumerate(self.workers)]
+        for thread in self._threads:
+            thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Set the stop event and wait for the workers (each finishes its transaction)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+        self._threads = []
+
+    def close(self) -> None:
+        self.stop()
+        self.pool.close()
+        if self.pathways is not None:
+            self.pathways.app.close()
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Start the workers and block until `stop` is set (SIGTERM) or every worker ended."""
+        self.start()
+        try:
+            while not stop.is_set() and any(t.is_alive() for t in self._threads):
+                stop.wait(0.5)
+        finally:
+            self.close()
+
+    def __enter__(self) -> DistributedRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def build_alerting(settings: Settings, pathways: PathwaysHandler | None = None):  # noqa: ANN201 - lazy import
-    """The alerting worker: `relais.pathway-events` -> `relais.alerts` + agency webhooks."""
+def build_distributed(settings: Settings | None = None, *, event_store: bool = True) -> DistributedRuntime:
+    """The distributed runtime: the shared pool (opened here), the adapters and, unless
+    `event_store=False` (a projections process), the event store and the webhook registry.
+    Raises MigrationError (French) when the schema lacks a migration."""
+    from psycopg import sql
     from psycopg_pool import ConnectionPool
 
-    from gateway.store import EventStoreReader
-    from infra.kafka.producer import EventProducer
-    from infra.kafka.publisher import KafkaPublisher
-    from services.alerting.webhooks import PostgresWebhookRegistry
-    from services.alerting.worker import AlertingWorker
+    from gateway.audit import PostgresAuditLog
+    from infra.agencies import load_registry
+    from infra.postgres.migrations import require
+    from services.alerting.webhooks import PostgresWebhookRegistry, secret_box
+    from services.pathways import PathwaysHandler
 
-    app = pathways.app if pathways is not None else build_pathways_application(settings)
-    pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
-    publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id="relais-alerting"),
-                               topic(settings, "alerts"))
-    from services.alerting.webhooks import secret_box
-
-    return AlertingWorker(EventStoreReader(app), publisher.publish,
-                          PostgresWebhookRegistry(pool, settings.database_schema, box=secret_box(settings)))
-
-
-# --- embedded mode: everything in one process ---------------------------------------------------
-
-
-def start_embedded(relais: Relais) -> Any:
-    """Embedded mode: the read models (SQLite) and the risk engine subscribed to the in-process
-    bus, the gateway reading those read models, and — when the event store is empty — a
-    synthetic territory loaded in the background (progress on stderr). The gateway's lifespan
-    starts the relay that feeds the bus. Returns the risk runtime (`.stop()` at shutdown)."""
-    import contextlib
-    import sqlite3
-    import sys
-    import threading
-
-    settings = relais.settings
-    ensure_gateway_adapters(relais)
-    build_embedded_projections(settings, relais.bus)
-    read_models = Path(settings.state_dir) / "read_models.sqlite3"
+    settings = settings or Settings(mode="distributed")
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.database_pool_size, open=True,
+                          kwargs={"autocommit": True}, name="relais")
+    try:
+        with pool.connection() as conn:
+            require(conn, settings.database_schema)
+        pathways = PathwaysHandler(build_pathways_application(settings)) if event_store else None
+    except BaseException:
+        pool.close()
+        raise
+    schema = settings.database_schema
 
     @contextlib.contextmanager
-    def connect() -> Any:
-        conn = sqlite3.connect(read_models, timeout=30)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def readmodels() -> Iterator[psycopg.Connection]:
+        # `relais projections run` keeps the read models in database_schema.
+        with pool.connection() as conn:
+            conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+            try:
+                yield conn
+            finally:
+                conn.execute("RESET search_path")
 
-    relais.readmodels = connect
-    risk = build_embedded_risk(settings, relais.bus, relais.pathways)
-    risk.start()
-    if settings.synthetic_pathways and relais.pathways.app.recorder.max_notification_id() in (None, 0):
-        from services.territory.load import load
+    return DistributedRuntime(
+        settings=settings, agencies=load_registry(settings.agencies_file), pool=pool, pathways=pathways,
+        audit=PostgresAuditLog(pool, schema),
+        webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
+        readmodels=readmodels,
+    )
 
-        threading.Thread(
-            target=load, args=(relais.pathways, settings.synthetic_pathways),
-            kwargs={"territory": settings.territory, "progress": sys.stderr},
-            name="synthetic-territory", daemon=True,
-        ).start()
-    return risk
+
+def projection_target(settings: Settings, pool: ConnectionPool | None = None) -> Target:
+    """Where the distributed projections read (`<prefix>.pathway-events`) and write (PostgreSQL)."""
+    from projections.postgres import Target
+
+    return Target(
+        conninfo=settings.database_url, schema=settings.database_schema, bootstrap=settings.kafka_bootstrap,
+        topic=topic(settings, "pathway-events"), deadletter_topic=topic(settings, "deadletter"),
+        group_prefix=settings.topic_prefix, pool=pool,
+    )
+
+
+Runtime: TypeAlias = "EmbeddedRuntime | DistributedRuntime"
+
+
+def bootstrap(settings: Settings | None = None) -> EmbeddedRuntime | DistributedRuntime:
+    """The runtime the settings' mode names, with everything a user runs."""
+    settings = settings or Settings()
+    return build_distributed(settings) if settings.mode == "distributed" else build_embedded(settings)

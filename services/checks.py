@@ -187,18 +187,10 @@ def check_database(url: str, schema: str = "public", timeout_s: int = 5) -> str:
     return f"PostgreSQL {version} sur {where}, schéma {schema} à jour"
 
 
-def _pending_migrations(conn, schema: str) -> list[str]:
-    from infra.postgres.migrations import discover
+def _pending_migrations(conn, schema: str) -> list[str]:  # noqa: ANN001
+    from infra.postgres.migrations import pending
 
-    wanted = {m.version: f"{m.version:03d}_{m.name}" for m in discover()}
-    exists = conn.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'schema_migrations'",
-        (schema,),
-    ).fetchone()
-    done: set[int] = set()
-    if exists:
-        done = {v for (v,) in conn.execute(f'SELECT version FROM "{schema}".schema_migrations')}
-    return [name for v, name in sorted(wanted.items()) if v not in done]
+    return [f"{m.version:03d}_{m.name}" for m in pending(conn, schema)]
 
 
 def _parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:

@@ -11,7 +11,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
-    from services.bootstrap import bootstrap
+    from services.bootstrap import EmbeddedRuntime, bootstrap
     from services.checks import CheckFailed, UnsafeConfiguration, security_problems, settings_from_env
 
     overrides = {}
@@ -26,26 +26,26 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     # Before anything connects or loads: outside development, no start on unsafe settings.
     problems = security_problems(settings)
+    if problems:
+        for line in problems:
+            print(f"relais serve : ERREUR : {line}", file=sys.stderr)
+        return 1
+    runtime = bootstrap(settings)
     try:
-        if problems:
-            raise UnsafeConfiguration(problems)
-        relais = bootstrap(settings)
-        app = create_app(relais)
+        app = create_app(runtime)
     except UnsafeConfiguration as unsafe:
+        runtime.close()
         for line in unsafe.problems:
             print(f"relais serve : ERREUR : {line}", file=sys.stderr)
         return 1
-    runtime = None
-    if settings.mode == "embedded":
-        from services.bootstrap import start_embedded
-
-        runtime = start_embedded(relais)
+    runtime.start()
+    if isinstance(runtime, EmbeddedRuntime):
+        runtime.load_synthetic_territory()
     print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/graphql", flush=True)
     try:
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
-        if runtime is not None:
-            runtime.stop()
+        runtime.close()
     return 0
 
 
@@ -86,32 +86,37 @@ def _worker_settings():  # noqa: ANN202 - lazy import keeps `relais --help` inst
     return Settings(mode="distributed")
 
 
-def _relay(args: argparse.Namespace) -> int:
+def _worker(build, *, event_store: bool = True) -> int:  # noqa: ANN001 - Callable[[DistributedRuntime], list[Worker]]
+    """A distributed worker process: JSON logs, the runtime (one shared pool), the workers
+    `build(runtime)` returns, each in its thread, until SIGTERM/SIGINT. `event_store=False`:
+    a process that reads Kafka only (projections) needs neither the event store nor the key."""
     import threading
 
     from infra.kafka.consumer import configure_json_logging, install_signal_handlers
-    from services.bootstrap import build_relay
+    from infra.postgres.migrations import MigrationError
+    from services.bootstrap import build_distributed
 
     configure_json_logging()
     stop = threading.Event()
     install_signal_handlers(stop)
-    build_relay(_worker_settings()).run(stop)
+    try:
+        runtime = build_distributed(_worker_settings(), event_store=event_store)
+    except MigrationError as exc:
+        print(f"relais : ERREUR : {exc}", file=sys.stderr, flush=True)
+        return 1
+    runtime.add(*build(runtime)).run_until(stop)
     return 0
+
+
+def _relay(args: argparse.Namespace) -> int:
+    return _worker(lambda runtime: [runtime.relay()])
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    import threading
-
-    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
     from infra.kafka.topics import load_topics
-    from services.bootstrap import build_ingest_runner
 
-    configure_json_logging()
-    stop = threading.Event()
-    install_signal_handlers(stop)
     agencies = args.agencies or [s.name.rsplit(".", 1)[1] for s in load_topics(prefix="x") if ".inbound." in s.name]
-    build_ingest_runner(_worker_settings(), agencies).run(stop)
-    return 0
+    return _worker(lambda runtime: [runtime.ingest(agencies)])
 
 
 def _projections(args: argparse.Namespace) -> int:
@@ -131,27 +136,11 @@ def _projections(args: argparse.Namespace) -> int:
             print("relais projections rebuild : ERREUR : nommez UNE projection.", file=sys.stderr)
             return 2
         return _rebuild(classes[0], embedded=args.embedded)
-    import threading
-
-    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
-    from services.bootstrap import build_projection_runner
-
-    configure_json_logging()
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    settings = _worker_settings()
-    threads = [threading.Thread(target=build_projection_runner(settings, cls).run, args=(stop,),
-                                name=f"projection-{cls.name}") for cls in classes]
-    for thread in threads:
-        thread.start()
-    while any(t.is_alive() for t in threads):
-        for thread in threads:
-            thread.join(timeout=0.5)
-    return 0
+    return _worker(lambda runtime: [runtime.projection(cls) for cls in classes], event_store=False)
 
 
 def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
-    from projections.progress import Progress
+    from infra.progress import Progress
 
     progress = Progress(f"reconstruction {cls.name}")
     if embedded:
@@ -164,20 +153,26 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
         settings = Settings(mode="embedded")
         app, bus = build_pathways_application(settings), InProcessBus()
         relay = Relay(app, bus, MemoryPositionStore(), is_published=is_pathway_event, batch_size=5000)
-        while relay.run_once():  # the event store's log, in order
-            pass
+        replay = Progress("relecture du journal", unit="notifications", rate_unit="notif/s")
+        replay.start(app.recorder.max_notification_id() or 0)
+        done = 0
+        while n := relay.run_once():  # the event store's log, in order
+            done += n
+            replay.update(done)
+        replay.finish()
         read_models = build_embedded_projections(settings)
         before = read_models.projections[cls.name].version
         new = read_models.rebuild(cls.name, bus.events(), progress=progress)
         print(f"relais projections : {cls.name} reconstruite depuis le journal des événements "
               f"(v{before} -> v{new.version})", flush=True)
         return 0
+    from infra.postgres.migrations import MigrationError
     from projections.postgres import RebuildRunning, rebuild
     from services.bootstrap import projection_target
 
     try:
         result = rebuild(projection_target(_worker_settings()), cls, progress=progress)
-    except RebuildRunning as exc:
+    except (RebuildRunning, MigrationError) as exc:
         print(f"relais projections : ERREUR : {exc}", file=sys.stderr)
         return 1
     rate = f"{result.rate:,.0f}".replace(",", " ")
@@ -188,18 +183,7 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
 
 
 def _alerting(args: argparse.Namespace) -> int:
-    import threading
-
-    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
-    from services.alerting.worker import run_kafka
-    from services.bootstrap import build_alerting, topic
-
-    configure_json_logging()
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    settings = _worker_settings()
-    run_kafka(build_alerting(settings), settings.kafka_bootstrap, topic(settings, "pathway-events"), stop)
-    return 0
+    return _worker(lambda runtime: [runtime.alerting()])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -279,37 +263,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _risk(args: argparse.Namespace) -> int:
     import logging
-    import threading
 
-    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
-    from services.bootstrap import build_risk_engine, build_risk_runner
     from services.risk.runner import ClockLoop
 
-    configure_json_logging()
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    settings = _worker_settings()
-    engine = build_risk_engine(settings)
-    engine.sweep_batch = args.batch
-    if args.sweep_once:
-        result = engine.sweep()
-        logging.getLogger("relais.risk").info("sweep done", extra={
-            "event": "sweep_once", "due": result.due, "raised": result.raised, "resolved": result.resolved,
-            "escalated": result.escalated})
-        return 0
-    clock_loop = ClockLoop(engine, args.interval).start()
-    try:
-        build_risk_runner(settings, engine).run(stop)
-    finally:
-        clock_loop.stop()
-    return 0
+    def workers(runtime):  # noqa: ANN001, ANN202 - DistributedRuntime -> list[Worker]
+        engine = runtime.risk_engine()
+        engine.sweep_batch = args.batch
+        if args.sweep_once:
+            result = engine.sweep()
+            logging.getLogger("relais.risk").info("sweep done", extra={
+                "event": "sweep_once", "due": result.due, "raised": result.raised, "resolved": result.resolved,
+                "escalated": result.escalated})
+            return []
+        return [ClockLoop(engine, args.interval), runtime.risk_runner(engine)]
+
+    return _worker(workers)
 
 
 def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     risk = sub.add_parser(
         "risk",
         help="rupture-risk engine: alerts from pathway events and deadlines (runs until SIGTERM)",
-        description="The rupture-risk engine. Consumes <prefix>.pathway-events (group relais-risk): every "
+        description="The rupture-risk engine. Consumes <prefix>.pathway-events (group <prefix>-risk, "
+        "e.g. relais-risk): every "
         "event re-evaluates its pathway's rules and raises, resolves or escalates alerts as pathway "
         "events; a clock loop sweeps the PostgreSQL deadline index (risk_deadlines) every --interval "
         "seconds and evaluates only the pathways whose deadline passed. Several processes may run "
@@ -362,14 +338,15 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _territory(args: argparse.Namespace) -> int:
-    from services.bootstrap import bootstrap
+    from services.bootstrap import build_pathways_application
+    from services.pathways import PathwaysHandler
     from services.settings import Settings
     from services.territory.load import Refused, load
 
     settings = Settings()
-    relais = bootstrap(settings)
+    pathways = PathwaysHandler(build_pathways_application(settings))  # the event store alone
     try:
-        sent = load(relais.pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory)
+        sent = load(pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory)
     except Refused as refused:
         print(f"relais territory : ERREUR : {refused}", file=sys.stderr)
         return 1

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     state_dir: Path = Field(Path(".relais"), description="Where the embedded mode keeps its files.")
     database_url: str = Field(DEFAULT_DATABASE_URL, description="PostgreSQL URL (distributed mode).")
     database_schema: str = Field("public", description="PostgreSQL schema holding Relais tables.")
+    database_pool_size: int = Field(
+        12, ge=2, le=200,
+        description="Connections of the process's one shared PostgreSQL pool (audit, webhooks, positions, "
+        "deadlines, consumers, read models); the event store has the eventsourcing library's own pool.",
+    )
     kafka_bootstrap: str = Field(DEFAULT_KAFKA_BOOTSTRAP, description="Kafka bootstrap servers.")
     topic_prefix: str = Field("relais", description="Prefix of every Kafka topic name.")
     cipher_key: SecretStr | None = Field(

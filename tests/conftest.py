@@ -75,10 +75,30 @@ def pg_url() -> str:
 
 @pytest.fixture
 def pg_schema(pg_url: str) -> Iterator[str]:
-    """A fresh, uniquely named schema in that database; dropped (CASCADE) after the test."""
+    """A fresh, uniquely named schema in that database with every migration applied (as
+    up.sh applies them to `public`: the migrations own Relais's tables); dropped (CASCADE)
+    after the test."""
     import psycopg
 
+    from infra.postgres.migrations import apply
+
     name = _unique("t")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        apply(pg_url, name)
+        yield name
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def pg_bare_schema(pg_url: str) -> Iterator[str]:
+    """A fresh schema with nothing in it, not even the migrations (tests of the runner)."""
+    import psycopg
+
+    name = _unique("b")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
     try:

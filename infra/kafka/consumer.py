@@ -29,8 +29,9 @@ How a batch is applied
 
 Any other exception (database down, a bug in a handler, the broker refusing the DLQ copy)
 rolls the transaction back, moves the consumer back to the first record of the failed batch
-and is raised by :meth:`ConsumerRunner.run_once`; :meth:`ConsumerRunner.run` logs it, backs
-off (exponentially, up to ``backoff_max_s``) and tries again. Nothing advances until the
+and is raised by :meth:`ConsumerRunner.run_once`; :meth:`ConsumerRunner.run` backs off
+(infra/retry.py: exponentially with jitter, up to ``backoff_max_s``, logged once per outage)
+and tries again. Nothing advances until the
 batch commits.
 
 On every partition assignment the runner seeks each partition to the position stored in
@@ -49,7 +50,6 @@ import logging
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,6 +72,8 @@ from infra.kafka.cloudevents import (
 from infra.kafka.deadletter import DEFAULT_DEADLETTER_TOPIC, DeadLetterPublisher
 from infra.kafka.producer import EventProducer
 from infra.postgres import positions as pos
+from infra.retry import Backoff
+from infra.postgres.migrations import require
 
 log = logging.getLogger("relais.kafka.consumer")
 
@@ -277,20 +279,22 @@ class ConsumerRunner:
         self._reset: set[TP] = set()
         self._pending_seek: set[TopicPartition] = set()
         self._buffer: dict[TP, list[Any]] = {}
-        self._backoff = config.backoff_initial_s
+        self.backoff = Backoff(f"consumer {config.group_id}", log, initial=config.backoff_initial_s,
+                               maximum=config.backoff_max_s)
         self.totals = BatchResult()
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Open the pool, create the position tables, call ``handler.setup``, join the group."""
+        """Open the pool, check the migrations are applied (they own the position tables),
+        call ``handler.setup``, join the group."""
         if self._started:
             return
         cfg = self.config
         if self._own_pool:
             self.pool.open(wait=True, timeout=cfg.db_timeout_s)
         with self.pool.connection(timeout=cfg.db_timeout_s) as conn:
-            pos.ensure_tables(conn, cfg.schema)
+            require(conn, cfg.schema)
             setup = getattr(self.handler, "setup", None)
             if callable(setup):
                 with conn.transaction():
@@ -369,15 +373,9 @@ class ConsumerRunner:
                 try:
                     self.start()  # retried too: the database or the broker may be down
                     self.run_once()
-                    self._backoff = self.config.backoff_initial_s
+                    self.backoff.succeeded()
                 except Exception as exc:  # noqa: BLE001 - retried
-                    self._log(
-                        "error", "batch failed; will retry", event="retry", error=repr(exc),
-                        backoff_s=round(self._backoff, 3),
-                        traceback=traceback.format_exc(limit=5),
-                    )
-                    stop.wait(self._backoff)
-                    self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
+                    self.backoff.wait(stop, exc, group=self.config.group_id)
         finally:
             self.close()
 

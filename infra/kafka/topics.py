@@ -35,6 +35,15 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
+def group_id(prefix: str, name: str) -> str:
+    """The consumer group `name` of the deployment whose topics start with `prefix`:
+    `group_id("relais", "risk") == "relais-risk"`. Every consumer group of Relais is named
+    here (ingest, risk, alerting, each projection version, the checksum projection), so two
+    deployments sharing a cluster (prefixes `prod`, `recette`) never share a group and never
+    take each other's partitions."""
+    return f"{prefix}-{name}"
+
+
 def load_topics(path: Path = TOPICS_FILE, prefix: str = "relais") -> list[TopicSpec]:
     """Read the topic definitions; names come back as `<prefix>.<name>`."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -9,6 +9,16 @@ once. A file changed after it was applied is an error (write a new migration ins
     python -m infra.postgres.migrations status [...]
 
 Defaults come from RELAIS_DATABASE_URL and RELAIS_DATABASE_SCHEMA (services.settings).
+
+The migrations own every table Relais writes (audit, webhooks, deliveries, risk deadlines,
+relay and consumer positions, applied CloudEvents ids, projection registry and positions,
+checksums); no constructor creates one, and :func:`require` (called by the composition root
+and the consumer runner when they start) refuses a schema with a migration missing, in one
+French sentence. Two kinds of tables are left out by design: the event store's, created by
+the eventsourcing library's recorder, and the projections' versioned tables `<table>_vN`
+with their views, created by projections/schema.ensure_current when a version starts or a
+rebuild builds N+1 beside N. The embedded mode's SQLite files get the same list from
+infra/sqlite/migrations/ (infra/sqlite/migrations.py).
 """
 
 from __future__ import annotations
@@ -121,6 +131,28 @@ def status(conninfo: str, schema: str = "public", directory: Path = MIGRATIONS_D
         if exists:
             done = {v for (v,) in conn.execute(f"SELECT version FROM {_ident(schema)}.schema_migrations")}
     return [(m, m.version in done) for m in migrations]
+
+
+def pending(conn, schema: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:  # noqa: ANN001
+    """The migrations not applied in `schema`, on an open psycopg connection."""
+    exists = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'schema_migrations'",
+        (schema,),
+    ).fetchone()
+    done = set()
+    if exists:
+        done = {v for (v,) in conn.execute(f"SELECT version FROM {_ident(schema)}.schema_migrations")}
+    return [m for m in discover(directory) if m.version not in done]
+
+
+def require(conn, schema: str) -> None:  # noqa: ANN001 - psycopg.Connection
+    """Raise :class:`MigrationError` (French) unless every migration is applied in `schema`."""
+    missing = pending(conn, schema)
+    if missing:
+        names = ", ".join(f"{m.version:03d}_{m.name}" for m in missing)
+        raise MigrationError(
+            f"schéma PostgreSQL {schema} : migration(s) non appliquée(s) : {names} : lancez "
+            f"`python -m infra.postgres.migrations apply --schema {schema}` (infra/scripts/up.sh le fait)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Consumer positions and applied-event ids, kept in PostgreSQL beside the read models.
 
-Two tables per schema, created idempotently by :func:`ensure_tables`:
+Two tables per schema, defined by infra/postgres/migrations/002_service_tables.sql:
 
 ``kafka_consumer_positions(consumer_group, topic, partition, next_offset, updated_at)``
     the next offset to apply, per consumer group and partition. It is the *truth* about what a
@@ -15,7 +15,6 @@ Every function takes an open psycopg connection and works in the caller's transa
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -30,42 +29,6 @@ TP = tuple[str, int]
 
 def _t(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
-
-
-def ensure_tables(conn: psycopg.Connection, schema: str) -> None:
-    """Create the schema and both tables if missing (safe to run concurrently)."""
-    lock = zlib.crc32(f"relais.positions.{schema}".encode())
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        conn.execute(
-            sql.SQL(
-                """CREATE TABLE IF NOT EXISTS {} (
-                    consumer_group text NOT NULL,
-                    topic text NOT NULL,
-                    partition integer NOT NULL,
-                    next_offset bigint NOT NULL CHECK (next_offset >= 0),
-                    updated_at timestamptz NOT NULL DEFAULT now(),
-                    PRIMARY KEY (consumer_group, topic, partition))"""
-            ).format(_t(schema, POSITIONS))
-        )
-        conn.execute(
-            sql.SQL(
-                """CREATE TABLE IF NOT EXISTS {} (
-                    consumer_group text NOT NULL,
-                    ce_id text NOT NULL,
-                    topic text NOT NULL,
-                    partition integer NOT NULL,
-                    "offset" bigint NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now(),
-                    PRIMARY KEY (consumer_group, ce_id))"""
-            ).format(_t(schema, APPLIED))
-        )
-        conn.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (consumer_group, applied_at)").format(
-                sql.Identifier(f"{APPLIED}_applied_at"), _t(schema, APPLIED)
-            )
-        )
 
 
 def load_positions(
@@ -200,7 +163,6 @@ def reset_group(conn: psycopg.Connection, schema: str, group: str) -> None:
 
 
 __all__ = [
-    "ensure_tables",
     "load_positions",
     "lock_positions",
     "advance_positions",

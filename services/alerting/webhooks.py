@@ -17,16 +17,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger("relais.alerting.webhooks")
 
 
 @dataclass(frozen=True)
@@ -81,25 +83,18 @@ class SecretBox:
 
 def secret_box(settings: Any) -> SecretBox:
     """The box for `settings`: the app's cipher key (embedded: the one kept in state_dir)."""
-    from services.bootstrap import _cipher_key
+    from services.bootstrap import cipher_key
 
-    return SecretBox(_cipher_key(settings))
-
-
-_DDL = [
-    "CREATE TABLE IF NOT EXISTS alerting_webhooks (agency TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS alerting_deliveries (agency TEXT NOT NULL, delivery_id TEXT NOT NULL, "
-    "delivered_at TEXT NOT NULL, PRIMARY KEY (agency, delivery_id))",
-]
+    return SecretBox(cipher_key(settings))
 
 
 class SqliteWebhookRegistry:
     def __init__(self, path: str | Path = ":memory:", *, box: SecretBox) -> None:
+        from infra.sqlite.migrations import connect
+
         self._box = box
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        for ddl in _DDL:
-            self._conn.execute(ddl)
+        self._conn = connect(path)  # the tables come from infra/sqlite/migrations/
 
     def register(self, agency: str, url: str) -> str:
         secret = secrets.token_urlsafe(32)
@@ -132,10 +127,8 @@ class SqliteWebhookRegistry:
 
 class PostgresWebhookRegistry:
     def __init__(self, pool: Any, schema: str = "public", *, box: SecretBox) -> None:
+        # The tables come from infra/postgres/migrations/.
         self._pool, self._schema, self._box = pool, schema, box
-        with pool.connection() as conn:
-            for ddl in _DDL:
-                conn.execute(ddl.replace("EXISTS alerting_", f'EXISTS "{schema}".alerting_'))
 
     def _t(self, name: str) -> str:
         return f'"{self._schema}".{name}'
@@ -169,29 +162,37 @@ class PostgresWebhookRegistry:
                          "ON CONFLICT DO NOTHING", (agency, delivery_id))
 
 
+class _Retry(Exception):
+    """A 5xx, 408 or 429 answer: worth another attempt."""
+
+
 def deliver(webhook: Webhook, delivery_id: str, payload: dict[str, Any], *,
             post: Callable[..., Any] | None = None, attempts: int = 6, base_delay: float = 0.5,
             sleep: Callable[[float], None] = time.sleep) -> bool:
-    """POST `payload`, signed; retry on network errors and 5xx/429 with exponential backoff
-    (0.5 s, 1 s, 2 s, ...). True once the receiver answered 2xx; False after the last try or
-    on a 4xx (the receiver refuses it: retrying will not help)."""
+    """POST `payload`, signed; retry on network errors and 5xx/408/429 with the project's
+    backoff (infra/retry.py: 0.5 s, 1 s, 2 s, ... with jitter). True once the receiver
+    answered 2xx; False after the last try or on another 4xx (the receiver refuses it:
+    retrying will not help)."""
     import httpx
 
+    from infra.retry import Backoff
+
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-    post = post or httpx.post
-    for attempt in range(attempts):
+    send = post or httpx.post
+
+    def attempt() -> bool:
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "X-Relais-Timestamp": timestamp,
                    "X-Relais-Delivery": delivery_id, "X-Relais-Signature": sign(webhook.secret, timestamp, body)}
-        try:
-            response = post(webhook.url, content=body, headers=headers, timeout=5.0)
-            status = response.status_code
-            if 200 <= status < 300:
-                return True
-            if 400 <= status < 500 and status not in (408, 429):
-                return False
-        except Exception:  # noqa: BLE001 - network error: retry
-            pass
-        if attempt + 1 < attempts:
-            sleep(base_delay * (2 ** attempt))
-    return False
+        status = send(webhook.url, content=body, headers=headers, timeout=5.0).status_code
+        if 200 <= status < 300:
+            return True
+        if 400 <= status < 500 and status not in (408, 429):
+            return False
+        raise _Retry(f"HTTP {status}")
+
+    backoff = Backoff(f"webhook {webhook.agency}", log, initial=base_delay, maximum=max(base_delay * 32, base_delay))
+    try:
+        return backoff.call(attempt, attempts=attempts, sleep=sleep)
+    except Exception:  # noqa: BLE001 - network error or 5xx on the last attempt
+        return False

@@ -8,25 +8,27 @@ receiving agency) carrying the alert's personal fields only as that agency may s
 agency registered a webhook, one signed POST (services.alerting.webhooks: HMAC-SHA256, retried
 with backoff, deduplicated by delivery id = alert change id + agency).
 
-At-least-once: the consumer commits its offsets after the batch is published and delivered;
-a restart may publish a change again (same `ce_id`: consumers drop it) but never delivers a
-webhook twice once it was acknowledged (deliveries table).
+In distributed mode it runs on the consumer runner (:class:`AlertingHandler`, group
+`<prefix>-alerting`): position in PostgreSQL in the batch's transaction, dead-letter with the
+reason, backoff. A restart may publish a change again (same `ce_id`: consumers drop it) but
+never delivers a webhook twice once it was acknowledged (deliveries table). In embedded mode
+it follows the in-process bus (services.bootstrap.EmbeddedRuntime).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from domain.disclosure import alert_category
 from gateway.permissions import decide_for_agency
 from gateway.store import EventStoreReader
-from gateway.subscriptions import AlertChangeKind, FeedItem, _at_version, feed_item
+from gateway.subscriptions import AlertChangeKind, FeedItem, feed_item, pathway_at_version
 from gateway.views import access_of, alert_view
 from infra.kafka.cloudevents import CloudEvent
+from infra.kafka.consumer import ConsumedMessage
 from services.alerting.webhooks import WebhookRegistry, deliver
 
 log = logging.getLogger("relais.alerting")
@@ -43,7 +45,7 @@ def alert_payload(item: FeedItem, agency: str, history: Any) -> dict[str, Any] |
     disclosure = decide_for_agency(agency, access_of(history.pathway))
     if not disclosure.can_see_pathway:
         return None
-    then = _at_version(history, item.version)
+    then = pathway_at_version(history, item.version)
     alert = then.alerts.get(item.alert_id) if then is not None else None
     if alert is None:
         return None
@@ -111,28 +113,20 @@ class AlertingWorker:
         return len(out)
 
 
-def run_kafka(worker: AlertingWorker, bootstrap: str, source_topic: str, stop: threading.Event,
-              group_id: str = "relais-alerting") -> None:
-    """Consume `source_topic` in a consumer group; commit after each handled batch."""
-    from kafka import KafkaConsumer
+class AlertingHandler:
+    """The alerting worker as a consumer runner's handler (infra/kafka/consumer.py): the
+    runner records its position in PostgreSQL in the batch's transaction, sends a record that
+    is not a CloudEvent to the dead-letter topic with the reason, and backs off on a failure
+    (broker or database down) instead of dropping the batch. The batch's alert changes are
+    published, and delivered to webhooks, before that transaction commits: a crash in between
+    publishes them again (same `ce_id`: consumers drop it) and the deliveries table keeps a
+    webhook from being called twice once it answered."""
 
-    from infra.kafka.cloudevents import MalformedMessage, decode
+    def __init__(self, worker: AlertingWorker) -> None:
+        self.worker = worker
 
-    consumer = KafkaConsumer(source_topic, bootstrap_servers=bootstrap, group_id=group_id,
-                             enable_auto_commit=False, auto_offset_reset="earliest", client_id="relais-alerting")
-    try:
-        while not stop.is_set():
-            batches = consumer.poll(timeout_ms=200, max_records=500)
-            events = []
-            for records in batches.values():
-                for record in records:
-                    try:
-                        events.append(decode(record.key, record.value, record.headers))
-                    except MalformedMessage:
-                        continue
-            if batches:
-                worker.handle(events)
-                consumer.commit()
-    finally:
-        consumer.close()
+    def handle(self, conn: Any, message: ConsumedMessage) -> None:
+        self.handle_batch(conn, [message])
 
+    def handle_batch(self, conn: Any, messages: Sequence[ConsumedMessage]) -> None:
+        self.worker.handle([m.event for m in messages if m.event is not None])

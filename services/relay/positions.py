@@ -10,15 +10,8 @@ class PostgresPositionStore:
     """`relay_positions(name, notification_id)` in the event store's own database."""
 
     def __init__(self, pool: ConnectionPool, schema: str = "public") -> None:
-        self._pool = pool
+        self._pool = pool  # the table comes from infra/postgres/migrations/
         self._table = sql.SQL("{}.relay_positions").format(sql.Identifier(schema))
-        with pool.connection() as conn:
-            conn.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, "
-                    "notification_id bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
-                ).format(self._table)
-            )
 
     def load(self, name: str) -> int:
         with self._pool.connection() as conn:

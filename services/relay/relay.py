@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 
 from infra.kafka.cloudevents import CloudEvent
+from infra.retry import Backoff
 from services.ports import PositionStore, Publisher
 from services.relay.wire import to_cloud_event
 
@@ -81,23 +82,21 @@ class Relay:
     ) -> None:
         """Follow the log until `stop` is set. A failed batch (broker or database unreachable,
         delivery not acknowledged) is logged and retried from the stored position after a
-        backoff (doubling up to `backoff_max`): the relay outlives outages instead of exiting."""
+        backoff (infra/retry.py: doubling up to `backoff_max`, with jitter, logged once per
+        outage): the relay outlives outages instead of exiting."""
         try:
             position: int | None = self._positions.load(self.name)
         except Exception:  # noqa: BLE001 - the loop below retries
             position = None
         log.info("relay started", extra={"relay": self.name, "position": position})
-        backoff = backoff_initial
+        backoff = Backoff(f"relay {self.name}", log, initial=backoff_initial, maximum=backoff_max)
         while not stop.is_set():
             try:
                 relayed = self.run_once()
             except Exception as exc:  # noqa: BLE001 - retried; nothing advanced
-                log.error("relay batch failed; will retry", extra={"relay": self.name, "error": repr(exc),
-                                                                   "backoff_s": round(backoff, 3)})
-                stop.wait(backoff)
-                backoff = min(backoff * 2, backoff_max)
+                backoff.wait(stop, exc, relay=self.name)
                 continue
-            backoff = backoff_initial
+            backoff.succeeded()
             if relayed == 0:
                 if self.waker is not None:
                     self.waker.wait(idle_wait)

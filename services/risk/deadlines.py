@@ -1,7 +1,8 @@
 """The deadline index: when each open pathway must next be looked at by the risk engine.
 
 One row per pathway that has a future deadline (`risk_deadlines(pathway_id PK, territory,
-due_at)`, indexed on `due_at`). The engine writes the row after every evaluation (the next
+due_at)`, indexed on `due_at`; defined by the migrations, infra/postgres/migrations/ and
+infra/sqlite/migrations/). The engine writes the row after every evaluation (the next
 moment a rule could start firing with no new event, or an alert's escalation time) and deletes
 it when there is none. The clock sweep reads only the rows whose `due_at` has passed, through
 the index: it never scans every open pathway.
@@ -30,13 +31,6 @@ from uuid import UUID
 UTC = timezone.utc
 TABLE = "risk_deadlines"
 
-_CREATE = (
-    "CREATE TABLE IF NOT EXISTS {table} ("
-    " pathway_id {uuid} PRIMARY KEY,"
-    " territory TEXT NOT NULL,"
-    " due_at {ts} NOT NULL)"
-)
-_CREATE_INDEX = "CREATE INDEX IF NOT EXISTS {index} ON {table} (due_at)"
 _UPSERT = (
     "INSERT INTO {table} (pathway_id, territory, due_at) VALUES ({p}, {p}, {p}) "
     "ON CONFLICT (pathway_id) DO UPDATE SET territory = excluded.territory, due_at = excluded.due_at"
@@ -64,9 +58,6 @@ class DeadlineIndex(ABC):
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """A connection inside a transaction, committed on exit (rolled back on error)."""
-
-    @abstractmethod
-    def setup(self, conn: Any) -> None: ...
 
     @abstractmethod
     def _sql(self, template: str) -> Any: ...
@@ -125,9 +116,10 @@ class SQLiteDeadlineIndex(DeadlineIndex):
     dialect = "sqlite"
 
     def __init__(self, path: str = ":memory:") -> None:
+        from infra.sqlite.migrations import connect
+
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.setup(self._conn)
+        self._conn = connect(path)  # the table comes from infra/sqlite/migrations/
 
     def _sql(self, template: str) -> str:
         return template.format(table=TABLE, index=f"{TABLE}_due_at", uuid="TEXT", ts="TEXT", p="?")
@@ -141,10 +133,6 @@ class SQLiteDeadlineIndex(DeadlineIndex):
 
     def _from_db(self, value: Any) -> datetime:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-    def setup(self, conn: Any) -> None:
-        conn.execute(self._sql(_CREATE))
-        conn.execute(self._sql(_CREATE_INDEX))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -188,10 +176,6 @@ class PostgresDeadlineIndex(DeadlineIndex):
     def _due_sql(self) -> str:
         # Rows another sweeper holds are skipped, not waited for.
         return _DUE + " FOR UPDATE SKIP LOCKED"
-
-    def setup(self, conn: Any) -> None:
-        conn.execute(self._sql(_CREATE))
-        conn.execute(self._sql(_CREATE_INDEX))
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

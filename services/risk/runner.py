@@ -2,7 +2,7 @@
 (embedded), each with a clock loop that sweeps the deadline index every few seconds.
 
 Distributed: `RiskConsumerHandler` is the ConsumerRunner handler of `relais.pathway-events`
-(group `relais-risk`); each record re-evaluates its pathway and writes the pathway's deadline
+(group `<prefix>-risk`, e.g. `relais-risk`); each record re-evaluates its pathway and writes the pathway's deadline
 row on the runner's connection, in the runner's transaction with its position. The alert
 commands go to the pathways service (the event store), idempotent by id, so a batch replayed
 after a rollback sends the same commands and changes nothing. `ClockLoop` is a thread calling
@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from infra.kafka.consumer import ConsumedMessage, RejectMessage
+from infra.retry import Backoff
 from services.pathways import ConcurrencyExhausted
 from services.risk.engine import RiskEngine
 
@@ -42,9 +43,6 @@ class RiskConsumerHandler:
 
     def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
-
-    def setup(self, conn: Any) -> None:
-        self.engine.deadlines.setup(conn)
 
     def handle(self, conn: Any, message: ConsumedMessage) -> None:
         if message.event is None:
@@ -80,14 +78,23 @@ class ClockLoop:
 
     def _run(self) -> None:
         log.info("clock loop started", extra={"event": "clock_start", "interval_s": self.interval})
+        # A failed sweep is retried sooner than the next tick, never later than it.
+        backoff = Backoff("risk clock sweep", log, initial=min(0.2, self.interval), maximum=self.interval)
         while not self.stop_event.is_set():
             try:
                 self.engine.sweep()
                 self.sweeps += 1
-            except Exception as exc:  # noqa: BLE001 - retried at the next tick
-                log.exception("sweep failed; will retry", extra={"event": "sweep_failed", "error": repr(exc)})
+            except Exception as exc:  # noqa: BLE001 - retried
+                backoff.wait(self.stop_event, exc)
+                continue
+            backoff.succeeded()
             self.stop_event.wait(self.interval)
         log.info("clock loop stopped", extra={"event": "clock_stop", "sweeps": self.sweeps})
+
+    def run(self, stop: threading.Event) -> None:
+        """The runtime's worker protocol: sweep in the caller's thread until `stop` is set."""
+        self.stop_event = stop
+        self._run()
 
     def stop(self, timeout: float | None = 10.0) -> None:
         self.stop_event.set()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime
 from typing import TextIO
 
+from infra.progress import Progress
 from services.pathways import PathwaysHandler
 from services.territory.synthetic import generate
 
@@ -24,19 +24,16 @@ def load(handler: PathwaysHandler, count: int, *, seed: int = 1, territory: str 
         progress = sys.stderr
     elif progress is False:
         progress = None
-    started, sent = time.monotonic(), 0
+    bar = Progress(f"territoire {territory}", progress, unit="parcours", rate_unit="parcours/s")
+    bar.start(count)
+    sent = 0
     for done, story in enumerate(generate(count, seed=seed, territory=territory, now=now), start=1):
         for name, payload in story.commands:
             result = handler.handle_payload(name, payload)
             if not result.accepted:
                 raise Refused(f"{story.kind} {story.pathway_id}: {name} refusé : {result.rejection}")
             sent += 1
-        if progress is not None and (done == count or done % 25 == 0):
-            elapsed = max(time.monotonic() - started, 1e-6)
-            bar = "#" * int(30 * done / count)
-            progress.write(f"\rterritoire {territory} [{bar:<30}] {done}/{count} parcours, "
-                           f"{sent} commandes, {sent / elapsed:.0f} cmd/s")
-            progress.flush()
-    if progress is not None:
-        progress.write("\n")
+        bar.detail = f"{sent} commandes"
+        bar.update(done)
+    bar.finish()
     return sent

@@ -33,10 +33,10 @@ def tok(agency: str, role: str = "medecin") -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from gateway.app import create_app
-    from services.bootstrap import bootstrap
+    from services.bootstrap import build_embedded
 
     settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), mode="embedded", **identity_settings())
-    with serve(create_app(bootstrap(settings))) as base:
+    with serve(create_app(build_embedded(settings, projections=False, risk=False))) as base:
         yield base
 
 

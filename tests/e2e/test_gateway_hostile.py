@@ -23,10 +23,10 @@ LEAKS = ("Traceback", "File \"/", "Error(", "psycopg", "sqlite3", "eventsourcing
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     from gateway.app import create_app
-    from services.bootstrap import bootstrap
+    from services.bootstrap import build_embedded
 
-    relais = bootstrap(Settings(state_dir=tmp_path_factory.mktemp("hostile"), mode="embedded",
-                               **identity_settings()))
+    relais = build_embedded(Settings(state_dir=tmp_path_factory.mktemp("hostile"), mode="embedded",
+                                     **identity_settings()), projections=False, risk=False)
     app = create_app(relais)
     app.state.gateway.rate_limiter.capacity = 1e9  # the generator is not an abusive client
     with serve(app) as url:

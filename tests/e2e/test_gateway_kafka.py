@@ -80,15 +80,7 @@ def distributed(pg_url, pg_schema, kafka_bootstrap, kafka_admin, tmp_path):
 def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_even_across_a_restart(distributed):
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
-    from services.alerting.worker import run_kafka
-    from services.bootstrap import (
-        bootstrap,
-        build_alerting,
-        build_risk_engine,
-        build_risk_runner,
-        is_pathway_event,
-        topic,
-    )
+    from services.bootstrap import bootstrap, is_pathway_event, topic
     from services.relay.relay import Relay
 
     settings = distributed
@@ -97,12 +89,11 @@ def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_e
     producer = EventProducer(settings.kafka_bootstrap, client_id="e2e-relay")
     relay = Relay(relais.pathways.app, KafkaPublisher(producer, topic(settings, "pathway-events")), MemoryPositions(),
                   is_published=is_pathway_event)
-    risk = build_risk_runner(settings, build_risk_engine(settings, relais.pathways))
-    alerting = build_alerting(settings, relais.pathways)
+    risk = relais.risk_runner()
+    alerting = relais.alerting()
     threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
                threading.Thread(target=risk.run, args=(stop,), daemon=True),
-               threading.Thread(target=run_kafka, args=(alerting, settings.kafka_bootstrap,
-                                                        topic(settings, "pathway-events"), stop), daemon=True)]
+               threading.Thread(target=alerting.run, args=(stop,), daemon=True)]
     for thread in threads:
         thread.start()
     from gateway.app import create_app

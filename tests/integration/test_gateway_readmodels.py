@@ -51,7 +51,7 @@ def test_the_pathway_list_comes_from_the_projections_read_model(settings):
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
     from projections.registry import projection_class
-    from services.bootstrap import bootstrap, build_projection_runner, is_pathway_event, topic
+    from services.bootstrap import bootstrap, is_pathway_event, topic
     from services.relay.relay import Relay
 
     relais = bootstrap(settings)
@@ -59,7 +59,7 @@ def test_the_pathway_list_comes_from_the_projections_read_model(settings):
     producer = EventProducer(settings.kafka_bootstrap, client_id="t-relay")
     relay = Relay(relais.pathways.app, KafkaPublisher(producer, topic(settings, "pathway-events")), MemoryPositions(),
                   is_published=is_pathway_event)
-    runners = [build_projection_runner(settings, projection_class(name)) for name in ("pathway_summary", "caseload", "alerts")]
+    runners = [relais.projection(projection_class(name)) for name in ("pathway_summary", "caseload", "alerts")]
     threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True)]
     threads += [threading.Thread(target=r.run, args=(stop,), daemon=True) for r in runners]
     for thread in threads:

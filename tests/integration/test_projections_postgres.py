@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def producer(kafka_bootstrap):
 @pytest.fixture
 def target(pg_url, pg_schema, kafka_bootstrap, new_topic) -> Target:
     return Target(conninfo=pg_url, schema=pg_schema, bootstrap=kafka_bootstrap, topic=new_topic(3),
-                  deadletter_topic=new_topic(1, "dlq"),
+                  deadletter_topic=new_topic(1, "dlq"), group_prefix=f"t{uuid.uuid4().hex[:10]}",
                   runner_options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500})
 
 

@@ -43,10 +43,10 @@ class Api:
 @pytest.fixture
 def api(tmp_path) -> Iterator[Api]:
     from gateway.app import create_app
-    from services.bootstrap import bootstrap
+    from services.bootstrap import build_embedded
 
     settings = Settings(state_dir=tmp_path, mode="embedded", **identity_settings())
-    relais = bootstrap(settings)
+    relais = build_embedded(settings, projections=False, risk=False)
     app = create_app(relais)
     with TestClient(app) as client:
         yield Api(client)

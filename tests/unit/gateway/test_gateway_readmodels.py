@@ -3,7 +3,6 @@ own index: same answers, same authorisation (the index selects, the event store 
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 
@@ -21,25 +20,11 @@ LIST = ("query($after: String, $f: PathwayFilter) { pathways(first: 2, after: $a
 @pytest.fixture
 def api_on_readmodels(tmp_path):
     from gateway.app import create_app
-    from projections.embedded import EmbeddedProjections, connect
-    from services.bootstrap import bootstrap, ensure_gateway_adapters
+    from services.bootstrap import build_embedded
 
-    relais = ensure_gateway_adapters(bootstrap(Settings(state_dir=tmp_path, mode="embedded", **identity_settings())))
-    path = tmp_path / "readmodels.sqlite3"
-    projections = EmbeddedProjections(path)
-    projections.attach(relais.bus)
-
-    @contextlib.contextmanager
-    def readmodels():
-        conn = connect(path)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    relais.readmodels = readmodels
-    with TestClient(create_app(relais)) as client:
-        yield Api(client), projections
+    runtime = build_embedded(Settings(state_dir=tmp_path, mode="embedded", **identity_settings()), risk=False)
+    with TestClient(create_app(runtime)) as client:
+        yield Api(client), runtime.projections
 
 
 def all_ids(api: Api, who: str, f: dict | None = None) -> list[str]:

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 from projections import queries as q
 from projections.embedded import EmbeddedProjections, connect
-from projections.progress import Progress
+from infra.progress import Progress
 from projections.registry import PROJECTIONS
 from projections.schema import Db, table_rows
 from tests.unit.projections.conftest import World, open_pass_gp

@@ -44,4 +44,4 @@ def test_loading_the_same_territory_twice_adds_nothing(tmp_path: Path) -> None:
 def test_loading_shows_progress_with_a_rate(tmp_path: Path) -> None:
     out = io.StringIO()
     load(_handler(tmp_path), 4, progress=out)
-    assert "4/4 parcours" in out.getvalue() and "cmd/s" in out.getvalue()
+    assert "4/4 parcours" in out.getvalue() and "parcours/s" in out.getvalue()

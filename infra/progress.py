@@ -1,4 +1,9 @@
-"""A one-line progress bar on stderr: events done / total, rate in events/s, time left."""
+"""The one progress bar of Relais, for every long job: a rebuild (projections/postgres.py,
+projections/embedded.py), a replay of the event store (`relais projections rebuild
+--embedded`), a synthetic territory load (services/territory/load.py).
+
+One line on stderr, redrawn in place at most every `every` seconds: done / total in the
+job's unit, its rate per second, the time left."""
 
 from __future__ import annotations
 
@@ -15,17 +20,24 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    """``start(total)``, ``update(done)`` (redraws at most every ``every`` s), ``finish()``."""
+    """``start(total)``, ``update(done)`` (redraws at most every ``every`` s), ``finish()``.
 
-    def __init__(self, label: str, out: TextIO | None = sys.stderr, *, width: int = 30, every: float = 0.2) -> None:
+    ``unit`` names what is counted ("événements", "parcours"), ``rate_unit`` its rate
+    ("év/s", "parcours/s"); ``detail`` (optional) adds a word after the count, e.g. how many
+    commands a load sent."""
+
+    def __init__(self, label: str, out: TextIO | None = sys.stderr, *, width: int = 30, every: float = 0.2,
+                 unit: str = "événements", rate_unit: str = "év/s") -> None:
         self.label, self.out, self.width, self.every = label, out, width, every
+        self.unit, self.rate_unit = unit, rate_unit
+        self.detail = ""
         self.total = 0
         self.done = 0
         self.started = time.monotonic()
-        self._drawn = 0.0
+        self._drawn = float("-inf")  # the first update draws
 
     def start(self, total: int) -> None:
-        self.total, self.done, self.started, self._drawn = max(0, total), 0, time.monotonic(), 0.0
+        self.total, self.done, self.started, self._drawn = max(0, total), 0, time.monotonic(), float("-inf")
 
     def set_total(self, total: int) -> None:
         self.total = max(self.total, total)
@@ -40,8 +52,10 @@ class Progress:
         bar = "#" * int(self.width * frac)
         rate = self.rate
         eta = _duration((total - self.done) / rate) if rate > 0 and total > self.done else "0:00"
-        return (f"{self.label} [{bar:<{self.width}}] {self.done}/{total} événements "
-                f"{frac * 100:5.1f} % {rate:,.0f} év/s reste {eta}").replace(",", " ")
+        detail = f", {self.detail}" if self.detail else ""
+        rate_text = f"{rate:,.0f}".replace(",", " ")  # French thousands separator
+        return (f"{self.label} [{bar:<{self.width}}] {self.done}/{total} {self.unit}{detail} "
+                f"{frac * 100:5.1f} % {rate_text} {self.rate_unit} reste {eta}")
 
     def update(self, done: int, *, force: bool = False) -> None:
         self.done = done

@@ -1,0 +1,165 @@
+"""Distributed runtimes on the real broker: consumer groups follow the deployment's topic
+prefix, and alerting runs on the consumer runner (dead-letter with reason, keeps going)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+from eventsourcing.cipher import AESCipher
+from kafka import KafkaConsumer, KafkaProducer
+
+from infra.kafka.cloudevents import CloudEvent, encode
+from infra.kafka.deadletter import dlq_info
+from services.bootstrap import DistributedRuntime, build_distributed, topic
+from services.settings import Settings
+from tests.tokens import identity_settings
+
+
+
+@pytest.fixture
+def deployment(pg_url, kafka_bootstrap, kafka_admin, tmp_path) -> Iterator[Callable[[str], DistributedRuntime]]:
+    """`deployment(schema)`: a distributed runtime with its own topic prefix and topics."""
+    made: list[str] = []
+    runtimes: list[DistributedRuntime] = []
+
+    def make(schema: str) -> DistributedRuntime:
+        prefix = f"d{uuid.uuid4().hex[:10]}"
+        names = {f"{prefix}.pathway-events": 2, f"{prefix}.deadletter": 1, f"{prefix}.alerts": 1}
+        kafka_admin.create_topics({n: {"num_partitions": p, "replication_factor": 1} for n, p in names.items()},
+                                  wait_for_metadata=True)
+        made.extend(names)
+        runtime = build_distributed(Settings(
+            mode="distributed", database_url=pg_url, database_schema=schema, kafka_bootstrap=kafka_bootstrap,
+            topic_prefix=prefix, state_dir=tmp_path, environment="development", **identity_settings(), cipher_key=AESCipher.create_key(num_bytes=32),
+            database_pool_size=6))
+        runtimes.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+    kafka_admin.delete_topics(made, raise_errors=False)
+
+
+def _other_events(count: int) -> list[CloudEvent]:
+    """Valid CloudEvents that no Relais consumer acts on (they only move positions)."""
+    return [CloudEvent(id=str(uuid.uuid4()), source="/relais/tests", type="fr.relais.test.Other.v1",
+                       subject=f"p-{i}", partitionkey=f"p-{i}", time=datetime.now(timezone.utc), data={"i": i})
+            for i in range(count)]
+
+
+def _publish(bootstrap: str, name: str, events: list[CloudEvent], raw: list[bytes] = ()) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for value in raw:
+        producer.send(name, key=b"raw", value=value)
+    for event in events:
+        key, value, headers = encode(event)
+        producer.send(name, key=key, value=value, headers=headers)
+    producer.flush()
+    producer.close()
+
+
+def _positions(url: str, schema: str) -> dict[str, dict[str, int]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(f'SELECT consumer_group, topic, next_offset FROM "{schema}".kafka_consumer_positions'
+                            ).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for group, name, offset in rows:
+        out.setdefault(group, {}).setdefault(name, 0)
+        out[group][name] += offset
+    return out
+
+
+def test_two_deployments_on_one_broker_each_consume_their_own_topic_in_their_own_groups(
+    deployment, pg_url, pg_schema, kafka_bootstrap, kafka_admin
+):
+    # One database schema for both: the positions table then shows every group of both.
+    first, second = deployment(pg_schema), deployment(pg_schema)
+    counts = {first: 30, second: 17}
+    runners = {}
+    for runtime, count in counts.items():
+        _publish(kafka_bootstrap, topic(runtime.settings, "pathway-events"), _other_events(count))
+        runners[runtime] = [runtime.risk_runner(), runtime.alerting()]
+    deadline = time.monotonic() + 90
+    expected = {
+        f"{r.settings.topic_prefix}-{name}": {topic(r.settings, "pathway-events"): count}
+        for r, count in counts.items() for name in ("risk", "alerting")
+    }
+    try:
+        while time.monotonic() < deadline and _positions(pg_url, pg_schema) != expected:
+            for group in runners.values():
+                for runner in group:
+                    runner.run_once(timeout_ms=200)
+        # Each group consumed its own deployment's topic fully, and nothing of the other's.
+        assert _positions(pg_url, pg_schema) == expected
+        groups = {g["group_id"] for g in kafka_admin.list_groups()}
+        assert set(expected) <= groups
+        assert not {"relais-risk", "relais-alerting"} & set(expected)
+    finally:
+        for group in runners.values():
+            for runner in group:
+                runner.close()
+
+
+def _send(runtime: DistributedRuntime, name: str, pid: uuid.UUID, actor: str = "usmp", **fields) -> None:
+    result = runtime.event_store().handle_payload(name, {
+        "command_id": str(uuid.uuid4()), "pathway_id": str(pid),
+        "actor": {"agency": actor, "professional": "p", "role": "medecin"},
+        "occurred_at": datetime.now(timezone.utc).isoformat(), **fields})
+    assert result.accepted, result.rejection
+
+
+def _read(bootstrap: str, name: str, expect: int, timeout: float = 60.0) -> list:
+    consumer = KafkaConsumer(name, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+                             consumer_timeout_ms=1000)
+    out, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and len(out) < expect:
+            for records in consumer.poll(timeout_ms=500).values():
+                out.extend(records)
+    finally:
+        consumer.close()
+    return out
+
+
+def test_alerting_sends_a_malformed_record_to_the_dead_letter_topic_with_its_reason_and_keeps_going(
+    deployment, pg_schema, kafka_bootstrap
+):
+    runtime = deployment(pg_schema)
+    settings = runtime.settings
+    pid, alert = uuid.uuid4(), uuid.uuid4()
+    _send(runtime, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
+    _send(runtime, "AddAgency", pid, agency="siao", role="housing")
+    # A record that is no CloudEvent at all, before the pathway's events on the topic.
+    _publish(kafka_bootstrap, topic(settings, "pathway-events"), [], raw=[b"{not json"])
+    _send(runtime, "RaiseAlert", pid, actor="relais", alert_id=str(alert), rule_id="exit-without-housing",
+          subject="pathway", triggering_event_ids=[], owner_agency="siao",
+          suggested_action="Confirmer un hébergement avant la sortie", severity="high")
+    relay = runtime.relay()
+    while relay.run_once():
+        pass
+    runner = runtime.alerting()
+    try:
+        deadline = time.monotonic() + 60
+        # Three pathway events and the malformed record between them.
+        while time.monotonic() < deadline and (runner.totals.deadlettered < 1 or runner.totals.applied < 3):
+            runner.run_once(timeout_ms=300)
+        assert (runner.totals.deadlettered, runner.totals.applied) == (1, 3)
+        dead = _read(kafka_bootstrap, topic(settings, "deadletter"), 1)
+        alerts = _read(kafka_bootstrap, topic(settings, "alerts"), 2)
+    finally:
+        runner.close()
+    assert len(dead) == 1 and dead[0].value == b"{not json"
+    info = dlq_info(dead[0].headers)
+    assert info["dlq_reason"].startswith("malformed CloudEvent")
+    assert info["dlq_consumer_group"] == f"{settings.topic_prefix}-alerting"
+    # ...and the alert raised after it still reached both agencies taking part.
+    bodies = [json.loads(r.value) for r in alerts]
+    assert sorted(b["receiving_agency"] for b in bodies) == ["siao", "usmp"]
+    assert {b["alert_id"] for b in bodies} == {str(alert)}
