@@ -126,7 +126,7 @@ class EmbeddedProjections:
                         nid = event.notification_id
                         if nid is not None and nid <= pos:
                             continue
-                        self.db.run(projection.apply(event))
+                        self.db.run(projection.statements(event))
                         applied += 1
                         if nid is not None:
                             pos, moved = nid, True
@@ -165,7 +165,7 @@ class EmbeddedProjections:
                     if nid is not None and nid <= pos:
                         continue
                     seen.add(event.id)
-                    self.db.run(new.apply(event))
+                    self.db.run(new.statements(event))
                     if nid is not None:
                         pos = nid
 

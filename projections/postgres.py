@@ -68,7 +68,7 @@ class ProjectionHandler:
         except NotAPathwayEvent as exc:
             raise RejectMessage(f"projection {self.projection.name}: {exc}") from None
         execute = conn.execute
-        for statement in self.projection.apply(event):
+        for statement in self.projection.statements(event):
             execute(statement.sql, statement.params)
 
 
@@ -303,7 +303,7 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
                         continue
                     seen.add(wire.id)
                     entries.append((wire.id, r.topic, r.partition, r.offset))
-                    local.run(projection.apply(event))
+                    local.run(projection.statements(event))
                     applied += 1
             staging.execute("COMMIT")
             if report is not None and count:
