@@ -1,7 +1,9 @@
 """The FastAPI application: /health and /graphql (HTTP POST + graphql-transport-ws).
 
 `create_app(relais)` wires the gateway around an already-wired Relais (services.bootstrap):
-event-store reader, pathway index, audit log, alert feed (Kafka `relais.pathway-events` in
+the read side over the projections' read models (`relais.readmodels`: PostgreSQL in
+distributed mode, the embedded SQLite file fed by the in-process bus in embedded mode), the
+event-store reader for `asOf`, audit log, alert feed (Kafka `relais.pathway-events` in
 distributed mode, the in-process bus in embedded mode), and the hardening middleware.
 """
 
@@ -23,8 +25,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, authenticate_connection_params, authenticate_header
 from gateway.context import Context, GatewayServices
-from gateway.directory import Directory
 from gateway.hardening import GuardMiddleware, RateLimiter
+from gateway.readside import ReadSide
 from gateway.schema import build_schema
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
@@ -55,21 +57,14 @@ class GatewayRouter(GraphQLRouter):
 def build_services(relais: Relais) -> GatewayServices:
     from services.bootstrap import ensure_gateway_adapters
 
-    ensure_gateway_adapters(relais)
-    from gateway.index import DirectoryIndex, ReadModelIndex
-
-    app = relais.pathways.app
-    directory = Directory(app)
-    # The projections' read model lists pathways when the composition root provides a
-    # connection to it (`relais.readmodels`: a context-manager factory); else our own index.
-    readmodels = getattr(relais, "readmodels", None)
-    index = ReadModelIndex(readmodels) if readmodels is not None else DirectoryIndex(directory)
+    ensure_gateway_adapters(relais)  # the read models too (`relais.readmodels`), in both modes
     from gateway.audit import GroupCommitAuditLog
 
     audit = relais.audit if isinstance(relais.audit, GroupCommitAuditLog) else GroupCommitAuditLog(relais.audit)
-    return GatewayServices(settings=relais.settings, pathways=relais.pathways, reader=EventStoreReader(app),
-                           directory=directory, audit=audit, rate_limiter=RateLimiter(),
-                           alerts=AlertFeed(), webhooks=relais.webhooks, index=index)
+    read = ReadSide(relais.readmodels, wait_timeout_s=relais.settings.read_wait_timeout_s)
+    return GatewayServices(settings=relais.settings, pathways=relais.pathways, read=read,
+                           reader=EventStoreReader(relais.pathways.app), audit=audit, rate_limiter=RateLimiter(),
+                           alerts=AlertFeed(), webhooks=relais.webhooks)
 
 
 def create_app(relais: Relais) -> FastAPI:
@@ -119,8 +114,7 @@ def create_app(relais: Relais) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "mode": settings.mode, "indexed_pathways": len(services.directory),
-                "alert_changes": len(services.alerts)}
+        return {"status": "ok", "mode": settings.mode}
 
     return app
 
@@ -135,7 +129,7 @@ def _embedded_alerting(relais: Relais, services: GatewayServices, stop: threadin
 
     inbox: queue.Queue = queue.Queue()
     relais.bus.subscribe(lambda e: inbox.put(e) if e.type.startswith(TYPE_PREFIX + "Alert") else None)
-    worker = AlertingWorker(services.reader, relais.bus.publish, services.webhooks)
+    worker = AlertingWorker(services.read, relais.bus.publish, services.webhooks)
 
     def run() -> None:
         while not stop.is_set():
@@ -155,10 +149,10 @@ def _embedded_alerting(relais: Relais, services: GatewayServices, stop: threadin
 
 
 def start_background(relais: Relais, services: GatewayServices, stop: threading.Event) -> list[threading.Thread]:
-    """The index follower and the alert feed (and, embedded, the relay onto the bus)."""
+    """The alert feed (and, embedded, the alerting worker and the relay onto the bus)."""
     from services.bootstrap import topic
 
-    threads = [threading.Thread(target=services.directory.follow, args=(stop,), name="gateway-directory", daemon=True)]
+    threads: list[threading.Thread] = []
     if relais.bus is not None:
         relais.bus.subscribe(services.alerts.on_event)
         threads.append(_embedded_alerting(relais, services, stop))

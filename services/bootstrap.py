@@ -28,7 +28,8 @@ class Relais:
     embedded_relay: Any = None
     audit: Any = None
     webhooks: Any = None
-    readmodels: Any = None  # connection factory to the projections' read models (list queries)
+    readmodels: Any = None  # connection factory to the projections' read models (every gateway query)
+    embedded_projections: Any = None  # embedded mode: the projections on the bus (SQLite file)
 
 
 def bootstrap(settings: Settings | None = None) -> Relais:
@@ -214,7 +215,7 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
             relais.webhooks = relais.webhooks or PostgresWebhookRegistry(pool, settings.database_schema,
                                                                          box=secret_box(settings))
             if relais.readmodels is None:  # `relais projections run` keeps them in database_schema
-                from gateway.index import postgres_readmodels
+                from gateway.readside import postgres_readmodels
 
                 relais.readmodels = postgres_readmodels(settings.database_url, settings.database_schema)
         else:
@@ -237,6 +238,13 @@ def ensure_gateway_adapters(relais: Relais) -> Relais:
         # skip what they already applied by their own stored positions.
         relais.embedded_relay = Relay(relais.pathways.app, relais.bus, MemoryPositionStore(),
                                       is_published=is_pathway_event, name="embedded")
+    # --- read side (embedded): every projection on the bus, in state_dir/read_models.sqlite3,
+    # and the gateway reading that file.
+    if settings.mode == "embedded" and relais.readmodels is None:
+        from gateway.readside import sqlite_readmodels
+
+        relais.embedded_projections = build_embedded_projections(settings, relais.bus)
+        relais.readmodels = sqlite_readmodels(str(Path(settings.state_dir) / "read_models.sqlite3"))
     return relais
 
 
@@ -337,19 +345,21 @@ def build_alerting(settings: Settings, pathways: PathwaysHandler | None = None):
     """The alerting worker: `relais.pathway-events` -> `relais.alerts` + agency webhooks."""
     from psycopg_pool import ConnectionPool
 
-    from gateway.store import EventStoreReader
+    from gateway.readside import ReadSide, postgres_readmodels
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
     from services.alerting.webhooks import PostgresWebhookRegistry
     from services.alerting.worker import AlertingWorker
 
-    app = pathways.app if pathways is not None else build_pathways_application(settings)
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
     publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id="relais-alerting"),
                                topic(settings, "alerts"))
     from services.alerting.webhooks import secret_box
 
-    return AlertingWorker(EventStoreReader(app), publisher.publish,
+    # What each agency may see is decided on the read models (`relais projections run`).
+    read = ReadSide(postgres_readmodels(settings.database_url, settings.database_schema, max_size=2),
+                    wait_timeout_s=settings.read_wait_timeout_s)
+    return AlertingWorker(read, publisher.publish,
                           PostgresWebhookRegistry(pool, settings.database_schema, box=secret_box(settings)))
 
 
@@ -361,25 +371,11 @@ def start_embedded(relais: Relais) -> Any:
     bus, the gateway reading those read models, and — when the event store is empty — a
     synthetic territory loaded in the background (progress on stderr). The gateway's lifespan
     starts the relay that feeds the bus. Returns the risk runtime (`.stop()` at shutdown)."""
-    import contextlib
-    import sqlite3
     import sys
     import threading
 
     settings = relais.settings
-    ensure_gateway_adapters(relais)
-    build_embedded_projections(settings, relais.bus)
-    read_models = Path(settings.state_dir) / "read_models.sqlite3"
-
-    @contextlib.contextmanager
-    def connect() -> Any:
-        conn = sqlite3.connect(read_models, timeout=30)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    relais.readmodels = connect
+    ensure_gateway_adapters(relais)  # the read models on the bus, and the gateway reading them
     risk = build_embedded_risk(settings, relais.bus, relais.pathways)
     risk.start()
     if settings.synthetic_pathways and relais.pathways.app.recorder.max_notification_id() in (None, 0):

@@ -44,7 +44,16 @@ class Api:
         query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
                  "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
         fields = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}
-        return self(query, {"input": fields}, as_=as_)[name]
+        out = self(query, {"input": fields}, as_=as_)[name]
+        if out.get("version") is not None:  # read your writes: what the test reads next includes it
+            self.settle(fields["pathwayId"], out["version"])
+        return out
+
+    def settle(self, pathway_id: str, version: int) -> None:
+        """Wait (deadline: the settings') until every read model applied `version` of the pathway."""
+        from projections.registry import PROJECTIONS
+
+        self.client.app.state.gateway.read.wait_for(pathway_id, version, list(PROJECTIONS))
 
 
 @pytest.fixture
