@@ -39,13 +39,15 @@ class Api:
         assert not body.get("errors"), body
         return body["data"]
 
-    def send(self, command: str, fields: dict[str, Any], *, as_: str) -> dict[str, Any]:
+    def send(self, command: str, fields: dict[str, Any], *, as_: str, settle: bool = True) -> dict[str, Any]:
+        """Send a command; with `settle`, wait until every read model applied it (so that what
+        the test reads next includes it). `settle=False`: the answer alone, as a client gets it."""
         name = command[0].lower() + command[1:]
         query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
                  "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
         fields = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}
         out = self(query, {"input": fields}, as_=as_)[name]
-        if out.get("version") is not None:  # read your writes: what the test reads next includes it
+        if settle and out.get("version") is not None:
             self.settle(fields["pathwayId"], out["version"])
         return out
 
