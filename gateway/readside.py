@@ -343,13 +343,19 @@ class ReadSide:
 
     # ------------------------------------------------------------------ read-your-writes
     def applied(self, pathway_id: UUID | str, projections: Sequence[str]) -> int:
-        """The lowest version of `pathway_id` applied by every one of `projections` (0: none)."""
-        with self._db() as db:
-            lowest = None
-            for name in projections:
-                rows = db.fetchall(f"SELECT seq FROM {name}_{APPLIED} WHERE pathway_id = %s", (str(pathway_id),))
-                seq = int(rows[0][0]) if rows else 0
-                lowest = seq if lowest is None else min(lowest, seq)
+        """The lowest version of `pathway_id` applied by every one of `projections` (0: none,
+        or a read model not created yet: its runner has not started)."""
+        try:
+            with self._db() as db:
+                lowest = None
+                for name in projections:
+                    rows = db.fetchall(f"SELECT seq FROM {name}_{APPLIED} WHERE pathway_id = %s", (str(pathway_id),))
+                    seq = int(rows[0][0]) if rows else 0
+                    lowest = seq if lowest is None else min(lowest, seq)
+        except PublicError as error:
+            if error.code != "UNAVAILABLE":
+                raise
+            return 0
         return lowest or 0
 
     def wait_for(self, pathway_id: UUID | str, version: int, projections: Sequence[str],
