@@ -1,7 +1,8 @@
-"""Distributed mode on the real broker and PostgreSQL: an alert raised by the risk engine
-reaches a GraphQL subscriber through Kafka (`relais.pathway-events`), survives a gateway
-restart (the client resumes from its last cursor), and is published on `relais.alerts` with
-key = pathway id and fields as each agency may see them."""
+"""Distributed mode on the real broker and PostgreSQL, every projection running: an alert
+raised by the risk engine reaches a GraphQL subscriber through Kafka (`relais.pathway-events`)
+as the read models let it see it, survives a gateway restart (the client resumes from its last
+cursor), and is published on `relais.alerts` with key = pathway id and fields as each agency
+may see them (decided on the read models too)."""
 
 from __future__ import annotations
 
@@ -81,9 +82,11 @@ def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_e
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
     from services.alerting.worker import run_kafka
+    from projections.registry import PROJECTIONS
     from services.bootstrap import (
         bootstrap,
         build_alerting,
+        build_projection_runner,
         build_risk_engine,
         build_risk_runner,
         is_pathway_event,
@@ -99,7 +102,8 @@ def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_e
                   is_published=is_pathway_event)
     risk = build_risk_runner(settings, build_risk_engine(settings, relais.pathways))
     alerting = build_alerting(settings, relais.pathways)
-    threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
+    projections = [build_projection_runner(settings, cls) for cls in PROJECTIONS.values()]
+    threads = [*(threading.Thread(target=p.run, args=(stop,), daemon=True) for p in projections),threading.Thread(target=relay.run, args=(stop,), daemon=True),
                threading.Thread(target=risk.run, args=(stop,), daemon=True),
                threading.Thread(target=run_kafka, args=(alerting, settings.kafka_bootstrap,
                                                         topic(settings, "pathway-events"), stop), daemon=True)]
