@@ -92,7 +92,6 @@ EVENTS: dict[str, tuple[str, InformationCategory]] = {
     "GpSearchStarted": ("Recherche de médecin traitant", M), "OrientedToGp": ("Orientation vers un médecin", M),
     "FollowUpCallMade": ("Appel de suivi", M), "GpVisitOutcomeRecorded": ("Retour de consultation", M),
 }
-LIBRARY_FIELDS = {"originator_id", "originator_version", "timestamp", "actor", "occurred_at", "originator_topic"}
 
 
 #: Alerts whose subject, not their rule, says what they reveal: a newborn's missing housing is a

@@ -35,7 +35,16 @@ from infra.kafka.consumer import ConsumedMessage, ConsumerRunner, RejectMessage,
 from infra.postgres import positions as pos
 from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
 from projections.progress import Progress
-from projections.schema import Db, create_tables, current_version, drop_version, ensure_current, ensure_registry, swap
+from projections.schema import (
+    Db,
+    create_tables,
+    current_version,
+    drop_version,
+    ensure_current,
+    ensure_registry,
+    layout_changed,
+    swap,
+)
 
 log = logging.getLogger("relais.projections")
 
@@ -56,6 +65,11 @@ class ProjectionHandler:
         current = ensure_current(db, type(self.projection))
         if current.version != self.projection.version:
             create_tables(db, self.projection)  # a rebuild's version: tables only, no view
+        changed = layout_changed(db, self.projection)
+        if changed:  # a release changed the tables: feeding the old ones would fail row by row
+            raise RuntimeError(f"projection {self.projection.name} v{self.projection.version}: les tables "
+                               f"{', '.join(changed)} ont changé ; reconstruire la vue de lecture : "
+                               f"relais projections rebuild {self.projection.name}")
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None:
         ce = message.event
