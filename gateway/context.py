@@ -44,6 +44,9 @@ class Context(BaseContext):
         self.purpose = purpose
         self._audit: dict[tuple[str, str | None, str], list[set[Any]]] = {}
         self.record_loader: DataLoader[UUID, PathwayRecord | None] = DataLoader(load_fn=self._load_records)
+        #: (pathway, first, after) -> (timeline rows, total): the timelines of a page in one batch.
+        self.timeline_loader: DataLoader[tuple[UUID, int, int | None], tuple[list[dict[str, Any]], int]] = (
+            DataLoader(load_fn=self._load_timelines))
 
     # ------------------------------------------------------------------ caller
     def require(self, *roles: Role) -> Principal:
@@ -59,6 +62,10 @@ class Context(BaseContext):
         self.services.stats["sql_batches"] += 1
         found = await asyncio.to_thread(self.services.read.records, keys)
         return [found.get(key) for key in keys]
+
+    async def _load_timelines(self, keys: list[tuple[UUID, int, int | None]]) -> Sequence[tuple[list[dict[str, Any]], int]]:
+        self.services.stats["sql_batches"] += 1
+        return await asyncio.to_thread(self.services.read.timelines, keys)
 
     # ------------------------------------------------------------------ audit
     def audit_read(self, operation: str, pathway_id: UUID | str | None, categories: set[Any],

@@ -334,12 +334,26 @@ class ReadSide:
     def timeline(self, pathway_id: UUID | str, *, first: int, after: int | None) -> tuple[list[dict[str, Any]], int]:
         """Rows of the `timeline` read model after position `after` (first + 1 of them, to
         tell whether more follow), and how many rows the pathway has."""
+        return self.timelines([(UUID(str(pathway_id)), first, after)])[0]
+
+    def timelines(self, keys: Sequence[tuple[UUID, int, int | None]]) -> list[tuple[list[dict[str, Any]], int]]:
+        """`timeline` for many (pathway, first, after) at once: one query for the counts and
+        one per distinct position `after` (a page of pathways asks the same for all)."""
+        ids = list(dict.fromkeys(str(pid) for pid, _, _ in keys))
+        if not ids:
+            return []
+        rows_of: dict[tuple[str, int], list[dict[str, Any]]] = {}
         with self._db() as db:
-            total = int(db.fetchall("SELECT COUNT(*) FROM timeline WHERE pathway_id = %s", (str(pathway_id),))[0][0])
-            rows = _rows(db, "SELECT seq, event_type, category, label, occurred_at, recorded_at, agency, role "
-                             f"FROM timeline WHERE pathway_id = %s AND seq > %s ORDER BY seq LIMIT {int(first) + 1}",
-                         (str(pathway_id), int(after or 0)))
-        return rows, total
+            totals = dict(db.fetchall(f"SELECT pathway_id, COUNT(*) FROM timeline WHERE {_in('pathway_id', ids)} "
+                                      "GROUP BY pathway_id", ids))
+            for position in sorted({int(after or 0) for _, _, after in keys}):
+                wanted = list(dict.fromkeys(str(pid) for pid, _, after in keys if int(after or 0) == position))
+                for row in _rows(db, "SELECT pathway_id, seq, event_type, category, label, occurred_at, recorded_at, "
+                                     f"agency, role FROM timeline WHERE {_in('pathway_id', wanted)} AND seq > %s "
+                                     "ORDER BY pathway_id, seq", [*wanted, position]):
+                    rows_of.setdefault((row["pathway_id"], position), []).append(row)
+        return [(rows_of.get((str(pid), int(after or 0)), [])[:int(first) + 1], int(totals.get(str(pid), 0)))
+                for pid, first, after in keys]
 
     # ------------------------------------------------------------------ read-your-writes
     def applied(self, pathway_id: UUID | str, projections: Sequence[str]) -> int:
@@ -393,19 +407,21 @@ class ReadSide:
 
 # --------------------------------------------------------------------------- connections
 def sqlite_readmodels(path: str) -> Connect:
-    """Connections to the embedded read-model file (one per read: WAL readers never block
-    the writer; `projections.embedded.connect`)."""
+    """Connections to the embedded read-model file (`projections.embedded.connect`: WAL, so
+    readers never block the writer), one per reading thread and kept: in autocommit mode each
+    statement reads the latest committed state."""
     from projections.embedded import connect
 
-    @contextlib.contextmanager
-    def open_one() -> Iterator[sqlite3.Connection]:
-        conn = connect(path)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    local = threading.local()
 
-    return open_one
+    @contextlib.contextmanager
+    def this_threads() -> Iterator[sqlite3.Connection]:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = connect(path)
+        yield conn
+
+    return this_threads
 
 
 def postgres_readmodels(database_url: str, schema: str, max_size: int = 8) -> Connect:

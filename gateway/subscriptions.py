@@ -22,7 +22,6 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
 import strawberry

@@ -234,11 +234,15 @@ class Pathway:
 
     @strawberry.field(description="Chronologie inter-structures (vue de lecture « timeline »), plus récent en "
                                   "dernier ; pagination par position.")
-    async def timeline(self, first: int = 50, after: int | None = None) -> t.TimelineConnection:
+    async def timeline(self, info: strawberry.Info, first: int = 50, after: int | None = None) -> t.TimelineConnection:
         from gateway.hardening import check_page_size
 
         first = check_page_size(first, "first")
-        rows, total = await asyncio.to_thread(self._read.timeline, self.id, first=first, after=after)
+        context = info.context
+        if self._read is context.services.read:  # the present: batched with the page's other pathways
+            rows, total = await context.timeline_loader.load((self.id, first, after))
+        else:  # a past state (asOf): its own replayed read models
+            rows, total = await asyncio.to_thread(self._read.timeline, self.id, first=first, after=after)
         page = rows[:first]
         entries = [timeline_entry(r, self._disclosure, self._returned) for r in page]
         return t.TimelineConnection(

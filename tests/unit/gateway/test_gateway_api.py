@@ -243,9 +243,11 @@ def test_a_page_of_pathways_costs_one_batch_of_read_model_queries(api, usmp):
         open_detention(api, usmp)
     stats = api.client.app.state.gateway.stats
     before = stats["sql_batches"]
-    api("{ pathways(first: 6) { edges { node { id needs { description } alerts { ruleId } "
-        "timeline { totalCount } } } } }", as_=usmp)
-    assert stats["sql_batches"] - before == 1
+    page = api("{ pathways(first: 6) { edges { node { id needs { description } alerts { ruleId } "
+               "timeline { totalCount entries { position } } } } } }", as_=usmp)["pathways"]["edges"]
+    assert stats["sql_batches"] - before == 2  # the pathways of the page, then their timelines
+    assert [e["node"]["timeline"]["totalCount"] for e in page] == [1] * 6
+    assert all(e["node"]["timeline"]["entries"] == [{"position": 1}] for e in page)
 
 
 def test_the_exported_sdl_is_up_to_date():
