@@ -1,8 +1,9 @@
 """Per-request context: the caller, the DataLoaders, and the audit records to write.
 
 `GatewayServices` is what the app holds for its lifetime (the read side over the projections'
-read models, the event-store reader for `asOf`, audit log, command handler, alert feed); `Context` is built per request (HTTP) or per
-connection (websocket) and carries the authenticated Principal.
+read models, the event-store reader for `asOf`, audit log, command handler, alert feed);
+`Context` is built per request (HTTP) or per connection (websocket) and carries the
+authenticated Principal.
 """
 
 from __future__ import annotations
