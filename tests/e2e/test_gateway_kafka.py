@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from eventsourcing.cipher import AESCipher
 from gql import Client, GraphQLRequest
@@ -41,11 +42,12 @@ def tok(agency: str, role: str = "medecin") -> str:
     return issue_token(KEY, agency=agency, professional=f"{agency}-pro", role=role, token_id=uuid.uuid4().hex)
 
 
-def command(handler, name: str, pathway_id: str, by: str = "usmp", **fields) -> None:
+def command(handler, name: str, pathway_id: str, by: str = "usmp", **fields) -> int:
     result = handler.handle_payload(name, {"command_id": str(uuid.uuid4()), "pathway_id": pathway_id,
                                            "actor": {"agency": by, "professional": "p", "role": "medecin"},
                                            "occurred_at": datetime.now(timezone.utc).isoformat(), **fields})
     assert result.accepted, result.rejection
+    return result.version
 
 
 async def first_changes(base: str, token: str, variables: dict, count: int, timeout: float = 60,
@@ -131,12 +133,21 @@ def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_e
         # The gateway is down; the alert is resolved meanwhile (housing confirmed) or acknowledged.
         pathway = relais.pathways.app.get_pathway(uuid.UUID(pid))
         assert uuid.UUID(alert_id) in pathway.alerts
-        command(relais.pathways, "AcknowledgeAlert", pid, by="siao", alert_id=alert_id)
+        acknowledged = command(relais.pathways, "AcknowledgeAlert", pid, by="siao", alert_id=alert_id)
 
         with serve(create_app(bootstrap(settings))) as base:  # a new gateway process, empty feed
             resumed = asyncio.run(first_changes(
                 base, tok("siao", "coordinateur"), {"after": cursor, "p": pid}, 1,
                 until=lambda c: c["change"] == "ACKNOWLEDGED" and c["alert"]["alertId"] == alert_id))
+            # The queries too read the PostgreSQL read models the projections keep from Kafka.
+            lists = httpx.post(f"{base}/graphql", headers={"Authorization": f"Bearer {tok('siao', 'coordinateur')}"},
+                               json={"query": "query($p: UUID!, $v: Int!) { alerts(filter: {ownedByMyAgency: true}, "
+                                              "atLeast: {pathwayId: $p, version: $v}) { totalCount edges { node { "
+                                              "alertId status } } } caseload { edges { node { id } } } }",
+                                     "variables": {"p": pid, "v": acknowledged}}, timeout=30).json()["data"]
+            assert lists["alerts"]["totalCount"] == len(lists["alerts"]["edges"]) >= 1
+            assert {"alertId": alert_id, "status": "ACKNOWLEDGED"} in [e["node"] for e in lists["alerts"]["edges"]]
+            assert [e["node"]["id"] for e in lists["caseload"]["edges"]] == [pid]
         # Nothing at or before the cursor comes again; the change made while the gateway was down does.
         assert all(int(c["cursor"]) > int(cursor) for c in resumed)
         assert resumed[-1]["change"] == "ACKNOWLEDGED"
