@@ -1,10 +1,12 @@
 """The FastAPI application: /health and /graphql (HTTP POST + graphql-transport-ws).
 
 `create_app(runtime)` wires the gateway around a runtime of the composition root
-(services.bootstrap: EmbeddedRuntime or DistributedRuntime): event-store reader, pathway
-index, audit log, alert feed (Kafka `<prefix>.pathway-events` in distributed mode, the
-in-process bus in embedded mode), and the hardening middleware. The app's lifespan starts the
-runtime when nobody started it yet (and then stops it at shutdown).
+(services.bootstrap: EmbeddedRuntime or DistributedRuntime): the read side over the
+projections' read models (`runtime.readmodels`: PostgreSQL in distributed mode, the embedded
+SQLite file fed by the in-process bus in embedded mode), the event-store reader for `asOf`, the
+audit log, the alert feed (Kafka `<prefix>.pathway-events` in distributed mode, the in-process
+bus in embedded mode), and the hardening middleware. The app's lifespan starts the runtime when
+nobody started it yet (and then stops it at shutdown).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
-from gateway.directory import Directory
 from gateway.hardening import GuardMiddleware, RateLimiter
+from gateway.readside import ReadSide
 from gateway.schema import build_schema
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
@@ -95,20 +97,16 @@ Runtime = EmbeddedRuntime | DistributedRuntime
 
 def build_services(runtime: Runtime) -> GatewayServices:
     from gateway.audit import GroupCommitAuditLog
-    from gateway.index import DirectoryIndex, ReadModelIndex
 
     pathways = runtime.pathways
     if pathways is None:
         raise ValueError("the gateway needs a runtime with the event store")
-    app = pathways.app
-    directory = Directory(app)
-    # The projections' read models list pathways wherever projections feed them (always in
-    # distributed mode; embedded unless the runtime was built without projections).
-    fed = isinstance(runtime, DistributedRuntime) or runtime.projections is not None
-    index = ReadModelIndex(runtime.readmodels) if fed else DirectoryIndex(directory)
-    return GatewayServices(settings=runtime.settings, pathways=pathways, reader=EventStoreReader(app),
-                           directory=directory, audit=GroupCommitAuditLog(runtime.audit), rate_limiter=RateLimiter(),
-                           alerts=AlertFeed(), webhooks=runtime.webhooks, index=index)
+    if isinstance(runtime, EmbeddedRuntime) and runtime.projections is None:
+        raise ValueError("the gateway reads the read models: build the embedded runtime with its projections")
+    read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
+    return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
+                           reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
+                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -162,17 +160,16 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "mode": settings.mode, "indexed_pathways": len(services.directory),
-                "alert_changes": len(services.alerts)}
+        return {"status": "ok", "mode": settings.mode}
 
     return app
 
 
 def start_background(runtime: Runtime, services: GatewayServices, stop: threading.Event) -> list[threading.Thread]:
-    """The index follower and the alert feed (the runtime runs the relay and alerting)."""
+    """The alert feed (the runtime runs the relay, the projections and alerting)."""
     from services.bootstrap import topic
 
-    threads = [threading.Thread(target=services.directory.follow, args=(stop,), name="gateway-directory", daemon=True)]
+    threads: list[threading.Thread] = []
     if isinstance(runtime, EmbeddedRuntime):
         runtime.bus.subscribe(services.alerts.on_event)
     else:

@@ -2,8 +2,9 @@
 
     RELAIS_MODE=distributed ... uvicorn gateway.asgi:app --factory --workers 2 --port 8000
 
-Each worker wires its own Relais from the RELAIS_* settings (composition root) and rebuilds
-its own index and alert feed; nothing is shared in memory between workers.
+Each worker wires its own Relais from the RELAIS_* settings (composition root): its own pool
+to the read models (`relais projections run` keeps them) and its own alert feed; nothing is
+shared in memory between workers.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Per-request context: the caller, the DataLoaders, and the audit records to write.
 
-`GatewayServices` is what the app holds for its lifetime (event-store reader, directory,
-audit log, command handler, alert feed); `Context` is built per request (HTTP) or per
-connection (websocket) and carries the authenticated Principal.
+`GatewayServices` is what the app holds for its lifetime (the read side over the projections'
+read models, the event-store reader for `asOf`, audit log, command handler, alert feed);
+`Context` is built per request (HTTP) or per connection (websocket) and carries the
+authenticated Principal.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,22 +18,21 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from gateway.audit import DEFAULT_PURPOSE, READ, SUCCESS, AuditLog, AuditRecord
-from gateway.directory import Directory
 from gateway.hardening import PublicError, RateLimiter
 from gateway.permissions import Principal, Role
-from gateway.store import EventStoreReader, History
+from gateway.readside import PathwayRecord, ReadSide
+from gateway.store import EventStoreReader
 
 
 @dataclass
 class GatewayServices:
     settings: Any
     pathways: Any  # services.pathways.PathwaysHandler
-    reader: EventStoreReader
-    directory: Directory
+    read: ReadSide  # every query (the projections' read models)
+    reader: EventStoreReader  # asOf only (replayed through the projections)
     audit: AuditLog
     rate_limiter: RateLimiter
     alerts: Any = None  # gateway.subscriptions.AlertFeed
-    index: Any = None  # gateway.index.DirectoryIndex or ReadModelIndex (list queries)
     webhooks: Any = None  # services.alerting.webhooks.WebhookRegistry
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
 
@@ -45,8 +44,10 @@ class Context(BaseContext):
         self.principal = principal
         self.purpose = purpose
         self._audit: dict[tuple[str, str | None, str], list[set[Any]]] = {}
-        self.pathway_loader: DataLoader[tuple[UUID, datetime | None], History | None] = DataLoader(
-            load_fn=self._load_histories)
+        self.record_loader: DataLoader[UUID, PathwayRecord | None] = DataLoader(load_fn=self._load_records)
+        #: (pathway, first, after) -> (timeline rows, total): the timelines of a page in one batch.
+        self.timeline_loader: DataLoader[tuple[UUID, int, int | None], tuple[list[dict[str, Any]], int]] = (
+            DataLoader(load_fn=self._load_timelines))
 
     # ------------------------------------------------------------------ caller
     def require(self, *roles: Role) -> Principal:
@@ -57,18 +58,15 @@ class Context(BaseContext):
         return self.principal
 
     # ------------------------------------------------------------------ loading
-    async def _load_histories(self, keys: list[tuple[UUID, datetime | None]]) -> Sequence[History | None]:
-        """All the pathways a request resolves at one level, in one SQL statement per date."""
-        by_date: dict[datetime | None, list[UUID]] = {}
-        for pathway_id, as_of in keys:
-            by_date.setdefault(as_of, []).append(pathway_id)
-        found: dict[tuple[UUID, datetime | None], History] = {}
-        for as_of, ids in by_date.items():
-            self.services.stats["sql_batches"] += 1
-            histories = await asyncio.to_thread(self.services.reader.load_histories, ids, as_of)
-            for pathway_id, history in histories.items():
-                found[(pathway_id, as_of)] = history
+    async def _load_records(self, keys: list[UUID]) -> Sequence[PathwayRecord | None]:
+        """Every pathway a request resolves at one level, in one query per read-model table."""
+        self.services.stats["sql_batches"] += 1
+        found = await asyncio.to_thread(self.services.read.records, keys)
         return [found.get(key) for key in keys]
+
+    async def _load_timelines(self, keys: list[tuple[UUID, int, int | None]]) -> Sequence[tuple[list[dict[str, Any]], int]]:
+        self.services.stats["sql_batches"] += 1
+        return await asyncio.to_thread(self.services.read.timelines, keys)
 
     # ------------------------------------------------------------------ audit
     def audit_read(self, operation: str, pathway_id: UUID | str | None, categories: set[Any],

@@ -32,6 +32,7 @@ from gateway.audit import EXECUTE
 from gateway.context import Context
 from gateway.hardening import PublicError
 from gateway.permissions import CASE_ROLES, may_write
+from gateway.readside import ACCESS_PROJECTIONS, NotAppliedYet
 from services.pathways.commands import COMMANDS, ENVELOPE, Command
 from services.pathways.handler import CommandRejected, parse_command
 
@@ -141,6 +142,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: Commands that narrow who sees what: answered only once the access read models (participants,
+#: consents) applied them, so every read that starts after the answer honours them.
+NARROWING_ACCESS = frozenset({"WithdrawConsent", "RemoveAgency"})
+
+
 async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | CommandRefused:
     context: Context = info.context
     principal = context.require(*CASE_ROLES)
@@ -161,6 +167,14 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
     result = await asyncio.to_thread(context.services.pathways.handle, command)
     context.audit_read(f"mutation.{camel(_field_name(name))}", command.pathway_id,
                        {category} if result.accepted else set(), outcome="0" if result.accepted else "4", action=EXECUTE)
+    if result.accepted and name in NARROWING_ACCESS and result.version is not None:
+        try:
+            await asyncio.to_thread(context.services.read.wait_for, command.pathway_id, result.version,
+                                    ACCESS_PROJECTIONS)
+        except NotAppliedYet:
+            raise PublicError(f"Commande enregistrée (version {result.version}) mais pas encore en vigueur pour les "
+                              "lectures : les vues de lecture sont en retard. Ne pas considérer l'accès comme "
+                              "retiré avant d'avoir relu le parcours.", "NOT_YET_IN_EFFECT") from None
     if result.accepted:
         return CommandAccepted(command_id=command.command_id, pathway_id=command.pathway_id, version=result.version,
                                new_events=result.new_events, duplicate=result.duplicate)

@@ -9,8 +9,9 @@ The matrix (secret professionnel partagé, CSP L1110-4 / L1110-12):
    the disclosure catalogue, domain.disclosure).
 3. Care team and consent: inside the person's care team (the lead agency and the agencies
    giving care) the role's need is enough; outside it, the person's consent for that agency
-   and that category is also required. Consent is read from the pathway as loaded for the
-   request, so a withdrawal takes effect on the next read.
+   and that category is also required. Membership and consent are read from the access read
+   models (participants, consents) for each request; a withdrawal or a removal answers only
+   once they applied it (gateway.mutations), so it takes effect on the next read.
 
 Hidden fields come back null, and the object's `redactions` list says which field, which
 category and why. Nothing here raises on a hidden field: an error could leak its existence.

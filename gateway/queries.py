@@ -1,10 +1,18 @@
 """Queries: pathways (filters, cursor pagination), one pathway (now or as of a past date),
-caseload, alerts, territory indicators, the caller, and the audit trail (dpo)."""
+caseload, alerts, territory indicators, the caller, and the audit trail (dpo).
+
+Every query reads the projections' read models through gateway.readside (blocking calls, run
+in threads); `asOf` replays the event store through the same projections. `atLeastVersion`
+/ `atLeast` wait (deadline from settings) until the read models a query reads have applied
+that version of that pathway: read-your-writes without polling by hand."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -13,11 +21,18 @@ from strawberry.types import Info
 from gateway import types as t
 from gateway.audit import AuditQuery
 from gateway.context import Context
-from gateway.directory import SEVERITY_RANK, Entry
 from gateway.hardening import PublicError, check_page_size
-from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role
-from domain.values import OPEN_ALERT_STATUSES
-from gateway.views import Pathway, pathway_view
+from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
+from gateway.readside import (
+    ALERT_PROJECTIONS,
+    PATHWAY_PROJECTIONS,
+    TIMELINE_PROJECTIONS,
+    ReadSide,
+    access_of,
+    replay,
+)
+from gateway.views import Pathway, alert_view, pathway_view
+from projections.queries import decode_cursor, encode_cursor
 
 SMALL_COUNT = 5  # de-identified indicators: counts below this are not shown (secret statistique)
 
@@ -40,6 +55,13 @@ class AlertFilter:
     owned_by_my_agency: bool = False
 
 
+@strawberry.input(description="Lire au moins cette version de ce parcours (celle qu'une mutation a renvoyée) : "
+                              "la requête attend que les vues de lecture l'aient prise en compte.")
+class PathwayVersion:
+    pathway_id: UUID
+    version: int
+
+
 @strawberry.input(description="Filtres du journal d'audit.")
 class AuditFilter:
     pathway_id: UUID | None = None
@@ -60,7 +82,7 @@ class PathwayEdge:
 class PathwayConnection:
     edges: list[PathwayEdge]
     page_info: t.PageInfo
-    total_count: int | None = strawberry.field(description="Nombre total (null si l'index ne compte pas).")
+    total_count: int = strawberry.field(description="Nombre total de parcours correspondant aux filtres.")
 
     @strawberry.field
     def nodes(self) -> list[Pathway]:
@@ -77,7 +99,7 @@ class AlertEdge:
 class AlertConnection:
     edges: list[AlertEdge]
     page_info: t.PageInfo
-    total_count: int | None = strawberry.field(description="Nombre total (null si la vue de lecture ne compte pas).")
+    total_count: int = strawberry.field(description="Nombre total d'alertes correspondant aux filtres.")
 
 
 @strawberry.type(description="Le professionnel authentifié.")
@@ -151,49 +173,44 @@ def _ctx(info: Info) -> Context:
     return info.context
 
 
-def _visible_entries(context: Context, agency: str) -> list[Entry]:
-    return [e for e in context.services.directory.entries() if agency in e.participants]
+async def _at_least(context: Context, pathway_id: UUID | None, version: int | None,
+                    projections: Sequence[str]) -> None:
+    """Read-your-writes: wait until `projections` applied `version` of `pathway_id`."""
+    if pathway_id is not None and version is not None:
+        await asyncio.to_thread(context.services.read.wait_for, pathway_id, version, projections)
 
 
-def _page(items: list, key, first: int, after: str | None, parts: int):  # noqa: ANN001, ANN202
-    first = check_page_size(first)
-    decoded = t.decode_cursor(after, parts)
-    if decoded == []:
-        raise PublicError("Curseur « after » invalide.", "BAD_CURSOR")
-    start = 0
-    if decoded is not None:
-        keys = [key(i) for i in items]
-        start = next((n for n, k in enumerate(keys) if k > tuple(decoded)), len(items))
-    window = items[start:start + first + 1]
-    return window[:first], len(window) > first
-
-
-def _sort_key(entry: Entry) -> tuple[str, str]:
-    # Newest first: invert the timestamp so that an ascending key walks newest -> oldest.
-    return (f"{10**11 - int(entry.opened_at.timestamp()):012d}", str(entry.pathway_id))
-
-
-async def _views(context: Context, entries: list[Entry], operation: str) -> list[tuple[Entry, Pathway]]:
-    principal = context.principal
-    histories = await context.pathway_loader.load_many([(e.pathway_id, None) for e in entries])
-    out = []
-    for entry, history in zip(entries, histories, strict=True):
-        if history is None:
-            continue
-        view = pathway_view(history, principal)
-        if view is None:  # left the pathway since the index saw it: the fresh read decides
-            continue
-        context.audit_read(operation, entry.pathway_id, view._returned)  # noqa: SLF001
-        out.append((entry, view))
+async def _views(context: Context, ids: list[UUID], operation: str) -> list[Pathway | None]:
+    """The pathways of a page as the caller may see them (one batch of read-model queries
+    for the whole page, through the request's DataLoader); each read is audited."""
+    records = await context.record_loader.load_many(ids)
+    out: list[Pathway | None] = []
+    for pid, record in zip(ids, records, strict=True):
+        view = pathway_view(record, context.principal, context.services.read) if record is not None else None
+        if view is not None:
+            context.audit_read(operation, pid, view._returned)  # noqa: SLF001
+        out.append(view)
     return out
 
 
-def _count(counter: Counter, threshold: int = SMALL_COUNT) -> list[Count]:
+def _count(counter: Counter | dict, threshold: int = SMALL_COUNT) -> list[Count]:
     return [Count(key=k, count=v if v >= threshold else None) for k, v in sorted(counter.items())]
 
 
 def _n(value: int) -> int | None:
     return value if value >= SMALL_COUNT or value == 0 else None
+
+
+def _monthly(read: ReadSide, territory: str) -> list[dict[str, Any]] | None:
+    from projections import queries
+
+    try:
+        with read.connect() as conn:
+            return queries.territory_indicators(conn, territory)
+    except Exception as error:  # noqa: BLE001 - read model not built: no monthly figures
+        if "territory_facts" in str(error):
+            return None
+        raise
 
 
 # --------------------------------------------------------------------------- the type
@@ -205,176 +222,129 @@ class Query:
         return Me(agency=principal.agency, professional=principal.professional, role=principal.role,
                   categories_needed=sorted(ROLE_NEEDS[principal.role]))
 
-    @strawberry.field(description="Parcours auxquels votre structure participe, filtrés et paginés (curseur).")
+    @strawberry.field(description="Parcours auxquels votre structure participe, filtrés et paginés (curseur), "
+                                  "les plus récemment ouverts d'abord.")
     async def pathways(self, info: Info, filter: PathwayFilter | None = None, first: int = 20,  # noqa: A002
-                       after: str | None = None) -> PathwayConnection:
-        import asyncio
-
-        from gateway.index import PathwayFilterValues
-
+                       after: str | None = None, at_least: PathwayVersion | None = None) -> PathwayConnection:
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
         f = filter or PathwayFilter()
         first = check_page_size(first)
-        values = PathwayFilterValues(agency=principal.agency, kind=f.kind.value if f.kind else None,
-                                     territory=f.territory, other_agency=f.agency,
-                                     state=f.state.value if f.state else None, has_open_alert=f.has_open_alert)
-        found = await asyncio.to_thread(context.services.index.pathways, values, first, after)
-        histories = await context.pathway_loader.load_many([(pid, None) for pid in found.ids])
-        edges = []
-        for pid, cursor, history in zip(found.ids, found.cursors, histories, strict=True):
-            view = pathway_view(history, context.principal) if history is not None else None
-            if view is None:  # the fresh read decides (an agency that just left sees nothing)
-                continue
-            context.audit_read("pathways", pid, view._returned)  # noqa: SLF001
-            edges.append(PathwayEdge(cursor=cursor, node=view))
+        if at_least is not None:
+            await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
+        found = await asyncio.to_thread(
+            context.services.read.pathways, agency=principal.agency, kind=f.kind.value if f.kind else None,
+            territory=f.territory, other_agency=f.agency, state=f.state.value if f.state else None,
+            has_open_alert=f.has_open_alert, first=first, after=after)
+        views = await _views(context, found.ids, "pathways")
+        edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
     @strawberry.field(description="Un parcours ; avec asOf, tel qu'il était connu à cette date "
-                                  "(reconstruit depuis le journal d'événements). Null si votre structure n'y participe pas.")
-    async def pathway(self, info: Info, id: UUID, as_of: datetime | None = None) -> Pathway | None:  # noqa: A002
+                                  "(reconstruit depuis le journal d'événements) ; avec atLeastVersion, au moins "
+                                  "dans cette version (celle renvoyée par une mutation). "
+                                  "Null si votre structure n'y participe pas.")
+    async def pathway(self, info: Info, id: UUID, as_of: datetime | None = None,  # noqa: A002
+                      at_least_version: int | None = None) -> Pathway | None:
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
+        read = context.services.read
         if as_of is not None:
             if as_of.tzinfo is None:
                 as_of = as_of.replace(tzinfo=timezone.utc)
             if as_of > datetime.now(timezone.utc):
                 raise PublicError("« asOf » doit être une date passée.", "BAD_DATE")
-        history = await context.pathway_loader.load((id, as_of))
-        current = history if as_of is None else await context.pathway_loader.load((id, None))
+        await _at_least(context, id, at_least_version, (*PATHWAY_PROJECTIONS, *TIMELINE_PROJECTIONS))
         view = None
-        if history is not None and current is not None:
-            view = pathway_view(history, principal, as_of, current=current.pathway)
+        if as_of is None:
+            record = await context.record_loader.load(id)
+            view = pathway_view(record, principal, read) if record is not None else None
+        else:
+            events = await asyncio.to_thread(context.services.reader.history, id, as_of)
+            if events:
+                past = await asyncio.to_thread(replay, events)
+                record = (await asyncio.to_thread(past.records, [id])).get(id)
+                # Membership and consent: the CURRENT ones (a withdrawal also hides the past).
+                current = (await asyncio.to_thread(read.access, [id]))[id]
+                if record is not None:
+                    view = pathway_view(record, principal, past, as_of, access=current)
         if view is None:
             context.audit_read("pathway", id, set(), outcome="4")
             return None
         context.audit_read("pathway" if as_of is None else "pathway.asOf", id, view._returned)  # noqa: SLF001
         return view
 
-    @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord.")
-    async def caseload(self, info: Info, first: int = 20, after: str | None = None) -> PathwayConnection:
-        import asyncio
-
+    @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord "
+                                  "(la plus haute gravité des alertes ouvertes que votre structure porte ou qui "
+                                  "lui ont été escaladées, puis la prochaine échéance la plus proche — libération, "
+                                  "sortie de maternité, 21e jour de SAS ; sans échéance en dernier —, puis "
+                                  "l'identifiant). Le curseur suit cet ordre.")
+    async def caseload(self, info: Info, first: int = 20, after: str | None = None,
+                       at_least: PathwayVersion | None = None) -> PathwayConnection:
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
-        agency = principal.agency
-        index = context.services.index
-        if hasattr(index, "caseload"):  # the projections' read model (newest opened first)
-            first = check_page_size(first)
-            found = await asyncio.to_thread(index.caseload, agency, first, after)
-            histories = await context.pathway_loader.load_many([(pid, None) for pid in found.ids])
-            edges = []
-            for pid, cursor, history in zip(found.ids, found.cursors, histories, strict=True):
-                view = pathway_view(history, principal) if history is not None else None
-                if view is None or view.state is not t.PathwayState.OPEN:  # the fresh read decides
-                    continue
-                context.audit_read("caseload", pid, view._returned)  # noqa: SLF001
-                edges.append(PathwayEdge(cursor=cursor, node=view))
-            return PathwayConnection(edges=edges, total_count=None, page_info=t.PageInfo(
-                has_next_page=found.has_next_page, end_cursor=found.end_cursor))
+        first = check_page_size(first)
+        if at_least is not None:
+            await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
+        found = await asyncio.to_thread(context.services.read.caseload, principal.agency, first=first, after=after)
+        views = await _views(context, found.ids, "caseload")
+        edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
+        return PathwayConnection(edges=edges, total_count=found.total_count,
+                                 page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
-        def urgency(e: Entry) -> tuple[str, str, str]:
-            owned = [a for a in e.open_alerts.values() if agency in (a.owner_agency, a.escalated_to)]
-            top = max((SEVERITY_RANK.get(a.severity, 0) for a in owned), default=0)
-            last = e.last_activity_at or e.opened_at
-            return (f"{9 - top}", f"{int(last.timestamp()):012d}", str(e.pathway_id))
-
-        entries = sorted((e for e in _visible_entries(context, agency) if not e.closed), key=urgency)
-        page, more = _page(entries, urgency, first, after, 3)
-        views = await _views(context, page, "caseload")
-        edges = [PathwayEdge(cursor=t.encode_cursor(*urgency(e)), node=v) for e, v in views]
-        end = t.encode_cursor(*urgency(page[-1])) if page else None
-        return PathwayConnection(edges=edges, total_count=len(entries),
-                                 page_info=t.PageInfo(has_next_page=more, end_cursor=end))
-
-    @strawberry.field(description="Alertes ouvertes des parcours de votre structure, les plus graves d'abord.")
+    @strawberry.field(description="Alertes ouvertes des parcours de votre structure, les plus graves d'abord "
+                                  "(critique, élevée, moyenne, faible), puis les plus anciennes ; filtres appliqués "
+                                  "avant la pagination.")
     async def alerts(self, info: Info, filter: AlertFilter | None = None, first: int = 20,  # noqa: A002
-                     after: str | None = None) -> AlertConnection:
-        import asyncio
-
+                     after: str | None = None, at_least: PathwayVersion | None = None) -> AlertConnection:
         context = _ctx(info)
         principal = context.require(*CASE_ROLES)
         f = filter or AlertFilter()
-        index = context.services.index
-        if hasattr(index, "alerts"):  # the projections' read model (newest raised first)
-            first = check_page_size(first)
-            found, end, more = await asyncio.to_thread(
-                index.alerts, principal.agency, first, after, pathway_id=f.pathway_id, rule_id=f.rule_id,
-                severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency)
-            pids = list(dict.fromkeys(pid for pid, _, _ in found))
-            histories = await context.pathway_loader.load_many([(pid, None) for pid in pids])
-            views = {}
-            for pid, history in zip(pids, histories, strict=True):
-                view = pathway_view(history, principal) if history is not None else None
-                if view is not None:  # the fresh read decides
-                    context.audit_read("alerts", pid, view._returned)  # noqa: SLF001
-                    views[pid] = view
-            edges = []
-            for pid, alert_id, cursor in found:
-                view = views.get(pid)
-                alert = next((x for x in view.alerts if str(x.alert_id) == alert_id
-                              and x.status in OPEN_ALERT_STATUSES), None) if view else None
-                if alert is not None:
-                    edges.append(AlertEdge(cursor=cursor, node=alert))
-            return AlertConnection(edges=edges, total_count=None,
-                                   page_info=t.PageInfo(has_next_page=more, end_cursor=end))
-        rows = []
-        for e in _visible_entries(context, principal.agency):
-            if f.pathway_id is not None and e.pathway_id != f.pathway_id:
-                continue
-            for a in e.open_alerts.values():
-                if f.rule_id is not None and a.rule_id != f.rule_id:
-                    continue
-                if f.severity is not None and a.severity != f.severity.value:
-                    continue
-                if f.owned_by_my_agency and principal.agency not in (a.owner_agency, a.escalated_to):
-                    continue
-                rows.append((e, a))
-
-        def key(row) -> tuple[str, str, str]:  # noqa: ANN001
-            e, a = row
-            return (f"{9 - SEVERITY_RANK.get(a.severity, 0)}", f"{a.position:012d}", str(a.alert_id))
-
-        rows.sort(key=key)
-        page, more = _page(rows, key, first, after, 3)
-        views = {e.pathway_id: v for e, v in await _views(context, list({e.pathway_id: e for e, _ in page}.values()),
-                                                          "alerts")}
+        first = check_page_size(first)
+        read = context.services.read
+        if at_least is not None:
+            await _at_least(context, at_least.pathway_id, at_least.version, ALERT_PROJECTIONS)
+        found = await asyncio.to_thread(
+            read.alerts, principal.agency, first=first, after=after, pathway_id=f.pathway_id, rule_id=f.rule_id,
+            severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency)
+        pids = list(dict.fromkeys(UUID(str(r["pathway_id"])) for r in found.rows))
+        accesses = await asyncio.to_thread(read.access, pids)
+        disclosures = {pid: decide(principal, accesses.get(pid) or access_of({}, {})) for pid in pids}
+        returned: dict[UUID, set] = {pid: set() for pid in pids}
         edges = []
-        for row in page:
-            e, a = row
-            view = views.get(e.pathway_id)
-            alert = next((x for x in view.alerts if x.alert_id == a.alert_id), None) if view else None
-            if alert is not None:
-                edges.append(AlertEdge(cursor=t.encode_cursor(*key(row)), node=alert))
-        end = t.encode_cursor(*key(page[-1])) if page else None
-        return AlertConnection(edges=edges, total_count=len(rows), page_info=t.PageInfo(has_next_page=more, end_cursor=end))
+        for row, cursor in zip(found.rows, found.cursors, strict=True):
+            pid = UUID(str(row["pathway_id"]))
+            if disclosures[pid].can_see_pathway:
+                edges.append(AlertEdge(cursor=cursor, node=alert_view(row, disclosures[pid], returned[pid])))
+        for pid in pids:
+            if disclosures[pid].can_see_pathway:
+                context.audit_read("alerts", pid, returned[pid])
+        return AlertConnection(edges=edges, total_count=found.total_count,
+                               page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
     @strawberry.field(description="Indicateurs désidentifiés d'un territoire : comptes seulement, "
                                   "les petits effectifs masqués.")
     async def territory_indicators(self, info: Info, territory: str) -> TerritoryIndicators:
-        import asyncio
-
         context = _ctx(info)
         context.require(*(set(Role) - {Role.DPO}))
-        entries = [e for e in context.services.directory.entries() if e.territory == territory]
-        kinds = Counter(e.kind for e in entries)
-        closed = Counter(e.closure_outcome for e in entries if e.closed and e.closure_outcome)
-        open_alerts = Counter(a.rule_id for e in entries for a in e.open_alerts.values())
-        raised = Counter({rule: n for (where, rule), n in context.services.directory.alerts_raised.items()
-                          if where == territory})
-        referrals = [r for e in entries for r in e.referrals.values()]
-        gp = [o for e in entries for o in e.gp_outcomes]
-        rows = await asyncio.to_thread(context.services.index.monthly_indicators, territory)
+        # The read models (pathway_summary, alerts, referrals): the directory this resolver
+        # read is gone; gateway/indicators.py takes this resolver over.
+        read = context.services.read
+        counts = await asyncio.to_thread(read.territory_counts, territory)
+        referrals = [r for r in counts["referrals"] if not r["is_gp_orientation"]]
+        gp = [("went" if r["outcome"] == "honoured" else "did_not_go", r["outcome_reason"])
+              for r in counts["referrals"] if r["is_gp_orientation"] and r["outcome"]]
+        rows = await asyncio.to_thread(_monthly, read, territory)
         monthly = None if rows is None else [
             MonthlyIndicator(month=r["month"], indicator=r["indicator"], label=r["label"], detail=r["detail"],
                              count=r["count"], median_days=r["median_days"], suppressed=bool(r["suppressed"]))
             for r in rows]
         return TerritoryIndicators(
             territory=territory, computed_at=datetime.now(timezone.utc),
-            pathways_by_kind=_count(kinds), open_pathways=_n(sum(1 for e in entries if not e.closed)),
-            closed_by_outcome=_count(closed), open_alerts_by_rule=_count(open_alerts),
-            alerts_raised_by_rule=_count(raised),
+            pathways_by_kind=_count(counts["kinds"]), open_pathways=_n(counts["open"]),
+            closed_by_outcome=_count(counts["closed"]), open_alerts_by_rule=_count(counts["open_alerts"]),
+            alerts_raised_by_rule=_count(counts["raised"]),
             referrals_made=_n(len(referrals)),
             referrals_honoured=_n(sum(1 for r in referrals if r["outcome"] == "honoured")),
             referrals_not_honoured=_n(sum(1 for r in referrals if r["outcome"] == "not_honoured")),
@@ -385,15 +355,14 @@ class Query:
     @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
     async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002
                            after: str | None = None) -> AuditConnection:
-        import asyncio
-
         context = _ctx(info)
         context.require(Role.DPO)
         f = filter or AuditFilter()
         first = check_page_size(first)
-        decoded = t.decode_cursor(after, 2)
-        if decoded == []:
-            raise PublicError("Curseur « after » invalide.", "BAD_CURSOR")
+        try:
+            decoded = None if after is None else decode_cursor(after, 2)
+        except ValueError:
+            raise PublicError("Curseur « after » invalide.", "BAD_CURSOR") from None
         query = AuditQuery(pathway_id=None if f.pathway_id is None else str(f.pathway_id), agency=f.agency,
                            professional=f.professional, since=f.since, until=f.until, limit=first + 1,
                            before=tuple(decoded) if decoded else None)
@@ -402,5 +371,5 @@ class Query:
         events = [AuditEvent(id=r.id, recorded=r.recorded_at, professional=r.professional, agency=r.agency,
                              role=r.role, action=r.action, operation=r.operation, purpose=r.purpose,
                              pathway_id=r.pathway_id, categories=list(r.categories), outcome=r.outcome) for r in page]
-        end = t.encode_cursor(page[-1].recorded_at.isoformat(), page[-1].id) if page else None
+        end = encode_cursor(page[-1].recorded_at.isoformat(), page[-1].id) if page else None
         return AuditConnection(events=events, end_cursor=end, has_next_page=len(records) > first)

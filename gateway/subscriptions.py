@@ -5,9 +5,12 @@ The feed: every AlertRaised / AlertAcknowledged / AlertEscalated / AlertResolved
 kept in arrival order with its position (the event's notification id in the event store).
 At start the gateway re-reads the topic from the beginning, so after a restart a client
 that subscribes with `after: <last cursor it saw>` receives every change past that cursor:
-nothing is lost. What each subscriber receives is decided as for a query: its agency must
-take part in the pathway (read from the event store at delivery, so consent withdrawn a
-moment ago already applies), and the alert's fields go through the same redaction.
+nothing is lost. What each subscriber receives is decided as for a query, on the read models
+once they have applied the event's version of the pathway (gateway.readside `wait_for`): its
+agency must take part in the pathway and the alert's fields go through the same redaction, on
+the current participants and consents, so a consent withdrawn or an agency removed a moment
+ago is honoured by a subscription already open. The alert is shown as the read model holds
+it at delivery (at that version or later).
 
 A subscription lives no longer than the token its connection was opened with: the expiry is
 checked before each delivery and bounds each wait, and at expiry the subscription ends with a
@@ -34,8 +37,8 @@ from gateway import types as t
 from gateway.context import Context
 from gateway.hardening import PublicError
 from gateway.permissions import CASE_ROLES, decide
-from gateway.store import History
-from gateway.views import access_of, alert_view
+from gateway.readside import ALERT_PROJECTIONS, NotAppliedYet, ReadSide
+from gateway.views import alert_view
 from infra.kafka.cloudevents import CloudEvent
 
 log = logging.getLogger("relais.gateway.subscriptions")
@@ -184,14 +187,17 @@ class AlertChange:
     alert: t.Alert
 
 
-def pathway_at_version(history: History, version: int) -> Any:
-    """The pathway as it was at `version` (replayed from its history): what an alert change saw."""
-    aggregate = None
-    for event in history.events:
-        if event.originator_version > version:
-            break
-        aggregate = event.mutate(aggregate)
-    return aggregate
+def wait_until_applied(read: ReadSide, item: FeedItem, stop: threading.Event | None = None) -> bool:
+    """Block until the alert and access read models applied `item`'s version of its pathway
+    (retrying past each deadline: a change is never skipped); False if `stop` was set."""
+    while stop is None or not stop.is_set():
+        try:
+            read.wait_for(item.pathway_id, item.version, ALERT_PROJECTIONS)
+            return True
+        except NotAppliedYet:
+            log.warning("read models behind the alert feed; still waiting",
+                        extra={"pathway": str(item.pathway_id), "version": item.version})
+    return False
 
 
 def _remaining(principal: Any) -> float:
@@ -229,22 +235,20 @@ class Subscription:
             for item in items:
                 if item.position <= floor or (pathway_id is not None and item.pathway_id != pathway_id):
                     continue
-                histories = await asyncio.to_thread(context.services.reader.load_histories, [item.pathway_id])
-                history = histories.get(item.pathway_id)
-                if history is None:
-                    continue
-                disclosure = decide(principal, access_of(history.pathway))
+                read = context.services.read
+                await asyncio.to_thread(wait_until_applied, read, item)
+                access = (await asyncio.to_thread(read.access, [item.pathway_id]))[item.pathway_id]
+                disclosure = decide(principal, access)
                 if not disclosure.can_see_pathway:
                     continue
-                then = pathway_at_version(history, item.version)
-                alert = then.alerts.get(item.alert_id) if then is not None else None
+                alert = await asyncio.to_thread(read.alert, item.pathway_id, item.alert_id)
                 if alert is None:
                     continue
-                if only_owned and principal.agency not in (alert.owner_agency, alert.escalated_to):
+                if only_owned and principal.agency not in (alert["owner_agency"], alert["escalated_to"]):
                     continue
                 _remaining(principal)
                 returned: set = set()
-                view = alert_view(alert, item.pathway_id, disclosure, returned)
+                view = alert_view(alert, disclosure, returned)
                 context.audit_read("subscription.alertChanges", item.pathway_id, returned)
                 await context.flush_audit()
                 yield AlertChange(cursor=str(item.position), change=AlertChangeKind(item.change),

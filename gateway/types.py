@@ -7,8 +7,6 @@ is medical, a need about housing is social).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
@@ -53,19 +51,7 @@ class PathwayState(StrEnum):
 I, S, A, M = "identity", "social", "administrative", "medical"
 
 
-# --------------------------------------------------------------------------- cursors
-def encode_cursor(*parts: object) -> str:
-    return base64.urlsafe_b64encode("|".join(str(x) for x in parts).encode()).decode()
-
-
-def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
-    if cursor is None:
-        return None
-    try:
-        decoded = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return []
-    return decoded if len(decoded) == parts else []
+# Cursors: projections.queries.encode_cursor / decode_cursor (the one codec).
 
 
 # --------------------------------------------------------------------------- types
@@ -215,7 +201,7 @@ class Alert:
     redactions: list[Redaction]
 
 
-@strawberry.type(description="Événement de la chronologie inter-structures.")
+@strawberry.type(description="Événement de la chronologie inter-structures (libellé et catégorie : vue de lecture « timeline »).")
 class TimelineEntry:
     position: int
     info_category: InformationCategory
@@ -225,7 +211,6 @@ class TimelineEntry:
     recorded_at: datetime
     agency: str
     role: str
-    details: str | None
     redactions: list[Redaction]
 
 
@@ -256,7 +241,7 @@ CATEGORIES: dict[type, dict[str, str]] = {
     CaseConference: {"decisions": S},
     Fact: {"value": ITEM},
     Alert: {"subject": ITEM, "suggested_action": ITEM, "escalation_reason": ITEM, "resolution_reason": ITEM},
-    TimelineEntry: {"type": ITEM, "label": ITEM, "details": ITEM},
+    TimelineEntry: {"type": ITEM, "label": ITEM},
 }
 
 

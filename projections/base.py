@@ -205,17 +205,38 @@ class Table:
         return out
 
 
+#: Suffix of the table every projection gets: per pathway, the last version (seq) applied.
+APPLIED = "applied"
+
+
+def applied_table(name: str) -> Table:
+    """``<projection>_applied(pathway_id, seq)``: how far the projection has applied each
+    pathway. Written in the same transaction as the projection's rows (it is one more
+    statement of :meth:`Projection.statements`), so a reader that sees ``seq >= N`` sees the
+    rows of version N: what read-your-writes and "consent in effect" wait on."""
+    return Table(f"{name}_{APPLIED}", "pathway_id TEXT NOT NULL, seq BIGINT NOT NULL", ("pathway_id",))
+
+
 class Projection:
     """Base of every read model. Subclasses set ``name``, ``tables`` and implement ``apply``.
 
     ``Projection(version=N)`` is bound to physical tables ``<table>_vN``; ``self.t[name]``
-    gives the physical name of a logical table (use it in the SQL of ``apply``).
+    gives the physical name of a logical table (use it in the SQL of ``apply``). Every
+    subclass also gets the table :func:`applied_table` (appended to its ``tables``), written
+    by :meth:`statements`: runners call ``statements``, never ``apply`` alone.
     """
 
     name: ClassVar[str]
     tables: ClassVar[Sequence[Table]]
     #: French one-line description (``relais projections list``).
     title: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "tables" in cls.__dict__ and "name" in cls.__dict__:
+            applied = applied_table(cls.name)
+            if all(t.name != applied.name for t in cls.tables):
+                cls.tables = (*cls.tables, applied)
 
     def __init__(self, version: int = 1) -> None:
         if version < 1:
@@ -238,6 +259,15 @@ class Projection:
 
     def apply(self, event: PathwayEvent) -> list[Statement]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def statements(self, event: PathwayEvent) -> list[Statement]:
+        """What a runner executes for ``event``: :meth:`apply`, then the pathway's applied
+        version (never moved back: a re-delivered older event leaves it as it is)."""
+        table = self.t[applied_table(self.name).name]
+        return [*self.apply(event), Statement(
+            f"INSERT INTO {table} (pathway_id, seq) VALUES (%s, %s) ON CONFLICT (pathway_id) DO UPDATE SET "
+            f"seq = CASE WHEN {table}.seq < excluded.seq THEN excluded.seq ELSE {table}.seq END",
+            (event.pathway_id, event.seq))]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} v{self.version}>"

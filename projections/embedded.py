@@ -24,7 +24,7 @@ from typing import Any
 from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
 from infra.progress import Progress
 from projections.registry import PROJECTIONS, projection_class
-from projections.schema import Db, drop_version, ensure_current, swap
+from projections.schema import Db, create_tables, drop_version, ensure_current, layout_changed, swap
 
 log = logging.getLogger("relais.projections.embedded")
 
@@ -60,7 +60,7 @@ def _statements(projection: Projection, event: PathwayEvent) -> list[Any] | None
     catalogue does not know): the embedded mode has no dead-letter topic, so, as for a malformed
     event, a warning with the reason, and the other projections still apply it."""
     try:
-        return projection.apply(event)
+        return projection.statements(event)
     except NotAPathwayEvent as exc:
         log.warning("event refused by a projection, ignored",
                     extra={"projection": projection.name, "event": event.id, "error": str(exc)})
@@ -85,6 +85,20 @@ class EmbeddedProjections:
         with self._lock, self._transaction():
             for cls in projections if projections is not None else PROJECTIONS.values():
                 projection = ensure_current(self.db, cls)
+                changed = layout_changed(self.db, projection)
+                if changed:
+                    # A release changed its tables: move to version N+1 (empty, new layout) from
+                    # position 0; the bus re-delivers the whole log (the embedded relay starts
+                    # from the beginning of the event store), which refills it.
+                    log.warning("projection tables changed: rebuilt from the log",
+                                extra={"projection": cls.name, "tables": changed, "to": projection.version + 1})
+                    new = projection.at_version(projection.version + 1)
+                    drop_version(self.db, new)
+                    create_tables(self.db, new)
+                    swap(self.db, new)
+                    drop_version(self.db, projection)
+                    self._save_position(cls.name, new.version, 0)
+                    projection = new
                 self.projections[cls.name] = projection
                 rows = self.db.fetchall(f"SELECT version, notification_id FROM {POSITIONS} WHERE name = %s",
                                         (cls.name,))

@@ -38,7 +38,15 @@ from infra.postgres.migrations import require
 from infra.retry import Backoff
 from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
 from infra.progress import Progress
-from projections.schema import Db, create_tables, current_version, drop_version, ensure_current, swap
+from projections.schema import (
+    Db,
+    create_tables,
+    current_version,
+    drop_version,
+    ensure_current,
+    layout_changed,
+    swap,
+)
 
 log = logging.getLogger("relais.projections")
 
@@ -58,6 +66,11 @@ class ProjectionHandler:
         current = ensure_current(db, type(self.projection))
         if current.version != self.projection.version:
             create_tables(db, self.projection)  # a rebuild's version: tables only, no view
+        changed = layout_changed(db, self.projection)
+        if changed:  # a release changed the tables: feeding the old ones would fail row by row
+            raise RuntimeError(f"projection {self.projection.name} v{self.projection.version}: les tables "
+                               f"{', '.join(changed)} ont changé ; reconstruire la vue de lecture : "
+                               f"relais projections rebuild {self.projection.name}")
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None:
         ce = message.event
@@ -67,7 +80,7 @@ class ProjectionHandler:
             return  # another kind of event on the topic: not ours to read
         try:
             event = PathwayEvent.from_cloud_event(ce)
-            statements = self.projection.apply(event)  # may refuse a type it cannot categorise
+            statements = self.projection.statements(event)  # may refuse a type it cannot categorise
         except NotAPathwayEvent as exc:
             raise RejectMessage(f"projection {self.projection.name}: {exc}") from None
         execute = conn.execute
@@ -316,7 +329,7 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
                             skipped += 1
                             continue
                         event = PathwayEvent.from_cloud_event(wire)
-                        statements = projection.apply(event)
+                        statements = projection.statements(event)
                     except (KeyError, ValueError, NotAPathwayEvent):
                         skipped += 1  # the live runner dead-letters these; nothing to build
                         continue

@@ -1,4 +1,7 @@
-"""What the gateway reads: small query functions over the read-model VIEWS.
+"""Small query functions over the read-model VIEWS (CLI, tests), and the one cursor codec.
+
+The gateway reads through gateway/readside.py (its own page-batched queries over the same
+views) and uses `encode_cursor` / `decode_cursor` from here: one codec for every cursor.
 
 Every function takes an open connection — psycopg (PostgreSQL, with ``search_path`` set to the
 read models' schema) or sqlite3 (embedded mode) — and returns plain dicts (column -> value).
@@ -53,10 +56,12 @@ def _dicts(db: Db, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]
 
 
 def encode_cursor(*parts: Any) -> str:
+    """An opaque cursor of the sort key of the last item of a page."""
     return base64.urlsafe_b64encode("\x1f".join(str(p) for p in parts).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, n: int) -> list[str]:
+    """The ``n`` parts of a cursor; ValueError when it is not one of ours."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
@@ -149,18 +154,6 @@ def actions(conn: Any, pathway_ids: Sequence[str], *, open_only: bool = False) -
     for row in _dicts(Db.of(conn), f"SELECT * FROM pathway_summary_actions WHERE {_in('pathway_id', ids)}{done} "
                                    "ORDER BY due_on, action_id", ids):
         out[row["pathway_id"]].append(row)
-    return out
-
-
-def participants(conn: Any, pathway_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    """agency -> role, per pathway (``caseload_participants``)."""
-    ids = [str(p) for p in pathway_ids]
-    out: dict[str, dict[str, str]] = {p: {} for p in ids}
-    if not ids:
-        return out
-    for row in _dicts(Db.of(conn), f"SELECT pathway_id, agency, role FROM caseload_participants "
-                                   f"WHERE {_in('pathway_id', ids)} ORDER BY agency", ids):
-        out[row["pathway_id"]][row["agency"]] = row["role"]
     return out
 
 

@@ -2,7 +2,7 @@
 with the reason and the delays). GP orientations of PASS → GP pathways are referrals too.
 
 ``referrals`` — referral_id, pathway_id, kind, territory, to_agency, service, need_id,
-is_gp_orientation (1/0), made_at, made_by, status (FHIR Task status), status_reason,
+is_gp_orientation (1/0), gp_commune (GP orientations), made_at, made_by, status (FHIR Task status), status_reason,
 status_changed_at, follow_up_calls, calls_reached, first_reached_at, outcome (``honoured`` /
 ``not_honoured``), outcome_reason, outcome_detail, outcome_at, days_to_outcome (from
 made_at), days_to_first_contact.
@@ -28,7 +28,7 @@ class Referrals(Projection):
         Table(
             "referrals",
             "referral_id TEXT NOT NULL, pathway_id TEXT NOT NULL, kind TEXT, territory TEXT, to_agency TEXT NOT NULL, "
-            "service TEXT, need_id TEXT, is_gp_orientation BIGINT NOT NULL, made_at TEXT NOT NULL, made_by TEXT, "
+            "service TEXT, need_id TEXT, is_gp_orientation BIGINT NOT NULL, gp_commune TEXT, made_at TEXT NOT NULL, made_by TEXT, "
             "made_epoch DOUBLE PRECISION NOT NULL, status TEXT NOT NULL, status_reason TEXT, status_changed_at TEXT, "
             "follow_up_calls BIGINT NOT NULL DEFAULT 0, calls_reached BIGINT NOT NULL DEFAULT 0, "
             "first_reached_at TEXT, days_to_first_contact DOUBLE PRECISION, outcome TEXT, outcome_reason TEXT, "
@@ -63,15 +63,15 @@ class Referrals(Projection):
         )
 
     def _made(self, e: PathwayEvent, referral_id: str, to_agency: str, service: str, need_id: str | None,
-              gp: int) -> list[Statement]:
+              gp: int, gp_commune: str | None = None) -> list[Statement]:
         p = self.t["referrals_pathways"]
         return [
             Statement(
                 f"INSERT INTO {self.t['referrals']} (referral_id, pathway_id, kind, territory, to_agency, service, "
-                "need_id, is_gp_orientation, made_at, made_by, made_epoch, status) "
-                f"SELECT %s, %s, p.kind, p.territory, %s, %s, %s, %s, %s, %s, %s, 'requested' FROM {p} p "
+                "need_id, is_gp_orientation, gp_commune, made_at, made_by, made_epoch, status) "
+                f"SELECT %s, %s, p.kind, p.territory, %s, %s, %s, %s, %s, %s, %s, %s, 'requested' FROM {p} p "
                 "WHERE p.pathway_id = %s ON CONFLICT (referral_id) DO NOTHING",
-                (referral_id, e.pathway_id, to_agency, service, need_id, gp, e.occurred_at, e.agency,
+                (referral_id, e.pathway_id, to_agency, service, need_id, gp, gp_commune, e.occurred_at, e.agency,
                  epoch(e.occurred_at), e.pathway_id),
             ),
             self._step(e, referral_id, "made"),
@@ -95,7 +95,7 @@ class Referrals(Projection):
         return self._made(e, e.get("referral_id"), e.get("to_agency"), e.get("service"), e.get("need_id"), 0)
 
     def on_OrientedToGp(self, e: PathwayEvent) -> list[Statement]:
-        return self._made(e, e.get("orientation_id"), e.get("gp_ref"), GP_SERVICE, None, 1)
+        return self._made(e, e.get("orientation_id"), e.get("gp_ref"), GP_SERVICE, None, 1, e.get("gp_commune"))
 
     def on_ReferralStatusChanged(self, e: PathwayEvent) -> list[Statement]:
         rid = e.get("referral_id")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from projections.base import Projection, Statement
+from projections.base import Projection, Statement, Table
 
 REGISTRY = "projection_versions"
 
@@ -111,6 +111,30 @@ def ensure_current(db: Db, projection_class: type[Projection]) -> Projection:
     if version is None or not all(_view_exists(db, t.name) for t in projection.tables):
         _point_views(db, projection)
     return projection
+
+
+def declared_columns(table: Table) -> set[str]:
+    """The column names a :class:`Table` declares (its ``columns`` text)."""
+    return {part.strip().split()[0] for part in table.columns.split(",") if part.strip()}
+
+
+def _physical_columns(db: Db, physical: str) -> set[str]:
+    if db.dialect == "sqlite":
+        return {row[1] for row in db.fetchall(f"PRAGMA table_info({physical})")}
+    return {row[0] for row in db.fetchall(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = %s", (physical,))}
+
+
+def layout_changed(db: Db, projection: Projection) -> list[str]:
+    """The tables of ``projection`` whose stored columns differ from what the code declares
+    (a release changed them): that version must be rebuilt (version N+1) before it is fed."""
+    changed = []
+    for table in projection.tables:
+        have = _physical_columns(db, projection.t[table.name])
+        if have and have != declared_columns(table):
+            changed.append(table.name)
+    return changed
 
 
 def swap(db: Db, new: Projection) -> int | None:

@@ -288,7 +288,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     """The embedded runtime. `projections=False` / `risk=False` leave those out (tests of
     the gateway alone); `store_overrides` go to the event store (build_pathways_application)."""
     from gateway.audit import SqliteAuditLog
-    from gateway.store import EventStoreReader
+    from gateway.readside import ReadSide, sqlite_readmodels
     from infra.agencies import load_registry
     from infra.bus import InProcessBus
     from services.alerting.webhooks import SqliteWebhookRegistry, secret_box
@@ -305,15 +305,8 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
     read_models = state_dir / "read_models.sqlite3"
 
-    @contextlib.contextmanager
-    def readmodels() -> Iterator[sqlite3.Connection]:
-        from projections.embedded import connect
-
-        conn = connect(read_models)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    # One connection per reading thread, kept (WAL: readers never block the projections' writer).
+    readmodels = sqlite_readmodels(str(read_models))
 
     return EmbeddedRuntime(
         settings=settings, agencies=load_registry(settings.agencies_file), pathways=pathways,
@@ -322,7 +315,8 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
-        alerting=AlertingWorker(EventStoreReader(pathways.app), bus.publish, webhooks),
+        alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
+                                webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways) if risk else None,
     )
@@ -462,7 +456,7 @@ class DistributedRuntime:
     def alerting(self) -> ConsumerRunner:
         """The alerting worker on the consumer runner: `<prefix>.pathway-events` ->
         `<prefix>.alerts` + agency webhooks (group `<prefix>-alerting`)."""
-        from gateway.store import EventStoreReader
+        from gateway.readside import ReadSide
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
@@ -471,7 +465,9 @@ class DistributedRuntime:
         settings = self.settings
         publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "alerting")),
                                    topic(settings, "alerts"))
-        worker = AlertingWorker(EventStoreReader(self.event_store().app), publisher.publish, self.webhooks)
+        # What each agency may see is decided on the read models (`relais projections run`).
+        read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+        worker = AlertingWorker(read, publisher.publish, self.webhooks)
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,

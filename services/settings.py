@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         None, description="The agency registry (TOML); default: the synthetic territory's (infra/agencies.toml)."
     )
     graphql_dev: bool = Field(False, description="Turn on introspection and the GraphiQL IDE.")
+    read_wait_timeout_s: float = Field(
+        5.0, gt=0, description="Gateway: how long a read asking for at least a version (atLeastVersion), and a "
+        "consent withdrawal or an agency removal before it answers, wait for the read models to apply it.",
+    )
     territory: str = Field("76", description="Default territory (département) for the synthetic load.")
     synthetic_pathways: int = Field(
         200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."

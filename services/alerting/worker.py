@@ -4,7 +4,8 @@ Every alert change on `relais.pathway-events` (AlertRaised / Acknowledged / Esca
 Resolved) becomes, for each agency taking part in the pathway (and the owner or escalation
 target), one CloudEvent on `relais.alerts` (key = pathway id, extension `agency` = the
 receiving agency) carrying the alert's personal fields only as that agency may see them
-(gateway.permissions.decide_for_agency: care team, or consent for the category), and, where the
+(gateway.views.agency_alert_view, on the read models once they applied the change's version:
+care team, or consent for the category), and, where the
 agency registered a webhook, one signed POST (services.alerting.webhooks: HMAC-SHA256, retried
 with backoff, deduplicated by delivery id = alert change id + agency).
 
@@ -22,11 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from domain.disclosure import alert_category
-from gateway.permissions import decide_for_agency
-from gateway.store import EventStoreReader
-from gateway.subscriptions import AlertChangeKind, FeedItem, feed_item, pathway_at_version
-from gateway.views import access_of, alert_view
+from gateway.readside import ReadSide
+from gateway.subscriptions import AlertChangeKind, FeedItem, feed_item, wait_until_applied
+from gateway.views import agency_alert_view
 from infra.kafka.cloudevents import CloudEvent
 from infra.kafka.consumer import ConsumedMessage
 from services.alerting.webhooks import WebhookRegistry, deliver
@@ -40,20 +39,15 @@ def delivery_id(item: FeedItem, agency: str) -> str:
     return str(uuid5(NAMESPACE_URL, f"relais-alert:{item.event_id}:{agency}"))
 
 
-def alert_payload(item: FeedItem, agency: str, history: Any) -> dict[str, Any] | None:
+def alert_payload(item: FeedItem, agency: str, read: ReadSide) -> dict[str, Any] | None:
     """The alert change as `agency` may see it; None if the agency does not take part."""
-    disclosure = decide_for_agency(agency, access_of(history.pathway))
-    if not disclosure.can_see_pathway:
+    view = agency_alert_view(read, item.pathway_id, item.alert_id, agency)
+    if view is None:
         return None
-    then = pathway_at_version(history, item.version)
-    alert = then.alerts.get(item.alert_id) if then is not None else None
-    if alert is None:
-        return None
-    view = alert_view(alert, item.pathway_id, disclosure)
     return {
         "change": AlertChangeKind(item.change).value, "position": item.position, "pathway_id": str(item.pathway_id),
         "alert_id": str(view.alert_id), "rule_id": view.rule_id, "rule_label": view.rule_label,
-        "category": alert_category(view.rule_id, alert.subject).value, "severity": view.severity.value, "status": view.status.value,
+        "category": view.info_category.value, "severity": view.severity.value, "status": view.status.value,
         "owner_agency": view.owner_agency, "escalated_to": view.escalated_to, "raised_at": view.raised_at.isoformat(),
         "subject": view.subject, "suggested_action": view.suggested_action,
         "escalation_reason": view.escalation_reason, "resolution_reason": view.resolution_reason,
@@ -62,18 +56,19 @@ def alert_payload(item: FeedItem, agency: str, history: Any) -> dict[str, Any] |
     }
 
 
-def recipients(history: Any, item: FeedItem) -> list[str]:
-    pathway = history.pathway
-    alert = pathway.alerts.get(item.alert_id)
-    extra = {alert.owner_agency, alert.escalated_to} if alert is not None else set()
-    return sorted((set(pathway.participants) | extra) - {None, "relais"})
+def recipients(read: ReadSide, item: FeedItem) -> list[str]:
+    """The agencies taking part in the pathway, and the alert's owner and escalation target."""
+    access = read.access([item.pathway_id])[item.pathway_id]
+    alert = read.alert(item.pathway_id, item.alert_id)
+    extra = {alert["owner_agency"], alert["escalated_to"]} if alert is not None else set()
+    return sorted((set(access.participants) | extra) - {None, "relais"})
 
 
 class AlertingWorker:
-    def __init__(self, reader: EventStoreReader, publish: Callable[[list[CloudEvent]], None],
+    def __init__(self, read: ReadSide, publish: Callable[[list[CloudEvent]], None],
                  webhooks: WebhookRegistry | None = None, post: Callable[..., Any] | None = None,
                  retry_base_delay: float = 0.5) -> None:
-        self.reader, self.publish, self.webhooks = reader, publish, webhooks
+        self.read, self.publish, self.webhooks = read, publish, webhooks
         self.post, self.retry_base_delay = post, retry_base_delay
 
     def handle(self, events: Iterable[CloudEvent]) -> int:
@@ -81,15 +76,12 @@ class AlertingWorker:
         items = [i for i in (feed_item(e) for e in events) if i is not None]
         if not items:
             return 0
-        histories = self.reader.load_histories({i.pathway_id for i in items})
         out: list[CloudEvent] = []
         deliveries: list[tuple[str, str, dict[str, Any]]] = []
         for item in items:
-            history = histories.get(item.pathway_id)
-            if history is None:
-                continue
-            for agency in recipients(history, item):
-                payload = alert_payload(item, agency, history)
+            wait_until_applied(self.read, item)
+            for agency in recipients(self.read, item):
+                payload = alert_payload(item, agency, self.read)
                 if payload is None:
                     continue
                 ident = delivery_id(item, agency)

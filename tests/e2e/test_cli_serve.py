@@ -68,8 +68,9 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
     token = mint("siao", "coordinateur", "siao-coord-2")
     headers = {"Authorization": f"Bearer {token}"}
     query = ("{ pathways(first: 50) { edges { node { id } } } "
-             "alerts(first: 50) { edges { node { ruleId ownerAgency suggestedAction "
-             "redactions { field reason } } } } }")
+             "alerts(first: 50) { totalCount edges { node { ruleId ownerAgency severity raisedAt suggestedAction "
+             "redactions { field reason } } } } "
+             "caseload(first: 50) { edges { node { id openAlerts { severity ownerAgency escalatedTo } } } } }")
     proc = subprocess.Popen([RELAIS, "serve", "--port", str(port)], env=env, cwd=tmp_path,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -98,6 +99,15 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
         # What the SIAO may not read (no consent, not its role) is absent with the reason, never leaked.
         assert all(a["suggestedAction"] or any(r["field"] == "suggestedAction" for r in a["redactions"])
                    for a in alerts)
+        # As the schema says: alerts the most severe first, then the oldest raised ...
+        rank = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1}
+        keys = [(-rank[a["severity"]], a["raisedAt"]) for a in alerts]
+        assert keys == sorted(keys) and data["alerts"]["totalCount"] == len(alerts)
+        # ... and the caseload the most urgent first (the SIAO's own or escalated open alerts).
+        urgency = [max((rank[a["severity"]] for a in e["node"]["openAlerts"]
+                        if "siao" in (a["ownerAgency"], a["escalatedTo"])), default=0)
+                   for e in data["caseload"]["edges"]]
+        assert urgency == sorted(urgency, reverse=True) and urgency[0] > 0
     finally:
         proc.terminate()
         try:

@@ -35,8 +35,9 @@ def server(tmp_path_factory):
     from gateway.app import create_app
     from services.bootstrap import build_embedded
 
-    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), mode="embedded", **identity_settings())
-    with serve(create_app(build_embedded(settings, projections=False, risk=False))) as base:
+    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), mode="embedded", read_wait_timeout_s=2.0,
+                        **identity_settings())
+    with serve(create_app(build_embedded(settings, risk=False))) as base:
         yield base
 
 
@@ -214,12 +215,12 @@ def populated(server):
                                                "leadAgency": "usmp", "prison": "CP Caen"})
     send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
     alert = str(uuid.uuid4())
-    send(server, usmp, "RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
-                                      "subject": "pathway", "triggeringEventIds": [], "ownerAgency": "siao",
-                                      "suggestedAction": "Confirmer un hébergement", "severity": "CRITICAL"})
-    import time
-
-    time.sleep(0.3)
+    raised = send(server, usmp, "RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
+                                               "subject": "pathway", "triggeringEventIds": [], "ownerAgency": "siao",
+                                               "suggestedAction": "Confirmer un hébergement", "severity": "CRITICAL"})
+    # Read your writes: the next reads see the alert (the query waits for the read models).
+    run(server, usmp, "query($id: UUID!, $v: Int) { pathway(id: $id, atLeastVersion: $v) { version } }",
+        {"id": pid, "v": raised["version"]})
     return pid, alert
 
 
@@ -259,7 +260,7 @@ def test_an_analyst_reads_indicators_but_no_pathway(server, populated):
 
 # --------------------------------------------------------------------------- subscriptions
 async def _subscribe(server: str, token: str, query: str, variables: dict[str, Any], count: int,
-                     trigger=None) -> list[dict[str, Any]]:  # noqa: ANN001
+                     trigger=None, until=None) -> list[dict[str, Any]]:  # noqa: ANN001
     transport = WebsocketsTransport(url=server.replace("http", "ws") + "/graphql",
                                     init_payload={"Authorization": f"Bearer {token}"},
                                     subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL])
@@ -268,7 +269,7 @@ async def _subscribe(server: str, token: str, query: str, variables: dict[str, A
         async def consume() -> None:
             async for result in session.subscribe(GraphQLRequest(query, variable_values=variables)):
                 got.append(result["alertChanges"])
-                if len(got) >= count:
+                if (until is None and len(got) >= count) or (until is not None and until(got[-1])):
                     return
 
         task = asyncio.create_task(consume())
@@ -294,6 +295,43 @@ def test_a_subscriber_receives_alert_changes_and_resumes_after_its_last_cursor(s
     assert replay[0]["alert"]["suggestedAction"] is None  # SIAO: outside the care team, no consent
     resumed = asyncio.run(_subscribe(server, siao, SUB, {"after": replay[0]["cursor"], "p": pid}, 1))
     assert resumed[0]["change"] == "ACKNOWLEDGED"
+
+
+def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscription(server):
+    usmp, siao = tok("usmp"), tok("siao", "coordinateur")
+    pid, alert = str(uuid.uuid4()), str(uuid.uuid4())
+    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-w", "territory": "14",
+                                               "leadAgency": "usmp", "prison": "CP Caen"})
+    send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
+    send(server, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]})
+    raised = send(server, usmp, "RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
+                                               "subject": "pathway", "triggeringEventIds": [], "ownerAgency": "siao",
+                                               "suggestedAction": "Confirmer un hébergement", "severity": "HIGH"})
+    query = ("query($id: UUID!, $v: Int) { pathway(id: $id, atLeastVersion: $v) { personRef "
+             "alerts { suggestedAction } } }")
+    seen = run(server, siao, query, {"id": pid, "v": raised["version"]})["pathway"]
+    assert seen == {"personRef": "P-w", "alerts": [{"suggestedAction": "Confirmer un hébergement"}]}
+
+    def withdraw_then_acknowledge() -> None:
+        send(server, usmp, "WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]})
+        after = run(server, siao, query, {"id": pid})["pathway"]  # no version asked: in effect already
+        assert after == {"personRef": None, "alerts": [{"suggestedAction": None}]}
+        send(server, usmp, "AcknowledgeAlert", {"pathwayId": pid, "alertId": alert})
+
+    changes = asyncio.run(_subscribe(server, siao, SUB, {"p": pid}, 1, trigger=withdraw_then_acknowledge,
+                                     until=lambda c: c["change"] == "ACKNOWLEDGED"))
+    acknowledged = changes[-1]["alert"]
+    assert acknowledged["suggestedAction"] is None  # the open subscription honours the withdrawal
+    assert {"field": "suggestedAction", "reason": "CONSENT"} in acknowledged["redactions"]
+
+
+def test_asking_for_a_version_the_read_models_do_not_reach_in_time_is_a_clear_error(server, populated):
+    pid, _ = populated
+    with pytest.raises(TransportQueryError) as late:
+        run(server, tok("usmp"), "query($id: UUID!) { pathway(id: $id, atLeastVersion: 10000) { version } }",
+            {"id": pid})
+    assert late.value.errors[0]["extensions"]["code"] == "VERSION_NOT_YET_READABLE"
+    assert "vues de lecture" in late.value.errors[0]["message"]
 
 
 def test_a_websocket_without_a_valid_token_is_refused(server):

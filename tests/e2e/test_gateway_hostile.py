@@ -26,7 +26,7 @@ def base(tmp_path_factory):
     from services.bootstrap import build_embedded
 
     relais = build_embedded(Settings(state_dir=tmp_path_factory.mktemp("hostile"), mode="embedded",
-                                     **identity_settings()), projections=False, risk=False)
+                                     **identity_settings()), risk=False)
     app = create_app(relais)
     app.state.gateway.rate_limiter.capacity = 1e9  # the generator is not an abusive client
     with serve(app) as url:

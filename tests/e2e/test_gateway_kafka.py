@@ -1,7 +1,8 @@
-"""Distributed mode on the real broker and PostgreSQL: an alert raised by the risk engine
-reaches a GraphQL subscriber through Kafka (`relais.pathway-events`), survives a gateway
-restart (the client resumes from its last cursor), and is published on `relais.alerts` with
-key = pathway id and fields as each agency may see them."""
+"""Distributed mode on the real broker and PostgreSQL, every projection running: an alert
+raised by the risk engine reaches a GraphQL subscriber through Kafka (`relais.pathway-events`)
+as the read models let it see it, survives a gateway restart (the client resumes from its last
+cursor), and is published on `relais.alerts` with key = pathway id and fields as each agency
+may see them (decided on the read models too)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from eventsourcing.cipher import AESCipher
 from gql import Client, GraphQLRequest
@@ -39,11 +41,12 @@ def tok(agency: str, role: str = "medecin") -> str:
     return token(agency, role, f"{agency}-pro")
 
 
-def command(handler, name: str, pathway_id: str, by: str = "usmp", **fields) -> None:
+def command(handler, name: str, pathway_id: str, by: str = "usmp", **fields) -> int:
     result = handler.handle_payload(name, {"command_id": str(uuid.uuid4()), "pathway_id": pathway_id,
                                            "actor": {"agency": by, "professional": "p", "role": "medecin"},
                                            "occurred_at": datetime.now(timezone.utc).isoformat(), **fields})
     assert result.accepted, result.rejection
+    return result.version
 
 
 async def first_changes(base: str, token: str, variables: dict, count: int, timeout: float = 60,
@@ -80,6 +83,7 @@ def distributed(pg_url, pg_schema, kafka_bootstrap, kafka_admin, tmp_path):
 def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_even_across_a_restart(distributed):
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
+    from projections.registry import PROJECTIONS
     from services.bootstrap import bootstrap, is_pathway_event, topic
     from services.relay.relay import Relay
 
@@ -91,7 +95,9 @@ def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_e
                   is_published=is_pathway_event)
     risk = relais.risk_runner()
     alerting = relais.alerting()
-    threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
+    projections = [relais.projection(cls) for cls in PROJECTIONS.values()]
+    threads = [*(threading.Thread(target=p.run, args=(stop,), daemon=True) for p in projections),
+               threading.Thread(target=relay.run, args=(stop,), daemon=True),
                threading.Thread(target=risk.run, args=(stop,), daemon=True),
                threading.Thread(target=alerting.run, args=(stop,), daemon=True)]
     for thread in threads:
@@ -118,12 +124,21 @@ def test_an_alert_raised_by_the_risk_engine_reaches_a_subscriber_through_kafka_e
         # The gateway is down; the alert is resolved meanwhile (housing confirmed) or acknowledged.
         pathway = relais.pathways.app.get_pathway(uuid.UUID(pid))
         assert uuid.UUID(alert_id) in pathway.alerts
-        command(relais.pathways, "AcknowledgeAlert", pid, by="siao", alert_id=alert_id)
+        acknowledged = command(relais.pathways, "AcknowledgeAlert", pid, by="siao", alert_id=alert_id)
 
         with serve(create_app(bootstrap(settings))) as base:  # a new gateway process, empty feed
             resumed = asyncio.run(first_changes(
                 base, tok("siao", "coordinateur"), {"after": cursor, "p": pid}, 1,
                 until=lambda c: c["change"] == "ACKNOWLEDGED" and c["alert"]["alertId"] == alert_id))
+            # The queries too read the PostgreSQL read models the projections keep from Kafka.
+            lists = httpx.post(f"{base}/graphql", headers={"Authorization": f"Bearer {tok('siao', 'coordinateur')}"},
+                               json={"query": "query($p: UUID!, $v: Int!) { alerts(filter: {ownedByMyAgency: true}, "
+                                              "atLeast: {pathwayId: $p, version: $v}) { totalCount edges { node { "
+                                              "alertId status } } } caseload { edges { node { id } } } }",
+                                     "variables": {"p": pid, "v": acknowledged}}, timeout=30).json()["data"]
+            assert lists["alerts"]["totalCount"] == len(lists["alerts"]["edges"]) >= 1
+            assert {"alertId": alert_id, "status": "ACKNOWLEDGED"} in [e["node"] for e in lists["alerts"]["edges"]]
+            assert [e["node"]["id"] for e in lists["caseload"]["edges"]] == [pid]
         # Nothing at or before the cursor comes again; the change made while the gateway was down does.
         assert all(int(c["cursor"]) > int(cursor) for c in resumed)
         assert resumed[-1]["change"] == "ACKNOWLEDGED"

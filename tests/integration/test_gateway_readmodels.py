@@ -1,10 +1,10 @@
-"""Distributed mode: the gateway's pathway list reads the projections' read model, built by
-`relais projections run`'s runners from Kafka, on the real broker and PostgreSQL."""
+"""Distributed mode: every gateway query reads the projections' read models, built by
+`relais projections run`'s runners from Kafka, on the real broker and PostgreSQL; a client
+reads its own writes (`atLeastVersion`) and a consent withdrawal is in effect for the next read."""
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -46,11 +46,29 @@ def send(handler, name: str, pid: str, by: str, **fields) -> None:
     assert result.accepted, result.rejection
 
 
-def test_the_pathway_list_comes_from_the_projections_read_model(settings):
-    from gateway.app import create_app
+def gql(client, token: str, query: str, variables: dict | None = None) -> dict:
+    body = client.post("/graphql", json={"query": query, "variables": variables or {}},
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+def mutate(client, token: str, command: str, fields: dict) -> dict:
+    name = command[0].lower() + command[1:]
+    query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
+             "... on CommandAccepted { version } ... on CommandRefused { reason } } }")
+    body = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}
+    out = gql(client, token, query, {"input": body})[name]
+    assert out["__typename"] == "CommandAccepted", out
+    return out
+
+
+@pytest.fixture
+def running(settings):
+    """Relay to Kafka and every projection runner (`relais projections run`) on PostgreSQL."""
     from infra.kafka.producer import EventProducer
     from infra.kafka.publisher import KafkaPublisher
-    from projections.registry import projection_class
+    from projections.registry import PROJECTIONS
     from services.bootstrap import bootstrap, is_pathway_event, topic
     from services.relay.relay import Relay
 
@@ -59,64 +77,84 @@ def test_the_pathway_list_comes_from_the_projections_read_model(settings):
     producer = EventProducer(settings.kafka_bootstrap, client_id="t-relay")
     relay = Relay(relais.pathways.app, KafkaPublisher(producer, topic(settings, "pathway-events")), MemoryPositions(),
                   is_published=is_pathway_event)
-    runners = [relais.projection(projection_class(name)) for name in ("pathway_summary", "caseload", "alerts")]
+    runners = [relais.projection(cls) for cls in PROJECTIONS.values()]
     threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True)]
     threads += [threading.Thread(target=r.run, args=(stop,), daemon=True) for r in runners]
     for thread in threads:
         thread.start()
-    usmp = token("usmp", "medecin", "u")
-    siao = token("siao", "coordinateur", "s")
-    query = {"query": "{ pathways(first: 10) { totalCount edges { node { id personRef } } } }"}
     try:
-        ids = [str(uuid.uuid4()) for _ in range(3)]
-        for pid in ids:
-            send(relais.pathways, "OpenDetentionPathway", pid, "usmp", person_ref="P", territory="76",
-                 lead_agency="usmp", prison="CP")
-        send(relais.pathways, "AddAgency", ids[0], "usmp", agency="siao", role="housing")
-        with TestClient(create_app(relais)) as client:
-            assert type(client.app.state.gateway.index).__name__ == "ReadModelIndex"
-            deadline, seen = time.monotonic() + 60, []
-            while time.monotonic() < deadline:
-                body = client.post("/graphql", json=query, headers={"Authorization": f"Bearer {usmp}"}).json()
-                if "errors" not in body:
-                    seen = [e["node"]["id"] for e in body["data"]["pathways"]["edges"]]
-                    if len(seen) == 3:
-                        break
-                time.sleep(0.3)
-            assert sorted(seen) == sorted(ids)
-            for _ in range(100):
-                body = client.post("/graphql", json=query, headers={"Authorization": f"Bearer {siao}"}).json()
-                if "errors" not in body and body["data"]["pathways"]["edges"]:
-                    break
-                time.sleep(0.3)
-            edges = body["data"]["pathways"]["edges"]
-            assert [e["node"]["id"] for e in edges] == [ids[0]]
-            assert edges[0]["node"]["personRef"] is None  # SIAO: outside the care team, no consent
-            assert body["data"]["pathways"]["totalCount"] is None
-            # caseload and alerts: paged from the caseload and alerts read models
-            alert = str(uuid.uuid4())
-            result = relais.pathways.handle_payload("RaiseAlert", {
-                "command_id": str(uuid.uuid4()), "pathway_id": ids[0],
-                "actor": {"agency": "relais", "professional": "risk-engine", "role": "systeme"},
-                "occurred_at": datetime.now(timezone.utc).isoformat(), "alert_id": alert,
-                "rule_id": "exit-without-housing", "subject": "pathway", "triggering_event_ids": [],
-                "owner_agency": "siao", "severity": "high", "suggested_action": "Vérifier."})
-            assert result.accepted, result.rejection
-            lists = {"query": "{ caseload { totalCount edges { node { id } } } "
-                              "alerts(filter: {ownedByMyAgency: true}) { totalCount edges { node { alertId } } } }"}
-            for _ in range(100):
-                body = client.post("/graphql", json=lists, headers={"Authorization": f"Bearer {siao}"}).json()
-                if "errors" not in body and body["data"]["alerts"]["edges"]:
-                    break
-                time.sleep(0.3)
-            assert [e["node"]["id"] for e in body["data"]["caseload"]["edges"]] == [ids[0]]
-            assert body["data"]["caseload"]["totalCount"] is None  # the read model's page
-            assert [e["node"]["alertId"] for e in body["data"]["alerts"]["edges"]] == [alert]
-            mine = client.post("/graphql", json=lists, headers={"Authorization": f"Bearer {usmp}"}).json()["data"]
-            assert sorted(e["node"]["id"] for e in mine["caseload"]["edges"]) == sorted(ids)
-            assert mine["alerts"]["edges"] == []  # owned by the SIAO, not the USMP
+        yield relais
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
         producer.close(timeout=5)
+
+
+PATHWAY = "query($id: UUID!, $v: Int) { pathway(id: $id, atLeastVersion: $v) { version personRef " \
+          "access { hiddenCategories } } }"
+
+
+def test_every_list_comes_from_the_projections_read_models_on_postgresql(running):
+    from gateway.app import create_app
+
+    relais = running
+    usmp = token("usmp", "medecin", "u")
+    siao = token("siao", "coordinateur", "s")
+    with TestClient(create_app(relais)) as client:
+        ids, versions = [str(uuid.uuid4()) for _ in range(3)], {}
+        for pid in ids:
+            out = mutate(client, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P", "territory": "76",
+                                                                "leadAgency": "usmp", "prison": "CP"})
+            versions[pid] = out["version"]
+        joined = mutate(client, usmp, "AddAgency", {"pathwayId": ids[0], "agency": "siao", "role": "HOUSING"})
+        # Read your writes: no polling, the query waits for the read models to have each version.
+        for pid in ids[1:]:
+            assert gql(client, usmp, PATHWAY, {"id": pid, "v": versions[pid]})["pathway"]["version"] == versions[pid]
+        assert gql(client, siao, PATHWAY, {"id": ids[0], "v": joined["version"]})["pathway"]["personRef"] is None
+        listed = gql(client, usmp, "{ pathways(first: 10) { totalCount edges { node { id personRef } } } }")
+        assert sorted(e["node"]["id"] for e in listed["pathways"]["edges"]) == sorted(ids)
+        assert listed["pathways"]["totalCount"] == 3
+        theirs = gql(client, siao, "{ pathways(first: 10) { totalCount edges { node { id personRef } } } }")
+        assert [e["node"]["id"] for e in theirs["pathways"]["edges"]] == [ids[0]]
+        assert theirs["pathways"]["edges"][0]["node"]["personRef"] is None  # outside the care team, no consent
+        alert = str(uuid.uuid4())
+        result = relais.pathways.handle_payload("RaiseAlert", {
+            "command_id": str(uuid.uuid4()), "pathway_id": ids[0],
+            "actor": {"agency": "relais", "professional": "risk-engine", "role": "systeme"},
+            "occurred_at": datetime.now(timezone.utc).isoformat(), "alert_id": alert,
+            "rule_id": "exit-without-housing", "subject": "pathway", "triggering_event_ids": [],
+            "owner_agency": "siao", "severity": "high", "suggested_action": "Vérifier."})
+        assert result.accepted, result.rejection
+        lists = ("query($p: UUID!, $v: Int!) { caseload(atLeast: {pathwayId: $p, version: $v}) { totalCount "
+                 "edges { node { id } } } alerts(filter: {ownedByMyAgency: true}, atLeast: {pathwayId: $p, "
+                 "version: $v}) { totalCount edges { node { alertId } } } }")
+        mine = gql(client, siao, lists, {"p": ids[0], "v": result.version})
+        assert [e["node"]["id"] for e in mine["caseload"]["edges"]] == [ids[0]]
+        assert mine["caseload"]["totalCount"] == 1
+        assert [e["node"]["alertId"] for e in mine["alerts"]["edges"]] == [alert]
+        # The USMP's caseload: the pathway with the SIAO's alert is not more urgent for the USMP.
+        theirs = gql(client, usmp, lists, {"p": ids[0], "v": result.version})
+        assert sorted(e["node"]["id"] for e in theirs["caseload"]["edges"]) == sorted(ids)
+        assert theirs["alerts"]["edges"] == [] and theirs["alerts"]["totalCount"] == 0
+
+
+def test_a_withdrawn_consent_is_hidden_from_the_very_next_read_on_postgresql_and_kafka(running):
+    from gateway.app import create_app
+
+    usmp = token("usmp", "medecin", "u")
+    siao = token("siao", "coordinateur", "s")
+    pid = str(uuid.uuid4())
+    with TestClient(create_app(running)) as client:
+        mutate(client, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-consent", "territory": "76",
+                                                      "leadAgency": "usmp", "prison": "CP"})
+        mutate(client, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
+        granted = mutate(client, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]})
+        seen = gql(client, siao, PATHWAY, {"id": pid, "v": granted["version"]})["pathway"]
+        assert seen["personRef"] == "P-consent"
+        mutate(client, usmp, "WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]})
+        # The very next read, with no version asked: the withdrawal is already in effect.
+        after = gql(client, siao, PATHWAY, {"id": pid})["pathway"]
+        assert after["personRef"] is None and "IDENTITY" in after["access"]["hiddenCategories"]
+        mutate(client, usmp, "RemoveAgency", {"pathwayId": pid, "agency": "siao", "reason": "fin de prise en charge"})
+        assert gql(client, siao, PATHWAY, {"id": pid})["pathway"] is None

@@ -221,3 +221,15 @@ def test_a_rebuild_copies_text_with_tabs_newlines_and_backslashes_unchanged(tmp_
         assert table_rows(Db(conn, "postgres"), PROJECTIONS["pathway_summary"](2)) == embedded_rows(events)["pathway_summary"]
         descriptions = {n["description"] for n in q.needs(conn, [pid])[pid]}
     assert descriptions == {"à la rue\tdepuis\nmars", "chemin C:\\dossier\\n", "fin\r\nde ligne", "\\N"}
+
+
+def test_a_runner_refuses_to_feed_tables_an_older_release_left_and_names_the_rebuild(target: Target) -> None:
+    from projections.postgres import ProjectionHandler
+    from projections.summary import PathwaySummary
+
+    with pg(target) as conn:
+        with conn.transaction():  # as the consumer runner calls it
+            ProjectionHandler(PathwaySummary(1)).setup(conn)
+        conn.execute("ALTER TABLE pathway_summary_v1 DROP COLUMN phone CASCADE")
+        with pytest.raises(RuntimeError, match="relais projections rebuild pathway_summary"), conn.transaction():
+            ProjectionHandler(PathwaySummary(1)).setup(conn)

@@ -32,12 +32,23 @@ class Api:
         assert not body.get("errors"), body
         return body["data"]
 
-    def send(self, command: str, fields: dict[str, Any], *, as_: str) -> dict[str, Any]:
+    def send(self, command: str, fields: dict[str, Any], *, as_: str, settle: bool = True) -> dict[str, Any]:
+        """Send a command; with `settle`, wait until every read model applied it (so that what
+        the test reads next includes it). `settle=False`: the answer alone, as a client gets it."""
         name = command[0].lower() + command[1:]
         query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
                  "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
         fields = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}
-        return self(query, {"input": fields}, as_=as_)[name]
+        out = self(query, {"input": fields}, as_=as_)[name]
+        if settle and out.get("version") is not None:
+            self.settle(fields["pathwayId"], out["version"])
+        return out
+
+    def settle(self, pathway_id: str, version: int) -> None:
+        """Wait (deadline: the settings') until every read model applied `version` of the pathway."""
+        from projections.registry import PROJECTIONS
+
+        self.client.app.state.gateway.read.wait_for(pathway_id, version, list(PROJECTIONS))
 
 
 @pytest.fixture
@@ -46,7 +57,7 @@ def api(tmp_path) -> Iterator[Api]:
     from services.bootstrap import build_embedded
 
     settings = Settings(state_dir=tmp_path, mode="embedded", **identity_settings())
-    relais = build_embedded(settings, projections=False, risk=False)
+    relais = build_embedded(settings, risk=False)
     app = create_app(relais)
     with TestClient(app) as client:
         yield Api(client)

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gateway.store import EventStoreReader
+from gateway.readside import ReadSide, sqlite_readmodels
+from projections.embedded import EmbeddedProjections
 from services.alerting.webhooks import SecretBox, SqliteWebhookRegistry, deliver, verify
 from services.alerting.worker import AlertingWorker
 from services.bootstrap import build_pathways_application
@@ -26,7 +27,17 @@ class Response:
 @pytest.fixture
 def store(tmp_path):
     app = build_pathways_application(Settings(state_dir=tmp_path))
-    return app, PathwaysHandler(app)
+    return app, PathwaysHandler(app), tmp_path
+
+
+def read_models(tmp_path, events) -> ReadSide:
+    """The projections' read models built from `events` (what the embedded mode runs on the bus)."""
+    path = tmp_path / "read_models.sqlite3"
+    projections = EmbeddedProjections(path)
+    for event in events:
+        projections.handle(event)
+    projections.close()
+    return ReadSide(sqlite_readmodels(str(path)))
 
 
 def send(handler, name, pathway_id, actor="usmp", **fields):
@@ -56,11 +67,12 @@ def scenario(handler):
 
 
 def test_each_participating_agency_gets_the_alert_as_it_may_see_it(store):
-    app, handler = store
+    app, handler, tmp_path = store
     pid, alert = scenario(handler)
     published = []
-    worker = AlertingWorker(EventStoreReader(app), published.extend)
-    assert worker.handle(wire_events(app)) == 3
+    events = wire_events(app)
+    worker = AlertingWorker(read_models(tmp_path, events), published.extend)
+    assert worker.handle(events) == 3
     by_agency = {e.data["receiving_agency"]: e for e in published}
     assert set(by_agency) == {"usmp", "siao", "spip"}
     assert all(e.partitionkey == str(pid) and e.key == str(pid).encode() for e in published)
@@ -72,7 +84,7 @@ def test_each_participating_agency_gets_the_alert_as_it_may_see_it(store):
 
 
 def test_webhooks_are_signed_retried_and_delivered_once(store):
-    app, handler = store
+    app, handler, tmp_path = store
     scenario(handler)
     registry = SqliteWebhookRegistry(box=SecretBox("unit-test-key"))
     secret = registry.register("siao", "https://siao.example/hooks/relais")
@@ -83,8 +95,9 @@ def test_webhooks_are_signed_retried_and_delivered_once(store):
         calls.append((url, content, headers))
         return next(answers, Response(200))
 
-    worker = AlertingWorker(EventStoreReader(app), lambda events: None, registry, post=post, retry_base_delay=0)
     events = wire_events(app)
+    worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry, post=post,
+                            retry_base_delay=0)
     worker.handle(events)
     assert len(calls) == 2  # one 503, one success
     url, body, headers = calls[-1]

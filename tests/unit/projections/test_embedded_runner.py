@@ -129,3 +129,23 @@ def test_every_projection_can_be_rebuilt_in_the_embedded_mode(world: World) -> N
     after = _all_rows(world.projections)
     assert after == before
     assert {p.version for p in world.projections.projections.values()} == {2}
+
+
+def test_a_read_model_file_from_before_a_table_change_is_rebuilt_from_the_log_at_the_next_version(
+        world: World, tmp_path: Path) -> None:
+    _story(world)
+    path = tmp_path / "read_models.sqlite3"
+    first = EmbeddedProjections(path)
+    first.attach(world.bus)
+    expected = table_rows(first.db, first.projections["pathway_summary"])
+    # What an older release left: the summary table without a column the code now declares.
+    first.conn.execute("ALTER TABLE pathway_summary_v1 DROP COLUMN phone")
+    first.close()
+
+    again = EmbeddedProjections(path)
+    assert again.projections["pathway_summary"].version == 2 and again.position("pathway_summary") == 0
+    assert again.projections["timeline"].version == 1  # untouched: its tables did not change
+    again.attach(world.bus)  # the embedded relay re-publishes the whole log after a restart
+    assert table_rows(again.db, again.projections["pathway_summary"]) == expected
+    assert len(q.pathway_summaries(again.conn, [world.bus.events()[0].subject])) == 1
+    again.close()
