@@ -430,11 +430,12 @@ def replay(events: Sequence[tuple[str, Any]]) -> ReadSide:
     date, each with its aggregate class name: gateway.store.EventStoreReader.history):
     encoded by the relay's wire codec, applied by every projection to an in-memory SQLite
     database, read by the same ReadSide as the present."""
+    from projections.embedded import connect
     from projections.registry import PROJECTIONS
     from projections.schema import ensure_current
     from services.relay.wire import to_cloud_event
 
-    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn = connect(":memory:")  # the embedded read models' tables and migrations, in memory
     db = Db(conn, "sqlite")
     projections = [ensure_current(db, cls) for cls in PROJECTIONS.values()]
     conn.execute("BEGIN")

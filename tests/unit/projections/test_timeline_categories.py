@@ -1,8 +1,9 @@
-"""The timeline read model and the gateway agree on the information category of every event,
-for any generated history: the projection computes it from the wire event (the relay's
-CloudEvent, on the in-process bus, into SQLite) and its `timeline_subjects` table; the gateway
-from the domain event and what the pathway's earlier events recorded. Both through the
-disclosure catalogue, so consent hides the same things whichever path serves the read."""
+"""The timeline read model gives every event of any generated history the category the
+disclosure catalogue gives the domain event: the projection computes it from the wire event
+(the relay's CloudEvent, on the in-process bus, into SQLite) and its `timeline_subjects`
+table; the oracle from the domain event and what the pathway's earlier events recorded. The
+gateway shows the read model's category (gateway.views.timeline_entry), so consent hides what
+the catalogue says, whatever path the event took to the read model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from uuid import UUID, uuid4
 from hypothesis import HealthCheck, given, settings
 
 from domain import disclosure as catalogue
-from gateway.views import event_category
 from projections import queries as q
 from projections.base import PathwayEvent
 from projections.timeline import Timeline
@@ -22,9 +22,9 @@ from tests.unit.projections.test_rebuild_property import histories
 
 
 def gateway_categories(world: World, pathway_id: str) -> dict[int, str]:
-    """Version -> category, as gateway.views labels the pathway's domain events in order."""
+    """Version -> category, as the catalogue categorises the pathway's domain events in order."""
     subjects = catalogue.Subjects()
-    return {e.originator_version: event_category(e, subjects)[1].value
+    return {e.originator_version: subjects.categorise(type(e).__name__, catalogue.event_data(e)).value
             for e in world.app.events.get(UUID(pathway_id))}
 
 
@@ -34,7 +34,7 @@ def timeline_categories(world: World, pathway_id: str) -> dict[int, str]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=histories())
-def test_the_timeline_and_the_gateway_give_every_event_of_any_history_the_same_category(
+def test_the_timeline_gives_every_event_of_any_history_the_catalogues_category(
     tmp_path_factory, data: tuple[list[c.Command], list[int]]
 ) -> None:
     history, _ = data
