@@ -15,6 +15,7 @@ from eventsourcing.cipher import AESCipher
 from kafka import KafkaConsumer, KafkaProducer
 
 from infra.kafka.cloudevents import CloudEvent, encode
+from gateway.readside import ALERT_PROJECTIONS
 from infra.kafka.deadletter import dlq_info
 from services.bootstrap import DistributedRuntime, build_distributed, topic
 from services.settings import Settings
@@ -144,6 +145,18 @@ def test_alerting_sends_a_malformed_record_to_the_dead_letter_topic_with_its_rea
     relay = runtime.relay()
     while relay.run_once():
         pass
+    # Alerting decides what each agency sees on the read models: the projections it reads
+    # (`relais projections run`) follow the same topic, the malformed record included.
+    projections = [runtime.projection(name) for name in ALERT_PROJECTIONS]
+    try:
+        for projection in projections:
+            deadline, applied = time.monotonic() + 60, 0
+            while time.monotonic() < deadline and applied < 3:
+                applied += projection.run_once(timeout_ms=300)
+            assert applied == 3, projection
+    finally:
+        for projection in projections:
+            projection.close()
     runner = runtime.alerting()
     try:
         deadline = time.monotonic() + 60
@@ -151,14 +164,14 @@ def test_alerting_sends_a_malformed_record_to_the_dead_letter_topic_with_its_rea
         while time.monotonic() < deadline and (runner.totals.deadlettered < 1 or runner.totals.applied < 3):
             runner.run_once(timeout_ms=300)
         assert (runner.totals.deadlettered, runner.totals.applied) == (1, 3)
-        dead = _read(kafka_bootstrap, topic(settings, "deadletter"), 1)
+        # Each consumer group dead-letters the record once: the projections' and alerting's.
+        dead = _read(kafka_bootstrap, topic(settings, "deadletter"), len(ALERT_PROJECTIONS) + 1)
         alerts = _read(kafka_bootstrap, topic(settings, "alerts"), 2)
     finally:
         runner.close()
-    assert len(dead) == 1 and dead[0].value == b"{not json"
-    info = dlq_info(dead[0].headers)
-    assert info["dlq_reason"].startswith("malformed CloudEvent")
-    assert info["dlq_consumer_group"] == f"{settings.topic_prefix}-alerting"
+    by_alerting = [r for r in dead if dlq_info(r.headers)["dlq_consumer_group"] == f"{settings.topic_prefix}-alerting"]
+    assert len(by_alerting) == 1 and by_alerting[0].value == b"{not json"
+    assert dlq_info(by_alerting[0].headers)["dlq_reason"].startswith("malformed CloudEvent")
     # ...and the alert raised after it still reached both agencies taking part.
     bodies = [json.loads(r.value) for r in alerts]
     assert sorted(b["receiving_agency"] for b in bodies) == ["siao", "usmp"]
