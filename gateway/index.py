@@ -69,9 +69,6 @@ class DirectoryIndex:
         return IdPage([e.pathway_id for e in page], cursors, cursors[-1] if cursors else None,
                       len(window) > first, len(entries))
 
-    def monthly_indicators(self, territory: str) -> list[dict[str, Any]] | None:
-        return None  # only the territory read model keeps months and delays
-
 
 class ReadModelIndex:
     """`projections.queries.pathways` on a read-model connection (PostgreSQL with its
@@ -153,19 +150,6 @@ class ReadModelIndex:
                 raise PublicError("Liste indisponible : les vues de lecture ne sont pas encore construites "
                                   "(relais projections run).", "UNAVAILABLE") from None
             raise
-
-    def monthly_indicators(self, territory: str) -> list[dict[str, Any]] | None:
-        """`projections.queries.territory_indicators`: per month, small counts suppressed
-        (complementary suppression included); None if the read model is not built."""
-        from projections import queries
-
-        with self.connect() as conn:
-            try:
-                return queries.territory_indicators(conn, territory)
-            except Exception as error:
-                if "territory_facts" in str(error):
-                    return None
-                raise
 
 
 def postgres_readmodels(database_url: str, schema: str, max_size: int = 8) -> Callable[[], AbstractContextManager[Any]]:

@@ -1,9 +1,9 @@
 """Queries: pathways (filters, cursor pagination), one pathway (now or as of a past date),
-caseload, alerts, territory indicators, the caller, and the audit trail (dpo)."""
+caseload, alerts, the caller, and the audit trail (dpo); territory indicators are in
+gateway/indicators.py (inherited)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timezone
 from uuid import UUID
 
@@ -15,12 +15,10 @@ from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.directory import SEVERITY_RANK, Entry
 from gateway.hardening import PublicError, check_page_size
+from gateway.indicators import IndicatorsQuery
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role
 from domain.values import OPEN_ALERT_STATUSES
 from gateway.views import Pathway, pathway_view
-
-SMALL_COUNT = 5  # de-identified indicators: counts below this are not shown (secret statistique)
-
 
 # --------------------------------------------------------------------------- inputs
 @strawberry.input(description="Filtres de la liste des parcours (tous facultatifs).")
@@ -88,42 +86,6 @@ class Me:
     categories_needed: list[t.InformationCategory]
 
 
-@strawberry.type(description="Un compte (null si inférieur au seuil du secret statistique).")
-class Count:
-    key: str
-    count: int | None
-
-
-@strawberry.type(description="Indicateur mensuel désidentifié (vue de lecture « territory »).")
-class MonthlyIndicator:
-    month: str
-    indicator: str
-    label: str
-    detail: str | None
-    count: int | None = strawberry.field(description="Null si inférieur au seuil (secret statistique).")
-    median_days: float | None
-    suppressed: bool
-
-
-@strawberry.type(description="Indicateurs désidentifiés d'un territoire (ARS / DREETS).")
-class TerritoryIndicators:
-    territory: str
-    computed_at: datetime
-    pathways_by_kind: list[Count]
-    open_pathways: int | None
-    closed_by_outcome: list[Count]
-    open_alerts_by_rule: list[Count]
-    alerts_raised_by_rule: list[Count]
-    referrals_made: int | None
-    referrals_honoured: int | None
-    referrals_not_honoured: int | None
-    gp_orientations_went: int | None
-    gp_orientations_did_not_go_by_reason: list[Count]
-    small_count_threshold: int
-    monthly: list[MonthlyIndicator] | None = strawberry.field(
-        description="Par mois, avec délais médians, depuis la vue de lecture des projections (null sans elle).")
-
-
 @strawberry.type(description="Trace d'accès (forme FHIR AuditEvent).")
 class AuditEvent:
     id: str
@@ -188,17 +150,9 @@ async def _views(context: Context, entries: list[Entry], operation: str) -> list
     return out
 
 
-def _count(counter: Counter, threshold: int = SMALL_COUNT) -> list[Count]:
-    return [Count(key=k, count=v if v >= threshold else None) for k, v in sorted(counter.items())]
-
-
-def _n(value: int) -> int | None:
-    return value if value >= SMALL_COUNT or value == 0 else None
-
-
 # --------------------------------------------------------------------------- the type
 @strawberry.type
-class Query:
+class Query(IndicatorsQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()
@@ -349,38 +303,6 @@ class Query:
                 edges.append(AlertEdge(cursor=t.encode_cursor(*key(row)), node=alert))
         end = t.encode_cursor(*key(page[-1])) if page else None
         return AlertConnection(edges=edges, total_count=len(rows), page_info=t.PageInfo(has_next_page=more, end_cursor=end))
-
-    @strawberry.field(description="Indicateurs désidentifiés d'un territoire : comptes seulement, "
-                                  "les petits effectifs masqués.")
-    async def territory_indicators(self, info: Info, territory: str) -> TerritoryIndicators:
-        import asyncio
-
-        context = _ctx(info)
-        context.require(*(set(Role) - {Role.DPO}))
-        entries = [e for e in context.services.directory.entries() if e.territory == territory]
-        kinds = Counter(e.kind for e in entries)
-        closed = Counter(e.closure_outcome for e in entries if e.closed and e.closure_outcome)
-        open_alerts = Counter(a.rule_id for e in entries for a in e.open_alerts.values())
-        raised = Counter({rule: n for (where, rule), n in context.services.directory.alerts_raised.items()
-                          if where == territory})
-        referrals = [r for e in entries for r in e.referrals.values()]
-        gp = [o for e in entries for o in e.gp_outcomes]
-        rows = await asyncio.to_thread(context.services.index.monthly_indicators, territory)
-        monthly = None if rows is None else [
-            MonthlyIndicator(month=r["month"], indicator=r["indicator"], label=r["label"], detail=r["detail"],
-                             count=r["count"], median_days=r["median_days"], suppressed=bool(r["suppressed"]))
-            for r in rows]
-        return TerritoryIndicators(
-            territory=territory, computed_at=datetime.now(timezone.utc),
-            pathways_by_kind=_count(kinds), open_pathways=_n(sum(1 for e in entries if not e.closed)),
-            closed_by_outcome=_count(closed), open_alerts_by_rule=_count(open_alerts),
-            alerts_raised_by_rule=_count(raised),
-            referrals_made=_n(len(referrals)),
-            referrals_honoured=_n(sum(1 for r in referrals if r["outcome"] == "honoured")),
-            referrals_not_honoured=_n(sum(1 for r in referrals if r["outcome"] == "not_honoured")),
-            gp_orientations_went=_n(sum(1 for o, _ in gp if o == "went")),
-            gp_orientations_did_not_go_by_reason=_count(Counter(r or "non précisé" for o, r in gp if o == "did_not_go")),
-            small_count_threshold=SMALL_COUNT, monthly=monthly)
 
     @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
     async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002
