@@ -80,10 +80,11 @@ def _complement(values: Mapping[Key, int], sums: Sequence[Sum], published: set[K
     before totals, the sum with the fewest unknowns first)."""
     extra: set[Key] = set()
     for key in sorted(exposed, key=repr):
+        around = [s for s in sums if key in s.terms]
+        if any(t in extra for s in around for t in s.terms):
+            continue  # already given a complement this round: judged again on the next one
         candidates = []
-        for s in sums:
-            if key not in s.terms:
-                continue
+        for s in around:
             unknowns = sum(1 for t in s.terms if t not in published or t in hidden or t in extra)
             for rank, term in enumerate(s.terms):
                 if term in published and term not in hidden and term not in extra and values.get(term, 0) > 0:
