@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sqlite3
 import sys
 import time
@@ -289,6 +290,8 @@ def main() -> int:
     print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: sent {gw['open_sent']}, answered "
           f"{gw['open_answered']}, errors {gw['open_errors']}, p50 {gw['open_p50']:.1f} ms, p99 {gw['open_p99']:.1f} ms, "
           f"max {gw['open_max']:.1f} ms (aim p99 < 50 ms)")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
 
