@@ -6,8 +6,9 @@ small counts are suppressed together with every figure that would let them be wo
 the read model's answer to GraphQL.
 
 Who may ask: every authenticated role but `dpo` (whose job is the audit trail). The answer
-holds no personal data (counts of at least the threshold, no pathway, no agency, no person),
-so it is not an audited read of personal data.
+holds no personal data (counts of at least the threshold, no pathway, no agency, no person);
+each read is still audited (operation `territoryIndicators`, no pathway, no category), so that
+the DPO can see who follows a territory's figures closely enough to difference them over time.
 
 `Query` (gateway/queries.py) inherits `IndicatorsQuery`.
 """
@@ -117,6 +118,7 @@ class IndicatorsQuery:
         context: Context = info.context
         context.require(*INDICATOR_ROLES)
         found = await asyncio.to_thread(_read, _read_models(context), territory)
+        context.audit_read("territoryIndicators", None, set())
         p, a, o = found["pathways"], found["alerts"], found["orientations"]
         return TerritoryIndicators(
             territory=territory, computed_at=datetime.now(timezone.utc), small_count_threshold=found["threshold"],

@@ -98,7 +98,7 @@ def test_gp_orientations_are_counted_in_the_orientation_funnel(api_on_readmodels
     assert [r["count"] for r in went] == [5]
 
 
-def test_only_the_dpo_and_anonymous_callers_are_refused_the_indicators(api_on_readmodels):  # noqa: F811
+def test_only_the_dpo_and_anonymous_callers_are_refused_the_indicators_and_each_read_is_audited(api_on_readmodels):  # noqa: F811
     api, _ = api_on_readmodels
     query = '{ territoryIndicators(territory: "76") { territory pathwaysOpened } }'
     assert api(query, as_=token("ars", "analyste"))["territoryIndicators"] == {"territory": "76", "pathwaysOpened": 0}
@@ -107,6 +107,9 @@ def test_only_the_dpo_and_anonymous_callers_are_refused_the_indicators(api_on_re
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     anonymous = api.post(query).json()
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    trail = api("{ auditEvents(filter: {agency: \"ars\"}) { events { operation role pathwayId categories } } }",
+                as_=token("cnil", "dpo"))["auditEvents"]["events"]
+    assert {"operation": "territoryIndicators", "role": "analyste", "pathwayId": None, "categories": []} in trail
 
 
 def test_without_read_models_the_indicators_say_they_are_unavailable(api):
