@@ -166,13 +166,13 @@ def sql_rows(conn: sqlite3.Connection, pid: str) -> int:
 
 
 async def closed_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, str]],
-                      tokens: dict[str, str], seconds: float) -> tuple[int, int, float]:
+                      tokens: dict[str, list[str]], seconds: float) -> tuple[int, int, float]:
     done = errors = 0
     started = time.perf_counter()
     deadline = started + seconds
     while time.perf_counter() < deadline:
         pid, lead = targets[done % len(targets)]
-        if not await one(client, pid, tokens[lead]):
+        if not await one(client, pid, tokens[lead][done % len(tokens[lead])]):
             errors += 1
         done += 1
     return done, errors, time.perf_counter() - started
@@ -185,7 +185,7 @@ async def one(client: httpx.AsyncClient, pid: uuid.UUID, token: str) -> bool:
     return response.status_code == 200 and not body.get("errors") and body["data"]["pathway"] is not None
 
 
-async def open_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, str]], tokens: dict[str, str],
+async def open_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, str]], tokens: dict[str, list[str]],
                     rate: float, seconds: float) -> dict[str, Any]:
     """Request i is sent at t0 + i / rate regardless of completions; latency from that instant."""
     latencies: list[float] = []
@@ -194,7 +194,7 @@ async def open_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, st
     async def fire(i: int, scheduled: float) -> None:
         nonlocal errors
         pid, lead = targets[i % len(targets)]
-        ok = await one(client, pid, tokens[lead])
+        ok = await one(client, pid, tokens[lead][i % len(tokens[lead])])
         if ok:
             latencies.append(time.perf_counter() - scheduled)
         else:
@@ -230,9 +230,10 @@ async def measure(relais: Any, targets: list[tuple[uuid.UUID, str]], seconds: fl
     from gateway.app import create_app
 
     app = create_app(relais)
-    tokens = {lead: issue_token(JWT_KEY, agency=lead, professional=f"{lead}-coord-1", role="coordinateur",
-                                token_id=uuid.uuid4().hex, ttl_seconds=7200) for _, lead in targets}
-    app.state.gateway.rate_limiter.capacity = 1e9  # one token per agency here: not what is measured
+    # Coordinators of each lead agency, enough of them that none reaches the per-token rate limit.
+    tokens = {lead: [issue_token(JWT_KEY, agency=lead, professional=f"{lead}-coord-{n}", role="coordinateur",
+                                 token_id=uuid.uuid4().hex, ttl_seconds=7200) for n in range(60)]
+              for lead in {lead for _, lead in targets}}
     async with app.router.lifespan_context(app):
         await followed(app, relais)
         transport = httpx.ASGITransport(app=app)
@@ -290,8 +291,8 @@ def main() -> int:
     print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: sent {gw['open_sent']}, answered "
           f"{gw['open_answered']}, errors {gw['open_errors']}, p50 {gw['open_p50']:.1f} ms, p99 {gw['open_p99']:.1f} ms, "
           f"max {gw['open_max']:.1f} ms (aim p99 < 50 ms)")
-    load = os.getloadavg()
-    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    avg = os.getloadavg()
+    print(f"load average at the end: {avg[0]:.2f} {avg[1]:.2f} {avg[2]:.2f}")
     return 0
 
 
