@@ -104,9 +104,10 @@ def _read(connect: Callable[[], AbstractContextManager[Any]], territory: str) ->
         try:
             return queries.territory_indicators(conn, territory)
         except Exception as error:
-            if "territory_" in str(error):  # read model not built yet (projections not run)
-                raise PublicError("Indicateurs indisponibles : les vues de lecture ne sont pas encore construites "
-                                  "(relais projections run).", "UNAVAILABLE") from None
+            if "territory_" in str(error):  # read model not built yet (projections not run, or older)
+                raise PublicError("Indicateurs indisponibles : la vue de lecture des indicateurs n'est pas encore "
+                                  "construite (relais projections run ; après une mise à jour : relais projections "
+                                  "rebuild territory_indicators).", "UNAVAILABLE") from None
             raise
 
 

@@ -367,19 +367,14 @@ def territory_indicators(conn: Any, territory: str, *, threshold: int = SUPPRESS
         sums.append(Sum(key, parts))
         return key
 
-    # --- pathways: by kind, by state, closed by outcome (current state of the working set)
-    by_kind: dict[str, int] = {}
-    by_outcome: dict[str, int] = {}
-    for kind, outcome, n in db.fetchall(
-        "SELECT kind, closure_outcome, COUNT(*) FROM territory_pathways WHERE territory = %s "
-        "GROUP BY kind, closure_outcome", (territory,)
-    ):
-        by_kind[kind or "other"] = by_kind.get(kind or "other", 0) + n
-        if outcome is not None:
-            by_outcome[outcome] = by_outcome.get(outcome, 0) + n
-    kinds = [cell(("pathways", "kind", k), n) for k, n in sorted(by_kind.items())]
+    # --- pathways: by kind, by state, closed by outcome (current state of the working sets)
+    kinds = [cell(("pathways", "kind", k), n) for k, n in db.fetchall(
+        "SELECT kind, COUNT(*) FROM territory_pathways WHERE territory = %s GROUP BY kind ORDER BY kind",
+        (territory,))]
     opened = total_of(("pathways", "opened"), kinds)
-    outcomes = [cell(("pathways", "outcome", k), n) for k, n in sorted(by_outcome.items())]
+    outcomes = [cell(("pathways", "outcome", k), n) for k, n in db.fetchall(
+        "SELECT outcome, COUNT(*) FROM territory_closed WHERE territory = %s GROUP BY outcome ORDER BY outcome",
+        (territory,))]
     closed = total_of(("pathways", "closed"), outcomes)
     open_ = cell(("pathways", "open"), values[opened] - values[closed])
     sums.append(Sum(opened, (open_, closed)))

@@ -19,9 +19,12 @@ The orientation funnel is the Médecins du Monde Rouen one (2022: 48 orientation
 people reached at the follow-up call, 17 went): made >= reached >= honoured + not honoured.
 
 ``territory_pathways`` is the working set the facts take their territory, kind and opening
-instant from (pathway_id, territory, kind, opened_epoch, closure_outcome: NULL while open);
-``territory_open_alerts`` (alert_id, territory, rule_id) the alerts still open. Both are read
-only in aggregate (counts per territory), never row by row.
+instant from (pathway_id, territory, kind, opened_epoch); ``territory_closed`` (pathway_id,
+territory, outcome) the pathways closed now; ``territory_open_alerts`` (alert_id, territory,
+rule_id) the alerts still open. They are read only in aggregate (counts per territory), never
+row by row. (Two tables were added for issue 9 rather than columns, so that an older read model
+gets them created and keeps working; its figures are complete after
+``relais projections rebuild territory_indicators``.)
 
 Small counts are suppressed when READ (:func:`projections.queries.territory_indicators`),
 so the stored facts stay exact and the threshold can change without a rebuild.
@@ -45,8 +48,12 @@ class TerritoryIndicators(Projection):
         ),
         Table(
             "territory_pathways",
-            "pathway_id TEXT NOT NULL, territory TEXT NOT NULL, kind TEXT, opened_epoch DOUBLE PRECISION NOT NULL, "
-            "closure_outcome TEXT",
+            "pathway_id TEXT NOT NULL, territory TEXT NOT NULL, kind TEXT, opened_epoch DOUBLE PRECISION NOT NULL",
+            ("pathway_id",),
+        ),
+        Table(
+            "territory_closed",
+            "pathway_id TEXT NOT NULL, territory TEXT NOT NULL, outcome TEXT NOT NULL",
             ("pathway_id",),
             (("territory",),),
         ),
@@ -113,12 +120,15 @@ class TerritoryIndicators(Projection):
         return [reached, self._fact(e, "orientation_not_honoured", e.get("reason") or "other")]
 
     def on_PathwayClosed(self, e: PathwayEvent) -> list[Statement]:
-        return [Statement(f"UPDATE {self.t['territory_pathways']} SET closure_outcome = %s WHERE pathway_id = %s",
-                          (e.get("outcome") or "other", e.pathway_id))]
+        return [Statement(
+            f"INSERT INTO {self.t['territory_closed']} (pathway_id, territory, outcome) "
+            f"SELECT p.pathway_id, p.territory, %s FROM {self.t['territory_pathways']} p WHERE p.pathway_id = %s "
+            "ON CONFLICT (pathway_id) DO UPDATE SET outcome = excluded.outcome",
+            (e.get("outcome") or "other", e.pathway_id),
+        )]
 
     def on_PathwayReopened(self, e: PathwayEvent) -> list[Statement]:
-        return [Statement(f"UPDATE {self.t['territory_pathways']} SET closure_outcome = NULL WHERE pathway_id = %s",
-                          (e.pathway_id,))]
+        return [Statement(f"DELETE FROM {self.t['territory_closed']} WHERE pathway_id = %s", (e.pathway_id,))]
 
     def on_HousingConfirmed(self, e: PathwayEvent) -> list[Statement]:
         return [self._fact(e, "delay_housing_days", delay=True)]

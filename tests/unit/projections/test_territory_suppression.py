@@ -176,6 +176,16 @@ def test_the_funnel_of_the_mdm_rouen_report_is_shown_as_is(world: World) -> None
                                            {"key": "no_interpreter", "count": 5}]
 
 
+def test_closed_pathways_are_counted_by_outcome_until_reopened(world: World) -> None:
+    spec = {"kind": "detention", "day": 0, "orientation": None, "referral": None, "alerts": []}
+    build(world, [{**spec, "closed": "transferred"}] * 6 + [{**spec, "closed": None}] * 5)
+    reopened = world.rows("SELECT pathway_id FROM territory_closed LIMIT 1")[0][0]
+    world.send("ReopenPathway", reopened, "usmp", 20, reason="retour")
+    p = q.territory_indicators(world.conn, "76")["pathways"]
+    assert (p["opened"], p["open"], p["closed"]) == (11, 6, 5)
+    assert p["closed_by_outcome"] == [{"key": "transferred", "count": 5}]
+
+
 # --------------------------------------------------------------------------- the function itself
 def test_two_hidden_cells_adding_up_to_two_are_protected_by_one_more() -> None:
     values = {"total": 12, "a": 1, "b": 1, "c": 10}
