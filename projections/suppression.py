@@ -56,8 +56,10 @@ def suppress(values: Mapping[Key, int], sums: Sequence[Sum], published: Collecti
         if not extra:  # nothing left to hide around it: hide every figure of its sums
             extra = {t for s in sums if set(s.terms) & exposed for t in s.terms
                      if t in published and values.get(t, 0) > 0} - hidden
-            if not extra:
-                return hidden  # pragma: no cover - only zeros around it: nothing is small
+        if not extra:  # determined through other sums only: last resort, hide every non-zero figure
+            extra = {k for k in published if values.get(k, 0) > 0} - hidden
+        if not extra:
+            return hidden  # pragma: no cover - every non-zero figure is hidden already
         hidden |= extra
 
 
