@@ -6,7 +6,10 @@
 - errors masked: only errors raised on purpose (PublicError, French message) and GraphQL
   syntax/validation messages reach the client, never an exception text or a stack trace;
 - field suggestions off (StrawberryConfig.disable_field_suggestions);
-- a request timeout and a body-size cap (ASGI middleware), a per-token rate limit.
+- a request timeout and a body-size cap (ASGI middleware), a per-token rate limit;
+- parsing and validation cached (bounded LRU: a repeated document is parsed and validated once),
+  and automatic persisted queries (Apollo's protocol: a client may send only the SHA-256 of a
+  document the server already holds; a bounded map, filled only with documents whose hash checks).
 
 The validation rules are built ONCE, at import: the extension factories hand the same rule
 classes to every request, so strawberry's validation cache (keyed by the rule tuple) hits.
@@ -17,10 +20,12 @@ cache never hits (strawberry issue 4635).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,6 +41,8 @@ MAX_ALIASES = 15
 MAX_TOKENS = 2000
 MAX_PAGE = 50
 MAX_BODY_BYTES = 64 * 1024
+#: Distinct documents kept by the parse, validation and persisted-query caches (each bounded).
+CACHED_DOCUMENTS = 512
 REQUEST_TIMEOUT_SECONDS = 10.0
 RATE_LIMIT_PER_MINUTE = 600
 
@@ -120,13 +127,75 @@ class SafeParserCache(ParserCache):
         yield
 
 
-def extensions(dev: bool) -> list[Callable[[], SchemaExtension]]:
+class PersistedDocuments:
+    """SHA-256 (hex) -> document, least recently used dropped beyond ``maxsize``; thread-safe
+    (one per schema, shared by every request)."""
+
+    def __init__(self, maxsize: int = CACHED_DOCUMENTS) -> None:
+        self.maxsize = maxsize
+        self._documents: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str) -> str | None:
+        with self._lock:
+            document = self._documents.get(sha256)
+            if document is not None:
+                self._documents.move_to_end(sha256)
+            return document
+
+    def put(self, sha256: str, document: str) -> None:
+        with self._lock:
+            self._documents[sha256] = document
+            self._documents.move_to_end(sha256)
+            while len(self._documents) > self.maxsize:
+                self._documents.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+
+class PersistedQueries(SchemaExtension):
+    """Automatic persisted queries (the protocol of Apollo clients): ``extensions.persistedQuery
+    = {version: 1, sha256Hash}``. With the document, its hash is checked and it is kept; without
+    it, the kept document is used, or the error ``PersistedQueryNotFound`` (code
+    PERSISTED_QUERY_NOT_FOUND) asks the client to send it once. Everything after (token limit,
+    parse and validation caches, rules) is unchanged."""
+
+    def __init__(self, documents: PersistedDocuments) -> None:
+        super().__init__()
+        self.documents = documents
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        persisted = (context.operation_extensions or {}).get("persistedQuery")
+        if persisted is not None:
+            sha = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+            if not isinstance(sha, str) or (isinstance(persisted, dict) and persisted.get("version") != 1):
+                raise GraphQLError("Requête persistée refusée : version 1 et sha256Hash attendus.",
+                                   extensions={"code": "PERSISTED_QUERY_INVALID"})
+            if context.query:
+                if hashlib.sha256(context.query.encode()).hexdigest() != sha.lower():
+                    raise GraphQLError("Requête persistée refusée : le hachage ne correspond pas au document.",
+                                       extensions={"code": "PERSISTED_QUERY_HASH_MISMATCH"})
+                self.documents.put(sha.lower(), context.query)
+            else:
+                document = self.documents.get(sha.lower())
+                if document is None:
+                    raise GraphQLError("PersistedQueryNotFound", extensions={"code": "PERSISTED_QUERY_NOT_FOUND"})
+                context.query = document
+        yield
+
+
+def extensions(dev: bool, documents: PersistedDocuments | None = None) -> list[Callable[[], SchemaExtension]]:
+    """The request extensions, in order; ``documents``: the schema's persisted documents."""
     rules = RULES_DEV if dev else RULES_PRODUCTION
+    documents = documents if documents is not None else PersistedDocuments()
     return [
+        lambda: PersistedQueries(documents),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: SafeParserCache(maxsize=512),
+        lambda: SafeParserCache(maxsize=CACHED_DOCUMENTS),
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=512),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         SafeErrors,
     ]
 

@@ -1,5 +1,6 @@
 """Queries: pathways (filters, cursor pagination), one pathway (now or as of a past date),
-caseload, alerts, territory indicators, the caller, and the audit trail (dpo).
+caseload, alerts, the caller, and the audit trail (dpo); territory indicators are in
+gateway/indicators.py (inherited).
 
 Every query reads the projections' read models through gateway.readside (blocking calls, run
 in threads); `asOf` replays the event store through the same projections. `atLeastVersion`
@@ -9,10 +10,8 @@ that version of that pathway: read-your-writes without polling by hand."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -22,19 +21,17 @@ from gateway import types as t
 from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import PublicError, check_page_size
+from gateway.indicators import IndicatorsQuery
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
 from gateway.readside import (
     ALERT_PROJECTIONS,
     PATHWAY_PROJECTIONS,
     TIMELINE_PROJECTIONS,
-    ReadSide,
     access_of,
     replay,
 )
 from gateway.views import Pathway, alert_view, pathway_view
 from projections.queries import decode_cursor, encode_cursor
-
-SMALL_COUNT = 5  # de-identified indicators: counts below this are not shown (secret statistique)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -110,42 +107,6 @@ class Me:
     categories_needed: list[t.InformationCategory]
 
 
-@strawberry.type(description="Un compte (null si inférieur au seuil du secret statistique).")
-class Count:
-    key: str
-    count: int | None
-
-
-@strawberry.type(description="Indicateur mensuel désidentifié (vue de lecture « territory »).")
-class MonthlyIndicator:
-    month: str
-    indicator: str
-    label: str
-    detail: str | None
-    count: int | None = strawberry.field(description="Null si inférieur au seuil (secret statistique).")
-    median_days: float | None
-    suppressed: bool
-
-
-@strawberry.type(description="Indicateurs désidentifiés d'un territoire (ARS / DREETS).")
-class TerritoryIndicators:
-    territory: str
-    computed_at: datetime
-    pathways_by_kind: list[Count]
-    open_pathways: int | None
-    closed_by_outcome: list[Count]
-    open_alerts_by_rule: list[Count]
-    alerts_raised_by_rule: list[Count]
-    referrals_made: int | None
-    referrals_honoured: int | None
-    referrals_not_honoured: int | None
-    gp_orientations_went: int | None
-    gp_orientations_did_not_go_by_reason: list[Count]
-    small_count_threshold: int
-    monthly: list[MonthlyIndicator] | None = strawberry.field(
-        description="Par mois, avec délais médians, depuis la vue de lecture des projections (null sans elle).")
-
-
 @strawberry.type(description="Trace d'accès (forme FHIR AuditEvent).")
 class AuditEvent:
     id: str
@@ -193,29 +154,9 @@ async def _views(context: Context, ids: list[UUID], operation: str) -> list[Path
     return out
 
 
-def _count(counter: Counter | dict, threshold: int = SMALL_COUNT) -> list[Count]:
-    return [Count(key=k, count=v if v >= threshold else None) for k, v in sorted(counter.items())]
-
-
-def _n(value: int) -> int | None:
-    return value if value >= SMALL_COUNT or value == 0 else None
-
-
-def _monthly(read: ReadSide, territory: str) -> list[dict[str, Any]] | None:
-    from projections import queries
-
-    try:
-        with read.connect() as conn:
-            return queries.territory_indicators(conn, territory)
-    except Exception as error:  # noqa: BLE001 - read model not built: no monthly figures
-        if "territory_facts" in str(error):
-            return None
-        raise
-
-
 # --------------------------------------------------------------------------- the type
 @strawberry.type
-class Query:
+class Query(IndicatorsQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()
@@ -322,35 +263,6 @@ class Query:
                 context.audit_read("alerts", pid, returned[pid])
         return AlertConnection(edges=edges, total_count=found.total_count,
                                page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
-
-    @strawberry.field(description="Indicateurs désidentifiés d'un territoire : comptes seulement, "
-                                  "les petits effectifs masqués.")
-    async def territory_indicators(self, info: Info, territory: str) -> TerritoryIndicators:
-        context = _ctx(info)
-        context.require(*(set(Role) - {Role.DPO}))
-        # The read models (pathway_summary, alerts, referrals): the directory this resolver
-        # read is gone; gateway/indicators.py takes this resolver over.
-        read = context.services.read
-        counts = await asyncio.to_thread(read.territory_counts, territory)
-        referrals = [r for r in counts["referrals"] if not r["is_gp_orientation"]]
-        gp = [("went" if r["outcome"] == "honoured" else "did_not_go", r["outcome_reason"])
-              for r in counts["referrals"] if r["is_gp_orientation"] and r["outcome"]]
-        rows = await asyncio.to_thread(_monthly, read, territory)
-        monthly = None if rows is None else [
-            MonthlyIndicator(month=r["month"], indicator=r["indicator"], label=r["label"], detail=r["detail"],
-                             count=r["count"], median_days=r["median_days"], suppressed=bool(r["suppressed"]))
-            for r in rows]
-        return TerritoryIndicators(
-            territory=territory, computed_at=datetime.now(timezone.utc),
-            pathways_by_kind=_count(counts["kinds"]), open_pathways=_n(counts["open"]),
-            closed_by_outcome=_count(counts["closed"]), open_alerts_by_rule=_count(counts["open_alerts"]),
-            alerts_raised_by_rule=_count(counts["raised"]),
-            referrals_made=_n(len(referrals)),
-            referrals_honoured=_n(sum(1 for r in referrals if r["outcome"] == "honoured")),
-            referrals_not_honoured=_n(sum(1 for r in referrals if r["outcome"] == "not_honoured")),
-            gp_orientations_went=_n(sum(1 for o, _ in gp if o == "went")),
-            gp_orientations_did_not_go_by_reason=_count(Counter(r or "non précisé" for o, r in gp if o == "did_not_go")),
-            small_count_threshold=SMALL_COUNT, monthly=monthly)
 
     @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
     async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002

@@ -384,26 +384,6 @@ class ReadSide:
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.05)
 
-    # ------------------------------------------------------------------ de-identified counts
-    def territory_counts(self, territory: str) -> dict[str, Any]:
-        """What `territoryIndicators` counts, from the read models (no personal data)."""
-        with self._db() as db:
-            kinds = db.fetchall("SELECT kind, COUNT(*) FROM pathway_summary WHERE territory = %s GROUP BY kind",
-                                (territory,))
-            open_ = db.fetchall("SELECT COUNT(*) FROM pathway_summary WHERE territory = %s AND state = 'open'",
-                                (territory,))[0][0]
-            closed = db.fetchall("SELECT closure_outcome, COUNT(*) FROM pathway_summary WHERE territory = %s "
-                                 "AND state = 'closed' AND closure_outcome IS NOT NULL GROUP BY closure_outcome",
-                                 (territory,))
-            open_alerts = db.fetchall("SELECT rule_id, COUNT(*) FROM alerts WHERE territory = %s AND is_open = 1 "
-                                      "GROUP BY rule_id", (territory,))
-            raised = db.fetchall("SELECT rule_id, COUNT(*) FROM alerts WHERE territory = %s GROUP BY rule_id",
-                                 (territory,))
-            referrals = _rows(db, "SELECT is_gp_orientation, outcome, outcome_reason FROM referrals "
-                                  "WHERE territory = %s", (territory,))
-        return {"kinds": dict(kinds), "open": int(open_), "closed": dict(closed), "open_alerts": dict(open_alerts),
-                "raised": dict(raised), "referrals": referrals}
-
 
 # --------------------------------------------------------------------------- connections
 def sqlite_readmodels(path: str) -> Connect:

@@ -309,6 +309,7 @@ def consents(conn: Any, pathway_ids: Sequence[str]) -> dict[str, dict[str, set[s
 INDICATOR_FR = {
     "pathway_opened": "Parcours ouverts",
     "orientation_made": "Orientations réalisées",
+    "orientation_reached": "Personnes jointes lors du suivi de l'orientation",
     "orientation_honoured": "Orientations honorées",
     "orientation_not_honoured": "Orientations non honorées",
     "delay_housing_days": "Délai médian jusqu'à l'hébergement (jours)",
@@ -317,53 +318,155 @@ INDICATOR_FR = {
 }
 #: Indicators broken down by their detail (the rule of an alert, the reason of a failure).
 BROKEN_DOWN = {"alert_raised", "orientation_not_honoured"}
+_DELAYS = ("delay_housing_days", "delay_gp_days")
 
 
-def territory_indicators(conn: Any, territory: str, *, threshold: int = SUPPRESSION_THRESHOLD,
-                         months: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """De-identified indicators of ``territory`` per month (``AAAA-MM``).
+def territory_indicators(conn: Any, territory: str, *, threshold: int = SUPPRESSION_THRESHOLD) -> dict[str, Any]:
+    """Every de-identified indicator of ``territory``, small counts suppressed together.
 
-    Rows: territory, month, indicator (see ``INDICATOR_FR``), label (French), detail (the rule
-    of an alert / the reason of a failed orientation, else None), count, median_days (delay
-    indicators only), suppressed. A count below ``threshold`` (but above 0) is suppressed:
-    count and median are None. In a breakdown where exactly one cell is suppressed, the next
-    smallest is suppressed too, so that it cannot be recovered from the total.
+    Returns ``{"territory", "threshold", "pathways", "alerts", "orientations", "monthly"}``:
+
+    * ``pathways``: ``opened`` (all time), ``by_kind``, ``open``, ``closed``, ``closed_by_outcome``;
+    * ``alerts``: ``open``, ``open_by_rule``, ``raised`` (all time), ``raised_by_rule``;
+    * ``orientations`` (referrals and GP orientations together, the MdM Rouen funnel): ``made``,
+      ``reached`` (at the follow-up call, or the outcome is known), ``honoured``,
+      ``not_honoured``, ``not_honoured_by_reason``;
+    * ``monthly``: rows (territory, month ``AAAA-MM``, indicator — see ``INDICATOR_FR`` —,
+      label, detail — the rule / the reason in a breakdown, else None —, count, median_days for
+      delays, suppressed).
+
+    A breakdown is a list of ``{"key", "count"}`` (keys with a count above 0 only). A count
+    is None when suppressed: below ``threshold`` (primary), or because it would let a
+    suppressed count be worked out from the other figures of the answer — the totals, the
+    other cells, the months, the funnel stages (complementary; :mod:`projections.suppression`).
+    Zeros are shown.
     """
-    db, where = Db.of(conn), _Where()
-    where.add("territory = %s", territory)
-    if months is not None:
-        ms = list(months)
-        if not ms:
-            return []
-        where.add(_in("month", ms), *ms)
-    facts = db.fetchall(f"SELECT month, metric, detail, value FROM territory_facts{where.sql()}", where.params)
-    groups: dict[tuple[str, str, str | None], list[float | None]] = {}
-    for month, metric, detail, value in facts:
-        groups.setdefault((month, metric, None), []).append(value)
-        if metric in BROKEN_DOWN:
-            groups.setdefault((month, metric, detail or "autre"), []).append(value)
+    from projections.suppression import Sum, suppress
+
+    db = Db.of(conn)
+    values: dict[tuple[Any, ...], int] = {}
+    sums: list[Sum] = []
+    published: list[tuple[Any, ...]] = []
+
+    def cell(key: tuple[Any, ...], n: int, *, shown: bool = True) -> tuple[Any, ...]:
+        values[key] = values.get(key, 0) + n
+        if shown and key not in published:
+            published.append(key)
+        return key
+
+    def total_of(key: tuple[Any, ...], parts: Iterable[tuple[Any, ...]], *, shown: bool = True) -> tuple[Any, ...]:
+        parts = tuple(parts)
+        cell(key, sum(values[p] for p in parts), shown=shown)
+        sums.append(Sum(key, parts))
+        return key
+
+    # --- pathways: by kind, by state, closed by outcome (current state of the working sets)
+    kinds = [cell(("pathways", "kind", k), n) for k, n in db.fetchall(
+        "SELECT kind, COUNT(*) FROM territory_pathways WHERE territory = %s GROUP BY kind ORDER BY kind",
+        (territory,))]
+    opened = total_of(("pathways", "opened"), kinds)
+    outcomes = [cell(("pathways", "outcome", k), n) for k, n in db.fetchall(
+        "SELECT outcome, COUNT(*) FROM territory_closed WHERE territory = %s GROUP BY outcome ORDER BY outcome",
+        (territory,))]
+    closed = total_of(("pathways", "closed"), outcomes)
+    open_ = cell(("pathways", "open"), values[opened] - values[closed])
+    sums.append(Sum(opened, (open_, closed)))
+
+    # --- alerts open now, by rule
+    rules = [cell(("alerts", "open_rule", r), n) for r, n in db.fetchall(
+        "SELECT rule_id, COUNT(*) FROM territory_open_alerts WHERE territory = %s GROUP BY rule_id ORDER BY rule_id",
+        (territory,))]
+    open_alerts = total_of(("alerts", "open"), rules)
+
+    # --- monthly facts (and the all-time totals they add up to)
+    counts: dict[tuple[str, str, str | None], int] = {}
+    for month, metric, detail, n in db.fetchall(
+        "SELECT month, metric, detail, COUNT(*) FROM territory_facts WHERE territory = %s "
+        "GROUP BY month, metric, detail", (territory,)
+    ):
+        key = (month, metric, (detail or "other") if metric in BROKEN_DOWN else None)
+        counts[key] = counts.get(key, 0) + n
+    delays: dict[tuple[str, str], list[float]] = {}
+    for month, metric, value in db.fetchall(
+        f"SELECT month, metric, value FROM territory_facts WHERE territory = %s AND {_in('metric', _DELAYS)}",
+        (territory, *_DELAYS)
+    ):
+        if value is not None:
+            delays.setdefault((month, metric), []).append(value)
+    months = sorted({m for m, _, _ in counts})
+    metrics = sorted({metric for _, metric, _ in counts})
+    monthly: dict[tuple[str, str], tuple[Any, ...]] = {}  # (month, metric) -> its cell
+    for month in months:
+        for metric in metrics:
+            details = sorted(d for m, x, d in counts if m == month and x == metric and d is not None)
+            if metric in BROKEN_DOWN:
+                if details:
+                    parts = [cell(("m", month, metric, d), counts[(month, metric, d)]) for d in details]
+                    monthly[(month, metric)] = total_of(("m", month, metric, None), parts)
+            elif (month, metric, None) in counts:
+                monthly[(month, metric)] = cell(("m", month, metric, None), counts[(month, metric, None)])
+
+    def all_time(metric: str, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        return total_of(key, [monthly[(m, metric)] for m in months if (m, metric) in monthly])
+
+    sums.append(Sum(opened, tuple(monthly[(m, "pathway_opened")] for m in months if (m, "pathway_opened") in monthly)))
+    raised = all_time("alert_raised", ("alerts", "raised"))
+    raised_rules = []
+    for rule in sorted({d for _, x, d in counts if x == "alert_raised" and d is not None}):
+        raised_rules.append(total_of(("alerts", "raised_rule", rule),
+                                     [("m", m, "alert_raised", rule) for m in months
+                                      if ("m", m, "alert_raised", rule) in values]))
+    sums.append(Sum(raised, tuple(raised_rules)))
+    made = all_time("orientation_made", ("orientations", "made"))
+    reached = all_time("orientation_reached", ("orientations", "reached"))
+    honoured = all_time("orientation_honoured", ("orientations", "honoured"))
+    not_honoured = all_time("orientation_not_honoured", ("orientations", "not_honoured"))
+    reasons = []
+    for reason in sorted({d for _, x, d in counts if x == "orientation_not_honoured" and d is not None}):
+        reasons.append(total_of(("orientations", "reason", reason),
+                                [("m", m, "orientation_not_honoured", reason) for m in months
+                                 if ("m", m, "orientation_not_honoured", reason) in values]))
+    sums.append(Sum(not_honoured, tuple(reasons)))
+    # The funnel's differences are never shown, but could be computed: they are cells too.
+    not_reached = cell(("orientations", "not_reached"), values[made] - values[reached], shown=False)
+    sums.append(Sum(made, (reached, not_reached)))
+    pending = cell(("orientations", "pending"), values[reached] - values[honoured] - values[not_honoured], shown=False)
+    sums.append(Sum(reached, (honoured, not_honoured, pending)))
+    for month in months:  # a GP visit's delay is one of the month's honoured orientations
+        if (month, "delay_gp_days") in monthly:
+            rest = cell(("m", month, "orientation_honoured", "not_gp"),
+                        values.get(("m", month, "orientation_honoured", None), 0)
+                        - values[monthly[(month, "delay_gp_days")]], shown=False)
+            sums.append(Sum(("m", month, "orientation_honoured", None), (monthly[(month, "delay_gp_days")], rest)))
+
+    hidden = suppress(values, sums, published, threshold)
+
+    def count(key: tuple[Any, ...]) -> int | None:
+        return None if key in hidden else values.get(key, 0)
+
+    def listing(keys: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        return [{"key": k[-1], "count": count(k)} for k in keys]
+
     rows = []
-    for (month, metric, detail), values in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
-        count = len(values)
-        delays = [v for v in values if v is not None]
-        rows.append({
-            "territory": territory, "month": month, "indicator": metric,
-            "label": INDICATOR_FR.get(metric, metric), "detail": detail, "count": count,
-            "median_days": round(statistics.median(delays), 1) if delays and metric.startswith("delay_") else None,
-            "suppressed": 0 < count < threshold,
-        })
-    # complementary suppression inside each breakdown
-    by_breakdown: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["detail"] is not None:
-            by_breakdown.setdefault((row["month"], row["indicator"]), []).append(row)
-    for cells in by_breakdown.values():
-        hidden = [c for c in cells if c["suppressed"]]
-        shown = sorted((c for c in cells if not c["suppressed"]), key=lambda c: c["count"])
-        if len(hidden) == 1 and shown:
-            shown[0]["suppressed"] = True
-    for row in rows:
-        if row["suppressed"]:
-            row["count"] = None
-            row["median_days"] = None
-    return rows
+    for month in months:
+        for metric in metrics:
+            keys = [k for k in published if k[:3] == ("m", month, metric)]
+            for key in sorted(keys, key=lambda k: k[3] or ""):
+                spread = delays.get((month, metric)) if key[3] is None else None
+                rows.append({
+                    "territory": territory, "month": month, "indicator": metric,
+                    "label": INDICATOR_FR.get(metric, metric), "detail": key[3], "count": count(key),
+                    "median_days": (round(statistics.median(spread), 1) if spread and key not in hidden
+                                    else None),
+                    "suppressed": key in hidden,
+                })
+    return {
+        "territory": territory, "threshold": threshold,
+        "pathways": {"opened": count(opened), "by_kind": listing(kinds), "open": count(open_),
+                     "closed": count(closed), "closed_by_outcome": listing(outcomes)},
+        "alerts": {"open": count(open_alerts), "open_by_rule": listing(rules), "raised": count(raised),
+                   "raised_by_rule": listing(raised_rules)},
+        "orientations": {"made": count(made), "reached": count(reached), "honoured": count(honoured),
+                         "not_honoured": count(not_honoured), "not_honoured_by_reason": listing(reasons)},
+        "monthly": rows,
+    }

@@ -244,15 +244,44 @@ def test_every_query_answers_over_http(server, populated):
     alerts = run(server, tok("siao", "coordinateur"),
                  "{ alerts(filter: {ownedByMyAgency: true}) { edges { node { alertId severity suggestedAction } } } }")
     assert alerts["alerts"]["edges"][0]["node"]["alertId"] == alert
-    indicators = run(server, tok("ars", "analyste"), '{ territoryIndicators(territory: "14") { territory '
-                     "pathwaysByKind { key count } openAlertsByRule { key count } smallCountThreshold } }")
-    assert indicators["territoryIndicators"]["pathwaysByKind"] == [{"key": "detention", "count": None}]
     audit = run(server, tok("cnil", "dpo"), "query($id: UUID) { auditEvents(filter: {pathwayId: $id}) "
                                             "{ events { operation agency outcome } } }", {"id": pid})
     assert {"pathway", "pathways", "caseload", "alerts"} <= {e["operation"] for e in audit["auditEvents"]["events"]}
 
 
-def test_an_analyst_reads_indicators_but_no_pathway(server, populated):
+@pytest.fixture(scope="module")
+def served_embedded(tmp_path_factory):
+    """`relais serve`'s embedded wiring: read models and risk engine on the bus."""
+    from gateway.app import create_app
+    from services.bootstrap import bootstrap, start_embedded
+
+    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), jwt_key=KEY, mode="embedded",
+                        synthetic_pathways=0)
+    relais = bootstrap(settings)
+    risk = start_embedded(relais)
+    try:
+        with serve(create_app(relais)) as base:
+            yield base
+    finally:
+        risk.stop()
+
+
+def test_an_analyst_reads_indicators_but_no_pathway(served_embedded):
+    import time
+
+    server = served_embedded
+    send(server, tok("usmp"), "OpenDetentionPathway", {"pathwayId": str(uuid.uuid4()), "personRef": "P-i",
+                                                        "territory": "14", "leadAgency": "usmp", "prison": "CP Caen"})
+    query = ('{ territoryIndicators(territory: "14") { territory pathwaysOpened pathwaysByKind { key count } '
+             "openAlertsByRule { key count } smallCountThreshold } }")
+    deadline = time.monotonic() + 20
+    while True:  # the read model follows the bus
+        indicators = run(server, tok("ars", "analyste"), query)["territoryIndicators"]
+        if indicators["pathwaysByKind"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert indicators["pathwaysByKind"] == [{"key": "detention", "count": None}]  # 1 < 5: hidden
+    assert indicators["pathwaysOpened"] is None  # else it would give the hidden count away
     with pytest.raises(TransportQueryError) as refused:
         run(server, tok("ars", "analyste"), "{ pathways { totalCount } }")
     assert "rôle" in str(refused.value)

@@ -28,6 +28,7 @@ from services.relay.positions import MemoryPositionStore
 from services.relay.relay import Relay
 from services.settings import Settings
 from services.territory.load import load
+from tests.unit.projections.test_territory_suppression import recoverable
 
 
 def territory_events(tmp_path: Path, count: int, territory: str = "76", seed: int = 1) -> list[CloudEvent]:
@@ -173,9 +174,12 @@ def test_territory_indicators_on_postgresql_suppress_counts_below_five(tmp_path,
     finally:
         live.close()
     with pg(target) as conn:
-        rows = q.territory_indicators(conn, "27")
+        found = q.territory_indicators(conn, "27")
         facts = conn.execute("SELECT metric, detail, count(*) FROM territory_facts GROUP BY 1, 2").fetchall()
+    rows = found["monthly"]
     assert rows and all(r["territory"] == "27" for r in rows)
+    assert found["pathways"]["opened"] in (40, None)
+    assert recoverable(found) == []  # no hidden count worked out from the others
     opened = [r for r in rows if r["indicator"] == "pathway_opened"]
     assert sum(r["count"] or 0 for r in opened) >= 35  # the 40 pathways, in months of >= 5 (or hidden)
     for row in rows:

@@ -229,7 +229,7 @@ def test_pathway_lists_filter_by_kind_territory_agency_state_and_page_with_a_cur
 
 
 def test_territory_indicators_count_per_month_and_suppress_counts_below_five(world: World) -> None:
-    for i in range(6):
+    for i in range(7):
         pid = open_pass_gp(world)
         world.send("OpenCoverage", pid, "pass", 1, scheme="ame", opened_on="2026-03-03", expires_on=None)
         orientation = str(uuid4())
@@ -243,20 +243,40 @@ def test_territory_indicators_count_per_month_and_suppress_counts_below_five(wor
                    triggering_event_ids=[], owner_agency="pass", suggested_action="Rappeler.", severity="medium")
     other = open_pass_gp(world, territory="27")
     assert other
-    rows = {(r["month"], r["indicator"], r["detail"]): r for r in q.territory_indicators(world.conn, "76")}
-    assert rows[("2026-03", "pathway_opened", None)]["count"] == 6
-    assert rows[("2026-03", "orientation_made", None)]["count"] == 6
+    found = q.territory_indicators(world.conn, "76")
+    rows = {(r["month"], r["indicator"], r["detail"]): r for r in found["monthly"]}
+    assert rows[("2026-03", "pathway_opened", None)]["count"] == 7
+    assert rows[("2026-03", "orientation_made", None)]["count"] == 7
+    assert rows[("2026-03", "orientation_reached", None)]["count"] == 7
     assert rows[("2026-03", "orientation_honoured", None)]["count"] == 5
     gp = rows[("2026-03", "delay_gp_days", None)]
     assert (gp["count"], gp["median_days"], gp["suppressed"]) == (5, 12.0, False)
     small = rows[("2026-03", "orientation_not_honoured", None)]
     assert (small["count"], small["suppressed"]) == (None, True)
-    assert rows[("2026-03", "alert_raised", None)]["count"] == 6
+    assert rows[("2026-03", "alert_raised", None)]["count"] == 7
     # one small cell in a breakdown hides the next smallest too (else total - shown = hidden)
     assert rows[("2026-03", "alert_raised", "contact-lost")]["suppressed"]
     assert rows[("2026-03", "alert_raised", "referral-unverified")]["suppressed"]
+    # ... and so does the all-time count of that rule (it is the month's count)
+    assert {c["key"]: c["count"] for c in found["alerts"]["raised_by_rule"]} == {
+        "contact-lost": None, "referral-unverified": None}
     assert all(r["territory"] == "76" for r in rows.values())
     assert not any("pathway_id" in r or "agency" in r for r in rows.values())
+
+
+def test_one_gp_orientation_not_honoured_out_of_six_hides_what_would_give_it_away(world: World) -> None:
+    """reached 6 = honoured + not honoured (hidden, so >= 1): honoured 5 would pin it at 1."""
+    for i in range(6):
+        pid = open_pass_gp(world)
+        world.send("OpenCoverage", pid, "pass", 1, scheme="ame", opened_on="2026-03-03", expires_on=None)
+        orientation = str(uuid4())
+        world.send("OrientToGp", pid, "pass", 2, orientation_id=orientation, gp_ref="MG-1", gp_commune="Rouen")
+        world.send("RecordGpVisitOutcome", pid, "pass", 10 + i, orientation_id=orientation,
+                   outcome="went" if i else "did_not_go", reason=None if i else "no_interpreter", detail=None)
+    funnel = q.territory_indicators(world.conn, "76")["orientations"]
+    assert funnel["made"] == 6
+    assert funnel["not_honoured"] is None
+    assert None in (funnel["reached"], funnel["honoured"])
 
 
 class _NoReads:

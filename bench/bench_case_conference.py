@@ -1,0 +1,300 @@
+"""The case-conference query through the gateway in-process vs the plain SQL read of the rows
+its answer holds, same run; and its latency under an open-loop 100 requests/s.
+
+    .venv/bin/python bench/bench_case_conference.py [--pathways 10000] [--targets 200]
+        [--seconds 15] [--rate 100]
+
+- Territory: `--pathways` synthetic pathways (services/territory, seed 42) in the EMBEDDED mode
+  (SQLite event store and SQLite read models fed by the relay over the in-process bus), kept
+  in `.relais/bench-case-conference-<n>/` between runs (loaded once, idempotent). The
+  `--targets` pathways the requests read are given a case-conference history (needs, a
+  conference and its actions, contact attempts, two open alerts): ~30-40 timeline events each.
+- Gateway: `gateway.app.create_app` on that Relais, its lifespan running, driven IN-PROCESS
+  through ASGI (`httpx.AsyncClient(transport=httpx.ASGITransport(app))`): JWT, rate limit,
+  middleware, GraphQL (parse and validation caches), authorisation, audit record written before
+  the answer — everything but the socket. It reads whatever read path the gateway has.
+- The query (CASE_CONFERENCE): what a partner's review screen opens for one pathway — its
+  summary, participants, open needs, actions, open alerts and its timeline — with a
+  coordinator's token of the lead agency (consent and redaction run on every field).
+- Throughput: one client in a closed loop for `--seconds`, then the plain SQL read for as long
+  (sqlite3 on the read-model file: the summary row, participants, open needs, actions, open
+  alerts and the timeline rows of the same pathway — the rows the answer is made of); ratio.
+- Latency: an OPEN loop — request i is sent at t0 + i/rate whether or not the earlier ones
+  have answered, its latency counted from that scheduled instant (so queueing shows) — for
+  `--seconds`; p50 / p99 / max.
+
+Bounded (load once, then 3 x `--seconds` + warm-up), stops by itself, no socket opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sqlite3
+import sys
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+
+from bench._common import machine  # noqa: E402
+from bench.bench_gateway import JWT_KEY, percentiles  # noqa: E402
+from gateway.auth import issue_token  # noqa: E402
+from services.settings import Settings  # noqa: E402
+
+CASE_CONFERENCE = """query CaseConference($id: UUID!) { pathway(id: $id) {
+  id kind state territory leadAgency personRef exitDate version lastActivityAt
+  access { membership visibleCategories hiddenCategories }
+  participants { agency role inCareTeam }
+  openNeeds { needId infoCategory category description status recordedAt }
+  actions { actionId conferenceId ownerAgency description dueOn done }
+  alerts { alertId ruleId ruleLabel severity status ownerAgency subject suggestedAction raisedAt }
+  timeline(first: 50) { totalCount entries { position infoCategory label occurredAt agency role details } }
+} }"""
+
+#: The rows the answer is made of, read by plain SQL from the read models (same pathway).
+SQL_READS = (
+    "SELECT * FROM pathway_summary WHERE pathway_id = ?",
+    "SELECT agency, role FROM caseload_participants WHERE pathway_id = ? ORDER BY agency",
+    "SELECT * FROM pathway_summary_needs WHERE pathway_id = ? AND status = 'open' ORDER BY recorded_at, need_id",
+    "SELECT * FROM pathway_summary_actions WHERE pathway_id = ? ORDER BY due_on, action_id",
+    "SELECT * FROM alerts WHERE pathway_id = ? AND is_open = 1 ORDER BY raised_at DESC, alert_id DESC",
+    "SELECT * FROM timeline WHERE pathway_id = ? ORDER BY occurred_at, seq LIMIT 50",
+)
+
+
+def settings_for(pathways: int) -> Settings:
+    return Settings(mode="embedded", state_dir=ROOT / ".relais" / f"bench-case-conference-{pathways}",
+                    jwt_key=SecretStr(JWT_KEY), synthetic_pathways=0)
+
+
+def wire(settings: Settings) -> Any:
+    """The embedded Relais with its read models on the bus (what `relais serve` wires, without
+    the risk engine: the alerts are raised here)."""
+    from projections.embedded import connect
+    from services.bootstrap import bootstrap, build_embedded_projections, ensure_gateway_adapters
+
+    relais = ensure_gateway_adapters(bootstrap(settings))
+    build_embedded_projections(settings, relais.bus)
+    path = Path(settings.state_dir) / "read_models.sqlite3"
+
+    @contextlib.contextmanager
+    def readmodels() -> Any:
+        conn = connect(path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    relais.readmodels = readmodels
+    return relais
+
+
+def history(pid: uuid.UUID, lead: str, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """A case-conference history for one pathway (ids derived from it: idempotent)."""
+    def at(hours: float) -> str:
+        return (now - timedelta(hours=hours)).isoformat()
+
+    def cid(name: str) -> str:
+        return str(uuid.uuid5(pid, name))
+
+    system = {"agency": "relais", "professional": "risk-engine", "role": "systeme"}
+    actor = {"agency": lead, "professional": f"{lead}-coord-1", "role": "coordinateur"}
+    out: list[tuple[str, dict[str, Any]]] = []
+    for n, (category, text) in enumerate((("housing", "Hébergement à la sortie"),
+                                          ("health_coverage", "Renouvellement AME"),
+                                          ("interpreting", "Interprète pour les rendez-vous"))):
+        out.append(("RecordNeed", {"need_id": cid(f"need-{n}"), "category": category, "description": text,
+                                   "actor": actor, "occurred_at": at(60 - n)}))
+    conference = cid("conference")
+    out.append(("HoldCaseConference", {"conference_id": conference, "agencies": [lead],
+                                       "decisions": ["Relancer le SIAO", "Prendre rendez-vous CPAM"],
+                                       "actor": actor, "occurred_at": at(50)}))
+    for n in range(3):
+        out.append(("AssignAction", {"conference_id": conference, "action_id": cid(f"action-{n}"),
+                                     "owner_agency": lead, "description": f"Action {n + 1} décidée en synthèse",
+                                     "due_on": (date.today() + timedelta(days=3 + n)).isoformat(),
+                                     "actor": actor, "occurred_at": at(49)}))
+    for n in range(10):
+        out.append(("RecordContactAttempt", {"reached": n % 3 == 0, "channel": "phone", "actor": actor,
+                                             "occurred_at": at(40 - n)}))
+    for rule, owner in (("exit-without-housing", "siao"), ("referral-unverified", lead)):
+        out.append(("RaiseAlert", {"alert_id": cid(rule), "rule_id": rule, "subject": "pathway",
+                                   "triggering_event_ids": [], "owner_agency": owner, "severity": "high",
+                                   "suggested_action": "Vérifier la solution avant la prochaine échéance.",
+                                   "actor": system, "occurred_at": at(20)}))
+    return [(name, {"command_id": cid(f"cmd-{i}"), "pathway_id": str(pid), **payload})
+            for i, (name, payload) in enumerate(out)]
+
+
+def load(relais: Any, count: int, targets: int) -> list[tuple[uuid.UUID, str]]:
+    """The territory (once) and the targets' histories; returns (pathway id, lead agency)."""
+    from services.territory.load import load as load_territory
+    from services.territory.synthetic import generate
+
+    stories = list(generate(count, seed=42, territory="76"))
+    if (relais.pathways.app.recorder.max_notification_id() or 0) == 0:
+        load_territory(relais.pathways, count, seed=42, territory="76", progress=True)
+    chosen = [(s.pathway_id, s.commands[0][1]["lead_agency"]) for s in stories[:targets]]
+    now = datetime.now(timezone.utc)
+    for pid, lead in chosen:
+        for name, payload in history(pid, lead, now):
+            result = relais.pathways.handle_payload(name, payload)
+            assert result.accepted or result.duplicate, (name, result.rejection)
+    return chosen
+
+
+def catch_up(relais: Any) -> float:
+    """Relay the whole event store onto the bus (the read models follow it); seconds taken."""
+    started = time.monotonic()
+    while relais.embedded_relay.run_once():
+        pass
+    return time.monotonic() - started
+
+
+def sql_rows(conn: sqlite3.Connection, pid: str) -> int:
+    return sum(len(conn.execute(q, (pid,)).fetchall()) for q in SQL_READS)
+
+
+async def closed_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, str]],
+                      tokens: dict[str, list[str]], seconds: float) -> tuple[int, int, float]:
+    done = errors = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        pid, lead = targets[done % len(targets)]
+        if not await one(client, pid, tokens[lead][done % len(tokens[lead])]):
+            errors += 1
+        done += 1
+    return done, errors, time.perf_counter() - started
+
+
+async def one(client: httpx.AsyncClient, pid: uuid.UUID, token: str) -> bool:
+    response = await client.post("/graphql", json={"query": CASE_CONFERENCE, "variables": {"id": str(pid)}},
+                                 headers={"Authorization": f"Bearer {token}"})
+    body = response.json()
+    return response.status_code == 200 and not body.get("errors") and body["data"]["pathway"] is not None
+
+
+async def open_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, str]], tokens: dict[str, list[str]],
+                    rate: float, seconds: float) -> dict[str, Any]:
+    """Request i is sent at t0 + i / rate regardless of completions; latency from that instant."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def fire(i: int, scheduled: float) -> None:
+        nonlocal errors
+        pid, lead = targets[i % len(targets)]
+        ok = await one(client, pid, tokens[lead][i % len(tokens[lead])])
+        if ok:
+            latencies.append(time.perf_counter() - scheduled)
+        else:
+            errors += 1
+
+    total = int(rate * seconds)
+    t0 = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(total):
+        scheduled = t0 + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(fire(i, scheduled)))
+    await asyncio.gather(*tasks)
+    p50, p99 = percentiles(latencies)
+    return {"sent": total, "answered": len(latencies), "errors": errors, "p50": p50, "p99": p99,
+            "max": max(latencies) * 1000 if latencies else float("nan")}
+
+
+async def followed(app: Any, relais: Any, timeout: float = 1800) -> None:
+    """Until the gateway's own followers (if it has any) have seen the whole event store."""
+    directory = getattr(app.state.gateway, "directory", None)  # the stop-gap index, while it exists
+    last = relais.pathways.app.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + timeout
+    while directory is not None and directory.position < last:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the gateway's index did not catch up in time")
+        await asyncio.sleep(0.2)
+
+
+async def measure(relais: Any, targets: list[tuple[uuid.UUID, str]], seconds: float, rate: float) -> dict[str, Any]:
+    from gateway.app import create_app
+
+    app = create_app(relais)
+    # Coordinators of each lead agency, enough of them that none reaches the per-token rate limit.
+    tokens = {lead: [issue_token(JWT_KEY, agency=lead, professional=f"{lead}-coord-{n}", role="coordinateur",
+                                 token_id=uuid.uuid4().hex, ttl_seconds=7200) for n in range(60)]
+              for lead in {lead for _, lead in targets}}
+    async with app.router.lifespan_context(app):
+        await followed(app, relais)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://relais.test", timeout=30) as client:
+            await closed_loop(client, targets, tokens, min(3.0, seconds))  # warm-up (caches, JIT of paths)
+            done, errors, wall = await closed_loop(client, targets, tokens, seconds)
+            latency = await open_loop(client, targets, tokens, rate, seconds)
+    return {"requests": done, "errors": errors, "rps": done / wall, **{f"open_{k}": v for k, v in latency.items()}}
+
+
+def sql_baseline(path: Path, targets: list[tuple[uuid.UUID, str]], seconds: float) -> dict[str, Any]:
+    conn = sqlite3.connect(path)
+    try:
+        done = rows = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            rows += sql_rows(conn, str(targets[done % len(targets)][0]))
+            done += 1
+        wall = time.perf_counter() - started
+    finally:
+        conn.close()
+    return {"requests": done, "rps": done / wall, "rows_per_read": rows / max(done, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pathways", type=int, default=10_000)
+    parser.add_argument("--targets", type=int, default=200, help="pathways the requests read")
+    parser.add_argument("--seconds", type=float, default=15.0, help="each of the three measurements")
+    parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests per second")
+    args = parser.parse_args()
+    print(machine())
+    settings = settings_for(args.pathways)
+    relais = wire(settings)
+    started = time.monotonic()
+    targets = load(relais, args.pathways, args.targets)
+    print(f"territory: {args.pathways} pathways, {args.targets} with a case-conference history "
+          f"({time.monotonic() - started:.0f} s to load/check)", flush=True)
+    print(f"read models caught up in {catch_up(relais):.0f} s", flush=True)
+    read_models = Path(settings.state_dir) / "read_models.sqlite3"
+    conn = sqlite3.connect(read_models)
+    events = [conn.execute("SELECT COUNT(*) FROM timeline WHERE pathway_id = ?", (str(p),)).fetchone()[0]
+              for p, _ in targets]
+    conn.close()
+    print(f"timeline events per target: min {min(events)}, max {max(events)}", flush=True)
+    gw = asyncio.run(measure(relais, targets, args.seconds, args.rate))
+    raw = sql_baseline(read_models, targets, args.seconds)
+    print("| reader | requests | errors | req/s |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| gateway in-process (ASGI, 1 client, closed loop) | {gw['requests']} | {gw['errors']} | {gw['rps']:.0f} |")
+    print(f"| plain SQL (sqlite3, {len(SQL_READS)} SELECTs, {raw['rows_per_read']:.0f} rows) | {raw['requests']} | 0 | "
+          f"{raw['rps']:.0f} |")
+    print(f"throughput ratio gateway / plain SQL: {gw['rps'] / raw['rps'] * 100:.1f} % (aim >= 20 %)")
+    print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: sent {gw['open_sent']}, answered "
+          f"{gw['open_answered']}, errors {gw['open_errors']}, p50 {gw['open_p50']:.1f} ms, p99 {gw['open_p99']:.1f} ms, "
+          f"max {gw['open_max']:.1f} ms (aim p99 < 50 ms)")
+    avg = os.getloadavg()
+    print(f"load average at the end: {avg[0]:.2f} {avg[1]:.2f} {avg[2]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
