@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish alert changes on <prefix>.alerts and to agency webhooks (runs until SIGTERM)",
         description="Follows <prefix>.pathway-events; every alert change goes to <prefix>.alerts (one "
         "CloudEvent per receiving agency, personal fields only as that agency may see them) and to the "
-        "agency's registered webhook (signed HMAC-SHA256, retried with backoff, deduplicated).",
+        "agency's registered webhook (signed as Standard Webhooks, retried with backoff, deduplicated).",
     )
     alerting.set_defaults(func=_alerting)
     _add_tool_parsers(sub)
