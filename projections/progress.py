@@ -17,8 +17,10 @@ def _duration(seconds: float) -> str:
 class Progress:
     """``start(total)``, ``update(done)`` (redraws at most every ``every`` s), ``finish()``."""
 
-    def __init__(self, label: str, out: TextIO | None = sys.stderr, *, width: int = 30, every: float = 0.2) -> None:
+    def __init__(self, label: str, out: TextIO | None = sys.stderr, *, width: int = 30, every: float = 0.2,
+                 unit: str = "événements", rate_unit: str = "év/s") -> None:
         self.label, self.out, self.width, self.every = label, out, width, every
+        self.unit, self.rate_unit = unit, rate_unit
         self.total = 0
         self.done = 0
         self.started = time.monotonic()
@@ -40,8 +42,8 @@ class Progress:
         bar = "#" * int(self.width * frac)
         rate = self.rate
         eta = _duration((total - self.done) / rate) if rate > 0 and total > self.done else "0:00"
-        return (f"{self.label} [{bar:<{self.width}}] {self.done}/{total} événements "
-                f"{frac * 100:5.1f} % {rate:,.0f} év/s reste {eta}").replace(",", " ")
+        return (f"{self.label} [{bar:<{self.width}}] {self.done}/{total} {self.unit} "
+                f"{frac * 100:5.1f} % {rate:,.0f} {self.rate_unit} reste {eta}").replace(",", " ")
 
     def update(self, done: int, *, force: bool = False) -> None:
         self.done = done
