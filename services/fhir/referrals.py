@@ -304,3 +304,40 @@ def command_for(update: TaskUpdate, *, gp_orientation: bool) -> tuple[str, dict[
                                          "reason": update.reason}
     return "UpdateReferralStatus", {"referral_id": update.referral_id, "status": update.status.value,
                                     "reason": update.reason}
+
+
+def inbound_task_schema() -> dict[str, Any]:
+    """JSON Schema of the part of a FHIR Task that Relais reads (docs/inbound/FhirTask.schema.json);
+    the rest of the Task may be any valid FHIR."""
+    identifier = {"type": "object", "properties": {"system": {"type": "string"}, "value": {"type": "string"}}}
+    return {
+        "description": "An HL7 FHIR R4 Task answering a Relais referral (Gravity SDOH closed loop): its "
+                       "status, with a reason for rejected/failed/cancelled. The professional and role are the "
+                       "CloudEvents extensions ce_actorprofessional and ce_actorrole. Any other FHIR Task "
+                       "element is accepted and ignored.",
+        "type": "object",
+        "required": ["resourceType", "status", "intent"],
+        "properties": {
+            "resourceType": {"const": "Task"},
+            "status": {"enum": list(TASK_STATUS.values())},
+            "intent": {"type": "string", "description": "FHIR Task.intent, e.g. order"},
+            "identifier": {"type": "array", "items": identifier,
+                           "description": f"The referral answered: system {SYSTEM_REFERRAL}, value its id (UUID)."},
+            "focus": {"type": "object", "properties": {"reference": {"type": "string", "pattern": "^ServiceRequest/"}},
+                      "description": "ServiceRequest/<referral id>: the referral, when identifier does not say it."},
+            "for": {"type": "object", "properties": {"identifier": identifier},
+                    "description": f"Optional: system {SYSTEM_PATHWAY}, value the pathway id (must be ce_subject)."},
+            "statusReason": {
+                "type": "object",
+                "description": f"Why (rejected, failed, cancelled): text; for a GP orientation not honoured, "
+                               f"a coding of {SYSTEM_NOT_WENT}.",
+                "properties": {
+                    "text": {"type": "string"},
+                    "coding": {"type": "array", "items": {"type": "object", "properties": {
+                        "system": {"type": "string"}, "code": {"enum": sorted(_NOT_WENT)}}}},
+                },
+            },
+            "lastModified": {"type": "string", "format": "date-time",
+                             "description": "When the status changed (default: ce_time)."},
+        },
+    }

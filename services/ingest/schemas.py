@@ -32,6 +32,10 @@ def rendered() -> dict[str, str]:
         "A message that cannot be applied goes to `relais.deadletter` with its original bytes and",
         "headers and a `dlq_reason` header saying why.",
         "",
+        f"`{TYPE_PREFIX}FhirTask.{TYPE_VERSION}` is a partner's HL7 FHIR `Task` answering a referral (its",
+        "status and reason; see `docs/partners.md`): the professional and role come in the CloudEvents",
+        "extensions `ce_actorprofessional` and `ce_actorrole`.",
+        "",
         "| ce_type | schema |",
         "| --- | --- |",
     ]
