@@ -183,3 +183,36 @@ def test_a_gp_visit_outcome_goes_out_and_comes_back_with_its_reason(tmp_path: Pa
     finally:
         world.close()
     assert (back["status"], back["status_reason"], back["outcome"]) == ("failed", reason, "not_honoured")
+
+
+def test_relais_fhir_export_without_read_models_says_in_one_line_what_to_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("RELAIS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("RELAIS_MODE", "embedded")
+    assert main(["fhir", "export", "--territory", "76"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("relais fhir export : ERREUR : pas de modèle de lecture des orientations")
+    assert "relais projections rebuild referrals --embedded" in err and len(err.splitlines()) == 1
+
+
+def test_relais_fhir_export_writes_the_territory_bundle_on_stdout_with_progress_on_stderr(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    world = World(tmp_path, read_models=tmp_path / "read_models.sqlite3")  # where the embedded mode keeps them
+    try:
+        load(world.handler, 12, progress=None)
+        world.flush()
+        expected = len(queries.referrals(world.conn, territory="76"))
+    finally:
+        world.close()
+    assert expected
+    monkeypatch.setenv("RELAIS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("RELAIS_MODE", "embedded")
+    assert main(["fhir", "export", "--territory", "76"]) == 0
+    captured = capsys.readouterr()
+    bundle = Bundle.model_validate_json(captured.out)
+    assert len(bundle.entry) == 2 * expected
+    assert f"{expected}/{expected} orientations" in captured.err
