@@ -107,6 +107,8 @@ def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: An
 def check_write_policy(name: str, payload: dict[str, Any]) -> None:
     """The role may record what the command writes (the catalogue's policy, as in the gateway)."""
     role = payload["actor"].get("role")
+    if not role:
+        raise InboundRefused("actor.role: missing (the role decides what the message may record)")
     try:
         category = disclosure.command_category(name, payload)
     except NotInCatalogue as unknown:

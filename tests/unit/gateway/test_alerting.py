@@ -8,10 +8,9 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-
-from gateway.store import EventStoreReader
 import standardwebhooks
 
+from gateway.store import EventStoreReader
 from services.alerting.webhooks import SecretBox, SqliteWebhookRegistry, deliver
 from services.alerting.worker import AlertingWorker
 from services.bootstrap import build_pathways_application
