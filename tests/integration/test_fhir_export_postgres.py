@@ -13,17 +13,15 @@ from projections import queries as q
 from projections.postgres import LiveProjection, Target
 from projections.referrals import Referrals
 from services.cli import main
-from tests.integration.test_projections_postgres import catch_up, pg, territory_events
+# `target` is that module's fixture (a fresh topic pair and the test's schema): used as it is
+from tests.integration.test_projections_postgres import catch_up, pg, target, territory_events  # noqa: F401
 
 TEST_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # synthetic, tests only
 
 
 def test_the_distributed_export_is_every_referral_of_the_postgresql_read_model(
-        tmp_path: Path, pg_url: str, pg_schema: str, kafka_bootstrap: str, new_topic,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    target = Target(conninfo=pg_url, schema=pg_schema, bootstrap=kafka_bootstrap, topic=new_topic(3),
-                    deadletter_topic=new_topic(1, "dlq"),
-                    runner_options={"session_timeout_ms": 6000, "heartbeat_interval_ms": 500})
+        tmp_path: Path, target: Target, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     events = territory_events(tmp_path, 30)
     producer = EventProducer(kafka_bootstrap, client_id="test-fhir-export")
     try:
@@ -38,8 +36,8 @@ def test_the_distributed_export_is_every_referral_of_the_postgresql_read_model(
     with pg(target) as conn:
         rows = q.referrals(conn, territory="76")
     assert rows
-    for name, value in {"RELAIS_MODE": "distributed", "RELAIS_DATABASE_URL": pg_url,
-                        "RELAIS_DATABASE_SCHEMA": pg_schema, "RELAIS_CIPHER_KEY": TEST_KEY}.items():
+    for name, value in {"RELAIS_MODE": "distributed", "RELAIS_DATABASE_URL": target.conninfo,
+                        "RELAIS_DATABASE_SCHEMA": target.schema, "RELAIS_CIPHER_KEY": TEST_KEY}.items():
         monkeypatch.setenv(name, value)
     out = tmp_path / "orientations.json"
     assert main(["fhir", "export", "--territory", "76", "--out", str(out)]) == 0
