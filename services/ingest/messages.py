@@ -21,6 +21,7 @@ role may write what the command records (`domain.disclosure.role_may_write`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -117,11 +118,12 @@ def check_write_policy(name: str, payload: dict[str, Any]) -> None:
         raise InboundRefused(f"actor.role: {role!r} may not record {category.value} information ({name})")
 
 
-def fhir_task_data(data: Any, *, subject: str | None, extensions: dict[str, str], time: Any,
+def fhir_task_data(data: Any, *, subject: str | None, extensions: dict[str, str], time: datetime | None,
                    is_gp_orientation: Callable[[str, str], bool]) -> tuple[str, dict[str, Any]]:
     """The command and body a FHIR Task message means. `is_gp_orientation(pathway_id,
     referral_id)` tells a GP orientation from a referral, and refuses a referral the pathway
-    does not have."""
+    does not have. `time`: the message's ce_time, when the Task has no lastModified."""
+    # Imported here: the FHIR models load only in processes that receive a FHIR Task.
     from services.fhir.referrals import FhirRefused, command_for, parse_task, task_update
 
     missing = [ext for ext in ACTOR_EXTENSIONS.values() if not extensions.get(ext)]
