@@ -50,6 +50,7 @@ from pydantic import ValidationError
 
 from domain.disclosure import referral_category
 from domain.values import NotWentReason, ReferralStatus
+from projections import queries
 
 SYSTEM_REFERRAL = "urn:relais:referral"
 SYSTEM_PATHWAY = "urn:relais:pathway"
@@ -170,7 +171,10 @@ def task(row: Mapping[str, Any], steps: Sequence[Mapping[str, Any]] = ()) -> Tas
         "statusReason": status_reason(row),
         "intent": "order",
         "code": {"coding": [{"system": TASK_CODE_SYSTEM, "code": "fulfill"}]},
-        "focus": {"reference": f"ServiceRequest/{rid}", "type": "ServiceRequest"},
+        # literal (the ServiceRequest's id) and logical (its identifier): a Bundle entry's
+        # urn:uuid fullUrl gives a relative reference no base, the identifier matches anywhere
+        "focus": {"reference": f"ServiceRequest/{rid}", "type": "ServiceRequest",
+                  "identifier": {"system": SYSTEM_REFERRAL, "value": rid}},
         "for": _ref("Patient", SYSTEM_PATHWAY, row["pathway_id"]),
         "authoredOn": _dt(row["made_at"]),
         "lastModified": _dt(row.get("status_changed_at") or row["made_at"]),
@@ -198,8 +202,6 @@ def export_territory(conn: Any, territory: str, *, progress: Any = None, at: dat
     """Every referral of `territory` in the read models on `conn` (projections.queries), as one
     Bundle. `progress`: a projections.progress.Progress (one tick per referral), or None.
     Nothing here checks who asks: a caller showing it to a partner filters first."""
-    from projections import queries
-
     rows = queries.referrals(conn, territory=territory)
     if progress is not None:
         progress.start(len(rows))
