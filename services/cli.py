@@ -254,10 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish alert changes on <prefix>.alerts and to agency webhooks (runs until SIGTERM)",
         description="Follows <prefix>.pathway-events; every alert change goes to <prefix>.alerts (one "
         "CloudEvent per receiving agency, personal fields only as that agency may see them) and to the "
-        "agency's registered webhook (signed HMAC-SHA256, retried with backoff, deduplicated).",
+        "agency's registered webhook (signed as Standard Webhooks, retried with backoff, deduplicated).",
     )
     alerting.set_defaults(func=_alerting)
     _add_tool_parsers(sub)
+    _add_fhir_parser(sub)
     return parser
 
 
@@ -381,6 +382,89 @@ def _add_tool_parsers(sub) -> None:  # noqa: ANN001 - argparse's private subpars
     territory.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     territory.add_argument("--territory", default=None, help="territory code (default RELAIS_TERRITORY)")
     territory.set_defaults(func=_territory)
+
+
+class _NoReadModels(RuntimeError):
+    """The read models to export from are not there (the message says what to run)."""
+
+
+def _fhir_source(settings):  # noqa: ANN001, ANN202 - lazy imports keep `relais --help` instant
+    """An open connection to the read models: embedded, the SQLite file `relais serve` keeps;
+    distributed, PostgreSQL's `database_schema` (what `relais projections run` writes)."""
+    if settings.mode == "embedded":
+        import sqlite3
+        from pathlib import Path
+
+        path = Path(settings.state_dir) / "read_models.sqlite3"
+        conn = sqlite3.connect(path) if path.exists() else None
+        if conn is None or conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'referrals'").fetchone() is None:
+            raise _NoReadModels(f"pas de modèle de lecture des orientations dans {path} : lancez `relais serve` "
+                                "(il le tient à jour) ou `relais projections rebuild referrals --embedded`.")
+        return conn
+    import psycopg
+    from psycopg import sql
+
+    try:
+        conn = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise _NoReadModels(f"PostgreSQL injoignable ({str(exc).strip().splitlines()[0]}) : lancez "
+                            "`bash infra/scripts/up.sh` ou corrigez RELAIS_DATABASE_URL.") from None
+    conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(settings.database_schema)))
+    return conn
+
+
+def _fhir(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from infra.progress import Progress
+    from services.fhir.referrals import export_json, export_territory
+    from services.settings import Settings
+
+    settings = Settings()
+    territory = args.territory or settings.territory
+    try:
+        conn = _fhir_source(settings)
+    except _NoReadModels as exc:
+        print(f"relais fhir export : ERREUR : {exc}", file=sys.stderr)
+        return 1
+    try:
+        progress = Progress(f"export FHIR territoire {territory}", sys.stderr, unit="orientations",
+                            rate_unit="orientations/s")
+        bundle = export_territory(conn, territory, progress=progress)
+    finally:
+        conn.close()
+    text = export_json(bundle) + "\n"
+    count = len(bundle.entry or []) // 2
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"relais fhir export : {count} orientation(s) du territoire {territory} -> {args.out} "
+              f"(Bundle FHIR : {count} Task + {count} ServiceRequest)", file=sys.stderr)
+    return 0
+
+
+def _add_fhir_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    fhir = sub.add_parser(
+        "fhir",
+        help="HL7 FHIR: export the referrals of a territory as a Bundle of Task + ServiceRequest",
+        description="HL7 FHIR R4 for partners. `export` writes every referral and GP orientation of a "
+        "territory, from the read models (embedded: the SQLite file `relais serve` keeps; distributed: "
+        "PostgreSQL), as one FHIR Bundle (type collection): per referral a ServiceRequest and a Task "
+        "following the Gravity SDOH closed-loop referral pattern (statuses one to one, reasons, the "
+        "pathway id as pseudonymous Patient, agencies as Organizations). Progress goes to stderr. "
+        "Mapping: services/fhir/referrals.py; examples: docs/partners.md.",
+    )
+    actions = fhir.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export", help="the territory's referrals as a FHIR Bundle (JSON)",
+        description="Export the referrals (MakeReferral, UpdateReferralStatus, RecordReferralOutcome) and GP "
+        "orientations (OrientToGp, RecordFollowUpCall, RecordGpVisitOutcome) of a territory as a FHIR R4 "
+        "Bundle of Task + ServiceRequest, on stdout or in --out FILE; progress on stderr.",
+    )
+    export.add_argument("--territory", default=None, help="territory code, e.g. 76 (default RELAIS_TERRITORY)")
+    export.add_argument("--out", default=None, metavar="FILE", help="write the Bundle to FILE (default: stdout)")
+    export.set_defaults(func=_fhir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

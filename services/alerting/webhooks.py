@@ -1,10 +1,16 @@
-"""Agency webhooks for alert changes: registry, HMAC signature, delivery with backoff.
+"""Agency webhooks for alert changes: registry, Standard Webhooks signature, delivery with backoff.
 
 A partner system that does not hold a websocket open registers one URL per agency (GraphQL
-mutation `registerAlertWebhook`, coordinator role); the secret is shown once. Each delivery is
-a JSON POST signed `X-Relais-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`
-with `X-Relais-Timestamp` and `X-Relais-Delivery` (= the alert change's event id: the receiver
-deduplicates on it; we never deliver the same change twice to an agency once it answered 2xx).
+mutation `registerAlertWebhook`, coordinator role); the secret (`whsec_` + base64 of 32 random
+bytes) is shown once. Each delivery is a JSON POST signed as the Standard Webhooks
+specification says (https://www.standardwebhooks.com/, the `standardwebhooks` package), so a
+partner verifies it with an off-the-shelf library: `webhook-id` (= the alert change's delivery
+id: the receiver deduplicates on it; we never deliver the same change twice to an agency once
+it answered 2xx), `webhook-timestamp` (Unix seconds; verifiers refuse one more than 5 minutes
+off) and `webhook-signature: v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>`.
+A secret issued before Standard Webhooks (plain text, no `whsec_`) still signs, with its UTF-8
+bytes as the key (`standardwebhooks.Webhook(secret.encode())` verifies it); registering again
+issues a `whsec_` one.
 
 Secrets are encrypted at rest (`SecretBox`: AES-256-GCM, key derived by HKDF-SHA256 from the
 application's cipher key, `settings.cipher_key`, the one encrypting event payloads; the agency
@@ -15,8 +21,6 @@ Rows written in clear by an older version are read once and sealed in place.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import logging
 import os
 import json
@@ -25,8 +29,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
+
+import standardwebhooks
 
 log = logging.getLogger("relais.alerting.webhooks")
 
@@ -45,13 +52,25 @@ class WebhookRegistry(Protocol):
     def mark_delivered(self, agency: str, delivery_id: str) -> None: ...
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={mac}"
+#: Standard Webhooks' prefix of a secret: `whsec_` + the key in base64.
+SECRET_PREFIX = "whsec_"
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+def new_secret() -> str:
+    """A fresh webhook secret as Standard Webhooks writes them (32 random bytes)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signer(secret: str) -> standardwebhooks.Webhook:
+    """The Standard Webhooks signer/verifier for `secret` (see the module doc for old secrets)."""
+    return standardwebhooks.Webhook(secret if secret.startswith(SECRET_PREFIX) else secret.encode())
+
+
+def signed_headers(secret: str, delivery_id: str, body: str, at: datetime | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers of one delivery of `body`, signed at `at` (default now)."""
+    at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)  # the library reads it as UTC
+    return {"webhook-id": delivery_id, "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signer(secret).sign(delivery_id, at, body)}
 
 
 SEALED = "v1:"
@@ -97,7 +116,7 @@ class SqliteWebhookRegistry:
         self._conn = connect(path)  # the tables come from infra/sqlite/migrations/
 
     def register(self, agency: str, url: str) -> str:
-        secret = secrets.token_urlsafe(32)
+        secret = new_secret()
         with self._lock:
             self._conn.execute("INSERT INTO alerting_webhooks VALUES (?,?,?) ON CONFLICT (agency) DO UPDATE "
                                "SET url = excluded.url, secret = excluded.secret",
@@ -134,7 +153,7 @@ class PostgresWebhookRegistry:
         return f'"{self._schema}".{name}'
 
     def register(self, agency: str, url: str) -> str:
-        secret = secrets.token_urlsafe(32)
+        secret = new_secret()
         with self._pool.connection() as conn:
             conn.execute(f"INSERT INTO {self._t('alerting_webhooks')} VALUES (%s,%s,%s) ON CONFLICT (agency) "
                          "DO UPDATE SET url = excluded.url, secret = excluded.secret",
@@ -169,7 +188,7 @@ class _Retry(Exception):
 def deliver(webhook: Webhook, delivery_id: str, payload: dict[str, Any], *,
             post: Callable[..., Any] | None = None, attempts: int = 6, base_delay: float = 0.5,
             sleep: Callable[[float], None] = time.sleep) -> bool:
-    """POST `payload`, signed; retry on network errors and 5xx/408/429 with the project's
+    """POST `payload`, signed (Standard Webhooks, timestamp of each attempt); retry on network errors and 5xx/408/429 with the project's
     backoff (infra/retry.py: 0.5 s, 1 s, 2 s, ... with jitter). True once the receiver
     answered 2xx; False after the last try or on another 4xx (the receiver refuses it:
     retrying will not help)."""
@@ -177,14 +196,12 @@ def deliver(webhook: Webhook, delivery_id: str, payload: dict[str, Any], *,
 
     from infra.retry import Backoff
 
-    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
     send = post or httpx.post
 
     def attempt() -> bool:
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-Relais-Timestamp": timestamp,
-                   "X-Relais-Delivery": delivery_id, "X-Relais-Signature": sign(webhook.secret, timestamp, body)}
-        status = send(webhook.url, content=body, headers=headers, timeout=5.0).status_code
+        headers = {"Content-Type": "application/json", **signed_headers(webhook.secret, delivery_id, body)}
+        status = send(webhook.url, content=body.encode(), headers=headers, timeout=5.0).status_code
         if 200 <= status < 300:
             return True
         if 400 <= status < 500 and status not in (408, 429):

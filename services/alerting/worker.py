@@ -6,7 +6,7 @@ target), one CloudEvent on `relais.alerts` (key = pathway id, extension `agency`
 receiving agency) carrying the alert's personal fields only as that agency may see them
 (gateway.views.agency_alert_view, on the read models once they applied the change's version:
 care team, or consent for the category), and, where the
-agency registered a webhook, one signed POST (services.alerting.webhooks: HMAC-SHA256, retried
+agency registered a webhook, one signed POST (services.alerting.webhooks: Standard Webhooks signature, retried
 with backoff, deduplicated by delivery id = alert change id + agency).
 
 In distributed mode it runs on the consumer runner (:class:`AlertingHandler`, group

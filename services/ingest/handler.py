@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
 
 from infra.kafka.consumer import ConsumedMessage, RejectMessage
-from services.ingest.messages import InboundRefused, agency_of, command_name, to_command_payload
+from services.ingest.messages import (
+    FHIR_TASK,
+    InboundRefused,
+    agency_of,
+    check_write_policy,
+    command_name,
+    fhir_task_data,
+    to_command_payload,
+)
 from services.pathways.handler import PathwaysHandler
 
 log = logging.getLogger("relais.ingest")
@@ -26,8 +37,12 @@ class IngestHandler:
             raise RejectMessage(str(message.decode_error))
         try:
             agency = agency_of(message.topic, self._prefix)
-            name = command_name(event.type)
-            payload = to_command_payload(agency=agency, ce_id=event.id, subject=event.subject, data=event.data)
+            name, data = command_name(event.type), event.data
+            if name == FHIR_TASK:
+                name, data = fhir_task_data(data, subject=event.subject, extensions=dict(event.extensions),
+                                            time=event.time, is_gp_orientation=self._is_gp_orientation)
+            payload = to_command_payload(agency=agency, ce_id=event.id, subject=event.subject, data=data)
+            check_write_policy(name, payload)
         except InboundRefused as refused:
             raise RejectMessage(refused.reason) from None
         result = self._pathways.handle_payload(name, payload)
@@ -35,3 +50,14 @@ class IngestHandler:
             assert result.rejection is not None
             raise RejectMessage(f"{name} refused: {result.rejection}")
         log.info("inbound applied", extra={"agency": agency, "command": name, "pathway": str(result.pathway_id)})
+
+    def _is_gp_orientation(self, pathway_id: str, referral_id: str) -> bool:
+        """Whether a FHIR Task answers a GP orientation (True) or a referral (False) of the
+        pathway; a referral the pathway does not have is refused here, by name."""
+        try:
+            pathway = self._pathways.app.get_pathway(UUID(pathway_id))
+        except (AggregateNotFoundError, ValueError):
+            return False  # the command is refused as any other: unknown pathway, bad id
+        if UUID(referral_id) not in pathway.referrals:
+            raise InboundRefused(f"Task: referral {referral_id} is not a referral of pathway {pathway_id}")
+        return UUID(referral_id) in getattr(pathway, "orientations", {})

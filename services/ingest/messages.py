@@ -8,11 +8,20 @@ A message is a CloudEvent (Kafka binding, binary mode):
 - `ce_id` = the partner's own message id: the command id is derived from it, so a message
   delivered twice is applied once;
 - the JSON body = the command's fields (see docs/inbound/), without `command_id`, with an
-  `actor` naming the professional and role; the agency is the topic's, never the body's.
+  `actor` naming the professional and role; the agency is the topic's, never the body's;
+- or, `ce_type` = `fr.relais.inbound.FhirTask.v1`: the body is an HL7 FHIR `Task` answering a
+  referral (Gravity SDOH closed loop; services/fhir/referrals.py says which command it is) and
+  the professional and role are the CloudEvents extensions `ce_actorprofessional` and
+  `ce_actorrole` (FHIR has no place for Relais's roles).
+
+Every message passes the same checks as a GraphQL mutation: the agency is the topic's, and the
+role may write what the command records (`domain.disclosure.role_may_write`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -29,6 +38,10 @@ INBOUND_ID_NAMESPACE = UUID("0d4f2f8a-5d43-4a8e-b7a2-8f0f0e3c9b11")
 #: Only the risk engine raises, escalates and resolves alerts; partners acknowledge them.
 RESERVED_FOR_RELAIS = frozenset({"RaiseAlert", "EscalateAlert", "ResolveAlert"})
 INBOUND_COMMANDS = {name: cls for name, cls in COMMANDS.items() if name not in RESERVED_FOR_RELAIS}
+#: A partner's FHIR Task answering a referral: not a command of its own, it becomes one.
+FHIR_TASK = "FhirTask"
+#: CloudEvents extensions naming who sent a FHIR Task (its body has no Relais actor).
+ACTOR_EXTENSIONS = {"professional": "actorprofessional", "role": "actorrole"}
 
 
 class InboundRefused(ValueError):
@@ -55,6 +68,8 @@ def command_name(ce_type: str) -> str:
         raise InboundRefused(f"ce_type {ce_type!r}: unknown version {version!r} (supported: {TYPE_VERSION})")
     if name in RESERVED_FOR_RELAIS:
         raise InboundRefused(f"ce_type {ce_type!r}: {name} is reserved to Relais' risk engine")
+    if name == FHIR_TASK:
+        return name
     if name not in INBOUND_COMMANDS:
         raise InboundRefused(f"ce_type {ce_type!r}: unknown message type {name!r}")
     try:
@@ -90,6 +105,49 @@ def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: An
     return payload
 
 
+def check_write_policy(name: str, payload: dict[str, Any]) -> None:
+    """The role may record what the command writes (the catalogue's policy, as in the gateway)."""
+    role = payload["actor"].get("role")
+    if not role:
+        raise InboundRefused("actor.role: missing (the role decides what the message may record)")
+    try:
+        category = disclosure.command_category(name, payload)
+    except NotInCatalogue as unknown:
+        raise InboundRefused(f"{unknown.field or name}: {unknown.reason}") from None
+    if not disclosure.role_may_write(str(role), category):
+        raise InboundRefused(f"actor.role: {role!r} may not record {category.value} information ({name})")
+
+
+def fhir_task_data(data: Any, *, subject: str | None, extensions: dict[str, str], time: datetime | None,
+                   is_gp_orientation: Callable[[str, str], bool]) -> tuple[str, dict[str, Any]]:
+    """The command and body a FHIR Task message means. `is_gp_orientation(pathway_id,
+    referral_id)` tells a GP orientation from a referral, and refuses a referral the pathway
+    does not have. `time`: the message's ce_time, when the Task has no lastModified."""
+    # Imported here: the FHIR models load only in processes that receive a FHIR Task.
+    from services.fhir.referrals import FhirRefused, command_for, parse_task, task_update
+
+    missing = [ext for ext in ACTOR_EXTENSIONS.values() if not extensions.get(ext)]
+    if missing:
+        raise InboundRefused(f"ce_{missing[0]}: a FHIR Task names who answers in the extensions "
+                             f"ce_{ACTOR_EXTENSIONS['professional']} and ce_{ACTOR_EXTENSIONS['role']}")
+    try:
+        update = task_update(parse_task(data))
+        if update.pathway_id is not None and subject is not None and update.pathway_id != subject:
+            raise FhirRefused(f"Task.for: pathway {update.pathway_id!r} differs from ce_subject {subject!r}")
+        pathway_id = subject or update.pathway_id
+        if pathway_id is None:
+            raise FhirRefused("Task.for or ce_subject: which pathway the Task is about is missing")
+        name, fields = command_for(update, gp_orientation=is_gp_orientation(pathway_id, update.referral_id))
+    except FhirRefused as refused:
+        raise InboundRefused(refused.reason) from None
+    at = update.at or time
+    if at is None:
+        raise InboundRefused("Task.lastModified: when the status changed is missing (nor is there a ce_time)")
+    actor = {field: extensions[ext] for field, ext in ACTOR_EXTENSIONS.items()}
+    return name, {**{k: v for k, v in fields.items() if v is not None}, "actor": actor,
+                  "occurred_at": at.isoformat(), "pathway_id": pathway_id}
+
+
 class InboundActor(BaseModel):
     professional: str
     role: str
@@ -107,4 +165,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         props.get("pathway_id", {}).setdefault("description", "Optional: defaults to ce_subject.")
         schema["title"] = f"{TYPE_PREFIX}{name}.{TYPE_VERSION}"
         schemas[name] = schema
-    return schemas
+    from services.fhir.referrals import inbound_task_schema
+
+    schemas[FHIR_TASK] = {**inbound_task_schema(), "title": f"{TYPE_PREFIX}{FHIR_TASK}.{TYPE_VERSION}"}
+    return dict(sorted(schemas.items()))
