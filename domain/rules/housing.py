@@ -1,6 +1,12 @@
 """exit-without-housing: an exit date (release, discharge, SAS day 21) is within N days and no
-housing solution is confirmed. The SIAO allocates the places; until a request is filed, the
-lead agency owns the next step (filing it)."""
+housing solution is confirmed. For the SAS, an orientation counts only when its destination is
+a housing solution (`facts.HOUSING_DESTINATIONS`: CADA, HUDA, CHRS, LHSS, logement, hébergement
+d'urgence...): "rue" or "sans solution" does not.
+
+Owner: the SIAO that holds the pending request, else the SIAO taking part in the pathway (the
+alert moves to it when it joins), else the lead agency, whose social worker files the request.
+Severity: medium, high within `exit_high_days`, critical within `exit_critical_days` and after
+the exit (territory settings); the alert is updated as the exit nears."""
 
 from __future__ import annotations
 
@@ -20,14 +26,20 @@ RULE_ID = "exit-without-housing"
 def housing_severity(days_left: int, exited: bool, settings: TerritorySettings) -> AlertSeverity:
     if exited or days_left <= settings.exit_critical_days:
         return AlertSeverity.CRITICAL
-    if days_left <= 7:
+    if days_left <= settings.exit_high_days:
         return AlertSeverity.HIGH
     return AlertSeverity.MEDIUM
 
 
-def housing_action(pathway: Any, settings: TerritorySettings, what: str) -> tuple[str, str]:
+def severity_changes(day: Any, settings: TerritorySettings) -> list[datetime]:
+    """The moments the housing severity band changes before an exit on `day`."""
+    return [local_day_start(day - days(n), settings) for n in (settings.exit_high_days, settings.exit_critical_days)]
+
+
+def housing_action(pathway: Any, settings: TerritorySettings, what: str, rule_id: str = RULE_ID,
+                   subject: str = "exit") -> tuple[str, str]:
     """(owner, French action) for getting a housing solution before `what` ("la sortie du 12/03")."""
-    owner, request = housing_owner(pathway, settings)
+    owner, request = housing_owner(pathway, settings, rule_id, subject)
     if request is None:
         if owner == pathway.lead_agency:
             return owner, f"Déposer une demande d'hébergement auprès du {settings.siao_agency} avant {what}."

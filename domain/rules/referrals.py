@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.rules._common import Candidate, aware, days, earliest, fired, fmt_day, is_active, local_date
+from domain.rules._common import Candidate, acting_owner, aware, days, earliest, fired, fmt_day, is_active, local_date
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
 from domain.values import AlertSeverity, NeedStatus, NotWentReason, ReferralStatus
@@ -39,8 +39,8 @@ def _made_fact(referral: Any) -> FactRef:
                    events=("ReferralMade", "OrientedToGp"), at=referral.made_at)
 
 
-def _owner(pathway: Any, referral: Any) -> str:
-    return referral.made_by if referral.made_by in pathway.participants else pathway.lead_agency
+def _owner(pathway: Any, referral: Any, rule_id: str) -> str:
+    return acting_owner(pathway, rule_id, f"referral:{referral.referral_id}", referral.made_by)
 
 
 def _unverified_candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
@@ -54,7 +54,7 @@ def _unverified_candidates(pathway: Any, settings: TerritorySettings) -> list[Ca
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=UNVERIFIED_RULE,
             subject=f"referral:{referral.referral_id}",
-            owner_agency=_owner(pathway, referral),
+            owner_agency=_owner(pathway, referral, UNVERIFIED_RULE),
             suggested_action=(
                 f"Vérifier auprès de la personne et de {referral.to_agency} si l'orientation du "
                 f"{fmt_day(local_date(referral.made_at, settings))} ({referral.service}) a abouti, et enregistrer l'issue."
@@ -105,7 +105,7 @@ def _declined_candidates(pathway: Any, settings: TerritorySettings) -> list[Cand
         out.append(Candidate(start=None, finding=RiskFinding(
             rule_id=DECLINED_RULE,
             subject=f"referral:{referral.referral_id}",
-            owner_agency=_owner(pathway, referral),
+            owner_agency=_owner(pathway, referral, DECLINED_RULE),
             suggested_action=(
                 f"Nouvelle orientation nécessaire : {referral.to_agency} n'a pas pris la personne en charge "
                 f"({referral.service}){because}."

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.rules._common import (
+    acting_owner,
     Candidate,
     aware,
     days,
@@ -95,14 +96,15 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
     applied = [r for s, r in pathway.coverage.items() if s in COVERAGE_SCHEMES and r.status is CoverageStatus.APPLIED]
     if applied:
         right = applied[0]
-        owner = participant_with_role(pathway, ParticipantRole.RIGHTS) or settings.cpam_agency
+        owner = acting_owner(pathway, RULE_ID, "coverage", participant_with_role(pathway, ParticipantRole.RIGHTS),
+                             rights_filer(pathway, settings))
         filed = f" (dossier {_SCHEME_LABEL[right.scheme]} déposé le {fmt_day(right.applied_on)})" if right.applied_on else ""
         action = f"Ouvrir les droits santé avant {what}{filed}."
     else:
         owner = rights_filer(pathway, settings)
         action = f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {what}."
     days_left = (local_date(first_due, settings) - local_date(now, settings)).days
-    severity = AlertSeverity.HIGH if days_left <= 3 else AlertSeverity.MEDIUM
+    severity = AlertSeverity.HIGH if days_left <= settings.rights_high_days else AlertSeverity.MEDIUM
     finding = RiskFinding(
         rule_id=RULE_ID, subject="coverage", owner_agency=owner, suggested_action=action, severity=severity,
         triggering_facts=tuple(t[3] for t in live) + tuple(

@@ -34,7 +34,7 @@ def domain_event_types() -> set[str]:
 
 def test_every_event_type_of_every_aggregate_has_exactly_one_catalogue_entry() -> None:
     types = domain_event_types()
-    assert len(types) == 58
+    assert len(types) == 60
     assert set(catalogue.EVENTS) == types, (types - set(catalogue.EVENTS), set(catalogue.EVENTS) - types)
 
 
@@ -129,16 +129,19 @@ def test_a_referral_takes_its_target_service_and_its_need_and_its_later_steps_fo
 
 def test_an_alert_reveals_what_its_rule_or_its_subject_reveals_for_every_step_of_its_life() -> None:
     subjects = catalogue.Subjects()
-    raised = {"alert_id": "a1", "rule_id": "newborn-without-follow-up", "subject": "newborn:pmi"}
+    raised = {"alert_id": "a1", "rule_id": "treatment-continuity", "subject": "treatment:t1"}
     assert subjects.categorise("AlertRaised", raised) is M
-    assert subjects.categorise("AlertRaised", {**raised, "alert_id": "a2", "subject": "newborn:housing"}) is S
-    assert subjects.categorise("AlertResolved", {"alert_id": "a1", "reason": "PMI liée"}) is M
+    assert subjects.categorise("AlertRaised", {**raised, "alert_id": "a2", "rule_id": "exit-without-housing",
+                                               "subject": "exit"}) is S
+    assert subjects.categorise("AlertResolved", {"alert_id": "a1", "reason": "Suivi programmé"}) is M
+    assert subjects.categorise("AlertUpdated", {"alert_id": "a1", "owner_agency": "csapa-rouen"}) is M
+    assert subjects.categorise("AlertDismissed", {"alert_id": "a1", "reason": "false_alarm"}) is M
     assert subjects.categorise("AlertAcknowledged", {"alert_id": "a2"}) is S
-    assert catalogue.event_label("AlertRaised", raised) == "Alerte déclenchée : Nouveau-né sans suivi"
+    assert catalogue.event_label("AlertRaised", raised) == "Alerte déclenchée : Continuité du traitement à la sortie"
 
 
 @pytest.mark.parametrize("name, category", [
-    ("AppointmentBooked", M), ("InterpreterBooked", M), ("InterpreterNeedRecorded", S), ("AgencyJoined", A),
+    ("AppointmentBooked", M), ("InterpreterBooked", S), ("InterpreterNeedRecorded", S), ("AgencyJoined", A),
     ("ContactAttempted", I), ("PhoneStatusRecorded", I), ("NewbornRegistered", M), ("DischargeDateSet", A),
     ("Discharged", A), ("GpSearchStarted", M), ("FollowUpCallMade", M),
 ])
@@ -150,7 +153,7 @@ def test_a_record_need_command_writes_the_category_of_its_need() -> None:
     assert catalogue.command_category("RecordNeed", {"category": "addiction"}) is M
     assert catalogue.command_category("RecordNeed", {"category": "health_coverage"}) is A
     assert catalogue.command_category("RecordNeed", {"category": "housing"}) is S
-    assert catalogue.command_category("BookInterpreter") is M
+    assert catalogue.command_category("BookInterpreter") is S  # the social worker who booked the appointment
 
 
 def test_the_gateway_permissions_read_the_role_needs_table_of_the_catalogue() -> None:
