@@ -57,7 +57,7 @@ def test_payloads_are_encrypted_with_the_cryptography_cipher_and_stores_written_
     assert app.env["CIPHER_TOPIC"] == "eventsourcing.cryptography:AESCipher"
     assert isinstance(app.mapper.cipher, CryptographyCipher)
     old = AESCipher({"CIPHER_KEY": key})
-    payload = b'{"reason":"Parcours clos (relais effectué)."}'
+    payload = b'{"reason":"Parcours clos (handed_over)."}'
     assert app.mapper.cipher.decrypt(old.encrypt(payload)) == payload
     assert old.decrypt(app.mapper.cipher.encrypt(payload)) == payload
     assert len(app.mapper.cipher.encrypt(payload)) == len(old.encrypt(payload)) == len(payload) + 28
