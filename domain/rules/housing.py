@@ -14,7 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from domain.maternity import MaternityPathway
-from domain.rules._common import Candidate, days, earliest, fired, fmt_day, is_active, local_date, local_day_start
+from domain.rules._common import (
+    Candidate,
+    aware,
+    days,
+    earliest,
+    fired,
+    fmt_day,
+    is_active,
+    like,
+    local_date,
+    local_day_start,
+)
 from domain.rules.facts import exit_day, exit_fact, exit_words, has_exited, housing_facts, housing_owner, housing_solution
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import RiskFinding
@@ -86,6 +97,16 @@ def _candidates(pathway: Any, now: datetime, settings: TerritorySettings) -> lis
         deadline=local_day_start(day, settings),
     )
     return [Candidate(start=finding.since, finding=finding)]
+
+
+def next_severity_change_exit_without_housing(pathway: Any, now: datetime, settings: TerritorySettings) -> datetime | None:
+    """When the severity of the finding found now next changes as the exit nears (None: no
+    finding now, or no band left): the engine wakes the pathway then to update the alert."""
+    if not check_exit_without_housing(pathway, now, settings) or has_exited(pathway):
+        return None
+    day = exit_day(pathway)
+    future = [moment for moment in severity_changes(day, settings) if moment > aware(now)]
+    return like(min(future), now) if future else None
 
 
 def check_exit_without_housing(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:
