@@ -13,7 +13,7 @@ from domain import PATHWAY_CLASSES, Pathway
 from domain import disclosure as catalogue
 from domain.errors import NotInCatalogue, UnknownCommand, UnknownEventType, UnknownNeedCategory, UnknownRule
 from domain.rules import CATALOGUE, RULES
-from domain.values import InformationCategory, NeedCategory
+from domain.values import InformationCategory, NeedCategory, ParticipantRole
 from services.pathways.commands import COMMANDS
 from tests.unit.domain.conftest import PASS, at
 
@@ -169,3 +169,30 @@ def test_the_gateway_permissions_read_the_role_needs_table_of_the_catalogue() ->
 
 def test_the_rules_of_the_risk_catalogue_are_the_ones_the_engine_runs() -> None:
     assert set(RULES) == set(catalogue.RULES)
+
+
+def test_every_rule_names_the_commands_that_resolve_it_and_they_are_commands_of_the_catalogue() -> None:
+    for rule_id, entry in catalogue.RULES.items():
+        assert entry.resolved_by, rule_id
+        assert set(entry.resolved_by) <= set(catalogue.COMMANDS), rule_id
+
+
+@pytest.mark.parametrize("role, rule_id, subject, command", [
+    # The seeds' owners with non-medical roles read their alert and may send what resolves it.
+    (catalogue.Role.COORDINATEUR, "care-refused", "refusal:r1", "HoldCaseConference"),  # DAC
+    (catalogue.Role.ASSISTANTE_SOCIALE, "newborn-without-follow-up", "newborn:pmi", "LinkPmi"),  # maternity
+    (catalogue.Role.TRAVAILLEUR_SOCIAL, "screening-overdue", "screening:tb", "RecordClatScreening"),  # SAS
+    (catalogue.Role.ASSISTANTE_SOCIALE, "interpreter-missing", "appointment:a1", "BookInterpreter"),  # CADA
+])
+def test_a_non_medical_owner_reads_its_alert_and_may_send_the_command_that_resolves_it(
+    role, rule_id, subject, command,
+) -> None:
+    assert catalogue.alert_category(rule_id, subject) in catalogue.ROLE_NEEDS[role]
+    assert catalogue.role_may_write(role, catalogue.command_category(command))
+    assert role in catalogue.roles_able_to_act(rule_id, subject)
+
+
+def test_an_agency_outside_the_pathway_never_may_act_and_a_rights_adviser_cannot_own_a_treatment_alert() -> None:
+    assert not catalogue.agency_may_act(None, "exit-without-housing", "exit")
+    assert not catalogue.agency_may_act(ParticipantRole.RIGHTS, "treatment-continuity", "treatment:t1")
+    assert catalogue.agency_may_act(ParticipantRole.HEALTH_CARE, "treatment-continuity", "treatment:t1")
