@@ -9,9 +9,16 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from domain.disclosure import CLOSURE_OUTCOME_LABELS, REFERRAL_OUTCOME_LABELS, REFERRAL_STATUS_LABELS, value_label
+from domain.disclosure import (
+    CLOSURE_OUTCOME_LABELS,
+    REFERRAL_OUTCOME_LABELS,
+    REFERRAL_STATUS_LABELS,
+    rule_label,
+    value_label,
+)
 from domain.rules._common import fmt_day
 from domain.rules.facts import coverage_open, housing_destination, housing_solution
+from domain.rules.referrals import AWAITING_REFERRAL
 from domain.rules.types import Resolution, RiskFinding
 from domain.values import AppointmentStatus, CoverageScheme, CoverageStatus, HousingStatus, NeedStatus, PhoneStatus
 
@@ -19,7 +26,7 @@ GENERIC = "Le risque n'est plus constaté."
 
 _APPOINTMENT_STATUS = {
     AppointmentStatus.SEEN: "Rendez-vous honoré.",
-    AppointmentStatus.NO_SHOW: "Rendez-vous manqué (suivi par la règle missed-appointment-unfollowed).",
+    AppointmentStatus.NO_SHOW: f"Rendez-vous manqué (suivi par l'alerte « {rule_label('missed-appointment-unfollowed')} »).",
     AppointmentStatus.EXCUSED: "Rendez-vous excusé.",
     AppointmentStatus.CANCELLED: "Rendez-vous annulé.",
 }
@@ -75,7 +82,7 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
                 return f"Hébergement confirmé{f' ({place})' if place else ''}."
             return f"Orientation décidée : {housing_destination(pathway)}."
         if getattr(pathway, "has_newborn", False):
-            return "Nouveau-né enregistré : le risque est suivi par la règle newborn-without-follow-up."
+            return f"Nouveau-né enregistré : le risque est suivi par l'alerte « {rule_label('newborn-without-follow-up')} »."
     if subject == "newborn:pmi" and getattr(pathway, "pmi_linked", False):
         return f"Lien PMI fait ({pathway.pmi_agency})."
     if rule_id == "rights-not-open":
@@ -102,6 +109,8 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
     if subject.startswith("referral:") and ident in pathway.referrals:
         referral = pathway.referrals[ident]
         if rule_id == "referral-unverified":
+            if referral.outcome is None and referral.status in AWAITING_REFERRAL:  # still awaited: contact lost
+                return f"Personne injoignable : suivi par l'alerte « {rule_label('contact-lost')} »."
             if referral.outcome is not None:
                 return f"Orientation {value_label(REFERRAL_OUTCOME_LABELS, referral.outcome)}."
             return f"Orientation passée au statut « {value_label(REFERRAL_STATUS_LABELS, referral.status)} »."
