@@ -191,8 +191,9 @@ def _at_version(history: History, version: int) -> Any:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Alertes levées, prises en compte, escaladées ou levées sur les parcours "
-                                          "de votre structure. Reprise sans perte : `after` = dernier curseur reçu.")
+    @strawberry.subscription(description="Alertes déclenchées, mises à jour, prises en compte, escaladées, "
+                                          "classées sans suite ou levées sur les parcours de votre structure. "
+                                          "Reprise sans perte : `after` = dernier curseur reçu.")
     async def alert_changes(self, info: Info, after: str | None = None, pathway_id: UUID | None = None,
                             only_owned: bool = False) -> AsyncGenerator[AlertChange, None]:
         context: Context = info.context

@@ -2,8 +2,10 @@
 
 Two subjects, so each missing fact resolves its own alert: "newborn:pmi" (owner: the maternity,
 whose social worker makes the PMI link; from N days before discharge) and "newborn:housing"
-(owner: the SIAO handling the request, or taking part, else the maternity; from the exit-without-housing delay before discharge —
-that rule stays silent for a mother with a newborn, so there is one alert, not two)."""
+(owner: the SIAO handling the request, or taking part, else the maternity; from the
+exit-without-housing delay before discharge — that rule stays silent for a mother with a
+newborn, so there is one alert, not two). Both are social: the maternity's social worker
+makes the PMI link (`LinkPmi`)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ UNVERIFIED_RULE = "referral-unverified"
 DECLINED_RULE = "referral-declined"
 
 #: Sent and not over: the loop is still open.
-AWAITING_REFERRAL = frozenset({ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.ON_HOLD})
+AWAITING_REFERRAL = frozenset({ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
+                               ReferralStatus.ON_HOLD})
 #: Reasons of a failed orientation that mean the receiving side no longer takes the person.
 _STOPPED_ACCEPTING = frozenset({NotWentReason.GP_NOT_TAKING_PATIENTS.value, NotWentReason.NO_INTERPRETER.value})
 

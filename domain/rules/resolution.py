@@ -26,7 +26,8 @@ GENERIC = "Le risque n'est plus constaté."
 
 _APPOINTMENT_STATUS = {
     AppointmentStatus.SEEN: "Rendez-vous honoré.",
-    AppointmentStatus.NO_SHOW: f"Rendez-vous manqué (suivi par l'alerte « {rule_label('missed-appointment-unfollowed')} »).",
+    AppointmentStatus.NO_SHOW:
+        f"Rendez-vous manqué (suivi par l'alerte « {rule_label('missed-appointment-unfollowed')} »).",
     AppointmentStatus.EXCUSED: "Rendez-vous excusé.",
     AppointmentStatus.CANCELLED: "Rendez-vous annulé.",
 }
@@ -82,7 +83,8 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
                 return f"Hébergement confirmé{f' ({place})' if place else ''}."
             return f"Orientation décidée : {housing_destination(pathway)}."
         if getattr(pathway, "has_newborn", False):
-            return f"Nouveau-né enregistré : le risque est suivi par l'alerte « {rule_label('newborn-without-follow-up')} »."
+            followed = rule_label("newborn-without-follow-up")
+            return f"Nouveau-né enregistré : le risque est suivi par l'alerte « {followed} »."
     if subject == "newborn:pmi" and getattr(pathway, "pmi_linked", False):
         return f"Lien PMI fait ({pathway.pmi_agency})."
     if rule_id == "rights-not-open":
