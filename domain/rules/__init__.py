@@ -52,7 +52,11 @@ from domain.rules.referrals import (
 )
 from domain.rules.refusal import check_care_refused, next_deadline_care_refused
 from domain.rules.resolution import explain, new_findings, resolved_findings
-from domain.rules.rights import check_rights_not_open, next_deadline_rights_not_open
+from domain.rules.rights import (
+    check_rights_not_open,
+    next_deadline_rights_not_open,
+    next_severity_change_rights_not_open,
+)
 from domain.rules.screening import check_screening_overdue, next_deadline_screening_overdue
 from domain.rules.settings import DEFAULT_SETTINGS, TerritorySettings, settings_for
 from domain.rules.stalled import check_stalled, next_deadline_stalled
@@ -115,7 +119,9 @@ def next_revision(pathway: Any, now: datetime, settings: TerritorySettings = DEF
     updates the open alert (`AlertUpdated`) rather than raising a new one."""
     if getattr(pathway, "is_closed", False):
         return None
-    return next_severity_change_exit_without_housing(pathway, now, settings)
+    moments = [m for m in (next_severity_change_exit_without_housing(pathway, now, settings),
+                           next_severity_change_rights_not_open(pathway, now, settings)) if m is not None]
+    return like(min(aware(m) for m in moments), now) if moments else None
 
 
 __all__ = [

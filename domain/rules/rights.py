@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.rules._common import (
-    acting_owner,
     Candidate,
+    acting_owner,
     aware,
     days,
     earliest,
@@ -24,6 +24,7 @@ from domain.rules._common import (
     fmt_day,
     fmt_moment,
     is_active,
+    like,
     local_date,
     local_day_start,
     mentions,
@@ -148,6 +149,18 @@ def _candidates(pathway: Any, now: datetime, settings: TerritorySettings) -> lis
     if coverage is not None:
         out.append(coverage)
     return out
+
+
+def next_severity_change_rights_not_open(pathway: Any, now: datetime, settings: TerritorySettings) -> datetime | None:
+    """When the medium coverage finding found now turns high (`rights_high_days` before what
+    makes it urgent): the engine wakes the pathway then to update the alert."""
+    moments = [
+        local_day_start(local_date(f.deadline, settings) - days(settings.rights_high_days), settings)
+        for f in check_rights_not_open(pathway, now, settings)
+        if f.subject == "coverage" and f.severity is AlertSeverity.MEDIUM and f.deadline is not None
+    ]
+    future = [m for m in moments if m > aware(now)]
+    return like(min(future), now) if future else None
 
 
 def check_rights_not_open(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:

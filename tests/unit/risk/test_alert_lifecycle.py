@@ -13,7 +13,9 @@ from uuid import uuid4
 import pytest
 
 from domain.values import AlertSeverity, AlertStatus
-from tests.unit.risk.world import ADOMA, CASO, CLAT, CSAPA, PASS, SIAO, SPIP, USMP, Rejected, World, at, on, paris_midnight
+from tests.unit.risk.world import (
+    ADOMA, CARDIO, CASO, CLAT, CPAM, CSAPA, PASS, SIAO, SPIP, USMP, Rejected, World, at, on, paris_midnight,
+)
 
 
 def _names(world: World, pid) -> list[str]:
@@ -137,3 +139,18 @@ def test_consent_missing_for_a_gp_who_never_joined_is_resolved_by_the_referral_e
     assert alert.status is AlertStatus.RESOLVED
     assert alert.resolution_reason == "Orientation vers mg terminée : son accord n'est plus nécessaire."
     assert "n'intervient plus" not in alert.resolution_reason
+
+
+def test_the_rights_alert_turns_high_three_days_before_the_appointment_without_a_new_event(world: World) -> None:
+    pid = world.open("PassGp", CASO, PASS, CARDIO, CPAM)
+    world.send("BookAppointment", pid, CASO, when=at(0, 1), appointment_id=uuid4(), with_agency=CARDIO.agency,
+               service="cardiologie", scheduled_at=at(10, 5))
+    world.at(paris_midnight(on(4)))
+    [alert] = world.open_alerts(pid, "rights-not-open")
+    assert alert.severity is AlertSeverity.MEDIUM
+    # The appointment is on 12/03: high from 09/03, three days before; the engine wakes then.
+    assert world.due_at(pid) == paris_midnight(on(7))
+    world.at(paris_midnight(on(7)))
+    [alert] = world.open_alerts(pid, "rights-not-open")
+    assert alert.severity is AlertSeverity.HIGH
+    assert len(world.alerts(pid, "rights-not-open")) == 1
