@@ -90,7 +90,8 @@ class DetentionPathway(Pathway):
         actor: Actor, occurred_at: datetime,
     ) -> None:
         self.treatments[treatment_id] = Treatment(
-            treatment_id=treatment_id, kind=TreatmentKind(kind), name=name, prescribed_by=prescribed_by
+            treatment_id=treatment_id, kind=TreatmentKind(kind), name=name, prescribed_by=prescribed_by,
+            recorded_by=actor.agency,
         )
         self._touch(actor, occurred_at)
 

@@ -122,6 +122,26 @@ def role_may_write(role: Role | str, category: Category | str) -> bool:
     return Category(category) in needs
 
 
+#: The staff an agency taking part with a participant role has: who reads and acts on the
+#: alerts it owns. Conservative: the lead is counted as its social workers and coordinators
+#: only (a SPIP, a SAS operator, a CADA lead without any carer), so every rule an agency may
+#: own as the lead is readable and resolvable without a medical role.
+PARTICIPANT_STAFF: Mapping[ParticipantRole, frozenset[Role]] = {
+    ParticipantRole.LEAD: frozenset({Role.ASSISTANTE_SOCIALE, Role.TRAVAILLEUR_SOCIAL, Role.COORDINATEUR}),
+    ParticipantRole.HOUSING: frozenset({Role.TRAVAILLEUR_SOCIAL, Role.COORDINATEUR}),
+    ParticipantRole.HEALTH_CARE: frozenset({Role.MEDECIN, Role.INFIRMIER, Role.ASSISTANTE_SOCIALE}),
+    ParticipantRole.MENTAL_HEALTH: frozenset({Role.MEDECIN, Role.INFIRMIER}),
+    ParticipantRole.ADDICTION_CARE: frozenset({Role.MEDECIN, Role.INFIRMIER, Role.TRAVAILLEUR_SOCIAL}),
+    ParticipantRole.RIGHTS: frozenset({Role.CONSEILLER_DROITS}),
+    ParticipantRole.SOCIAL_SUPPORT: frozenset({Role.ASSISTANTE_SOCIALE, Role.TRAVAILLEUR_SOCIAL}),
+    ParticipantRole.SCREENING: frozenset({Role.MEDECIN, Role.INFIRMIER}),
+    ParticipantRole.MATERNAL_CHILD: frozenset({Role.PUERICULTRICE, Role.SAGE_FEMME, Role.MEDECIN}),
+    ParticipantRole.JUSTICE: frozenset({Role.CONSEILLER_PENITENTIAIRE}),
+    ParticipantRole.COORDINATION: frozenset({Role.COORDINATEUR}),
+    ParticipantRole.OTHER: frozenset({Role.TRAVAILLEUR_SOCIAL}),
+}
+
+
 # --------------------------------------------------------------------------- needs
 #: Need category -> what a need of that category reveals. Interpreting is social: the language
 #: a person speaks is what every agency needs to talk to them, it names no care. "Other" stays
@@ -146,6 +166,30 @@ def need_category(need: NeedCategory | str | None) -> Category:
         return NEED_CATEGORIES[NeedCategory(_plain(need))]
     except ValueError:
         raise UnknownNeedCategory(str(_plain(need))) from None
+
+
+# --------------------------------------------------------------------------- value labels
+#: French labels of the codes a user reads inside a sentence (the timeline, alert texts).
+REFERRAL_STATUS_LABELS: Mapping[str, str] = {
+    "draft": "brouillon", "requested": "demandée", "accepted": "acceptée", "rejected": "refusée",
+    "cancelled": "annulée", "in-progress": "en cours", "on-hold": "en attente", "failed": "échouée",
+    "completed": "réalisée",
+}
+REFERRAL_OUTCOME_LABELS: Mapping[str, str] = {"honoured": "honorée", "not_honoured": "non honorée"}
+CLOSURE_OUTCOME_LABELS: Mapping[str, str] = {
+    "handed_over": "relais effectué", "housed": "hébergé", "transferred": "transféré",
+    "lost_to_follow_up": "perdu de vue", "refused": "accompagnement refusé", "deceased": "décès", "other": "autre",
+}
+SEVERITY_LABELS: Mapping[str, str] = {"low": "faible", "medium": "moyenne", "high": "élevée", "critical": "critique"}
+DISMISSAL_REASON_LABELS: Mapping[str, str] = {
+    "false_alarm": "fausse alerte", "handled_elsewhere": "déjà traité ailleurs", "person_refused": "refus de la personne",
+}
+
+
+def value_label(labels: Mapping[str, str], value: Any) -> str:
+    """The French label of a code (an enum or its value); the code itself if none."""
+    code = _plain(value)
+    return labels.get(code, str(code))
 
 
 # --------------------------------------------------------------------------- referral targets
@@ -182,27 +226,43 @@ class RuleEntry:
     label: str
     category: Category
     subjects: Mapping[str, Category] = field(default_factory=dict)
+    #: Commands whose fact resolves the alert (one is enough): the owner must be allowed one.
+    resolved_by: tuple[str, ...] = ()
 
 
 RULES: Mapping[str, RuleEntry] = {
-    "exit-without-housing": RuleEntry("Sortie sans hébergement confirmé", S),
-    "rights-not-open": RuleEntry("Droits santé non ouverts", A),
-    # About a (medical) appointment the person cannot attend without an interpreter.
-    "interpreter-missing": RuleEntry("Interprète non réservé", M),
-    "referral-unverified": RuleEntry("Orientation sans retour", S),
-    "missed-appointment-unfollowed": RuleEntry("Rendez-vous manqué sans suite", M),
+    "exit-without-housing": RuleEntry("Sortie sans hébergement confirmé", S,
+                                      resolved_by=("ConfirmHousing", "DecideOrientation")),
+    "rights-not-open": RuleEntry("Droits santé non ouverts", A, resolved_by=("OpenCoverage", "FileCoverageRenewal")),
+    # The interpreting need is social (NEED_CATEGORIES): the text names the appointment's day
+    # and time, never its service, so the social worker who booked it (CADA) reads and acts.
+    "interpreter-missing": RuleEntry("Interprète non réservé", S, resolved_by=("BookInterpreter",)),
+    "referral-unverified": RuleEntry("Orientation sans retour", S,
+                                     resolved_by=("RecordReferralOutcome", "UpdateReferralStatus")),
+    # The text names the day of the missed appointment and its agency's next step (call the
+    # person back), not the care: the social worker who booked it follows the person up.
+    "missed-appointment-unfollowed": RuleEntry("Rendez-vous manqué sans suite", S,
+                                               resolved_by=("RecordContactAttempt",)),
     # Failed calls and a lost phone: contact details, as ContactAttempted / PhoneStatusRecorded.
-    "contact-lost": RuleEntry("Contact perdu", I),
-    "referral-declined": RuleEntry("Orientation refusée par le service", S),
-    "treatment-continuity": RuleEntry("Continuité du traitement à la sortie", M),
-    # The missing PMI link is medical; the missing housing of a newborn a social fact the SIAO
-    # must read to act on it.
-    "newborn-without-follow-up": RuleEntry("Nouveau-né sans suivi", M, {"newborn:housing": S}),
-    "screening-overdue": RuleEntry("Dépistage en retard", M),
-    "stalled": RuleEntry("Parcours à l'arrêt", S),
+    "contact-lost": RuleEntry("Contact perdu", I, resolved_by=("RecordContactAttempt", "RecordPhoneStatus")),
+    "referral-declined": RuleEntry("Orientation refusée par le service", S,
+                                   resolved_by=("MakeReferral", "MarkNeedMet")),
+    # Owned by a carer of the pathway only (the treatment names the care).
+    "treatment-continuity": RuleEntry("Continuité du traitement à la sortie", M,
+                                      resolved_by=("PlanTreatmentFollowUp",)),
+    # Both subjects are social: the maternity's social worker makes the PMI link (PmiLinked is
+    # social), the SIAO reads the newborn's missing housing to act on it.
+    "newborn-without-follow-up": RuleEntry("Nouveau-né sans suivi", S, resolved_by=("LinkPmi", "ConfirmHousing")),
+    # The SAS operator organises the screening of every arrival from a high-endemicity country
+    # (the country is on the opening) and relays health needs to the PASS without naming them.
+    "screening-overdue": RuleEntry("Dépistage en retard", S,
+                                   resolved_by=("RecordClatScreening", "BookAppointment", "MarkNeedMet")),
+    "stalled": RuleEntry("Parcours à l'arrêt", S, resolved_by=("HoldCaseConference", "AssignAction", "MarkNeedMet")),
     # Consent is administrative, as ConsentGranted / ConsentWithdrawn.
-    "consent-missing": RuleEntry("Consentement manquant", A),
-    "care-refused": RuleEntry("Refus de soins par la personne", M),
+    "consent-missing": RuleEntry("Consentement manquant", A, resolved_by=("GrantConsent",)),
+    # The text says a care was refused and a case conference is due, not which care (the DAC
+    # coordinator convenes the conference; the carers read the refusal itself, CareRefused).
+    "care-refused": RuleEntry("Refus de soins par la personne", S, resolved_by=("HoldCaseConference",)),
 }
 
 
@@ -221,6 +281,24 @@ def alert_category(rule_id: str, subject: str | None = None) -> Category:
     """What an alert of `rule_id` about `subject` reveals."""
     entry = rule_entry(rule_id)
     return entry.subjects.get(subject or "", entry.category)
+
+
+def roles_able_to_act(rule_id: str, subject: str | None = None) -> frozenset[Role]:
+    """The roles that read an alert's text and may send a command that resolves it."""
+    category = alert_category(rule_id, subject)
+    resolving = [command_category(name) for name in rule_entry(rule_id).resolved_by]
+    return frozenset(
+        role for role, needs in ROLE_NEEDS.items()
+        if category in needs and any(role_may_write(role, c) for c in resolving)
+    )
+
+
+def agency_may_act(participant_role: ParticipantRole | str | None, rule_id: str, subject: str | None = None) -> bool:
+    """Whether an agency taking part with `participant_role` has staff able to act on the alert
+    (None: it does not take part, it cannot)."""
+    if participant_role is None:
+        return False
+    return bool(PARTICIPANT_STAFF[ParticipantRole(participant_role)] & roles_able_to_act(rule_id, subject))
 
 
 # --------------------------------------------------------------------------- events
@@ -274,12 +352,11 @@ EVENTS: Mapping[str, EventEntry] = {
     "ReferralStatusChanged": _e("Statut d'orientation modifié", I, about="referral_id"),
     "ReferralOutcomeRecorded": _e("Retour d'orientation", I, about="referral_id"),
     # --- interpreting. The need (a language) is social: see NEED_CATEGORIES. A booked
-    # interpreter is a fact about one appointment (its id, its time, the ISM provider), and
-    # appointments are medical: a booking for the cardiologist tells the cardiology
-    # consultation. Its command (BookInterpreter) and the rule that watches it
-    # (interpreter-missing) are medical too.
+    # interpreter names an appointment by its id only (the provider, ISM), and the social
+    # worker who booked the appointment books the interpreter too (CADA, for Mr M.): social,
+    # as its command (BookInterpreter) and the rule that watches it (interpreter-missing).
     "InterpreterNeedRecorded": _e("Besoin d'interprète", S),
-    "InterpreterBooked": _e("Interprète réservé", M),
+    "InterpreterBooked": _e("Interprète réservé", S),
     # --- appointments: with whom and when the person is seen names their care
     "AppointmentBooked": _e("Rendez-vous pris", M),
     "AppointmentSeen": _e("Rendez-vous honoré", M),
@@ -309,6 +386,8 @@ EVENTS: Mapping[str, EventEntry] = {
     "AlertAcknowledged": _e("Alerte prise en compte", I, about="alert_id"),
     "AlertEscalated": _e("Alerte escaladée", I, about="alert_id"),
     "AlertResolved": _e("Alerte levée", I, about="alert_id"),
+    "AlertUpdated": _e("Alerte mise à jour", I, about="alert_id"),
+    "AlertDismissed": _e("Alerte classée sans suite", I, about="alert_id"),
     # --- closure
     "PathwayClosed": _e("Parcours clôturé", S),
     "PathwayReopened": _e("Parcours rouvert", S),
@@ -323,12 +402,17 @@ EVENTS: Mapping[str, EventEntry] = {
     # they set (the SIAO plans housing on them); a birth, and the PMI follow-up, are medical.
     "DischargeDateSet": _e("Date de sortie de maternité fixée", A),
     "NewbornRegistered": _e("Naissance", M),
-    "PmiLinked": _e("Lien PMI", M),
+    # The maternity's social worker makes the link (a PMI is a departmental service of
+    # social and medical protection): which PMI and when, no care. Social.
+    "PmiLinked": _e("Lien PMI", S),
     "Discharged": _e("Sortie de maternité", A),
     # --- arrivée en SAS
     "AdministrativeSituationAssessed": _e("Situation administrative évaluée", A),
-    "TbScreeningNeedFlagged": _e("Dépistage de la tuberculose à prévoir", M),
-    "ClatScreeningDone": _e("Dépistage CLAT", M),
+    # The SAS operator organises a TB screening for every arrival from a high-endemicity
+    # country (the country is on the opening): that one is due and was done (a date, never its
+    # result) is the organisation of the stay, social; the result stays with the CLAT.
+    "TbScreeningNeedFlagged": _e("Dépistage de la tuberculose à prévoir", S),
+    "ClatScreeningDone": _e("Dépistage CLAT", S),
     "OrientationDecided": _e("Orientation de sortie décidée", S),
     "SasLeft": _e("Sortie du SAS", S),
     # --- relais PASS -> médecin de ville: every step is about finding and seeing a GP (the
@@ -457,7 +541,7 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "RecordReferralOutcome": _c("Enregistrer le retour d'une orientation", S),
     "RecordInterpreterNeed": _c("Indiquer le besoin d'interprète", S),
     "BookAppointment": _c("Prendre un rendez-vous", M),
-    "BookInterpreter": _c("Réserver un interprète", M),
+    "BookInterpreter": _c("Réserver un interprète", S),
     "MarkAppointmentSeen": _c("Marquer un rendez-vous comme honoré", M),
     "MarkAppointmentMissed": _c("Marquer un rendez-vous comme manqué", M),
     "ExcuseAppointment": _c("Excuser un rendez-vous", M),
@@ -481,6 +565,9 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "AcknowledgeAlert": _c("Prendre en compte une alerte", S),
     "EscalateAlert": _c("Remonter une alerte", S),
     "ResolveAlert": _c("Résoudre une alerte", S),
+    "UpdateAlert": _c("Mettre à jour une alerte", S),
+    # Any case role may close, with a reason, an alert its agency owns (it can read it).
+    "DismissAlert": _c("Classer une alerte sans suite", I),
     "ClosePathway": _c("Clôturer le parcours", S),
     "ReopenPathway": _c("Rouvrir le parcours", S),
     "ScheduleRelease": _c("Fixer la date de libération", A),
@@ -490,11 +577,11 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "RecordRelease": _c("Enregistrer la libération", A),
     "ScheduleDischarge": _c("Fixer la date de sortie de maternité", A),
     "RegisterNewborn": _c("Enregistrer une naissance", M),
-    "LinkPmi": _c("Faire le lien avec la PMI", M),
+    "LinkPmi": _c("Faire le lien avec la PMI", S),
     "RecordDischarge": _c("Enregistrer la sortie de maternité", A),
     "AssessAdministrativeSituation": _c("Évaluer la situation administrative", A),
-    "FlagTbScreeningNeed": _c("Signaler un dépistage de la tuberculose à prévoir", M),
-    "RecordClatScreening": _c("Enregistrer le dépistage CLAT", M),
+    "FlagTbScreeningNeed": _c("Signaler un dépistage de la tuberculose à prévoir", S),
+    "RecordClatScreening": _c("Enregistrer le dépistage CLAT", S),
     "DecideOrientation": _c("Décider l'orientation de sortie du SAS", S),
     "RecordSasExit": _c("Enregistrer la sortie du SAS", S),
     "StartGpSearch": _c("Lancer la recherche d'un médecin traitant", M),

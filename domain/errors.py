@@ -161,6 +161,11 @@ class AlertNotOpen(DomainError):
     default_field = "alert_id"
 
 
+class NotAlertOwner(DomainError):
+    default_reason = "Seule la structure responsable de l'alerte peut la classer sans suite."
+    default_field = "alert_id"
+
+
 class DateBeforeStart(DomainError):
     default_reason = "Cette date précède le début du parcours."
 

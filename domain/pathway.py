@@ -39,6 +39,7 @@ from domain.values import (
     CoverageRight,
     CoverageScheme,
     CoverageStatus,
+    DismissalReason,
     HousingRequest,
     HousingStatus,
     InformationCategory,
@@ -497,6 +498,10 @@ class Pathway(Aggregate):
     ) -> None:
         self.check_can_act(actor)
         self.check_new_id(self.appointments, appointment_id, "appointment_id")
+        # The need is the person's (recorded on the pathway): every appointment inherits it,
+        # whatever the booking said (a booking tool that defaults the flag to False must not
+        # silence interpreter-missing).
+        interpreter_needed = interpreter_needed or self.interpreter_language is not None
         if interpreter_needed and not (language or self.interpreter_language):
             raise errors.DomainError("La langue est requise quand un interprète est nécessaire.", field="language")
         self._appointment_booked(
@@ -524,13 +529,14 @@ class Pathway(Aggregate):
         self.check_can_act(actor)
         appointment = self._appointment(appointment_id)
         self.check_appointment_pending(appointment)
-        if not appointment.interpreter_needed:
+        if not (appointment.interpreter_needed or self.interpreter_language is not None):
             raise errors.InterpreterNotNeeded()
         self._interpreter_booked(appointment_id=appointment_id, provider=provider, actor=actor, occurred_at=occurred_at)
 
     @event("InterpreterBooked")
     def _interpreter_booked(self, appointment_id: UUID, provider: str, actor: Actor, occurred_at: datetime) -> None:
         appointment = self.appointments[appointment_id]
+        appointment.interpreter_needed = True
         appointment.interpreter_booked = True
         appointment.interpreter_provider = provider
         self._touch(actor, occurred_at)
@@ -923,8 +929,12 @@ class Pathway(Aggregate):
         self._touch(actor, occurred_at, progress=False)
 
     def acknowledge_alert(self, alert_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        """Idempotent: an alert already acknowledged (and not escalated since) stores nothing more."""
         self.check_can_act(actor)
-        self.check_alert_open(self._alert(alert_id))
+        alert = self._alert(alert_id)
+        self.check_alert_open(alert)
+        if alert.status is AlertStatus.ACKNOWLEDGED:
+            return
         self._alert_acknowledged(alert_id=alert_id, actor=actor, occurred_at=occurred_at)
 
     @event("AlertAcknowledged")
@@ -949,6 +959,58 @@ class Pathway(Aggregate):
         alert.status = AlertStatus.ESCALATED
         alert.escalated_to = to_agency
         alert.escalation_reason = reason
+        alert.status_changed_at = occurred_at
+        self._touch(actor, occurred_at, progress=False)
+
+    def update_alert(
+        self, alert_id: UUID, owner_agency: str, suggested_action: str, severity: AlertSeverity,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        """The risk is still there but its owner, text or severity changed (a participant
+        joined, a fact changed, the deadline nears): the open alert is updated, not raised again.
+        Nothing changed: nothing is stored."""
+        self.check_can_act(actor)
+        alert = self._alert(alert_id)
+        self.check_alert_open(alert)
+        severity = AlertSeverity(severity)
+        if (alert.owner_agency, alert.suggested_action, alert.severity) == (owner_agency, suggested_action, severity):
+            return
+        self._alert_updated(alert_id=alert_id, owner_agency=owner_agency, suggested_action=suggested_action,
+                            severity=severity, actor=actor, occurred_at=occurred_at)
+
+    @event("AlertUpdated")
+    def _alert_updated(
+        self, alert_id: UUID, owner_agency: str, suggested_action: str, severity: AlertSeverity,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        alert = self.alerts[alert_id]
+        alert.owner_agency = owner_agency
+        alert.suggested_action = suggested_action
+        alert.severity = AlertSeverity(severity)
+        self._touch(actor, occurred_at, progress=False)
+
+    def dismiss_alert(
+        self, alert_id: UUID, reason: DismissalReason, detail: str | None, actor: Actor, occurred_at: datetime
+    ) -> None:
+        """The owner judges the alert wrong or moot (false alarm, handled elsewhere, the person
+        refused): it closes with that reason, and the engine does not raise it again for the same risk."""
+        self.check_can_act(actor)
+        alert = self._alert(alert_id)
+        self.check_alert_open(alert)
+        if actor.agency not in (alert.owner_agency, alert.escalated_to):
+            raise errors.NotAlertOwner()
+        self._alert_dismissed(alert_id=alert_id, reason=DismissalReason(reason), detail=detail, actor=actor,
+                              occurred_at=occurred_at)
+
+    @event("AlertDismissed")
+    def _alert_dismissed(
+        self, alert_id: UUID, reason: DismissalReason, detail: str | None, actor: Actor, occurred_at: datetime
+    ) -> None:
+        alert = self.alerts[alert_id]
+        alert.status = AlertStatus.DISMISSED
+        alert.dismissal_reason = DismissalReason(reason)
+        alert.dismissed_by = actor.agency
+        alert.resolution_reason = detail
         alert.status_changed_at = occurred_at
         self._touch(actor, occurred_at, progress=False)
 
@@ -984,7 +1046,7 @@ class Pathway(Aggregate):
     @staticmethod
     def alert_resolution_at_closure(outcome: ClosureOutcome) -> str:
         """The reason of the alerts resolved by a closure (the risk engine words it the same)."""
-        return f"Parcours clos ({ClosureOutcome(outcome).value})."
+        return f"Parcours clos ({disclosure.value_label(disclosure.CLOSURE_OUTCOME_LABELS, ClosureOutcome(outcome))})."
 
     @event("PathwayClosed")
     def _pathway_closed(self, outcome: ClosureOutcome, reason: str, actor: Actor, occurred_at: datetime) -> None:

@@ -178,6 +178,16 @@ class AlertStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
     RESOLVED = "resolved"
+    #: Closed by its owner with a reason (false alarm, handled elsewhere, person refused).
+    DISMISSED = "dismissed"
+
+
+class DismissalReason(StrEnum):
+    """Why the owner of an alert dismissed it (counted per rule: a rule often dismissed is noise)."""
+
+    FALSE_ALARM = "false_alarm"
+    HANDLED_ELSEWHERE = "handled_elsewhere"
+    PERSON_REFUSED = "person_refused"
 
 
 OPEN_ALERT_STATUSES = frozenset({AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED, AlertStatus.ESCALATED})
@@ -347,6 +357,8 @@ class Alert:
     escalation_reason: str | None = None
     resolution_reason: str | None = None
     status_changed_at: datetime | None = None
+    dismissal_reason: DismissalReason | None = None
+    dismissed_by: str | None = None
 
 
 @dataclass
@@ -370,3 +382,5 @@ class Treatment:
     prescribed_by: str
     follow_up_appointment_id: UUID | None = None
     handed_over_to: str | None = None
+    #: The agency that recorded it (a care team member: the write is medical).
+    recorded_by: str | None = None

@@ -1,7 +1,7 @@
 """Subscriptions over graphql-transport-ws: alert changes for the caller's agency.
 
-The feed: every AlertRaised / AlertAcknowledged / AlertEscalated / AlertResolved event of
-`relais.pathway-events` (Kafka in distributed mode, the in-process bus in embedded mode),
+The feed: every AlertRaised / AlertAcknowledged / AlertEscalated / AlertResolved / AlertUpdated /
+AlertDismissed event of `relais.pathway-events` (Kafka in distributed mode, the in-process bus in embedded mode),
 kept in arrival order with its position (the event's notification id in the event store).
 At start the gateway re-reads the topic from the beginning, so after a restart a client
 that subscribes with `after: <last cursor it saw>` receives every change past that cursor:
@@ -44,7 +44,7 @@ from infra.kafka.cloudevents import CloudEvent
 log = logging.getLogger("relais.gateway.subscriptions")
 
 ALERT_EVENTS = {"AlertRaised": "raised", "AlertAcknowledged": "acknowledged", "AlertEscalated": "escalated",
-                "AlertResolved": "resolved"}
+                "AlertResolved": "resolved", "AlertUpdated": "updated", "AlertDismissed": "dismissed"}
 
 
 @strawberry.enum(description="Nature du changement d'alerte.")
@@ -53,6 +53,9 @@ class AlertChangeKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
     RESOLVED = "resolved"
+    #: Owner, text or severity re-evaluated (a participant joined, the deadline nears).
+    UPDATED = "updated"
+    DISMISSED = "dismissed"
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,9 @@ def _remaining(principal: Any) -> float:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Alertes levées, prises en compte, escaladées ou levées sur les parcours "
-                                          "de votre structure. Reprise sans perte : `after` = dernier curseur reçu.")
+    @strawberry.subscription(description="Alertes déclenchées, mises à jour, prises en compte, escaladées, "
+                                          "classées sans suite ou levées sur les parcours de votre structure. "
+                                          "Reprise sans perte : `after` = dernier curseur reçu.")
     async def alert_changes(self, info: Info, after: str | None = None, pathway_id: UUID | None = None,
                             only_owned: bool = False) -> AsyncGenerator[AlertChange, None]:
         context: Context = info.context

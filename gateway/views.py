@@ -172,7 +172,7 @@ class Pathway:
     def open_needs(self) -> list[t.Need]:
         return [n for n in self.needs if n.status is NeedStatus.OPEN]
 
-    @strawberry.field(description="Alertes ouvertes (levées, prises en compte ou escaladées).")
+    @strawberry.field(description="Alertes ouvertes (déclenchées, prises en compte ou escaladées).")
     def open_alerts(self) -> list[t.Alert]:
         return [a for a in self.alerts if a.status in OPEN_ALERT_STATUSES]
 

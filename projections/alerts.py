@@ -1,10 +1,13 @@
 """Rupture-risk alerts, open and past.
 
 ``alerts`` — alert_id, pathway_id, kind, territory, rule_id, subject, severity, status
-(``raised`` / ``acknowledged`` / ``escalated`` / ``resolved``), is_open (1/0), owner_agency,
-suggested_action (French), triggering_event_ids (JSON list of event ids), raised_at,
+(``raised`` / ``acknowledged`` / ``escalated`` / ``resolved`` / ``dismissed``), is_open (1/0),
+owner_agency, suggested_action (French), triggering_event_ids (JSON list of event ids), raised_at,
 raised_event_id, acknowledged_by, acknowledged_at, escalated_to, escalation_reason,
-escalated_at, resolution_reason, resolved_at, status_changed_at.
+escalated_at, resolution_reason, resolved_at, status_changed_at, dismissal_reason,
+dismissed_by, dismissed_at, updated_at (owner, text and severity follow ``AlertUpdated``).
+``alert_dismissals`` — per (territory, rule_id, reason): how many alerts their owners dismissed
+(a rule often dismissed as a false alarm is noise to tune).
 ``alert_history`` — one row per alert event: event_id, alert_id, pathway_id, status, at,
 agency, professional, reason.
 ``alerts_pathways`` — working set (pathway_id, kind, territory), so that an alert carries
@@ -27,7 +30,8 @@ class Alerts(Projection):
             "owner_agency TEXT NOT NULL, suggested_action TEXT, triggering_event_ids TEXT NOT NULL, "
             "raised_at TEXT NOT NULL, raised_event_id TEXT NOT NULL, acknowledged_by TEXT, acknowledged_at TEXT, "
             "escalated_to TEXT, escalation_reason TEXT, escalated_at TEXT, resolution_reason TEXT, "
-            "resolved_at TEXT, status_changed_at TEXT NOT NULL",
+            "resolved_at TEXT, status_changed_at TEXT NOT NULL, dismissal_reason TEXT, dismissed_by TEXT, "
+            "dismissed_at TEXT, updated_at TEXT",
             ("alert_id",),
             (("owner_agency", "is_open"), ("pathway_id",), ("territory", "is_open")),
         ),
@@ -39,6 +43,8 @@ class Alerts(Projection):
             (("alert_id",),),
         ),
         Table("alerts_pathways", "pathway_id TEXT NOT NULL, kind TEXT, territory TEXT", ("pathway_id",)),
+        Table("alert_dismissals", "territory TEXT NOT NULL, rule_id TEXT NOT NULL, reason TEXT NOT NULL, "
+              "dismissed BIGINT NOT NULL", ("territory", "rule_id", "reason")),
     )
 
     def apply(self, event: PathwayEvent) -> list[Statement]:
@@ -94,3 +100,28 @@ class Alerts(Projection):
         return [self._update(e, "resolved", 0, ", resolution_reason = %s, resolved_at = %s",
                              e.get("reason"), e.occurred_at),
                 self._history(e, "resolved", e.get("reason"))]
+
+    def on_AlertUpdated(self, e: PathwayEvent) -> list[Statement]:
+        return [
+            Statement(
+                f"UPDATE {self.t['alerts']} SET owner_agency = %s, suggested_action = %s, severity = %s, "
+                "updated_at = %s WHERE alert_id = %s",
+                (e.get("owner_agency"), e.get("suggested_action"), e.get("severity"), e.occurred_at, e.get("alert_id")),
+            ),
+            self._history(e, "updated"),
+        ]
+
+    def on_AlertDismissed(self, e: PathwayEvent) -> list[Statement]:
+        a = self.t["alerts"]
+        return [
+            self._update(e, "dismissed", 0, ", dismissal_reason = %s, dismissed_by = %s, dismissed_at = %s, "
+                         "resolution_reason = %s", e.get("reason"), e.agency, e.occurred_at, e.get("detail")),
+            self._history(e, "dismissed", e.get("reason")),
+            Statement(
+                f"INSERT INTO {self.t['alert_dismissals']} (territory, rule_id, reason, dismissed) "
+                f"SELECT COALESCE(a.territory, ''), a.rule_id, %s, 1 FROM {a} a WHERE a.alert_id = %s "
+                "ON CONFLICT (territory, rule_id, reason) DO UPDATE SET dismissed = "
+                f"{self.t['alert_dismissals']}.dismissed + 1",
+                (e.get("reason"), e.get("alert_id")),
+            ),
+        ]

@@ -257,6 +257,15 @@ def alert_history(conn: Any, alert_id: str) -> list[dict[str, Any]]:
                   (str(alert_id),))
 
 
+def alert_dismissals(conn: Any, *, territory: str | None = None) -> list[dict[str, Any]]:
+    """Alerts dismissed by their owners, per (territory, rule, reason) (``alert_dismissals``)."""
+    where = _Where()
+    if territory is not None:
+        where.add("territory = %s", territory)
+    return _dicts(Db.of(conn), f"SELECT * FROM alert_dismissals{where.sql()} ORDER BY territory, rule_id, reason",
+                  where.params)
+
+
 # --------------------------------------------------------------------------- referrals
 
 

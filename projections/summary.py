@@ -255,6 +255,9 @@ class PathwaySummary(Projection):
     def on_AlertResolved(self, e: PathwayEvent) -> list[Statement]:
         return self._alert_status(e, "resolved")
 
+    def on_AlertDismissed(self, e: PathwayEvent) -> list[Statement]:
+        return self._alert_status(e, "dismissed")
+
     # ------------------------------------------------------------------ case-conference actions
     def on_ActionAssigned(self, e: PathwayEvent) -> list[Statement]:
         return [Statement(

@@ -33,17 +33,13 @@ NEED_FR = {"housing": "hébergement", "health_coverage": "couverture santé", "c
            "interpreting": "interprétariat", "addiction": "addictologie", "mental_health": "santé mentale",
            "screening": "dépistage", "maternal_child": "suivi mère-enfant", "administrative": "démarches administratives",
            "other": "autre"}
-REFERRAL_STATUS_FR = {"draft": "brouillon", "requested": "demandée", "accepted": "acceptée", "rejected": "refusée",
-                      "cancelled": "annulée", "in-progress": "en cours", "on-hold": "en attente",
-                      "failed": "échouée", "completed": "réalisée"}
+REFERRAL_STATUS_FR = catalogue.REFERRAL_STATUS_LABELS
 COVERAGE_FR = {"puma": "PUMa", "css": "CSS", "ame": "AME", "soins_urgents": "soins urgents et vitaux"}
 PHONE_FR = {"valid": "valide", "changed": "a changé", "lost": "plus de téléphone"}
 ADMIN_FR = {"regular": "situation régulière", "asylum_seeker": "demandeur d'asile", "refugee": "réfugié",
             "undocumented": "sans titre de séjour", "unknown": "situation inconnue"}
-OUTCOME_FR = {"handed_over": "relais effectué", "housed": "hébergé", "transferred": "transféré",
-              "lost_to_follow_up": "perdu de vue", "refused": "accompagnement refusé", "deceased": "décès",
-              "other": "autre"}
-SEVERITY_FR = {"low": "faible", "medium": "moyenne", "high": "élevée", "critical": "critique"}
+OUTCOME_FR = catalogue.CLOSURE_OUTCOME_LABELS
+SEVERITY_FR = catalogue.SEVERITY_LABELS
 NOT_WENT_FR = {"phone_changed": "numéro de téléphone changé", "address_not_found": "adresse non trouvée",
                "gp_not_taking_patients": "le médecin ne prend plus de patients", "no_interpreter": "pas d'interprète",
                "schedule_unsuitable": "horaire ne convient pas", "found_closer_gp": "a trouvé un médecin plus proche",
@@ -103,6 +99,10 @@ LABELS: dict[str, Label] = {
     "AlertRaised": lambda e: (f"Alerte « {catalogue.rule_label(e.get('rule_id'))} » "
                               f"({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) pour {e.get('owner_agency')}"),
     "AlertEscalated": lambda e: f"Alerte remontée à {e.get('to_agency')}",
+    "AlertUpdated": lambda e: (f"Alerte mise à jour ({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) "
+                               f"pour {e.get('owner_agency')}"),
+    "AlertDismissed": lambda e: ("Alerte classée sans suite : "
+                                 f"{catalogue.value_label(catalogue.DISMISSAL_REASON_LABELS, e.get('reason'))}"),
     "CareRefused": lambda e: f"Soin refusé par la personne : {e.get('care')} (proposé par {e.get('proposed_by')})",
     "PathwayClosed": lambda e: f"Parcours clos : {OUTCOME_FR.get(e.get('outcome'), e.get('outcome'))}",
     # detention

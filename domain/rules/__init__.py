@@ -38,7 +38,11 @@ from domain.rules.appointments import (
 )
 from domain.rules.consent import check_consent_missing, next_deadline_consent_missing
 from domain.rules.contact import check_contact_lost, next_deadline_contact_lost
-from domain.rules.housing import check_exit_without_housing, next_deadline_exit_without_housing
+from domain.rules.housing import (
+    check_exit_without_housing,
+    next_deadline_exit_without_housing,
+    next_severity_change_exit_without_housing,
+)
 from domain.rules.newborn import check_newborn_without_follow_up, next_deadline_newborn_without_follow_up
 from domain.rules.referrals import (
     check_referral_declined,
@@ -48,7 +52,11 @@ from domain.rules.referrals import (
 )
 from domain.rules.refusal import check_care_refused, next_deadline_care_refused
 from domain.rules.resolution import explain, new_findings, resolved_findings
-from domain.rules.rights import check_rights_not_open, next_deadline_rights_not_open
+from domain.rules.rights import (
+    check_rights_not_open,
+    next_deadline_rights_not_open,
+    next_severity_change_rights_not_open,
+)
 from domain.rules.screening import check_screening_overdue, next_deadline_screening_overdue
 from domain.rules.settings import DEFAULT_SETTINGS, TerritorySettings, settings_for
 from domain.rules.stalled import check_stalled, next_deadline_stalled
@@ -105,6 +113,17 @@ def next_deadline(pathway: Any, now: datetime, settings: TerritorySettings = DEF
     return like(min(aware(d) for d in deadlines), now) if deadlines else None
 
 
+def next_revision(pathway: Any, now: datetime, settings: TerritorySettings = DEFAULT_SETTINGS) -> datetime | None:
+    """The earliest moment after `now` at which a finding already found changes with no new
+    event (its severity band, as the deadline nears): the engine wakes the pathway then and
+    updates the open alert (`AlertUpdated`) rather than raising a new one."""
+    if getattr(pathway, "is_closed", False):
+        return None
+    moments = [m for m in (next_severity_change_exit_without_housing(pathway, now, settings),
+                           next_severity_change_rights_not_open(pathway, now, settings)) if m is not None]
+    return like(min(aware(m) for m in moments), now) if moments else None
+
+
 __all__ = [
     "CATALOGUE", "DEFAULT_SETTINGS", "RULES", "FactRef", "Resolution", "RiskFinding", "Rule", "TerritorySettings",
     "check_care_refused", "check_consent_missing", "check_contact_lost", "check_exit_without_housing",
@@ -116,5 +135,5 @@ __all__ = [
     "next_deadline_missed_appointment_unfollowed", "next_deadline_newborn_without_follow_up",
     "next_deadline_referral_declined", "next_deadline_referral_unverified", "next_deadline_rights_not_open",
     "next_deadline_screening_overdue", "next_deadline_stalled", "next_deadline_treatment_continuity",
-    "resolved_findings", "settings_for",
+    "next_revision", "resolved_findings", "settings_for",
 ]

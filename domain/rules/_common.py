@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from domain.disclosure import agency_may_act
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import RiskFinding
 from domain.values import SYSTEM_AGENCY, ParticipantRole
@@ -77,6 +78,21 @@ def participant_with_role(pathway: Any, *roles: ParticipantRole) -> str | None:
         if role in roles and agency != SYSTEM_AGENCY:
             return agency
     return None
+
+
+def acting_owner(pathway: Any, rule_id: str, subject: str, *candidates: str | None) -> str:
+    """The owner of an alert: the first of `candidates` (the agencies responsible for the next
+    step, in the rule's order) that takes part in the pathway and has staff able to act on it
+    (read its text, send a command that resolves it: `disclosure.agency_may_act`); else the
+    lead agency. Never an agency outside the pathway: nobody there would see the alert."""
+    for agency in candidates:
+        if agency and agency != SYSTEM_AGENCY and agency_may_act(pathway.participants.get(agency), rule_id, subject):
+            return agency
+    return pathway.lead_agency
+
+
+def participants_with_role(pathway: Any, *roles: ParticipantRole) -> list[str]:
+    return [a for a, r in pathway.participants.items() if r in roles and a != SYSTEM_AGENCY]
 
 
 def fold(text: str) -> str:

@@ -1,14 +1,17 @@
 """Rules about appointments.
 
 interpreter-missing: a person who needs an interpreter has an appointment within 48 h and none
-is booked (Mr M., 75, CADA: the cardiologist refused the consultation without one). Owner: the
-agency holding the appointment. The need is the appointment's `interpreter_needed` (the booking
-says whether this consultation needs one; a professional may speak the language).
+is booked (Mr M., 75, CADA: the cardiologist refused the consultation without one). The need is
+the person's (`RecordInterpreterNeed`, on the pathway), inherited by every appointment, or the
+booking's own flag. Owner: the agency that booked the appointment when it takes part in the
+pathway (it books the interpreter with the appointment: ISM by phone or on site), else the lead.
+The text names the day and time, not the service (the alert is social, as the interpreting need).
 
 missed-appointment-unfollowed: an appointment was missed and no new contact or appointment
 follows within N days. "Follows": the person was reached after the missed time, or another
 appointment with the same agency is scheduled after it (and not cancelled). Owner: the agency
-that booked the appointment (it follows the person; the receiving service often does not).
+that booked the appointment when it takes part (it follows the person; the receiving service
+often does not), else the appointment's agency when it takes part, else the lead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.rules._common import Candidate, aware, days, earliest, fired, fmt_moment, is_active
+from domain.rules._common import Candidate, acting_owner, aware, days, earliest, fired, fmt_moment, is_active
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
 from domain.values import AlertSeverity, AppointmentStatus
@@ -37,18 +40,19 @@ def _interpreter_candidates(pathway: Any, settings: TerritorySettings) -> list[C
     for appointment in pathway.appointments.values():
         if appointment.status is not AppointmentStatus.BOOKED:
             continue
-        if not appointment.interpreter_needed or appointment.interpreter_booked:
+        if appointment.interpreter_booked or not needs_interpreter(pathway, appointment):
             continue
         at = aware(appointment.scheduled_at)
         language = appointment.language or pathway.interpreter_language
         in_language = f" ({language})" if language else ""
         start = at - timedelta(hours=settings.interpreter_hours)
+        subject = f"appointment:{appointment.appointment_id}"
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=INTERPRETER_RULE,
-            subject=f"appointment:{appointment.appointment_id}",
-            owner_agency=appointment.with_agency,
+            subject=subject,
+            owner_agency=acting_owner(pathway, INTERPRETER_RULE, subject, appointment.booked_by),
             suggested_action=(
-                f"Réserver un interprète{in_language} pour le rendez-vous {appointment.service} du "
+                f"Réserver un interprète{in_language} pour le rendez-vous du "
                 f"{fmt_moment(at, settings)} (sur place ou par téléphone), sinon le reporter."
             ),
             severity=AlertSeverity.HIGH,
@@ -61,6 +65,11 @@ def _interpreter_candidates(pathway: Any, settings: TerritorySettings) -> list[C
             deadline=at,
         )))
     return out
+
+
+def needs_interpreter(pathway: Any, appointment: Any) -> bool:
+    """The person's need (recorded on the pathway) or the booking's."""
+    return bool(appointment.interpreter_needed) or getattr(pathway, "interpreter_language", None) is not None
 
 
 def _followed(pathway: Any, missed: Any) -> bool:
@@ -86,14 +95,14 @@ def _missed_candidates(pathway: Any, settings: TerritorySettings) -> list[Candid
             continue
         at = aware(appointment.scheduled_at)
         start = at + days(settings.missed_appointment_follow_up_days)
-        owner = appointment.booked_by if appointment.booked_by in pathway.participants else appointment.with_agency
+        subject = f"appointment:{appointment.appointment_id}"
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=MISSED_RULE,
-            subject=f"appointment:{appointment.appointment_id}",
-            owner_agency=owner,
+            subject=subject,
+            owner_agency=acting_owner(pathway, MISSED_RULE, subject, appointment.booked_by, appointment.with_agency),
             suggested_action=(
-                f"Recontacter la personne après le rendez-vous manqué {appointment.service} du "
-                f"{fmt_moment(at, settings)} ({appointment.with_agency}) et proposer un nouveau rendez-vous."
+                f"Recontacter la personne après le rendez-vous manqué du "
+                f"{fmt_moment(at, settings)} et proposer un nouveau rendez-vous."
             ),
             severity=AlertSeverity.HIGH,
             triggering_facts=(

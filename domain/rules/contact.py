@@ -23,14 +23,18 @@ def phone_gone(contact: Any) -> bool:
     return not (reached is not None and changed is not None and aware(reached) > aware(changed))
 
 
+def contact_lost(pathway: Any, settings: TerritorySettings) -> bool:
+    """The person cannot be reached (the phone is gone, or the attempts failed N times)."""
+    contact = pathway.contact
+    return phone_gone(contact) or contact.failed_attempts >= settings.contact_failed_attempts
+
+
 def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
-    if not is_active(pathway):
+    if not is_active(pathway) or not contact_lost(pathway, settings):
         return []
     contact = pathway.contact
     gone = phone_gone(contact)
     failing = contact.failed_attempts >= settings.contact_failed_attempts
-    if not (gone or failing):
-        return []
     facts = []
     parts = []
     if gone:

@@ -1,6 +1,12 @@
 """exit-without-housing: an exit date (release, discharge, SAS day 21) is within N days and no
-housing solution is confirmed. The SIAO allocates the places; until a request is filed, the
-lead agency owns the next step (filing it)."""
+housing solution is confirmed. For the SAS, an orientation counts only when its destination is
+a housing solution (`facts.HOUSING_DESTINATIONS`: CADA, HUDA, CHRS, LHSS, logement, hébergement
+d'urgence...): "rue" or "sans solution" does not.
+
+Owner: the SIAO that holds the pending request, else the SIAO taking part in the pathway (the
+alert moves to it when it joins), else the lead agency, whose social worker files the request.
+Severity: medium, high within `exit_high_days`, critical within `exit_critical_days` and after
+the exit (territory settings); the alert is updated as the exit nears."""
 
 from __future__ import annotations
 
@@ -8,7 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from domain.maternity import MaternityPathway
-from domain.rules._common import Candidate, days, earliest, fired, fmt_day, is_active, local_date, local_day_start
+from domain.rules._common import (
+    Candidate,
+    aware,
+    days,
+    earliest,
+    fired,
+    fmt_day,
+    is_active,
+    like,
+    local_date,
+    local_day_start,
+)
 from domain.rules.facts import exit_day, exit_fact, exit_words, has_exited, housing_facts, housing_owner, housing_solution
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import RiskFinding
@@ -20,14 +37,20 @@ RULE_ID = "exit-without-housing"
 def housing_severity(days_left: int, exited: bool, settings: TerritorySettings) -> AlertSeverity:
     if exited or days_left <= settings.exit_critical_days:
         return AlertSeverity.CRITICAL
-    if days_left <= 7:
+    if days_left <= settings.exit_high_days:
         return AlertSeverity.HIGH
     return AlertSeverity.MEDIUM
 
 
-def housing_action(pathway: Any, settings: TerritorySettings, what: str) -> tuple[str, str]:
+def severity_changes(day: Any, settings: TerritorySettings) -> list[datetime]:
+    """The moments the housing severity band changes before an exit on `day`."""
+    return [local_day_start(day - days(n), settings) for n in (settings.exit_high_days, settings.exit_critical_days)]
+
+
+def housing_action(pathway: Any, settings: TerritorySettings, what: str, rule_id: str = RULE_ID,
+                   subject: str = "exit") -> tuple[str, str]:
     """(owner, French action) for getting a housing solution before `what` ("la sortie du 12/03")."""
-    owner, request = housing_owner(pathway, settings)
+    owner, request = housing_owner(pathway, settings, rule_id, subject)
     if request is None:
         if owner == pathway.lead_agency:
             return owner, f"Déposer une demande d'hébergement auprès du {settings.siao_agency} avant {what}."
@@ -74,6 +97,16 @@ def _candidates(pathway: Any, now: datetime, settings: TerritorySettings) -> lis
         deadline=local_day_start(day, settings),
     )
     return [Candidate(start=finding.since, finding=finding)]
+
+
+def next_severity_change_exit_without_housing(pathway: Any, now: datetime, settings: TerritorySettings) -> datetime | None:
+    """When the severity of the finding found now next changes as the exit nears (None: no
+    finding now, or no band left): the engine wakes the pathway then to update the alert."""
+    if not check_exit_without_housing(pathway, now, settings) or has_exited(pathway):
+        return None
+    day = exit_day(pathway)
+    future = [moment for moment in severity_changes(day, settings) if moment > aware(now)]
+    return like(min(future), now) if future else None
 
 
 def check_exit_without_housing(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:

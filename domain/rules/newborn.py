@@ -2,8 +2,10 @@
 
 Two subjects, so each missing fact resolves its own alert: "newborn:pmi" (owner: the maternity,
 whose social worker makes the PMI link; from N days before discharge) and "newborn:housing"
-(owner: the SIAO handling the request; from the exit-without-housing delay before discharge —
-that rule stays silent for a mother with a newborn, so there is one alert, not two)."""
+(owner: the SIAO handling the request, or taking part, else the maternity; from the
+exit-without-housing delay before discharge — that rule stays silent for a mother with a
+newborn, so there is one alert, not two). Both are social: the maternity's social worker
+makes the PMI link (`LinkPmi`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.maternity import MaternityPathway
-from domain.rules._common import Candidate, days, earliest, fired, fmt_day, is_active, local_day_start
+from domain.rules._common import Candidate, acting_owner, days, earliest, fired, fmt_day, is_active, local_day_start
 from domain.rules.facts import exit_day, exit_fact, has_exited, housing_facts, housing_solution
 from domain.rules.housing import housing_action
 from domain.rules.settings import TerritorySettings
@@ -34,7 +36,8 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
     if not pathway.pmi_linked:
         start = local_day_start(day - days(settings.newborn_pmi_days), settings)
         out.append(Candidate(start=start, finding=RiskFinding(
-            rule_id=RULE_ID, subject="newborn:pmi", owner_agency=pathway.lead_agency,
+            rule_id=RULE_ID, subject="newborn:pmi",
+            owner_agency=acting_owner(pathway, RULE_ID, "newborn:pmi", pathway.lead_agency),
             suggested_action=(
                 f"Faire le lien avec la PMI avant {what} (visite à domicile ou consultation du nouveau-né)."
                 if not has_exited(pathway) else
@@ -46,7 +49,7 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
         )))
     if not housing_solution(pathway):
         start = local_day_start(day - days(settings.exit_without_housing_days), settings)
-        owner, action = housing_action(pathway, settings, what)
+        owner, action = housing_action(pathway, settings, what, RULE_ID, "newborn:housing")
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=RULE_ID, subject="newborn:housing", owner_agency=owner,
             suggested_action=f"Mère et nouveau-né sans hébergement confirmé. {action}",

@@ -2,7 +2,9 @@
 
 referral-unverified: a referral (a GP orientation from the PASS included) has no outcome
 recorded N days after it was made (MdM Rouen: the follow-up call that checks it happened).
-Owner: the referring agency.
+Silent while the person cannot be reached (contact-lost): the next step is the same — reach
+the person — and one alert says it (MdM Rouen: of 48 orientations a year, 21 people were never
+reached; each is one alert, not two). Owner: the referring agency.
 
 referral-declined: the receiving service declined (FHIR `rejected`), or stopped accepting (the
 GP no longer takes new patients, or refused to work with an interpreter): a new orientation is
@@ -15,7 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.rules._common import Candidate, aware, days, earliest, fired, fmt_day, is_active, local_date
+from domain.rules._common import Candidate, acting_owner, aware, days, earliest, fired, fmt_day, is_active, local_date
+from domain.rules.contact import contact_lost
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
 from domain.values import AlertSeverity, NeedStatus, NotWentReason, ReferralStatus
@@ -24,7 +27,8 @@ UNVERIFIED_RULE = "referral-unverified"
 DECLINED_RULE = "referral-declined"
 
 #: Sent and not over: the loop is still open.
-_AWAITING = frozenset({ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.ON_HOLD})
+AWAITING_REFERRAL = frozenset({ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS,
+                               ReferralStatus.ON_HOLD})
 #: Reasons of a failed orientation that mean the receiving side no longer takes the person.
 _STOPPED_ACCEPTING = frozenset({NotWentReason.GP_NOT_TAKING_PATIENTS.value, NotWentReason.NO_INTERPRETER.value})
 
@@ -39,22 +43,22 @@ def _made_fact(referral: Any) -> FactRef:
                    events=("ReferralMade", "OrientedToGp"), at=referral.made_at)
 
 
-def _owner(pathway: Any, referral: Any) -> str:
-    return referral.made_by if referral.made_by in pathway.participants else pathway.lead_agency
+def _owner(pathway: Any, referral: Any, rule_id: str) -> str:
+    return acting_owner(pathway, rule_id, f"referral:{referral.referral_id}", referral.made_by)
 
 
 def _unverified_candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
-    if not is_active(pathway):
+    if not is_active(pathway) or contact_lost(pathway, settings):
         return []
     out = []
     for referral in pathway.referrals.values():
-        if referral.status not in _AWAITING or referral.outcome is not None:
+        if referral.status not in AWAITING_REFERRAL or referral.outcome is not None:
             continue
         start = aware(referral.made_at) + days(settings.referral_unverified_days)
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=UNVERIFIED_RULE,
             subject=f"referral:{referral.referral_id}",
-            owner_agency=_owner(pathway, referral),
+            owner_agency=_owner(pathway, referral, UNVERIFIED_RULE),
             suggested_action=(
                 f"Vérifier auprès de la personne et de {referral.to_agency} si l'orientation du "
                 f"{fmt_day(local_date(referral.made_at, settings))} ({referral.service}) a abouti, et enregistrer l'issue."
@@ -105,7 +109,7 @@ def _declined_candidates(pathway: Any, settings: TerritorySettings) -> list[Cand
         out.append(Candidate(start=None, finding=RiskFinding(
             rule_id=DECLINED_RULE,
             subject=f"referral:{referral.referral_id}",
-            owner_agency=_owner(pathway, referral),
+            owner_agency=_owner(pathway, referral, DECLINED_RULE),
             suggested_action=(
                 f"Nouvelle orientation nécessaire : {referral.to_agency} n'a pas pris la personne en charge "
                 f"({referral.service}){because}."

@@ -15,7 +15,9 @@ agency a recorded refusal names: one refusal, one alert.
 
 Resolved by a case conference held after the refusal, or by the care taken up again (a later
 appointment with the same agency, or a later referral to the same service). Owner: the DAC
-taking part in the pathway, else the EMPP, else the territory's DAC."""
+taking part in the pathway, else the EMPP taking part, else the lead (who convenes the case
+conference) — never an agency outside the pathway. The alert is social: its text says that a
+care was refused and when, not which care (that stays in the medical CareRefused fact)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from domain.rules._common import Candidate, aware, fold, fired, fmt_day, is_active, local_date, mentions
+from domain.rules._common import Candidate, acting_owner, aware, fold, fired, fmt_day, is_active, local_date, mentions
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
 from domain.values import AlertSeverity, AppointmentStatus, ParticipantRole, ReferralStatus
@@ -106,14 +108,11 @@ def taken_up_again(pathway: Any, agency: str, care: str, when: datetime, refused
     return None
 
 
-def conference_owner(pathway: Any, settings: TerritorySettings) -> str:
-    for agency in pathway.participants:
-        if mentions((agency,), (settings.dac_agency, "DAC")):
-            return agency
-    for agency, role in pathway.participants.items():
-        if mentions((agency,), ("EMPP",)) or role is ParticipantRole.MENTAL_HEALTH:
-            return agency
-    return settings.dac_agency
+def conference_owner(pathway: Any, settings: TerritorySettings, subject: str = "") -> str:
+    dac = [a for a in pathway.participants if mentions((a,), (settings.dac_agency, "DAC"))]
+    empp = [a for a, role in pathway.participants.items()
+            if mentions((a,), ("EMPP",)) or role is ParticipantRole.MENTAL_HEALTH]
+    return acting_owner(pathway, RULE_ID, subject, *dac, *empp, pathway.lead_agency)
 
 
 def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
@@ -128,13 +127,13 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
             # A recorded refusal's subject is already "refusal:<id>"; the fallback's names the
             # appointment or referral (stable ids of the alerts raised before the fact existed).
             subject=subject if subject.startswith("refusal:") else f"refusal:{subject}",
-            owner_agency=conference_owner(pathway, settings),
-            # The person's words stay in the refusal (medical information): the alert names
-            # the care, the agency and the day, what the DAC needs to call the conference.
+            owner_agency=conference_owner(pathway, settings, subject),
+            # The care, the agency and the person's words stay in the refusal (medical): the
+            # alert says what the coordinator needs to call the conference, and when.
             suggested_action=(
-                f"La personne a refusé une prise en charge proposée ({care}, {agency}, le "
-                f"{fmt_day(local_date(when, settings))}) : organiser une synthèse (DAC/EMPP) pour "
-                "comprendre le refus et proposer une autre réponse."
+                f"La personne a refusé le {fmt_day(local_date(when, settings))} une prise en charge proposée : "
+                "organiser une synthèse avec les soignants du parcours pour comprendre le refus et proposer "
+                "une autre réponse."
             ),
             severity=AlertSeverity.HIGH,
             triggering_facts=(FactRef(fact="care_refused", ref=subject, events=events, at=when),),

@@ -9,8 +9,16 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
+from domain.disclosure import (
+    CLOSURE_OUTCOME_LABELS,
+    REFERRAL_OUTCOME_LABELS,
+    REFERRAL_STATUS_LABELS,
+    rule_label,
+    value_label,
+)
 from domain.rules._common import fmt_day
-from domain.rules.facts import coverage_open, housing_solution
+from domain.rules.facts import coverage_open, housing_destination, housing_solution
+from domain.rules.referrals import AWAITING_REFERRAL
 from domain.rules.types import Resolution, RiskFinding
 from domain.values import AppointmentStatus, CoverageScheme, CoverageStatus, HousingStatus, NeedStatus, PhoneStatus
 
@@ -18,7 +26,8 @@ GENERIC = "Le risque n'est plus constaté."
 
 _APPOINTMENT_STATUS = {
     AppointmentStatus.SEEN: "Rendez-vous honoré.",
-    AppointmentStatus.NO_SHOW: "Rendez-vous manqué (suivi par la règle missed-appointment-unfollowed).",
+    AppointmentStatus.NO_SHOW:
+        f"Rendez-vous manqué (suivi par l'alerte « {rule_label('missed-appointment-unfollowed')} »).",
     AppointmentStatus.EXCUSED: "Rendez-vous excusé.",
     AppointmentStatus.CANCELLED: "Rendez-vous annulé.",
 }
@@ -64,7 +73,7 @@ def _id(subject: str) -> UUID | None:
 def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - one branch per rule
     if getattr(pathway, "is_closed", False):
         outcome = getattr(pathway, "closure_outcome", None)
-        return f"Parcours clos ({outcome.value})." if outcome is not None else "Parcours clos."
+        return f"Parcours clos ({value_label(CLOSURE_OUTCOME_LABELS, outcome)})." if outcome is not None else "Parcours clos."
     ident = _id(subject)
     if rule_id in ("exit-without-housing",) or subject == "newborn:housing":
         if housing_solution(pathway):
@@ -72,9 +81,10 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
             if confirmed:
                 place = confirmed[-1].offer_place
                 return f"Hébergement confirmé{f' ({place})' if place else ''}."
-            return f"Orientation décidée : {getattr(pathway, 'orientation', None) or getattr(pathway, 'exit_destination', '')}."
+            return f"Orientation décidée : {housing_destination(pathway)}."
         if getattr(pathway, "has_newborn", False):
-            return "Nouveau-né enregistré : le risque est suivi par la règle newborn-without-follow-up."
+            followed = rule_label("newborn-without-follow-up")
+            return f"Nouveau-né enregistré : le risque est suivi par l'alerte « {followed} »."
     if subject == "newborn:pmi" and getattr(pathway, "pmi_linked", False):
         return f"Lien PMI fait ({pathway.pmi_agency})."
     if rule_id == "rights-not-open":
@@ -101,9 +111,11 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
     if subject.startswith("referral:") and ident in pathway.referrals:
         referral = pathway.referrals[ident]
         if rule_id == "referral-unverified":
+            if referral.outcome is None and referral.status in AWAITING_REFERRAL:  # still awaited: contact lost
+                return f"Personne injoignable : suivi par l'alerte « {rule_label('contact-lost')} »."
             if referral.outcome is not None:
-                return f"Issue de l'orientation enregistrée : {referral.outcome.value}."
-            return f"Orientation passée au statut « {referral.status.value} »."
+                return f"Orientation {value_label(REFERRAL_OUTCOME_LABELS, referral.outcome)}."
+            return f"Orientation passée au statut « {value_label(REFERRAL_STATUS_LABELS, referral.status)} »."
         if rule_id == "referral-declined":
             return "Nouvelle orientation faite ou besoin couvert."
     if rule_id == "contact-lost":
@@ -130,7 +142,12 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
         agency = subject.split(":", 1)[1]
         if pathway.consents.get(agency):
             return f"Consentement recueilli pour {agency}."
-        return f"{agency} n'intervient plus dans le parcours."
+        # Needed as a participant, or for a referral, a housing request or a treatment handed
+        # over (consent.needed_agencies): say which ended, never "no longer involved" for an
+        # agency that never joined.
+        if any(r.to_agency == agency for r in pathway.referrals.values()):
+            return f"Orientation vers {agency} terminée : son accord n'est plus nécessaire."
+        return f"Plus aucune démarche en cours avec {agency} : son accord n'est plus nécessaire."
     if rule_id == "care-refused":
         if pathway.case_conferences:
             return "Synthèse tenue."

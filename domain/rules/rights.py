@@ -16,6 +16,7 @@ from typing import Any
 
 from domain.rules._common import (
     Candidate,
+    acting_owner,
     aware,
     days,
     earliest,
@@ -23,6 +24,7 @@ from domain.rules._common import (
     fmt_day,
     fmt_moment,
     is_active,
+    like,
     local_date,
     local_day_start,
     mentions,
@@ -95,14 +97,15 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
     applied = [r for s, r in pathway.coverage.items() if s in COVERAGE_SCHEMES and r.status is CoverageStatus.APPLIED]
     if applied:
         right = applied[0]
-        owner = participant_with_role(pathway, ParticipantRole.RIGHTS) or settings.cpam_agency
+        owner = acting_owner(pathway, RULE_ID, "coverage", participant_with_role(pathway, ParticipantRole.RIGHTS),
+                             rights_filer(pathway, settings))
         filed = f" (dossier {_SCHEME_LABEL[right.scheme]} déposé le {fmt_day(right.applied_on)})" if right.applied_on else ""
         action = f"Ouvrir les droits santé avant {what}{filed}."
     else:
         owner = rights_filer(pathway, settings)
         action = f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {what}."
     days_left = (local_date(first_due, settings) - local_date(now, settings)).days
-    severity = AlertSeverity.HIGH if days_left <= 3 else AlertSeverity.MEDIUM
+    severity = AlertSeverity.HIGH if days_left <= settings.rights_high_days else AlertSeverity.MEDIUM
     finding = RiskFinding(
         rule_id=RULE_ID, subject="coverage", owner_agency=owner, suggested_action=action, severity=severity,
         triggering_facts=tuple(t[3] for t in live) + tuple(
@@ -146,6 +149,18 @@ def _candidates(pathway: Any, now: datetime, settings: TerritorySettings) -> lis
     if coverage is not None:
         out.append(coverage)
     return out
+
+
+def next_severity_change_rights_not_open(pathway: Any, now: datetime, settings: TerritorySettings) -> datetime | None:
+    """When the medium coverage finding found now turns high (`rights_high_days` before what
+    makes it urgent): the engine wakes the pathway then to update the alert."""
+    moments = [
+        local_day_start(local_date(f.deadline, settings) - days(settings.rights_high_days), settings)
+        for f in check_rights_not_open(pathway, now, settings)
+        if f.subject == "coverage" and f.severity is AlertSeverity.MEDIUM and f.deadline is not None
+    ]
+    future = [m for m in moments if m > aware(now)]
+    return like(min(future), now) if future else None
 
 
 def check_rights_not_open(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:

@@ -1,16 +1,31 @@
 """screening-overdue (SAS): arrival from a high-TB-endemicity country with no CLAT screening
-within N days; health needs flagged with no PASS appointment within N days.
+within N days; health needs (care, screening, mental health, addiction) flagged with no PASS
+appointment within N days.
 
-A booked (or seen) CLAT appointment counts as the screening being organised, a booked or seen
-PASS appointment as the need relayed. Owner: the CLAT / PASS when it already takes part in the
-pathway (the next step is theirs), else the SAS operator (lead), who relays to them."""
+Only a CLAT appointment (booked or seen) falling within `tb_screening_days` of the arrival
+counts: one planned after the window is the risk itself. A screening done removes the risk
+whenever it was done (it resolves the alert). A booked or seen PASS appointment counts as the health needs relayed. Owner: the CLAT /
+PASS when it takes part in the pathway (the next step is theirs), else the SAS operator (lead),
+who relays to them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from domain.rules._common import Candidate, aware, days, earliest, fired, fmt_day, is_active, local_date, local_day_start, mentions
+from domain.rules._common import (
+    Candidate,
+    acting_owner,
+    aware,
+    days,
+    earliest,
+    fired,
+    fmt_day,
+    is_active,
+    local_date,
+    local_day_start,
+    mentions,
+)
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
 from domain.sas import SasPathway
@@ -18,7 +33,8 @@ from domain.values import AlertSeverity, AppointmentStatus, NeedCategory, Partic
 
 RULE_ID = "screening-overdue"
 
-_HEALTH_NEEDS = frozenset({NeedCategory.CARE, NeedCategory.SCREENING})
+_HEALTH_NEEDS = frozenset({NeedCategory.CARE, NeedCategory.SCREENING, NeedCategory.MENTAL_HEALTH,
+                           NeedCategory.ADDICTION})
 _HAPPENING = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.SEEN})
 
 
@@ -29,11 +45,23 @@ def _agency_in(pathway: Any, markers: tuple[str, ...], role: ParticipantRole | N
     return None
 
 
-def _has_appointment_with(pathway: Any, markers: tuple[str, ...]) -> bool:
+def _has_appointment_with(pathway: Any, markers: tuple[str, ...], by: Any = None,
+                          settings: TerritorySettings | None = None) -> bool:
+    """A booked or seen appointment with the service; when `by` (a local day) is given, on or before it."""
     return any(
         a.status in _HAPPENING and mentions((a.with_agency, a.service), markers)
+        and (by is None or settings is None or local_date(a.scheduled_at, settings) <= by)
         for a in pathway.appointments.values()
     )
+
+
+def screened_in_time(pathway: Any, settings: TerritorySettings) -> bool:
+    """A CLAT screening done (a late one too: it removes the risk), or a CLAT appointment
+    falling within the days allowed after arrival (one planned later leaves the window open)."""
+    if pathway.clat_screened_on is not None:
+        return True
+    by = pathway.arrived_on + days(settings.tb_screening_days)
+    return _has_appointment_with(pathway, (settings.clat_agency, "CLAT"), by, settings)
 
 
 def _needs(count: int) -> str:
@@ -46,12 +74,12 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
     out = []
     arrived = pathway.arrived_on
     clat_markers, pass_markers = (settings.clat_agency, "CLAT"), (settings.pass_agency, "PASS")
-    if (pathway.tb_screening_needed and pathway.clat_screened_on is None
-            and not _has_appointment_with(pathway, clat_markers)):
+    if pathway.tb_screening_needed and not screened_in_time(pathway, settings):
         start = local_day_start(arrived + days(settings.tb_screening_days), settings)
         clat = _agency_in(pathway, clat_markers, ParticipantRole.SCREENING)
         out.append(Candidate(start=start, finding=RiskFinding(
-            rule_id=RULE_ID, subject="screening:tb", owner_agency=clat or pathway.lead_agency,
+            rule_id=RULE_ID, subject="screening:tb",
+            owner_agency=acting_owner(pathway, RULE_ID, "screening:tb", clat, pathway.lead_agency),
             suggested_action=(
                 f"Organiser le dépistage de la tuberculose au {settings.clat_agency} (arrivée au SAS le "
                 f"{fmt_day(arrived)}, pays de forte endémie) avant la fin du séjour le {fmt_day(pathway.day_21)}."
@@ -67,7 +95,8 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
         start = aware(first.recorded_at) + days(settings.pass_appointment_days)
         pass_ = _agency_in(pathway, pass_markers)
         out.append(Candidate(start=start, finding=RiskFinding(
-            rule_id=RULE_ID, subject="screening:pass", owner_agency=pass_ or pathway.lead_agency,
+            rule_id=RULE_ID, subject="screening:pass",
+            owner_agency=acting_owner(pathway, RULE_ID, "screening:pass", pass_, pathway.lead_agency),
             suggested_action=(
                 f"Obtenir un rendez-vous à la {settings.pass_agency} pour {_needs(len(health))} signalé"
                 f"{'s' if len(health) > 1 else ''} le {fmt_day(local_date(first.recorded_at, settings))}, "

@@ -26,12 +26,17 @@ class TerritorySettings(BaseModel):
 
     # exit-without-housing
     exit_without_housing_days: int = Field(15, ge=0)
-    #: Below this many days before the exit, a missing housing solution is critical.
+    #: Severity bands: at most this many days before the exit, a missing housing solution is
+    #: critical (after the exit too); at most `exit_high_days`, high; earlier, medium.
     exit_critical_days: int = Field(3, ge=0)
+    exit_high_days: int = Field(7, ge=0)
     # rights-not-open
     rights_before_exit_days: int = Field(15, ge=0)
     rights_before_appointment_days: int = Field(7, ge=0)
     coverage_renewal_days: int = Field(30, ge=0)  # "AME/CSS expire within 30 days"
+    #: Severity band: rights still closed this many days (or fewer) before the exit or the
+    #: appointment are high, medium before.
+    rights_high_days: int = Field(3, ge=0)
     # interpreter-missing
     interpreter_hours: int = Field(48, ge=1)
     # referral-unverified

@@ -1,8 +1,11 @@
 """treatment-continuity: release from detention within N days with an active treatment and no
 follow-up appointment after release (substitution treatment above all: overdose and relapse
-follow a broken exit). A follow-up counts while its appointment is booked or seen; a missed one
-is the business of missed-appointment-unfollowed. Owner: the agency the treatment was handed
-over to, else the prescriber (USMP/SMPR)."""
+follow a broken exit). A follow-up counts while its appointment is booked or seen and falls on
+or after the CURRENT release date (a release moved later makes an earlier follow-up useless); a
+missed (no-show) one does not count — the treatment needs a new follow-up. Owner: the agency the
+treatment was handed over to, else the prescriber (USMP/SMPR), else the carer who recorded it,
+else any carer of the pathway (health, addiction, mental health) — whichever takes part and can
+act — else the lead."""
 
 from __future__ import annotations
 
@@ -10,11 +13,22 @@ from datetime import datetime
 from typing import Any
 
 from domain.detention import DetentionPathway
-from domain.rules._common import Candidate, days, earliest, fired, fmt_day, is_active, local_day_start
+from domain.rules._common import (
+    Candidate,
+    acting_owner,
+    days,
+    earliest,
+    fired,
+    fmt_day,
+    is_active,
+    local_date,
+    local_day_start,
+    participants_with_role,
+)
 from domain.rules.facts import exit_day, exit_fact
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
-from domain.values import AlertSeverity, AppointmentStatus, TreatmentKind
+from domain.values import AlertSeverity, AppointmentStatus, ParticipantRole, TreatmentKind
 
 RULE_ID = "treatment-continuity"
 
@@ -25,14 +39,22 @@ _KIND_LABEL = {
     TreatmentKind.CHRONIC: "traitement chronique",
     TreatmentKind.OTHER: "traitement",
 }
-_FOLLOWING = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.SEEN, AppointmentStatus.NO_SHOW})
+_FOLLOWING = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.SEEN})
+_CARERS = (ParticipantRole.HEALTH_CARE, ParticipantRole.ADDICTION_CARE, ParticipantRole.MENTAL_HEALTH)
 
 
-def has_follow_up(pathway: Any, treatment: Any) -> bool:
+def has_follow_up(pathway: Any, treatment: Any, settings: TerritorySettings | None = None) -> bool:
+    """A follow-up booked or seen, on or after the release date as it stands now."""
     if treatment.follow_up_appointment_id is None:
         return False
     appointment = pathway.appointments.get(treatment.follow_up_appointment_id)
-    return appointment is not None and appointment.status in _FOLLOWING
+    if appointment is None or appointment.status not in _FOLLOWING:
+        return False
+    day = exit_day(pathway)
+    if day is None:
+        return True
+    when = local_date(appointment.scheduled_at, settings) if settings is not None else appointment.scheduled_at.date()
+    return when >= day
 
 
 def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
@@ -44,15 +66,17 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
     start = local_day_start(day - days(settings.treatment_continuity_days), settings)
     out = []
     for treatment in pathway.treatments.values():
-        if has_follow_up(pathway, treatment):
+        if has_follow_up(pathway, treatment, settings):
             continue
-        owner = treatment.handed_over_to or (
-            treatment.prescribed_by if treatment.prescribed_by in pathway.participants else pathway.lead_agency
+        subject = f"treatment:{treatment.treatment_id}"
+        owner = acting_owner(
+            pathway, RULE_ID, subject, treatment.handed_over_to, treatment.prescribed_by,
+            getattr(treatment, "recorded_by", None), *participants_with_role(pathway, *_CARERS),
         )
         label = _KIND_LABEL.get(treatment.kind, "traitement")
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=RULE_ID,
-            subject=f"treatment:{treatment.treatment_id}",
+            subject=subject,
             owner_agency=owner,
             suggested_action=(
                 f"Prendre un premier rendez-vous après la sortie du {fmt_day(day)} pour la continuité du "

@@ -36,7 +36,7 @@ TYPE_VERSION = "v1"
 INBOUND_ID_NAMESPACE = UUID("0d4f2f8a-5d43-4a8e-b7a2-8f0f0e3c9b11")
 
 #: Only the risk engine raises, escalates and resolves alerts; partners acknowledge them.
-RESERVED_FOR_RELAIS = frozenset({"RaiseAlert", "EscalateAlert", "ResolveAlert"})
+RESERVED_FOR_RELAIS = frozenset({"RaiseAlert", "EscalateAlert", "ResolveAlert", "UpdateAlert"})
 INBOUND_COMMANDS = {name: cls for name, cls in COMMANDS.items() if name not in RESERVED_FOR_RELAIS}
 #: A partner's FHIR Task answering a referral: not a command of its own, it becomes one.
 FHIR_TASK = "FhirTask"

@@ -22,6 +22,7 @@ from domain.values import (
     AlertSeverity,
     ClosureOutcome,
     CoverageScheme,
+    DismissalReason,
     GpVisitOutcome,
     InformationCategory,
     NeedCategory,
@@ -341,6 +342,25 @@ class ResolveAlert(Command):
     verb: ClassVar[str] = "resolve_alert"
     alert_id: UUID
     reason: Text
+
+
+class UpdateAlert(Command):
+    """The risk engine re-evaluated an open alert: new owner, text or severity (not a new alert)."""
+
+    verb: ClassVar[str] = "update_alert"
+    alert_id: UUID
+    owner_agency: Ref
+    suggested_action: LongText
+    severity: AlertSeverity
+
+
+class DismissAlert(Command):
+    """The owner closes an alert with a reason (false alarm, handled elsewhere, person refused)."""
+
+    verb: ClassVar[str] = "dismiss_alert"
+    alert_id: UUID
+    reason: DismissalReason
+    detail: Text | None = None
 
 
 # --- closure ---------------------------------------------------------------------------

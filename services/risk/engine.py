@@ -8,11 +8,14 @@ For one pathway, at `clock.now()` (`process`):
    established its facts (`FactRef.events` -> the latest stored event of those types about
    the fact's entity; ids as on the wire, `services.relay.wire.event_id`);
 4. resolve each open alert of the catalogue whose risk is no longer found, with the fact
-   that removed it (`resolved_findings(..., pathway)`) as the reason;
+   that removed it (`resolved_findings(..., pathway)`) as the reason; update each open alert
+   whose risk is still found with another owner, text or severity (a participant joined, a
+   fact changed, the deadline nears: `UpdateAlert` -> `AlertUpdated`), never raise it again;
 5. escalate each alert still `raised` (nobody acknowledged it) once it is older than its
    severity's delay (critical 24 h, high 72 h, medium 7 days; low never), to the DAC — or to
    the lead agency when the DAC already owns it;
-6. index the pathway's next deadline (the rules' `next_deadline`, or the next escalation).
+6. index the pathway's next deadline (the rules' `next_deadline`, their `next_revision` — a
+   severity band crossed —, or the next escalation).
 
 Every alert is a pathway event (AlertRaised/AlertResolved/AlertEscalated), so it is audited,
 replayable and in the timeline. Ids are deterministic: the alert id is
@@ -24,7 +27,7 @@ same commands, which the pathways handler answers from its idempotency record or
 The engine's own alert events come back on the stream; for those it only re-indexes the
 pathway (their state change can move an escalation time), it never sends commands: no loop.
 
-An alert a professional resolved by hand is not raised again for a risk that was already
+An alert a professional resolved or dismissed by hand is not raised again for a risk that was already
 there when they resolved it (they judged it handled; raising it again would be noise); a risk
 that starts after that resolution is raised again.
 """
@@ -41,11 +44,21 @@ from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
 
-from domain.rules import RULES, FactRef, RiskFinding, TerritorySettings, evaluate, next_deadline, resolved_findings
+from domain.rules import (
+    RULES,
+    FactRef,
+    RiskFinding,
+    TerritorySettings,
+    evaluate,
+    next_deadline,
+    next_revision,
+    resolved_findings,
+)
 from domain.rules import settings_for as _settings_for
+from domain.disclosure import SEVERITY_LABELS
 from domain.values import SYSTEM_AGENCY, AlertSeverity, AlertStatus
 from services.pathways import CommandResult, PathwaysHandler
-from services.pathways.commands import ActorModel, EscalateAlert, RaiseAlert, ResolveAlert
+from services.pathways.commands import ActorModel, EscalateAlert, RaiseAlert, ResolveAlert, UpdateAlert
 from services.ports import Clock
 from services.relay.wire import TYPE_PREFIX, event_id
 from services.risk.deadlines import DeadlineIndex
@@ -58,7 +71,8 @@ UTC = timezone.utc
 ALERT_NAMESPACE = UUID("0c6f3d52-2a8e-5d5c-9d1f-7b3e4a9c8f21")
 RISK_ACTOR = ActorModel(agency=SYSTEM_AGENCY, professional="risk-engine", role="moteur de règles")
 
-ALERT_EVENTS = frozenset({"AlertRaised", "AlertAcknowledged", "AlertEscalated", "AlertResolved"})
+ALERT_EVENTS = frozenset({"AlertRaised", "AlertAcknowledged", "AlertEscalated", "AlertResolved", "AlertUpdated",
+                          "AlertDismissed"})
 #: Refusals that mean "already done" (a redelivery, or another engine process was first).
 _ALREADY = frozenset({"AlertAlreadyOpen", "AlertNotOpen", "DuplicateIdentifier", "CommandIdReused"})
 
@@ -111,6 +125,7 @@ class Outcome:
     pathway_id: UUID
     raised: list[UUID] = field(default_factory=list)
     resolved: list[UUID] = field(default_factory=list)
+    updated: list[UUID] = field(default_factory=list)
     escalated: list[UUID] = field(default_factory=list)
     #: (command, reason) of commands refused for another reason than "already done".
     refused: list[tuple[str, str]] = field(default_factory=list)
@@ -119,7 +134,7 @@ class Outcome:
 
     @property
     def commands(self) -> int:
-        return len(self.raised) + len(self.resolved) + len(self.escalated)
+        return len(self.raised) + len(self.resolved) + len(self.updated) + len(self.escalated)
 
 
 @dataclass
@@ -128,6 +143,7 @@ class SweepResult:
     due: int = 0
     raised: int = 0
     resolved: int = 0
+    updated: int = 0
     escalated: int = 0
     #: Pathways whose evaluation raised: re-indexed at now + retry_after.
     failed: int = 0
@@ -140,6 +156,7 @@ class SweepResult:
     def add(self, outcome: Outcome) -> None:
         self.raised += len(outcome.raised)
         self.resolved += len(outcome.resolved)
+        self.updated += len(outcome.updated)
         self.escalated += len(outcome.escalated)
 
 
@@ -308,6 +325,7 @@ class RiskEngine:
         if send:
             self._raise(pathway, loaded.events, findings, now, outcome, settings, escalation_dues)
             self._resolve(pathway, findings, now, outcome)
+            self._update(pathway, loaded.events, findings, now, outcome)
             self._escalate(pathway, now, outcome, settings, escalation_dues)
         else:
             for alert in pathway.open_alerts:
@@ -319,7 +337,8 @@ class RiskEngine:
                 # a sweep comes back to it soon instead of the index forgetting it.
                 escalation_dues.append(now + self.retry_after)
 
-        candidates = [d for d in (next_deadline(pathway, now, settings), *escalation_dues) if d is not None]
+        candidates = [d for d in (next_deadline(pathway, now, settings), next_revision(pathway, now, settings),
+                                  *escalation_dues) if d is not None]
         if outcome.refused:
             candidates.append(now + self.retry_after)
         due = min((_aware(d) for d in candidates), default=None)
@@ -330,7 +349,8 @@ class RiskEngine:
         if outcome.commands or outcome.refused:
             log.info("evaluated", extra={
                 "event": "evaluated", "pathway_id": str(pathway_id), "raised": [str(a) for a in outcome.raised],
-                "resolved": [str(a) for a in outcome.resolved], "escalated": [str(a) for a in outcome.escalated],
+                "resolved": [str(a) for a in outcome.resolved], "updated": [str(a) for a in outcome.updated],
+                "escalated": [str(a) for a in outcome.escalated],
                 "refused": outcome.refused, "next_due": due.isoformat() if due else None,
             })
             if self.on_outcome is not None:
@@ -386,6 +406,30 @@ class RiskEngine:
             if self._send(command, outcome):
                 outcome.resolved.append(alert_id)
 
+    def _update(self, pathway: Any, events: list[Any], findings: list[RiskFinding], now: datetime,
+                outcome: Outcome) -> None:
+        """Open alerts whose risk is still found with another owner, text or severity."""
+        by_key = {}
+        for finding in findings:
+            by_key.setdefault(finding.key, finding)
+        for alert in pathway.open_alerts:
+            finding = by_key.get((alert.rule_id, alert.subject))
+            if finding is None or alert.alert_id in outcome.raised:
+                continue
+            if (alert.owner_agency, alert.suggested_action, alert.severity) == (
+                    finding.owner_agency, finding.suggested_action, finding.severity):
+                continue
+            # The n-th update of this alert: a redelivery sends the same command id again.
+            n = sum(1 for e in events if type(e).__name__ == "AlertUpdated"
+                    and getattr(e, "alert_id", None) == alert.alert_id)
+            command = UpdateAlert(
+                command_id=command_id_for(alert.alert_id, f"update:{n}"), pathway_id=pathway.id, actor=RISK_ACTOR,
+                occurred_at=now, alert_id=alert.alert_id, owner_agency=finding.owner_agency,
+                suggested_action=finding.suggested_action, severity=finding.severity,
+            )
+            if self._send(command, outcome):
+                outcome.updated.append(alert.alert_id)
+
     def _escalate(self, pathway: Any, now: datetime, outcome: Outcome, settings: TerritorySettings,
                   escalation_dues: list[datetime]) -> None:
         for alert in pathway.open_alerts:
@@ -401,7 +445,7 @@ class RiskEngine:
             hours = int((now - _aware(alert.raised_at)).total_seconds() // 3600)
             reason = (
                 f"Alerte « {RULES[alert.rule_id].title if alert.rule_id in RULES else alert.rule_id} » "
-                f"(sévérité {alert.severity.value}) sans prise en compte par {alert.owner_agency} depuis {hours} h : "
+                f"(sévérité {SEVERITY_LABELS[AlertSeverity(alert.severity).value]}) sans prise en compte par {alert.owner_agency} depuis {hours} h : "
                 f"transmise à {target} pour coordination."
             )
             command = EscalateAlert(
@@ -423,7 +467,7 @@ class RiskEngine:
         if not earlier:
             return False
         last = max(earlier, key=lambda a: _aware(a.raised_at))
-        if last.status is not AlertStatus.RESOLVED or last.status_changed_at is None:
+        if last.status not in (AlertStatus.RESOLVED, AlertStatus.DISMISSED) or last.status_changed_at is None:
             return False
         by_system = any(
             type(e).__name__ == "AlertResolved" and getattr(e, "alert_id", None) == last.alert_id

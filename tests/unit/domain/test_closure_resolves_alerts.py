@@ -41,7 +41,7 @@ def test_closing_resolves_every_open_alert_with_the_closure_as_reason(pass_gp: P
     for alert_id in (raised, acknowledged, escalated):
         alert = pass_gp.alerts[alert_id]
         assert alert.status is AlertStatus.RESOLVED
-        assert alert.resolution_reason == "Parcours clos (transferred)."
+        assert alert.resolution_reason == "Parcours clos (transféré)."
         assert alert.status_changed_at == at(6)
 
 
@@ -58,7 +58,7 @@ def test_the_timeline_shows_the_alerts_lifted_then_the_closure_by_the_same_profe
     assert [type(e).__name__ for e in events] == ["AlertResolved", "AlertResolved", "PathwayClosed"]
     assert [e.alert_id for e in events[:2]] == [first, second]  # in the order they were raised
     assert all(e.actor == CASO and e.occurred_at == at(6) for e in events)
-    assert events[0].reason == "Parcours clos (lost_to_follow_up)."
+    assert events[0].reason == "Parcours clos (perdu de vue)."
 
 
 def test_an_alert_already_resolved_gets_no_second_resolution(pass_gp: PassGpPathway) -> None:

@@ -13,7 +13,7 @@ from domain import PATHWAY_CLASSES, Pathway
 from domain import disclosure as catalogue
 from domain.errors import NotInCatalogue, UnknownCommand, UnknownEventType, UnknownNeedCategory, UnknownRule
 from domain.rules import CATALOGUE, RULES
-from domain.values import InformationCategory, NeedCategory
+from domain.values import InformationCategory, NeedCategory, ParticipantRole
 from services.pathways.commands import COMMANDS
 from tests.unit.domain.conftest import PASS, at
 
@@ -34,7 +34,7 @@ def domain_event_types() -> set[str]:
 
 def test_every_event_type_of_every_aggregate_has_exactly_one_catalogue_entry() -> None:
     types = domain_event_types()
-    assert len(types) == 58
+    assert len(types) == 60
     assert set(catalogue.EVENTS) == types, (types - set(catalogue.EVENTS), set(catalogue.EVENTS) - types)
 
 
@@ -129,16 +129,19 @@ def test_a_referral_takes_its_target_service_and_its_need_and_its_later_steps_fo
 
 def test_an_alert_reveals_what_its_rule_or_its_subject_reveals_for_every_step_of_its_life() -> None:
     subjects = catalogue.Subjects()
-    raised = {"alert_id": "a1", "rule_id": "newborn-without-follow-up", "subject": "newborn:pmi"}
+    raised = {"alert_id": "a1", "rule_id": "treatment-continuity", "subject": "treatment:t1"}
     assert subjects.categorise("AlertRaised", raised) is M
-    assert subjects.categorise("AlertRaised", {**raised, "alert_id": "a2", "subject": "newborn:housing"}) is S
-    assert subjects.categorise("AlertResolved", {"alert_id": "a1", "reason": "PMI liée"}) is M
+    assert subjects.categorise("AlertRaised", {**raised, "alert_id": "a2", "rule_id": "exit-without-housing",
+                                               "subject": "exit"}) is S
+    assert subjects.categorise("AlertResolved", {"alert_id": "a1", "reason": "Suivi programmé"}) is M
+    assert subjects.categorise("AlertUpdated", {"alert_id": "a1", "owner_agency": "csapa-rouen"}) is M
+    assert subjects.categorise("AlertDismissed", {"alert_id": "a1", "reason": "false_alarm"}) is M
     assert subjects.categorise("AlertAcknowledged", {"alert_id": "a2"}) is S
-    assert catalogue.event_label("AlertRaised", raised) == "Alerte déclenchée : Nouveau-né sans suivi"
+    assert catalogue.event_label("AlertRaised", raised) == "Alerte déclenchée : Continuité du traitement à la sortie"
 
 
 @pytest.mark.parametrize("name, category", [
-    ("AppointmentBooked", M), ("InterpreterBooked", M), ("InterpreterNeedRecorded", S), ("AgencyJoined", A),
+    ("AppointmentBooked", M), ("InterpreterBooked", S), ("InterpreterNeedRecorded", S), ("AgencyJoined", A),
     ("ContactAttempted", I), ("PhoneStatusRecorded", I), ("NewbornRegistered", M), ("DischargeDateSet", A),
     ("Discharged", A), ("GpSearchStarted", M), ("FollowUpCallMade", M),
 ])
@@ -150,7 +153,7 @@ def test_a_record_need_command_writes_the_category_of_its_need() -> None:
     assert catalogue.command_category("RecordNeed", {"category": "addiction"}) is M
     assert catalogue.command_category("RecordNeed", {"category": "health_coverage"}) is A
     assert catalogue.command_category("RecordNeed", {"category": "housing"}) is S
-    assert catalogue.command_category("BookInterpreter") is M
+    assert catalogue.command_category("BookInterpreter") is S  # the social worker who booked the appointment
 
 
 def test_the_gateway_permissions_read_the_role_needs_table_of_the_catalogue() -> None:
@@ -166,3 +169,30 @@ def test_the_gateway_permissions_read_the_role_needs_table_of_the_catalogue() ->
 
 def test_the_rules_of_the_risk_catalogue_are_the_ones_the_engine_runs() -> None:
     assert set(RULES) == set(catalogue.RULES)
+
+
+def test_every_rule_names_the_commands_that_resolve_it_and_they_are_commands_of_the_catalogue() -> None:
+    for rule_id, entry in catalogue.RULES.items():
+        assert entry.resolved_by, rule_id
+        assert set(entry.resolved_by) <= set(catalogue.COMMANDS), rule_id
+
+
+@pytest.mark.parametrize("role, rule_id, subject, command", [
+    # The seeds' owners with non-medical roles read their alert and may send what resolves it.
+    (catalogue.Role.COORDINATEUR, "care-refused", "refusal:r1", "HoldCaseConference"),  # DAC
+    (catalogue.Role.ASSISTANTE_SOCIALE, "newborn-without-follow-up", "newborn:pmi", "LinkPmi"),  # maternity
+    (catalogue.Role.TRAVAILLEUR_SOCIAL, "screening-overdue", "screening:tb", "RecordClatScreening"),  # SAS
+    (catalogue.Role.ASSISTANTE_SOCIALE, "interpreter-missing", "appointment:a1", "BookInterpreter"),  # CADA
+])
+def test_a_non_medical_owner_reads_its_alert_and_may_send_the_command_that_resolves_it(
+    role, rule_id, subject, command,
+) -> None:
+    assert catalogue.alert_category(rule_id, subject) in catalogue.ROLE_NEEDS[role]
+    assert catalogue.role_may_write(role, catalogue.command_category(command))
+    assert role in catalogue.roles_able_to_act(rule_id, subject)
+
+
+def test_an_agency_outside_the_pathway_never_may_act_and_a_rights_adviser_cannot_own_a_treatment_alert() -> None:
+    assert not catalogue.agency_may_act(None, "exit-without-housing", "exit")
+    assert not catalogue.agency_may_act(ParticipantRole.RIGHTS, "treatment-continuity", "treatment:t1")
+    assert catalogue.agency_may_act(ParticipantRole.HEALTH_CARE, "treatment-continuity", "treatment:t1")

@@ -39,7 +39,7 @@ def test_closing_resolves_the_open_alert_in_the_same_command_and_the_engine_stay
     assert world.open_alerts(pid) == []
     closed = world.pathway(pid).alerts[alert.alert_id]
     assert closed.status is AlertStatus.RESOLVED
-    assert closed.resolution_reason == "Parcours clos (lost_to_follow_up)."
+    assert closed.resolution_reason == "Parcours clos (perdu de vue)."
     names = [type(e).__name__ for e in world.events(pid)]
     assert names[-2:] == ["AlertResolved", "PathwayClosed"]
     stored = world.stored_event_count(pid)

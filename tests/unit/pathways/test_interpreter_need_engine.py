@@ -33,8 +33,8 @@ def test_a_need_recorded_after_booking_raises_interpreter_missing_then_booking_i
     world.send("RecordInterpreterNeed", pid, CADA, when=at(3, 2), language="arabe")
 
     [alert] = world.open_alerts(pid, "interpreter-missing")
-    assert alert.subject == f"appointment:{appointment}" and alert.owner_agency == CARDIO.agency
-    assert alert.suggested_action.startswith("Réserver un interprète (arabe) pour le rendez-vous cardiologie")
+    assert alert.subject == f"appointment:{appointment}" and alert.owner_agency == CADA.agency  # it booked it
+    assert alert.suggested_action.startswith("Réserver un interprète (arabe) pour le rendez-vous du ")
     assert set(world.event_ids(pid, "InterpreterNeedRecorded")) <= set(alert.triggering_event_ids)
 
     world.send("BookInterpreter", pid, CARDIO, when=at(4), appointment_id=appointment, provider="ISM Interprétariat")

@@ -351,3 +351,25 @@ def test_instants_are_stored_as_fixed_width_utc_text_whatever_their_offset(text:
     expected = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
     assert utc_iso(text) == expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert len(utc_iso(text)) == 27
+
+
+def test_an_alert_updated_then_dismissed_by_its_owner_is_counted_per_rule_and_reason(world: World) -> None:
+    pid = _open_detention(world)
+    world.send("AddAgency", pid, "usmp", 0.5, agency="siao-76", role="housing")
+    world.send("RaiseAlert", pid, "relais", 1, alert_id=ALERT, rule_id="exit-without-housing", subject="exit",
+               triggering_event_ids=["e-1"], owner_agency="spip",
+               suggested_action="Déposer une demande d'hébergement.", severity="medium")
+    world.send("UpdateAlert", pid, "relais", 2, alert_id=ALERT, owner_agency="siao-76",
+               suggested_action="Trouver une solution d'hébergement.", severity="high")
+    (alert,) = q.alerts(world.conn, owner_agency="siao-76").items
+    assert (alert["severity"], alert["status"], alert["suggested_action"]) == (
+        "high", "raised", "Trouver une solution d'hébergement.")
+    world.send("DismissAlert", pid, "siao-76", 3, alert_id=ALERT, reason="handled_elsewhere",
+               detail="place trouvée par la famille")
+    (alert,) = q.alerts(world.conn, owner_agency="siao-76").items
+    assert (alert["status"], alert["is_open"], alert["dismissal_reason"], alert["dismissed_by"]) == (
+        "dismissed", 0, "handled_elsewhere", "siao-76")
+    assert [h["status"] for h in q.alert_history(world.conn, ALERT)] == ["raised", "updated", "dismissed"]
+    assert q.alert_dismissals(world.conn, territory="76") == [
+        {"territory": "76", "rule_id": "exit-without-housing", "reason": "handled_elsewhere", "dismissed": 1}]
+    assert q.pathway_summary(world.conn, pid)["open_alerts_count"] == 0

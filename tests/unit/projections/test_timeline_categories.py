@@ -59,9 +59,9 @@ def test_events_about_a_medical_need_referral_or_alert_are_medical_in_both(world
                need_id=need)
     world.send("UpdateReferralStatus", pid, "pass", 2, referral_id=referral, status="accepted", reason=None)
     world.send("MarkNeedMet", pid, "pass", 3, need_id=need)
-    world.send("RaiseAlert", pid, "relais", 3, alert_id=alert, rule_id="care-refused", subject="pathway",
-               triggering_event_ids=[], owner_agency="pass", suggested_action="Synthèse EMPP.", severity="high")
-    world.send("ResolveAlert", pid, "relais", 4, alert_id=alert, reason="Synthèse tenue.")
+    world.send("RaiseAlert", pid, "relais", 3, alert_id=alert, rule_id="treatment-continuity", subject="treatment:t1",
+               triggering_event_ids=[], owner_agency="pass", suggested_action="Suivi à programmer.", severity="high")
+    world.send("ResolveAlert", pid, "relais", 4, alert_id=alert, reason="Suivi programmé.")
     rows = {r["event_type"]: r["category"] for r in q.timeline(world.conn, pid)}
     assert {name: rows[name] for name in ("NeedMet", "ReferralStatusChanged", "AlertResolved")} == {
         "NeedMet": "medical", "ReferralStatusChanged": "medical", "AlertResolved": "medical"}

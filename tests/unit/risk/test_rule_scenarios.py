@@ -137,7 +137,7 @@ def _mr_m(world: World):
     return pid, appointment
 
 
-def test_interpreter_missing_fires_48_hours_before_mr_ms_cardiology_appointment_owned_by_the_cardiologist_and_resolves_when_ism_is_booked(
+def test_interpreter_missing_fires_48_hours_before_mr_ms_cardiology_appointment_owned_by_the_cada_and_resolves_when_ism_is_booked(
     world: World,
 ) -> None:
     pid, appointment = _mr_m(world)
@@ -148,11 +148,30 @@ def test_interpreter_missing_fires_48_hours_before_mr_ms_cardiology_appointment_
     world.at(threshold)
     alert = only(world, pid, "interpreter-missing")
     assert alert.subject == f"appointment:{appointment}"
-    check_alert(alert, owner=CARDIO.agency, severity=AlertSeverity.HIGH,
-                action_starts="Réserver un interprète (arabe) pour le rendez-vous cardiologie du 07/03",
+    check_alert(alert, owner=CADA.agency, severity=AlertSeverity.HIGH,
+                action_starts="Réserver un interprète (arabe) pour le rendez-vous du 07/03",
                 events=world.event_ids(pid, "AppointmentBooked"))
 
-    world.send("BookInterpreter", pid, CARDIO, when=at(4), appointment_id=appointment, provider="ISM Interprétariat")
+    world.send("BookInterpreter", pid, CADA, when=at(4), appointment_id=appointment, provider="ISM Interprétariat")
+    check_resolved(world, pid, "interpreter-missing", "Interprète réservé (ISM Interprétariat).")
+
+
+def test_interpreter_missing_fires_for_mr_m_when_the_booking_left_the_interpreter_flag_unset(world: World) -> None:
+    """The seed case: the person's need is inherited by every appointment."""
+    pid = world.open("PassGp", CADA, PASS, CARDIO, CPAM)
+    world.send("OpenCoverage", pid, CPAM, scheme="ame", opened_on=on(0), expires_on=on(360))
+    world.send("RecordInterpreterNeed", pid, CADA, language="arabe")
+    appointment = uuid4()
+    world.send("BookAppointment", pid, CADA, when=at(0, 1), appointment_id=appointment, with_agency=CARDIO.agency,
+               service="cardiologie", scheduled_at=at(5, 1))  # interpreter_needed defaults to False
+    world.at(at(3, 1) - MINUTE)
+    assert world.alerts(pid, "interpreter-missing") == []
+    world.at(at(3, 1))
+    alert = only(world, pid, "interpreter-missing")
+    check_alert(alert, owner=CADA.agency, severity=AlertSeverity.HIGH,
+                action_starts="Réserver un interprète (arabe) pour le rendez-vous du 07/03",
+                events=world.event_ids(pid, "AppointmentBooked"))
+    world.send("BookInterpreter", pid, CADA, when=at(4), appointment_id=appointment, provider="ISM Interprétariat")
     check_resolved(world, pid, "interpreter-missing", "Interprète réservé (ISM Interprétariat).")
 
 
@@ -188,7 +207,7 @@ def test_referral_unverified_fires_fourteen_days_after_the_orientation_owned_by_
                 events=world.event_ids(pid, "ReferralMade"))
 
     world.send("RecordReferralOutcome", pid, PASS, when=at(16), referral_id=referral, outcome="honoured")
-    check_resolved(world, pid, "referral-unverified", "Issue de l'orientation enregistrée : honoured.")
+    check_resolved(world, pid, "referral-unverified", "Orientation honorée.")
 
 
 def test_referral_unverified_does_not_fire_when_the_follow_up_call_recorded_the_outcome_in_time(world: World) -> None:
@@ -220,7 +239,7 @@ def test_missed_appointment_unfollowed_fires_seven_days_after_the_missed_pass_vi
     world.at(threshold)
     alert = only(world, pid, "missed-appointment-unfollowed")
     check_alert(alert, owner=CASO.agency, severity=AlertSeverity.HIGH,
-                action_starts="Recontacter la personne après le rendez-vous manqué consultation PASS du 04/03",
+                action_starts="Recontacter la personne après le rendez-vous manqué du 04/03",
                 events=world.event_ids(pid, "AppointmentMissed"))
 
     world.send("RecordContactAttempt", pid, CASO, when=at(10), reached=True, channel="phone")
@@ -409,10 +428,19 @@ def test_screening_overdue_fires_ten_days_after_sas_arrival_without_tb_screening
 def test_screening_overdue_does_not_fire_when_the_clat_appointment_was_booked_in_the_first_days(world: World) -> None:
     pid = _sas(world)
     world.send("BookAppointment", pid, ADOMA, when=at(3), appointment_id=uuid4(), with_agency=CLAT.agency,
-               service="radio pulmonaire CLAT", scheduled_at=at(12))
+               service="radio pulmonaire CLAT", scheduled_at=at(8))
     for day in (10, 11):
         world.at(at(day))
     assert world.alerts(pid, "screening-overdue") == []
+
+
+def test_screening_overdue_fires_when_the_clat_appointment_falls_after_the_ten_days(world: World) -> None:
+    pid = _sas(world)
+    world.send("BookAppointment", pid, ADOMA, when=at(3), appointment_id=uuid4(), with_agency=CLAT.agency,
+               service="radio pulmonaire CLAT", scheduled_at=at(16))
+    world.at(at(11))
+    alert = only(world, pid, "screening-overdue")
+    assert alert.subject == "screening:tb" and alert.owner_agency == CLAT.agency
 
 
 # --------------------------------------------------------------------------- stalled
@@ -490,7 +518,7 @@ def test_care_refused_fires_when_the_person_refuses_hospitalisation_owned_by_the
                reason="La personne refuse l'hospitalisation")
     alert = only(world, pid, "care-refused")
     check_alert(alert, owner=DAC.agency, severity=AlertSeverity.HIGH,
-                action_starts="La personne a refusé une prise en charge proposée (hospitalisation en psychiatrie",
+                action_starts="La personne a refusé le 04/03 une prise en charge proposée : organiser une synthèse",
                 events=world.event_ids(pid, "AppointmentCancelled"))
 
     world.send("HoldCaseConference", pid, DAC, when=at(4), conference_id=uuid4(),
@@ -510,7 +538,7 @@ def test_care_refused_recorded_as_a_fact_raises_one_alert_naming_that_event_and_
     alert = only(world, pid, "care-refused")
     assert alert.subject == f"refusal:{refusal}"
     check_alert(alert, owner=DAC.agency, severity=AlertSeverity.HIGH,
-                action_starts="La personne a refusé une prise en charge proposée (hospitalisation en psychiatrie",
+                action_starts="La personne a refusé le 04/03 une prise en charge proposée : organiser une synthèse",
                 events=world.event_ids(pid, "CareRefused"))
 
     world.send("HoldCaseConference", pid, DAC, when=at(4), conference_id=uuid4(),

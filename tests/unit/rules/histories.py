@@ -33,7 +33,7 @@ from domain.values import (
     TreatmentKind,
 )
 from tests.unit.rules.builders import (
-    ADOMA, CARDIO, CASO, CLAT, CPAM, CSAPA, DAC, DAY0, EMPP, MATERNITY, PASS, PMI, RISK, ROLES, SIAO, SPIP,
+    ADOMA, CARDIO, CASO, CLAT, CPAM, CSAPA, DAC, DAY0, EMPP, MATERNITY, PASS, PMI, RISK, ROLES, SIAO, SPIP, USMP,
 )
 
 AGENCIES = [SIAO, CPAM, PASS, CSAPA, CLAT, DAC, EMPP, PMI, CARDIO]
@@ -224,8 +224,11 @@ def apply(played: Played, op: tuple, t: datetime, settings: TerritorySettings) -
         call("record_discharge", discharged_on=t.date(), actor=lead, occurred_at=t)
         call("record_sas_exit", left_on=t.date(), destination="CADA", actor=lead, occurred_at=t)
     elif name == "treatment":
+        # A carer records a treatment (the write is medical): the USMP, joining first if need be.
+        if USMP.agency not in p.participants:
+            call("add_agency", agency=USMP.agency, role=ROLES[USMP.agency], actor=lead, occurred_at=t)
         call("record_treatment_to_continue", treatment_id=new("treatment"), kind=list(TreatmentKind)[i % 5],
-             name="traitement", prescribed_by="usmp-rouen", actor=lead, occurred_at=t)
+             name="traitement", prescribed_by=_pick(["usmp-rouen", "smpr-rouen"], d), actor=USMP, occurred_at=t)
     elif name == "follow_up" and pick("treatment") and pick("appointment"):
         call("plan_treatment_follow_up", treatment_id=pick("treatment"), appointment_id=pick("appointment"),
              actor=lead, occurred_at=t)

@@ -44,9 +44,12 @@ def test_a_recorded_refusal_of_hospitalisation_raises_care_refused_owned_by_the_
     assert finding.subject == f"refusal:{refusal}"
     assert finding.owner_agency == DAC.agency
     assert finding.suggested_action.startswith(
-        f"La personne a refusé une prise en charge proposée (hospitalisation en psychiatrie, {EMPP.agency}, le "
+        f"La personne a refusé le {on(5):%d/%m} une prise en charge proposée : organiser une synthèse"
     )
-    assert "enfermé" not in finding.suggested_action  # the person's words stay in the refusal
+    # The care, its agency and the person's words stay in the (medical) refusal: the DAC
+    # coordinator reads the (social) alert and convenes the conference.
+    assert "enfermé" not in finding.suggested_action
+    assert "psychiatrie" not in finding.suggested_action and EMPP.agency not in finding.suggested_action
     assert [(f.fact, f.events) for f in finding.triggering_facts] == [("care_refused", ("CareRefused",))]
     assert next_deadline_care_refused(pathway, at(5), ROUEN) is None
 
@@ -122,17 +125,17 @@ def test_fallback_hospitalisation_refused_by_the_person_raises_care_refused_owne
 
     assert finding.subject == f"refusal:referral:{referral}"
     assert finding.owner_agency == DAC.agency
-    assert "organiser une synthèse (DAC/EMPP)" in finding.suggested_action
+    assert "organiser une synthèse avec les soignants du parcours" in finding.suggested_action
     assert next_deadline_care_refused(pathway, at(5), ROUEN) is None
 
 
-def test_without_a_dac_in_the_pathway_the_empp_owns_it_then_the_territory_s_dac() -> None:
+def test_without_a_dac_in_the_pathway_the_empp_owns_it_then_the_lead_never_an_outsider() -> None:
     with_empp = mdm_rouen(PASS, EMPP)
     _hospitalisation_refused(with_empp)
     assert check_care_refused(with_empp, at(5), ROUEN)[0].owner_agency == EMPP.agency
     alone = mdm_rouen(PASS)
     _hospitalisation_refused(alone)
-    assert check_care_refused(alone, at(5), ROUEN)[0].owner_agency == "dac-rouen"
+    assert check_care_refused(alone, at(5), ROUEN)[0].owner_agency == CASO.agency  # the lead convenes it
 
 
 def test_the_case_conference_resolves_it() -> None:

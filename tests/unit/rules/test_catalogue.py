@@ -80,7 +80,7 @@ def test_mr_m_s_situation_evaluated_as_a_whole() -> None:
     assert evaluate(pathway, at(1), ROUEN) == []
     assert next_deadline(pathway, at(1), ROUEN) == paris(on(3), 14, 30)  # rights: 7 days before
     assert {(f.rule_id, f.owner_agency) for f in evaluate(pathway, at(9), ROUEN)} == {
-        ("rights-not-open", CPAM.agency), ("interpreter-missing", CARDIO.agency),
+        ("rights-not-open", CPAM.agency), ("interpreter-missing", CADA.agency),
     }
 
 
@@ -110,7 +110,7 @@ def test_closing_the_pathway_silences_every_rule_and_names_the_closure() -> None
     pathway.close(outcome=ClosureOutcome.TRANSFERRED, reason="transfert vers le SPIP 27", actor=SPIP, occurred_at=at(20))
     assert evaluate(pathway, at(30), ROUEN) == []
     assert next_deadline(pathway, at(0), ROUEN) is None
-    assert {r.reason for r in resolved_findings(open_alerts, [], pathway)} == {"Parcours clos (transferred)."}
+    assert {r.reason for r in resolved_findings(open_alerts, [], pathway)} == {"Parcours clos (transféré)."}
 
 
 def test_a_naive_now_is_read_as_utc_and_gets_a_naive_deadline() -> None:

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from domain.rules import check_interpreter_missing, next_deadline_interpreter_missing, resolved_findings
 from domain.values import AlertSeverity
-from tests.unit.rules.builders import CADA, CARDIO, MICRO, ROUEN, TerritorySettings, at, mr_m, on, paris, raise_alert_for
+from tests.unit.rules.builders import CADA, CARDIO, CPAM, MICRO, PASS, ROUEN, TerritorySettings, at, mr_m, on, paris, raise_alert_for
 
 RULE = "interpreter-missing"
 
@@ -22,7 +22,7 @@ def _cardiology(pathway, interpreter_needed: bool = True):
     return appointment
 
 
-def test_mr_m_cardiology_in_48_hours_without_interpreter_raises_interpreter_missing_owned_by_the_cardiology_service() -> None:
+def test_mr_m_cardiology_in_48_hours_without_interpreter_raises_interpreter_missing_owned_by_the_cada_that_booked_it() -> None:
     pathway = mr_m()
     appointment = _cardiology(pathway)
     consultation = paris(on(10), 14, 30)
@@ -32,9 +32,11 @@ def test_mr_m_cardiology_in_48_hours_without_interpreter_raises_interpreter_miss
     [finding] = check_interpreter_missing(pathway, consultation - timedelta(hours=48), ROUEN)
 
     assert finding.subject == f"appointment:{appointment}"
-    assert finding.owner_agency == CARDIO.agency
+    assert finding.owner_agency == CADA.agency  # it booked the appointment: it books the interpreter
     assert finding.severity is AlertSeverity.HIGH
-    assert finding.suggested_action.startswith("Réserver un interprète (arabe) pour le rendez-vous consultation de cardiologie")
+    # The day and time, not the service: the alert is social, the CADA's social worker reads it.
+    assert finding.suggested_action.startswith("Réserver un interprète (arabe) pour le rendez-vous du ")
+    assert "cardiologie" not in finding.suggested_action
     assert f"{on(10):%d/%m} à 14h30" in finding.suggested_action  # local time of Rouen
     assert finding.deadline == consultation
 
@@ -61,10 +63,36 @@ def test_interpreter_booked_with_the_appointment_raises_nothing() -> None:
     assert next_deadline_interpreter_missing(pathway, at(1), ROUEN) is None
 
 
-def test_an_appointment_that_needs_no_interpreter_raises_nothing() -> None:
+def test_mr_m_s_need_is_inherited_by_an_appointment_booked_without_the_flag() -> None:
+    """The seed case: the booking tool left the flag at False; Mr M. still needs an interpreter."""
     pathway = mr_m()
+    appointment = _cardiology(pathway, interpreter_needed=False)
+    consultation = paris(on(10), 14, 30)
+
+    assert pathway.appointments[appointment].interpreter_needed
+    assert next_deadline_interpreter_missing(pathway, at(1), ROUEN) == consultation - timedelta(hours=48)
+    [finding] = check_interpreter_missing(pathway, consultation - timedelta(hours=48), ROUEN)
+    assert finding.subject == f"appointment:{appointment}"
+    assert finding.owner_agency == CADA.agency
+    assert finding.suggested_action.startswith("Réserver un interprète (arabe)")
+
+
+def test_an_appointment_of_a_person_who_needs_no_interpreter_raises_nothing() -> None:
+    pathway = mr_m()
+    pathway.record_interpreter_need(language=None, actor=CADA, occurred_at=at(0, 1))
     _cardiology(pathway, interpreter_needed=False)
     assert check_interpreter_missing(pathway, at(10), ROUEN) == []
+
+
+def test_an_appointment_booked_by_an_agency_outside_the_pathway_is_owned_by_the_lead() -> None:
+    pathway = mr_m(PASS, CPAM)  # the cardiology service does not take part
+    appointment = uuid4()
+    pathway.book_appointment(appointment_id=appointment, with_agency=CARDIO.agency, service="cardiologie",
+                             scheduled_at=paris(on(10), 14, 30), interpreter_needed=False, language=None,
+                             actor=PASS, occurred_at=at(1))
+    pathway.remove_agency(agency=PASS.agency, reason="relais terminé", actor=CADA, occurred_at=at(2))
+    [finding] = check_interpreter_missing(pathway, at(9), ROUEN)
+    assert finding.owner_agency == CADA.agency  # PASS booked it but left: the lead, never an outsider
 
 
 def test_a_cancelled_appointment_no_longer_needs_an_interpreter() -> None:

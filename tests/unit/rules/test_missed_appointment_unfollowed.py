@@ -33,7 +33,10 @@ def test_csapa_appointment_missed_after_release_and_unfollowed_for_seven_days_ra
     assert finding.subject == f"appointment:{appointment}"
     assert finding.owner_agency == SPIP.agency  # the agency that booked it follows the person
     assert finding.severity is AlertSeverity.HIGH
-    assert finding.suggested_action.startswith("Recontacter la personne après le rendez-vous manqué consultation CSAPA")
+    # The day and time, not the care: the SPIP reads the (social) alert and calls the person.
+    assert finding.suggested_action == (
+        f"Recontacter la personne après le rendez-vous manqué du {on(26):%d/%m} à 10h00 et proposer un nouveau rendez-vous."
+    )
 
 
 def test_reaching_the_person_after_the_missed_appointment_resolves_it() -> None:

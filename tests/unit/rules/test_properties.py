@@ -9,9 +9,10 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain import disclosure as catalogue
 from domain.rules import CATALOGUE, evaluate, new_findings, next_deadline, resolved_findings
 from domain.values import ClosureOutcome
-from tests.unit.rules.builders import MICRO, keys
+from tests.unit.rules.builders import MICRO, RISK, keys, raise_alert_for
 from tests.unit.rules.histories import histories
 
 #: RELAIS_PROPERTY_EXAMPLES=5000 for a long run; 200 keeps the unit suite quick.
@@ -110,3 +111,42 @@ def test_a_pathway_replayed_from_its_events_yields_the_same_findings(played, off
         replayed = stored.mutate(replayed)
     assert evaluate(replayed, now, territory) == evaluate(pathway, now, territory)
     assert next_deadline(replayed, now, territory) == next_deadline(pathway, now, territory)
+
+
+def _engine_pass(pathway, now, territory) -> None:
+    """What the engine does at `now`, in memory: update the open alerts still found, raise the
+    new findings, resolve the others."""
+    findings = evaluate(pathway, now, territory)
+    by_key = {f.key: f for f in findings}
+    for alert in list(pathway.open_alerts):
+        finding = by_key.get((alert.rule_id, alert.subject))
+        if finding is not None:
+            pathway.update_alert(alert_id=alert.alert_id, owner_agency=finding.owner_agency,
+                                 suggested_action=finding.suggested_action, severity=finding.severity,
+                                 actor=RISK, occurred_at=max(now, pathway.modified_on))
+    for finding in new_findings(pathway.open_alerts, findings):
+        raise_alert_for(pathway, finding, max(now, pathway.modified_on))
+    for resolution in resolved_findings(pathway.open_alerts, findings, pathway):
+        pathway.resolve_alert(alert_id=resolution.alert_id, reason=resolution.reason, actor=RISK,
+                              occurred_at=max(now, pathway.modified_on))
+
+
+@PROPERTY
+@given(histories(), offsets)
+def test_every_open_alert_has_a_participating_owner_that_can_read_it_and_send_a_command_that_resolves_it(
+    played, offset,
+) -> None:
+    pathway, now, territory = copy.deepcopy(played.pathway), played.end + offset, played.settings
+    if pathway.is_closed:
+        return
+    _engine_pass(pathway, now, territory)
+    for alert in pathway.open_alerts:
+        role = pathway.participants.get(alert.owner_agency)
+        assert role is not None, (alert.rule_id, alert.owner_agency, "does not take part")
+        text = catalogue.alert_category(alert.rule_id, alert.subject)
+        staff = catalogue.PARTICIPANT_STAFF[role]
+        readers = {r for r in staff if text in catalogue.ROLE_NEEDS[r]}
+        assert readers, (alert.rule_id, alert.subject, role, "nobody there reads", text)
+        resolving = catalogue.rule_entry(alert.rule_id).resolved_by
+        assert any(catalogue.role_may_write(r, catalogue.command_category(c)) for r in readers for c in resolving), (
+            alert.rule_id, role, resolving)

@@ -54,7 +54,7 @@ def test_recording_that_the_person_went_resolves_the_unverified_referral() -> No
 
     assert check_referral_unverified(pathway, at(18), ROUEN) == []
     [resolution] = resolved_findings(pathway.open_alerts, [], pathway)
-    assert resolution.reason == "Issue de l'orientation enregistrée : honoured."
+    assert resolution.reason == "Orientation honorée."
 
 
 def test_outcome_recorded_within_the_delay_raises_nothing() -> None:

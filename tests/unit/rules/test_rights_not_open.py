@@ -121,9 +121,9 @@ def test_nothing_filed_yet_the_pass_taking_part_owns_the_application() -> None:
     assert finding.suggested_action.startswith("Déposer la demande de droits santé (PUMa/CSS ou AME) avant le rendez-vous")
 
 
-def test_a_filed_application_goes_to_the_territory_s_cpam_when_it_does_not_take_part() -> None:
+def test_a_filed_application_stays_with_a_participant_when_the_cpam_does_not_take_part() -> None:
     pathway = mr_m(PASS, CARDIO)
     pathway.apply_for_coverage(scheme=CoverageScheme.AME, applied_on=on(0), actor=CADA, occurred_at=at(0))
     _cardiology(pathway, 10)
     [finding] = check_rights_not_open(pathway, at(5), ROUEN)
-    assert finding.owner_agency == "cpam-76"
+    assert finding.owner_agency == PASS.agency  # never the territory's CPAM outside the pathway

@@ -48,13 +48,37 @@ def test_the_clat_screening_resolves_it() -> None:
     assert resolution.reason == f"Dépistage CLAT réalisé le {on(12):%d/%m}."
 
 
-def test_a_clat_appointment_booked_on_day_three_raises_nothing() -> None:
+def test_a_clat_appointment_booked_on_day_three_for_day_eight_raises_nothing() -> None:
     pathway = sas_arrival(True)
     pathway.book_appointment(appointment_id=uuid4(), with_agency=CLAT.agency, service="radio pulmonaire",
-                             scheduled_at=paris(on(12), 9), interpreter_needed=False, language=None,
+                             scheduled_at=paris(on(8), 9), interpreter_needed=False, language=None,
                              actor=ADOMA, occurred_at=at(3))
     assert check_screening_overdue(pathway, at(11), ROUEN) == []
     assert next_deadline_screening_overdue(pathway, at(3), ROUEN) is None
+
+
+def test_a_clat_appointment_after_the_ten_days_does_not_count_as_screening_in_time() -> None:
+    pathway = sas_arrival(True)
+    pathway.book_appointment(appointment_id=uuid4(), with_agency=CLAT.agency, service="radio pulmonaire",
+                             scheduled_at=paris(on(19), 9), interpreter_needed=False, language=None,
+                             actor=ADOMA, occurred_at=at(3))
+    [finding] = check_screening_overdue(pathway, at(11), ROUEN)
+    assert finding.subject == "screening:tb" and finding.owner_agency == CLAT.agency
+
+
+def test_mental_health_and_addiction_needs_call_for_a_pass_appointment() -> None:
+    pathway = sas_arrival(False, SIAO)
+    for category in (NeedCategory.MENTAL_HEALTH, NeedCategory.ADDICTION):
+        pathway.record_need(need_id=uuid4(), category=category, description="repéré à l'accueil",
+                            actor=ADOMA, occurred_at=at(1))
+    [finding] = check_screening_overdue(pathway, at(8, 1), ROUEN)
+    assert finding.subject == "screening:pass"
+    assert finding.owner_agency == ADOMA.agency  # the PASS does not take part yet: the SAS relays
+    assert finding.suggested_action.startswith("Obtenir un rendez-vous à la PASS pour 2 besoins de santé signalés le")
+    pathway.book_appointment(appointment_id=uuid4(), with_agency=PASS.agency, service="consultation PASS",
+                             scheduled_at=paris(on(12), 9), interpreter_needed=False, language=None,
+                             actor=ADOMA, occurred_at=at(9))
+    assert check_screening_overdue(pathway, at(9), ROUEN) == []
 
 
 def test_no_tb_risk_no_screening_alert() -> None:
