@@ -253,17 +253,12 @@ def test_every_query_answers_over_http(server, populated):
 def served_embedded(tmp_path_factory):
     """`relais serve`'s embedded wiring: read models and risk engine on the bus."""
     from gateway.app import create_app
-    from services.bootstrap import bootstrap, start_embedded
+    from services.bootstrap import build_embedded
 
-    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), jwt_key=KEY, mode="embedded",
-                        synthetic_pathways=0)
-    relais = bootstrap(settings)
-    risk = start_embedded(relais)
-    try:
-        with serve(create_app(relais)) as base:
-            yield base
-    finally:
-        risk.stop()
+    settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), mode="embedded", synthetic_pathways=0,
+                        **identity_settings())
+    with serve(create_app(build_embedded(settings))) as base:
+        yield base
 
 
 def test_an_analyst_reads_indicators_but_no_pathway(served_embedded):

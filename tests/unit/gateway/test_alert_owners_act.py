@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from services.clock import TestClock
 from services.risk import RiskEngine, SQLiteDeadlineIndex
 from services.settings import Settings
-from tests.unit.gateway.conftest import KEY, Api, token
+from tests.tokens import identity_settings
+from tests.unit.gateway.conftest import Api, token
 
 
 @dataclass
@@ -24,17 +25,20 @@ class Harness:
     engine: RiskEngine
 
     def evaluate(self, pathway_id: str) -> None:
-        """What the embedded risk engine does on the pathway's last event (here, synchronously)."""
+        """What the embedded risk engine does on the pathway's last event (here, synchronously),
+        then wait until the read models the API reads have applied what it wrote."""
         self.engine.clock.set(datetime.now(timezone.utc) + timedelta(seconds=1))
         self.engine.on_event(None, uuid.UUID(pathway_id))
+        version = self.engine.pathways.app.repository.get(uuid.UUID(pathway_id)).version
+        self.api.settle(pathway_id, version)
 
 
 @pytest.fixture
 def relais(tmp_path) -> Iterator[Harness]:
     from gateway.app import create_app
-    from services.bootstrap import bootstrap
+    from services.bootstrap import build_embedded
 
-    system = bootstrap(Settings(state_dir=tmp_path, jwt_key=KEY, mode="embedded"))
+    system = build_embedded(Settings(state_dir=tmp_path, mode="embedded", **identity_settings()), risk=False)
     index = SQLiteDeadlineIndex()
     engine = RiskEngine(system.pathways, TestClock(datetime.now(timezone.utc)), index)
     with TestClient(create_app(system)) as client:
