@@ -308,7 +308,10 @@ def build_risk_engine(settings: Settings, pathways: PathwaysHandler | None = Non
             state_dir = Path(settings.state_dir)
             state_dir.mkdir(parents=True, exist_ok=True)
             deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
-    return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories)
+    from infra.agencies import load_registry
+
+    names = {code: agency.name for code, agency in load_registry(settings.agencies_file).items()}
+    return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories, agency_names=names)
 
 
 def build_risk_runner(settings: Settings, engine=None):  # noqa: ANN001, ANN201

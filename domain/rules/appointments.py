@@ -93,7 +93,7 @@ def _missed_candidates(pathway: Any, settings: TerritorySettings) -> list[Candid
             owner_agency=owner,
             suggested_action=(
                 f"Recontacter la personne après le rendez-vous manqué {appointment.service} du "
-                f"{fmt_moment(at, settings)} ({appointment.with_agency}) et proposer un nouveau rendez-vous."
+                f"{fmt_moment(at, settings)} ({settings.agency_name(appointment.with_agency)}) et proposer un nouveau rendez-vous."
             ),
             severity=AlertSeverity.HIGH,
             triggering_facts=(

@@ -132,7 +132,7 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
             # The person's words stay in the refusal (medical information): the alert names
             # the care, the agency and the day, what the DAC needs to call the conference.
             suggested_action=(
-                f"La personne a refusé une prise en charge proposée ({care}, {agency}, le "
+                f"La personne a refusé une prise en charge proposée ({care}, {settings.agency_name(agency)}, le "
                 f"{fmt_day(local_date(when, settings))}) : organiser une synthèse (DAC/EMPP) pour "
                 "comprendre le refus et proposer une autre réponse."
             ),

@@ -29,10 +29,11 @@ import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
+
+from infra.agencies import agency_names
 
 PARIS = ZoneInfo("Europe/Paris")
 OPENS, CLOSES = time(8, 30), time(18, 0)
@@ -102,16 +103,9 @@ HISTORY_DAYS = 180
 KIND_WEIGHTS = {"pass_gp": 0.35, "detention": 0.25, "maternity": 0.2, "sas": 0.2}
 
 
-@cache
-def display_names() -> Mapping[str, str]:
-    """The registry's display names (the synthetic territory's own file)."""
-    from infra.agencies import load_registry
-
-    return {code: agency.name for code, agency in load_registry().items()}
-
-
 def name(code: str) -> str:
-    return display_names()[code]
+    """The agency's display name in the registry (a KeyError if the territory used an unknown one)."""
+    return agency_names()[code]
 
 
 def working_day_on_or_before(day: date) -> date:
