@@ -70,6 +70,7 @@ PROFESSIONALS: Mapping[str, tuple[tuple[str, str], tuple[str, str]]] = {
     CMP: (("cmp-as-1", "assistante_sociale"), ("cmp-ide-1", "infirmier")),
     CLAT: (("clat-ide-1", "infirmier"), ("clat-ide-1", "infirmier")),
     EMPP: (("empp-ide-1", "infirmier"), ("empp-psy-1", "medecin")),
+    EMSP: (("emsp-ide-1", "infirmier"), ("emsp-med-1", "medecin")),
     MG: (("mg-12", "medecin"), ("mg-12", "medecin")),
 }
 #: Participant role -> what the person agrees to share with an agency of that role (need to
@@ -89,7 +90,7 @@ NOT_WENT = ["phone_changed", "address_not_found", "gp_not_taking_patients", "no_
             "schedule_unsuitable", "found_closer_gp", "afraid_paper_certificate", "changed_mind"]
 REFUSALS = [  # (care, proposed by, the person's reason)
     ("Hospitalisation en psychiatrie", EMPP, "Ne veut pas être hospitalisé, craint de perdre sa place d'hébergement."),
-    ("Consultation au CMP", EMPP, "Dit ne pas en avoir besoin pour le moment."),
+    ("Suivi au centre médico-psychologique", CMP, "Dit ne pas en avoir besoin pour le moment."),
     ("Bilan cardiologique à l'hôpital", PASS, "Travaille en journée, ne peut pas s'absenter."),
     ("Entrée en soins résidentiels (cure)", CSAPA, "Refuse de quitter Rouen et son entourage."),
     ("Radiographie pulmonaire", CLAT, "Peur des démarches à l'hôpital sans titre de séjour."),
@@ -279,7 +280,8 @@ def _dac(s: Story, lead: str, days_ago: float) -> None:
 def _refusal(s: Story, lead: str, days_ago: float) -> None:
     care, proposer, reason = s.rng.choice(REFUSALS)
     if proposer not in s.participants():
-        _join(s, lead, [(proposer, "mental_health" if proposer == EMPP else "health_care")], days_ago)
+        _join(s, lead, [(proposer, "mental_health" if proposer in (EMPP, CMP) else
+                         "addiction_care" if proposer == CSAPA else "health_care")], days_ago)
     s.send("RecordCareRefusal", proposer, days_ago, carer=True, refusal_id=s.uuid(), care=care,
            proposed_by=proposer, reason=reason)
 
@@ -298,7 +300,8 @@ def _detention(s: Story) -> None:
     treatment = s.uuid()
     s.send("RecordTreatmentToContinue", USMP, opened_ago - 1, carer=True, treatment_id=treatment, kind="substitution",
            name=s.rng.choice(["buprénorphine", "méthadone"]), prescribed_by=USMP)
-    _rights(s, USMP, "css", opened_ago - 2, opened=s.chance(0.85))
+    # Whoever is already out has the rights open: an alert may not advise to act before a past exit.
+    _rights(s, USMP, "css", opened_ago - 2, opened=s.chance(0.85) or release_in < 0)
     housed = _housing(s, SPIP, opened_ago - 4, confirm=s.chance(0.75))
     appointment, scheduled = None, s.slot(release_in + 2)
     if s.chance(0.85):
@@ -346,13 +349,14 @@ def _maternity(s: Story) -> None:
     s.send("OpenMaternityPathway", ward, opened_ago, person_ref=_person(s.rng), territory=s.territory,
            lead_agency=ward, maternity_ward=name(ward), discharge_date=s.day(discharge_in))
     _join(s, ward, [(PMI, "maternal_child"), (SIAO, "housing"), (CPAM, "rights")], opened_ago - 0.5)
-    _rights(s, ward, s.rng.choice(["ame", "css"]), opened_ago - 1, opened=s.chance(0.85))
+    _rights(s, ward, s.rng.choice(["ame", "css"]), opened_ago - 1, opened=s.chance(0.85) or discharge_in < 0)
     born_ago = -discharge_in + 3
     born = born_ago >= 1 and born_ago <= opened_ago
     if born:
         s.send("RegisterNewborn", ward, born_ago, carer=True, newborn_ref=f"N-{s.rng.getrandbits(20):05x}",
                born_on=s.day(-born_ago))
-    housed = _housing(s, ward, max(opened_ago - 2, 1), confirm=s.chance(0.75))
+    # A mother and newborn are not discharged to the street: past discharges had a place.
+    housed = _housing(s, ward, max(opened_ago - 2, 1), confirm=s.chance(0.75) or (born and discharge_in < 0))
     pmi = s.chance(0.85)
     if pmi:
         s.send("LinkPmi", ward, max(opened_ago - 3, 1), pmi_agency=PMI, first_visit_on=s.day(discharge_in + 5))
@@ -404,7 +408,10 @@ def _sas(s: Story, current: bool) -> None:
 def _pass_gp(s: Story) -> None:
     opened_ago = s.rng.randint(2, HISTORY_DAYS)
     s.send("OpenPassGpPathway", PASS, opened_ago, person_ref=_person(s.rng), territory=s.territory, lead_agency=PASS)
-    _join(s, PASS, [(CPAM, "rights"), (MG, "health_care"), (CASO, "social_support")], opened_ago)
+    # A third of them met in the street by the mobile team, which keeps in touch ("aller-vers").
+    street = s.chance(0.3)
+    _join(s, PASS, [(CPAM, "rights"), (MG, "health_care"), (CASO, "social_support")]
+          + ([(EMSP, "health_care")] if street else []), opened_ago)
     language = s.rng.choice(LANGUAGES) if s.chance(0.5) else None
     if language:
         s.send("RecordInterpreterNeed", PASS, opened_ago, language=language)
@@ -453,7 +460,8 @@ def _pass_gp(s: Story) -> None:
             s.send("RecordPhoneStatus", PASS, called_ago, status="changed")
         for attempt in range(s.rng.randint(1, 3)):
             if called_ago - 2 * (attempt + 1) >= 1:
-                s.send("RecordContactAttempt", CASO, called_ago - 2 * (attempt + 1), reached=False)
+                s.send("RecordContactAttempt", EMSP if street else CASO, called_ago - 2 * (attempt + 1),
+                       reached=False, channel="visit" if street else "phone")
         if called_ago > 30 and s.chance(0.7):
             _close(s, PASS, called_ago - 25, "lost_to_follow_up", "Personne injoignable depuis l'orientation.")
 
