@@ -373,10 +373,22 @@ def _maternity(s: Story) -> None:
         _close(s, ward, -discharge_in - 8, "handed_over", "Relais fait à la PMI après la sortie.")
 
 
-def _sas(s: Story, current: bool) -> None:
-    arrived = s.rng.randint(0, SAS_MAX_STAY - 1) if current else s.rng.randint(SAS_MAX_STAY + 2, HISTORY_DAYS)
-    arrived = max(arrived, 1)
-    stay = s.rng.randint(7, SAS_MAX_STAY)
+def _sas_stay(s: Story, occupancy: list[int]) -> tuple[int, int, bool] | None:
+    """(arrived days ago, stay in days, still there) for a place free all along the stay in the
+    50-place SAS (`occupancy`: people in the SAS by days ago, updated), or None when the SAS
+    is full over the few periods tried (the story is then of another kind)."""
+    for _attempt in range(6):
+        current, stay = s.chance(0.3), s.rng.randint(7, SAS_MAX_STAY)
+        arrived = s.rng.randint(1, SAS_MAX_STAY - 1) if current else s.rng.randint(SAS_MAX_STAY + 2, HISTORY_DAYS)
+        there = range(0 if current else arrived - stay, arrived + 1)
+        if all(occupancy[day] < SAS_PLACES for day in there):
+            for day in there:
+                occupancy[day] += 1
+            return arrived, stay, current
+    return None
+
+
+def _sas(s: Story, arrived: int, stay: int, current: bool) -> None:
     tb = s.chance(0.5)
     s.send("OpenSasPathway", SAS, arrived, person_ref=_person(s.rng), territory=s.territory, lead_agency=SAS,
            arrived_on=s.day(-arrived), from_high_tb_endemicity=tb)
@@ -472,16 +484,17 @@ def generate(count: int, *, seed: int = 1, territory: str = "76", now: datetime 
     now = now or datetime.now(PARIS)
     rng = random.Random(seed)
     kinds, weights = list(KIND_WEIGHTS), list(KIND_WEIGHTS.values())
-    in_sas = 0
+    occupancy = [0] * (HISTORY_DAYS + 1)
     for index in range(count):
         kind = kinds[index] if index < len(kinds) else rng.choices(kinds, weights)[0]
         story = Story(pathway_id=UUID(int=rng.getrandbits(128), version=4), kind=kind,
                       rng=random.Random(rng.getrandbits(64)), territory=territory, now=now)
-        if kind == "sas":
-            current = in_sas < SAS_PLACES and story.chance(0.35)
-            in_sas += current
-            _sas(story, current)
+        stay = _sas_stay(story, occupancy) if kind == "sas" else None
+        if stay is not None:
+            _sas(story, *stay)
         else:
+            if kind == "sas":  # the SAS is full: this person arrives by another pathway
+                story.kind = kind = story.rng.choice(list(STORIES))
             STORIES[kind](story)
         yield story
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,14 +82,24 @@ def test_the_gp_funnel_follows_the_caso_de_rouen_48_27_17(thousand) -> None:
 
 
 def test_sas_stays_last_three_weeks_at_most_and_the_sas_never_holds_more_than_50(thousand) -> None:
-    current = 0
+    people_on: dict[date, int] = {}
     for story in (s for s in thousand if s.kind == "sas"):
         fields = {n: p for n, p in story.commands}
         arrived = date.fromisoformat(fields["OpenSasPathway"]["arrived_on"])
         left = fields.get("RecordSasExit", {}).get("left_on")
-        assert ((date.fromisoformat(left) if left else NOW.date()) - arrived).days <= 21
-        current += left is None
-    assert 0 < current <= 50
+        until = date.fromisoformat(left) if left else NOW.date()
+        assert (until - arrived).days <= 21
+        for offset in range((until - arrived).days + 1):
+            day = arrived + timedelta(days=offset)
+            people_on[day] = people_on.get(day, 0) + 1
+    assert 40 <= people_on[NOW.date()] <= 50 and max(people_on.values()) <= 50
+
+
+def test_a_large_territory_keeps_the_sas_at_50_places_and_the_other_kinds_absorb_the_rest() -> None:
+    stories = list(generate(5000, seed=3, now=NOW))
+    kinds = {k: sum(s.kind == k for s in stories) for k in ("sas", "pass_gp", "detention", "maternity")}
+    assert kinds["sas"] < 0.2 * 5000 and min(kinds.values()) > 0
+    assert sum(kinds.values()) == 5000
 
 
 def test_every_kind_closures_dac_pathways_care_refusals_and_case_conferences_are_present(thousand) -> None:
