@@ -5,7 +5,7 @@ An alert is resolved "by a fact that removes the risk": when the rules no longer
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -40,15 +40,17 @@ def new_findings(open_alerts: Iterable[Any], findings: Iterable[RiskFinding]) ->
 
 
 def resolved_findings(
-    open_alerts: Iterable[Any], findings: Iterable[RiskFinding], pathway: Any | None = None
+    open_alerts: Iterable[Any], findings: Iterable[RiskFinding], pathway: Any | None = None,
+    agency_names: Mapping[str, str] | None = None,
 ) -> list[Resolution]:
-    """Open alerts whose risk is no longer found, with the reason (the fact, if `pathway` shows it)."""
+    """Open alerts whose risk is no longer found, with the reason (the fact, if `pathway` shows
+    it; agencies named by `agency_names`, the registry's display names, when given)."""
     found = {f.key for f in findings}
     out = []
     for alert in open_alerts:
         if _key(alert) in found:
             continue
-        reason = explain(pathway, alert.rule_id, alert.subject) if pathway is not None else GENERIC
+        reason = explain(pathway, alert.rule_id, alert.subject, agency_names) if pathway is not None else GENERIC
         out.append(Resolution(alert_id=getattr(alert, "alert_id", None), rule_id=alert.rule_id,
                               subject=alert.subject, reason=reason))
     return out
@@ -61,7 +63,9 @@ def _id(subject: str) -> UUID | None:
         return None
 
 
-def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - one branch per rule
+def explain(pathway: Any, rule_id: str, subject: str,  # noqa: C901 - one branch per rule
+            agency_names: Mapping[str, str] | None = None) -> str:
+    names = agency_names or {}
     if getattr(pathway, "is_closed", False):
         outcome = getattr(pathway, "closure_outcome", None)
         return f"Parcours clos ({outcome.value})." if outcome is not None else "Parcours clos."
@@ -76,7 +80,7 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
         if getattr(pathway, "has_newborn", False):
             return "Nouveau-né enregistré : le risque est suivi par la règle newborn-without-follow-up."
     if subject == "newborn:pmi" and getattr(pathway, "pmi_linked", False):
-        return f"Lien PMI fait ({pathway.pmi_agency})."
+        return f"Lien PMI fait ({names.get(pathway.pmi_agency, pathway.pmi_agency)})."
     if rule_id == "rights-not-open":
         if subject == "coverage" and coverage_open(pathway):
             opened = [f"{s.value.upper()} ouverte le {fmt_day(r.opened_on)}" if r.opened_on else s.value.upper()
@@ -129,8 +133,8 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
     if rule_id == "consent-missing":
         agency = subject.split(":", 1)[1]
         if pathway.consents.get(agency):
-            return f"Consentement recueilli pour {agency}."
-        return f"{agency} n'intervient plus dans le parcours."
+            return f"Consentement recueilli pour {names.get(agency, agency)}."
+        return f"{names.get(agency, agency)} n'intervient plus dans le parcours."
     if rule_id == "care-refused":
         if pathway.case_conferences:
             return "Synthèse tenue."

@@ -385,7 +385,7 @@ class RiskEngine:
 
     def _resolve(self, pathway: Any, findings: list[RiskFinding], now: datetime, outcome: Outcome) -> None:
         managed = [a for a in pathway.open_alerts if a.rule_id in RULES]
-        for resolution in resolved_findings(managed, findings, pathway):
+        for resolution in resolved_findings(managed, findings, pathway, self.agency_names):
             alert_id = resolution.alert_id
             assert alert_id is not None
             command = ResolveAlert(
