@@ -119,6 +119,10 @@ class AgencyRegistry(Mapping[str, Agency]):
                                    territory=record["territory"], finess=finess))
         return cls(agencies)
 
+    def display_names(self) -> dict[str, str]:
+        """Code -> display name: what a French sentence names each agency by."""
+        return {code: agency.name for code, agency in self._by_code.items()}
+
     def __getitem__(self, code: str) -> Agency:
         return self._by_code[code]
 

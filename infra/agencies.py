@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 from domain.agencies import AgencyRegistry, InvalidRegistry
@@ -29,3 +32,23 @@ def load_registry(path: Path | None = None) -> AgencyRegistry:
         return AgencyRegistry.from_records(records)
     except InvalidRegistry as exc:
         raise InvalidRegistry(f"registre des structures {path} : {exc}") from None
+
+
+@cache
+def _names(path: Path | None) -> Mapping[str, str]:
+    return load_registry(path).display_names()
+
+
+def agency_names() -> Mapping[str, str]:
+    """Code -> display name, from the configured registry (RELAIS_AGENCIES_FILE, as Settings
+    reads it, else AGENCIES_FILE): the one source of the names French sentences use."""
+    configured = os.environ.get("RELAIS_AGENCIES_FILE")
+    return _names(Path(configured) if configured else None)
+
+
+def display_name(code: str | None) -> str:
+    """The agency's display name; a code the registry does not know (a GP's directory reference,
+    say) is shown as it is."""
+    if code is None:
+        return "?"
+    return agency_names().get(code, code)

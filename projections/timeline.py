@@ -25,6 +25,7 @@ from typing import Any
 
 from domain import disclosure as catalogue
 from domain.errors import NotInCatalogue
+from infra.agencies import display_name as _n
 from projections.base import NotAPathwayEvent, PathwayEvent, Projection, Statement, Table
 
 KIND_FR = {"detention": "sortie de détention", "maternity": "sortie de maternité", "sas": "arrivée en SAS",
@@ -57,7 +58,7 @@ def _d(value: Any) -> str:
 
 
 def _opened(e: PathwayEvent) -> str:
-    return f"Parcours ouvert ({KIND_FR.get(e.kind or '', e.kind)}) par {e.get('lead_agency')}"
+    return f"Parcours ouvert ({KIND_FR.get(e.kind or '', e.kind)}) par {_n(e.get('lead_agency'))}"
 
 
 def _scheme(e: PathwayEvent) -> str:
@@ -72,47 +73,47 @@ LABELS: dict[str, Label] = {
     "MaternityPathwayOpened": _opened,
     "SasPathwayOpened": _opened,
     "PassGpPathwayOpened": _opened,
-    "AgencyJoined": lambda e: f"{e.get('agency')} rejoint le parcours",
-    "AgencyLeft": lambda e: f"{e.get('agency')} quitte le parcours",
-    "ConsentGranted": lambda e: f"Consentement au partage donné pour {e.get('agency')}",
-    "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {e.get('agency')}",
+    "AgencyJoined": lambda e: f"{_n(e.get('agency'))} rejoint le parcours",
+    "AgencyLeft": lambda e: f"{_n(e.get('agency'))} quitte le parcours",
+    "ConsentGranted": lambda e: f"Consentement au partage donné pour {_n(e.get('agency'))}",
+    "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {_n(e.get('agency'))}",
     "NeedRecorded": lambda e: f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}",
-    "ReferralMade": lambda e: f"Orientation vers {e.get('to_agency')} ({e.get('service')})",
+    "ReferralMade": lambda e: f"Orientation vers {_n(e.get('to_agency'))} ({e.get('service')})",
     "ReferralStatusChanged": lambda e: f"Orientation {REFERRAL_STATUS_FR.get(e.get('status'), e.get('status'))}",
     "ReferralOutcomeRecorded": lambda e: (
         "Orientation honorée" if e.get("outcome") == "honoured" else "Orientation non honorée"),
     "InterpreterNeedRecorded": lambda e: (
         f"Besoin d'interprète : {e.get('language')}" if e.get("language") else "Plus besoin d'interprète"),
-    "AppointmentBooked": lambda e: f"Rendez-vous pris avec {e.get('with_agency')} le {_d(e.get('scheduled_at'))}",
-    "InterpreterBooked": lambda e: f"Interprète réservé ({e.get('provider')})",
+    "AppointmentBooked": lambda e: f"Rendez-vous pris avec {_n(e.get('with_agency'))} le {_d(e.get('scheduled_at'))}",
+    "InterpreterBooked": lambda e: f"Interprète réservé ({_n(e.get('provider'))})",
     "CoverageApplied": lambda e: f"Demande de {_scheme(e)} déposée",
     "CoverageOpened": lambda e: (f"Droits {_scheme(e)} ouverts"
                                  + (f" jusqu'au {_d(e.get('expires_on'))}" if e.get("expires_on") else "")),
     "CoverageRenewalFiled": lambda e: f"Renouvellement {_scheme(e)} déposé",
     "CoverageEnded": lambda e: f"Fin des droits {_scheme(e)}",
-    "HousingRequested": lambda e: f"Demande d'hébergement auprès de {e.get('via_agency')}",
+    "HousingRequested": lambda e: f"Demande d'hébergement auprès de {_n(e.get('via_agency'))}",
     "HousingOffered": lambda e: f"Place proposée : {e.get('place')} à partir du {_d(e.get('available_on'))}",
     "PhoneStatusRecorded": lambda e: f"Téléphone : {PHONE_FR.get(e.get('status'), e.get('status'))}",
     "ContactAttempted": lambda e: "Personne jointe" if e.get("reached") else "Tentative de contact sans réponse",
     "CaseConferenceHeld": lambda e: f"Synthèse tenue ({len(e.get('agencies') or [])} structures)",
-    "ActionAssigned": lambda e: f"Action confiée à {e.get('owner_agency')} pour le {_d(e.get('due_on'))}",
+    "ActionAssigned": lambda e: f"Action confiée à {_n(e.get('owner_agency'))} pour le {_d(e.get('due_on'))}",
     "AlertRaised": lambda e: (f"Alerte « {catalogue.rule_label(e.get('rule_id'))} » "
-                              f"({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) pour {e.get('owner_agency')}"),
-    "AlertEscalated": lambda e: f"Alerte remontée à {e.get('to_agency')}",
+                              f"({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) pour {_n(e.get('owner_agency'))}"),
+    "AlertEscalated": lambda e: f"Alerte remontée à {_n(e.get('to_agency'))}",
     "AlertUpdated": lambda e: (f"Alerte mise à jour ({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) "
-                               f"pour {e.get('owner_agency')}"),
+                               f"pour {_n(e.get('owner_agency'))}"),
     "AlertDismissed": lambda e: ("Alerte classée sans suite : "
                                  f"{catalogue.value_label(catalogue.DISMISSAL_REASON_LABELS, e.get('reason'))}"),
-    "CareRefused": lambda e: f"Soin refusé par la personne : {e.get('care')} (proposé par {e.get('proposed_by')})",
+    "CareRefused": lambda e: f"Soin refusé par la personne : {e.get('care')} (proposé par {_n(e.get('proposed_by'))})",
     "PathwayClosed": lambda e: f"Parcours clos : {OUTCOME_FR.get(e.get('outcome'), e.get('outcome'))}",
     # detention
     "ReleaseDateSet": lambda e: f"Date de libération fixée au {_d(e.get('release_date') or e.get('new_date'))}",
-    "TreatmentHandedOver": lambda e: f"Traitement transmis à {e.get('to_agency')}",
+    "TreatmentHandedOver": lambda e: f"Traitement transmis à {_n(e.get('to_agency'))}",
     "Released": lambda e: f"Libération le {_d(e.get('released_on'))}",
     # maternity
     "DischargeDateSet": lambda e: f"Sortie de maternité prévue le {_d(e.get('discharge_date'))}",
     "NewbornRegistered": lambda e: f"Naissance le {_d(e.get('born_on'))}",
-    "PmiLinked": lambda e: f"Lien avec la PMI {e.get('pmi_agency')}",
+    "PmiLinked": lambda e: f"Lien fait avec {_n(e.get('pmi_agency'))}",
     "Discharged": lambda e: f"Sortie de maternité le {_d(e.get('discharged_on'))}",
     # sas
     "AdministrativeSituationAssessed": lambda e: (

@@ -308,8 +308,9 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     # One connection per reading thread, kept (WAL: readers never block the projections' writer).
     readmodels = sqlite_readmodels(str(read_models))
 
+    agencies = load_registry(settings.agencies_file)
     return EmbeddedRuntime(
-        settings=settings, agencies=load_registry(settings.agencies_file), pathways=pathways,
+        settings=settings, agencies=agencies, pathways=pathways,
         audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
         webhooks=webhooks, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
@@ -318,7 +319,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
                                 webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
-        risk=build_embedded_risk(settings, bus, pathways) if risk else None,
+        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
     )
 
 
@@ -335,7 +336,8 @@ def build_embedded_projections(settings: Settings, bus: InProcessBus | None = No
 
 
 def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: PathwaysHandler, *,
-                        clock: Clock | None = None, interval: float = 5.0) -> EmbeddedRisk:
+                        clock: Clock | None = None, interval: float = 5.0,
+                        agencies: AgencyRegistry | None = None) -> EmbeddedRisk:
     """The engine on the in-process bus, its SQLite index `state_dir/risk_deadlines.sqlite3`
     and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
     from services.risk import SQLiteDeadlineIndex
@@ -344,17 +346,26 @@ def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: Pathway
     state_dir = Path(settings.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
-    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock), bus, interval=interval)
+    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies), bus,
+                        interval=interval)
 
 
 def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: DeadlineIndex, *,
-                      clock: Clock | None = None, territories=None) -> RiskEngine:  # noqa: ANN001 - Mapping
+                      clock: Clock | None = None, territories=None,  # noqa: ANN001 - Mapping
+                      agencies: AgencyRegistry | None = None) -> RiskEngine:
     """The rupture-risk engine on `pathways` with its deadline index. `clock` defaults to the
-    system clock; `territories` maps a territory to its TerritorySettings (defaults otherwise)."""
+    system clock; `territories` maps a territory to its TerritorySettings (defaults otherwise);
+    `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`)."""
     from services.clock import SystemClock
     from services.risk import RiskEngine
 
-    return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories)
+    if agencies is None:
+        from infra.agencies import load_registry
+
+        agencies = load_registry(settings.agencies_file)
+    # The rules' sentences and the resolution reasons name agencies by the registry's names.
+    return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories,
+                      agency_names=agencies.display_names())
 
 
 # --- the distributed runtime ------------------------------------------------------------------
@@ -437,7 +448,7 @@ class DistributedRuntime:
 
         return build_risk_engine(self.settings, self.event_store(),
                                  PostgresDeadlineIndex(self.pool, self.settings.database_schema),
-                                 clock=clock, territories=territories)
+                                 clock=clock, territories=territories, agencies=self.agencies)
 
     def risk_runner(self, engine: RiskEngine | None = None) -> ConsumerRunner:
         """The risk consumer over `<prefix>.pathway-events` (group `<prefix>-risk`): each

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime, time
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -338,6 +339,13 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pathway_count(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= 100_000:
+        raise argparse.ArgumentTypeError("entre 1 et 100000 parcours")
+    return count
+
+
 def _territory(args: argparse.Namespace) -> int:
     from services.bootstrap import build_pathways_application
     from services.pathways import PathwaysHandler
@@ -347,7 +355,12 @@ def _territory(args: argparse.Namespace) -> int:
     settings = Settings()
     pathways = PathwaysHandler(build_pathways_application(settings))  # the event store alone
     try:
-        sent = load(pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory)
+        now = None
+        if args.today is not None:
+            from services.territory.synthetic import PARIS
+
+            now = datetime.combine(args.today, time(23, 0), PARIS)
+        sent = load(pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory, now=now)
     except Refused as refused:
         print(f"relais territory : ERREUR : {refused}", file=sys.stderr)
         return 1
@@ -374,13 +387,22 @@ def _add_tool_parsers(sub) -> None:  # noqa: ANN001 - argparse's private subpars
     territory = sub.add_parser(
         "territory",
         help="load a synthetic territory (fictitious people) into the configured event store",
-        description="Send the commands of N synthetic pathways of the four kinds (fictitious, "
-        "pseudonymous people) through the pathways service, with progress on stderr. Loading the "
-        "same seed twice adds nothing (the command ids repeat).",
+        description="Send the commands of N synthetic pathways (fictitious, pseudonymous people) of "
+        "Seine-Maritime's agencies (infra/agencies.toml) through the pathways service, one batch per "
+        "pathway, with progress (pathways, commands, pathways/s) on stderr. The four kinds follow the "
+        "seeds: releases from prison (USMP, SPIP, CSAPA), maternity discharges (two maternities, "
+        "PMI), a regional SAS of 50 places (stays of 3 weeks at most), PASS-to-GP handoffs (48 "
+        "orientations -> 27 reached -> 17 went); with missed appointments, changed phone numbers, "
+        "late entries, care refusals, case conferences, DAC-coordinated pathways and closures. "
+        "Facts happen in office hours before TODAY; exits are spread around it. Same seed and "
+        "same day: same commands, so loading twice adds nothing.",
     )
-    territory.add_argument("--pathways", type=int, default=200, metavar="N", help="how many pathways (default 200)")
+    territory.add_argument("--pathways", type=_pathway_count, default=200, metavar="N",
+                           help="how many pathways, up to 100000 (a credible territory: 100 and more; default 200)")
     territory.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     territory.add_argument("--territory", default=None, help="territory code (default RELAIS_TERRITORY)")
+    territory.add_argument("--today", type=date.fromisoformat, default=None, metavar="AAAA-MM-JJ",
+                           help="the day the territory is seen from (default today): same day, same commands")
     territory.set_defaults(func=_territory)
 
 

@@ -59,7 +59,7 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
             subject=f"consent:{agency}",
             owner_agency=pathway.lead_agency,
             suggested_action=(
-                f"Recueillir l'accord de la personne pour partager les informations utiles avec {agency}, "
+                f"Recueillir l'accord de la personne pour partager les informations utiles avec {settings.agency_name(agency)}, "
                 "ou retirer cette structure du parcours."
             ),
             severity=AlertSeverity.MEDIUM,

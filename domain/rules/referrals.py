@@ -60,7 +60,7 @@ def _unverified_candidates(pathway: Any, settings: TerritorySettings) -> list[Ca
             subject=f"referral:{referral.referral_id}",
             owner_agency=_owner(pathway, referral, UNVERIFIED_RULE),
             suggested_action=(
-                f"Vérifier auprès de la personne et de {referral.to_agency} si l'orientation du "
+                f"Vérifier auprès de la personne et de {settings.agency_name(referral.to_agency)} si l'orientation du "
                 f"{fmt_day(local_date(referral.made_at, settings))} ({referral.service}) a abouti, et enregistrer l'issue."
             ),
             severity=AlertSeverity.MEDIUM,
@@ -111,7 +111,7 @@ def _declined_candidates(pathway: Any, settings: TerritorySettings) -> list[Cand
             subject=f"referral:{referral.referral_id}",
             owner_agency=_owner(pathway, referral, DECLINED_RULE),
             suggested_action=(
-                f"Nouvelle orientation nécessaire : {referral.to_agency} n'a pas pris la personne en charge "
+                f"Nouvelle orientation nécessaire : {settings.agency_name(referral.to_agency)} n'a pas pris la personne en charge "
                 f"({referral.service}){because}."
             ),
             severity=AlertSeverity.HIGH,

@@ -5,7 +5,7 @@ An alert is resolved "by a fact that removes the risk": when the rules no longer
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -49,15 +49,17 @@ def new_findings(open_alerts: Iterable[Any], findings: Iterable[RiskFinding]) ->
 
 
 def resolved_findings(
-    open_alerts: Iterable[Any], findings: Iterable[RiskFinding], pathway: Any | None = None
+    open_alerts: Iterable[Any], findings: Iterable[RiskFinding], pathway: Any | None = None,
+    agency_names: Mapping[str, str] | None = None,
 ) -> list[Resolution]:
-    """Open alerts whose risk is no longer found, with the reason (the fact, if `pathway` shows it)."""
+    """Open alerts whose risk is no longer found, with the reason (the fact, if `pathway` shows
+    it; agencies named by `agency_names`, the registry's display names, when given)."""
     found = {f.key for f in findings}
     out = []
     for alert in open_alerts:
         if _key(alert) in found:
             continue
-        reason = explain(pathway, alert.rule_id, alert.subject) if pathway is not None else GENERIC
+        reason = explain(pathway, alert.rule_id, alert.subject, agency_names) if pathway is not None else GENERIC
         out.append(Resolution(alert_id=getattr(alert, "alert_id", None), rule_id=alert.rule_id,
                               subject=alert.subject, reason=reason))
     return out
@@ -70,7 +72,9 @@ def _id(subject: str) -> UUID | None:
         return None
 
 
-def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - one branch per rule
+def explain(pathway: Any, rule_id: str, subject: str,  # noqa: C901 - one branch per rule
+            agency_names: Mapping[str, str] | None = None) -> str:
+    names = agency_names or {}
     if getattr(pathway, "is_closed", False):
         outcome = getattr(pathway, "closure_outcome", None)
         return f"Parcours clos ({value_label(CLOSURE_OUTCOME_LABELS, outcome)})." if outcome is not None else "Parcours clos."
@@ -86,7 +90,7 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
             followed = rule_label("newborn-without-follow-up")
             return f"Nouveau-né enregistré : le risque est suivi par l'alerte « {followed} »."
     if subject == "newborn:pmi" and getattr(pathway, "pmi_linked", False):
-        return f"Lien PMI fait ({pathway.pmi_agency})."
+        return f"Lien PMI fait ({names.get(pathway.pmi_agency, pathway.pmi_agency)})."
     if rule_id == "rights-not-open":
         if subject == "coverage" and coverage_open(pathway):
             opened = [f"{s.value.upper()} ouverte le {fmt_day(r.opened_on)}" if r.opened_on else s.value.upper()
@@ -103,7 +107,7 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
     if subject.startswith("appointment:") and ident in pathway.appointments:
         appointment = pathway.appointments[ident]
         if rule_id == "interpreter-missing" and appointment.interpreter_booked:
-            return f"Interprète réservé ({appointment.interpreter_provider})."
+            return f"Interprète réservé ({names.get(appointment.interpreter_provider, appointment.interpreter_provider)})."
         if rule_id == "missed-appointment-unfollowed":
             return "Personne recontactée ou nouveau rendez-vous pris."
         if appointment.status in _APPOINTMENT_STATUS:
@@ -141,13 +145,13 @@ def explain(pathway: Any, rule_id: str, subject: str) -> str:  # noqa: C901 - on
     if rule_id == "consent-missing":
         agency = subject.split(":", 1)[1]
         if pathway.consents.get(agency):
-            return f"Consentement recueilli pour {agency}."
+            return f"Consentement recueilli pour {names.get(agency, agency)}."
         # Needed as a participant, or for a referral, a housing request or a treatment handed
         # over (consent.needed_agencies): say which ended, never "no longer involved" for an
         # agency that never joined.
         if any(r.to_agency == agency for r in pathway.referrals.values()):
-            return f"Orientation vers {agency} terminée : son accord n'est plus nécessaire."
-        return f"Plus aucune démarche en cours avec {agency} : son accord n'est plus nécessaire."
+            return f"Orientation vers {names.get(agency, agency)} terminée : son accord n'est plus nécessaire."
+        return f"Plus aucune démarche en cours avec {names.get(agency, agency)} : son accord n'est plus nécessaire."
     if rule_id == "care-refused":
         if pathway.case_conferences:
             return "Synthèse tenue."

@@ -69,6 +69,13 @@ class TerritorySettings(BaseModel):
         "PASS", "CLAT", "CeGIDD", "PMI", "CSAPA", "CAARUD", "EMPP", "EMSP", "CASO", "USMP", "SMPR", "CMP",
     )
 
+    #: Agency code -> display name (the registry's): what a suggested action names an agency by.
+    agency_names: Mapping[str, str] = Field(default_factory=dict)
+
+    def agency_name(self, code: str) -> str:
+        """The display name of an agency in a French sentence (the code if the registry lacks it)."""
+        return self.agency_names.get(code, code)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -177,11 +177,15 @@ class RiskEngine:
         escalation: EscalationPolicy | None = None,
         sweep_batch: int = 200,
         retry_after: timedelta = timedelta(minutes=5),
+        agency_names: Mapping[str, str] | None = None,
     ) -> None:
         self.pathways = pathways
         self.clock = clock
         self.deadlines = deadlines
         self.territories = dict(territories or {})
+        #: The registry's display names, given to the rules' settings (their sentences use them).
+        self.agency_names = dict(agency_names or {})
+        self._named: dict[str, TerritorySettings] = {}
         self.escalation = escalation or EscalationPolicy()
         self.sweep_batch = sweep_batch
         self.retry_after = retry_after
@@ -193,7 +197,12 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ entry points
     def settings_for(self, territory: str) -> TerritorySettings:
-        return _settings_for(territory, self.territories)
+        settings = _settings_for(territory, self.territories)
+        if not self.agency_names or settings.agency_names:
+            return settings
+        if territory not in self._named:
+            self._named[territory] = settings.model_copy(update={"agency_names": self.agency_names})
+        return self._named[territory]
 
     def on_event(self, conn: Any, pathway_id: UUID, *, event_name: str | None = None,
                  actor_agency: str | None = None) -> Outcome:
@@ -396,7 +405,7 @@ class RiskEngine:
 
     def _resolve(self, pathway: Any, findings: list[RiskFinding], now: datetime, outcome: Outcome) -> None:
         managed = [a for a in pathway.open_alerts if a.rule_id in RULES]
-        for resolution in resolved_findings(managed, findings, pathway):
+        for resolution in resolved_findings(managed, findings, pathway, self.agency_names):
             alert_id = resolution.alert_id
             assert alert_id is not None
             command = ResolveAlert(

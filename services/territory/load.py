@@ -8,17 +8,20 @@ from typing import TextIO
 
 from infra.progress import Progress
 from services.pathways import PathwaysHandler
+from services.pathways.handler import CommandRejected, parse_command
 from services.territory.synthetic import generate
 
 
 class Refused(RuntimeError):
-    """A synthetic command was refused: the generator and the domain disagree (a bug)."""
+    """A synthetic command was refused: the generator and the domain disagree (a bug), or the
+    store already holds this seed's territory generated on another day (other dates, same ids)."""
 
 
 def load(handler: PathwaysHandler, count: int, *, seed: int = 1, territory: str = "76",
          now: datetime | None = None, progress: TextIO | None | bool = True) -> int:
     """Send every command of `count` synthetic pathways; return how many were accepted.
-    Safe to run twice with the same seed: the command ids repeat, so nothing doubles.
+    Each pathway's commands go in one batch (one write, `PathwaysHandler.handle_batch`).
+    Safe to run twice with the same seed and day: the command ids repeat, so nothing doubles.
     `progress`: a stream, True for the current stderr, None/False for silence."""
     if progress is True:
         progress = sys.stderr
@@ -28,8 +31,11 @@ def load(handler: PathwaysHandler, count: int, *, seed: int = 1, territory: str 
     bar.start(count)
     sent = 0
     for done, story in enumerate(generate(count, seed=seed, territory=territory, now=now), start=1):
-        for name, payload in story.commands:
-            result = handler.handle_payload(name, payload)
+        try:
+            commands = [parse_command(name, payload) for name, payload in story.commands]
+        except CommandRejected as rejected:
+            raise Refused(f"{story.kind} {story.pathway_id}: commande invalide : {rejected}") from None
+        for (name, _payload), result in zip(story.commands, handler.handle_batch(commands), strict=True):
             if not result.accepted:
                 raise Refused(f"{story.kind} {story.pathway_id}: {name} refusé : {result.rejection}")
             sent += 1

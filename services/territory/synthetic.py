@@ -1,11 +1,24 @@
-"""A synthetic territory: plausible pathways of fictitious people, as command payloads.
+"""A synthetic territory of Seine-Maritime (76): plausible pathways of fictitious people, as
+command payloads.
 
 Nobody here is real: people are pseudonymous references (`P-3f9a12`), professionals are
-role codes (`siao-coord-2`), places are invented. The mix follows the seeds: releases from
-prison with substitution treatment, maternity discharges with a newborn, SAS arrivals (some
-from high-TB-endemicity countries), PASS-to-GP handoffs whose orientation is honoured or not
-for the reasons the Médecins du Monde Rouen report gives. Some pathways are on track, some
-are heading for a rupture, so the alerts and the review screen have something true to show.
+role codes (`siao-coord-2`), agencies are the fictitious ones of the registry
+(infra/agencies.toml), whose display names every French sentence below uses. The mix follows
+the seeds:
+
+- releases from prison with substitution treatment (USMP, SPIP, SIAO, CSAPA);
+- maternity discharges with a newborn (two maternities, the PMI);
+- arrivals in a regional SAS of 50 places, stays of three weeks at most, an administrative
+  assessment at arrival and a rapid orientation (CADA, HUDA...), TB screening by the CLAT for
+  people from high-endemicity countries (DGS, ARS Pays de la Loire);
+- PASS-to-GP handoffs: of 48 orientations, 27 follow-up calls reached the person and 17 went
+  (Médecins du Monde, CASO de Rouen, 2022), with the reasons the others did not go.
+
+Around them: missed appointments, changed phone numbers, late entries (a fact recorded after
+later ones), care refusals, case conferences with actions, DAC-coordinated complex pathways,
+closures with outcomes. Every fact happens in office hours (Mon–Fri 8:30–18:00 Europe/Paris) on
+a working day before `now`; exit dates are spread around today, and an exit already past is
+recorded as such (and most of those pathways are closed).
 
 `generate(count, seed, now)` is pure: same arguments, same commands.
 """
@@ -13,30 +26,105 @@ are heading for a rupture, so the alerts and the review screen have something tr
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-PROFESSIONALS = {
-    "pass": ("pass-as-1", "assistante_sociale"), "siao": ("siao-coord-2", "coordinateur"),
-    "dac": ("dac-coord-1", "coordinatrice"), "cpam": ("cpam-agent-3", "conseiller"),
-    "association": ("caso-benevole-4", "benevole"), "spip": ("spip-cpip-1", "conseiller_penitentiaire"),
-    "usmp": ("usmp-ide-2", "infirmier"), "maternite": ("mat-as-1", "assistante_sociale"),
-    "pmi": ("pmi-pdp-1", "puericultrice"), "sas": ("sas-ts-1", "travailleur_social"),
-    "mg": ("mg-12", "medecin"), "clat": ("clat-ide-1", "infirmier"),
+from infra.agencies import agency_names
+
+PARIS = ZoneInfo("Europe/Paris")
+OPENS, CLOSES = time(8, 30), time(18, 0)
+#: The last moment of a working day a generated fact may take (room for the next few).
+LATEST = time(17, 40)
+
+# The agencies of the territory (codes of infra/agencies.toml).
+PASS, SIAO, DAC, CPAM, SPIP, USMP = "pass-chu-rouen", "siao-76", "dac-rouen", "cpam-76", "spip-76", "usmp-rouen"
+MATERNITIES = ("maternite-chu-rouen", "maternite-elbeuf")
+PMI, SAS, CASO, CADA, HUDA = "pmi-76", "adoma-sas-rouen", "mdm-caso-rouen", "cada-rouen", "huda-elbeuf"
+CSAPA, CMP, CLAT, EMPP, EMSP, ISM, MG = (
+    "csapa-rouen", "cmp", "clat-76", "empp-rouen", "emsp-rouen", "ism-interpretariat", "mg")
+AGENCIES = (PASS, SIAO, DAC, CPAM, SPIP, USMP, *MATERNITIES, PMI, SAS, CASO, CADA, HUDA, CSAPA, CMP, CLAT,
+            EMPP, EMSP, ISM, MG)
+#: Places in the agencies' own names ("CADA Les Peupliers (Rouen)"), as the SIAO offers them.
+PLACE_AGENCIES = (CADA, HUDA)
+OTHER_PLACES = ("CHRS Les Tilleuls (Sotteville-lès-Rouen)", "Résidence sociale du Mail (Rouen)",
+                "LHSS Saint-Sever (Rouen)", "Pension de famille Le Clos (Canteleu)")
+
+#: agency -> (social worker or coordinator, role), (carer, role): who sends what.
+PROFESSIONALS: Mapping[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    PASS: (("pass-as-1", "assistante_sociale"), ("pass-ide-2", "infirmier")),
+    SIAO: (("siao-coord-2", "coordinateur"), ("siao-coord-2", "coordinateur")),
+    DAC: (("dac-coord-1", "coordinateur"), ("dac-ide-1", "infirmier")),
+    CPAM: (("cpam-agent-3", "conseiller"), ("cpam-agent-3", "conseiller")),
+    SPIP: (("spip-cpip-1", "conseiller_penitentiaire"), ("spip-cpip-1", "conseiller_penitentiaire")),
+    USMP: (("usmp-as-1", "assistante_sociale"), ("usmp-ide-2", "infirmier")),
+    MATERNITIES[0]: (("mat-as-1", "assistante_sociale"), ("mat-sf-2", "sage_femme")),
+    MATERNITIES[1]: (("mat3r-as-1", "assistante_sociale"), ("mat3r-sf-1", "sage_femme")),
+    PMI: (("pmi-pdp-1", "puericultrice"), ("pmi-pdp-1", "puericultrice")),
+    SAS: (("sas-ts-1", "travailleur_social"), ("sas-ts-1", "travailleur_social")),
+    CASO: (("caso-benevole-4", "benevole"), ("caso-med-1", "medecin")),
+    CSAPA: (("csapa-as-1", "assistante_sociale"), ("csapa-med-1", "medecin")),
+    CMP: (("cmp-as-1", "assistante_sociale"), ("cmp-ide-1", "infirmier")),
+    CLAT: (("clat-ide-1", "infirmier"), ("clat-ide-1", "infirmier")),
+    EMPP: (("empp-ide-1", "infirmier"), ("empp-psy-1", "medecin")),
+    EMSP: (("emsp-ide-1", "infirmier"), ("emsp-med-1", "medecin")),
+    MG: (("mg-12", "medecin"), ("mg-12", "medecin")),
 }
-LANGUAGES = ["dari", "pachto", "arabe", "tigrinya", "anglais", "russe", "géorgien", "peul"]
-COMMUNES = ["Rouen", "Sotteville-lès-Rouen", "Le Petit-Quevilly", "Elbeuf", "Canteleu"]
-PLACES = ["CHRS Les Tilleuls", "HUDA Les Quais", "LHSS Saint-Sever", "Résidence sociale du Mail"]
+#: Participant role -> what the person agrees to share with an agency of that role (need to
+#: know: the rights office does not learn the diagnosis, the care team shares the medical file).
+CONSENTED = {
+    "housing": ["identity", "social"], "rights": ["identity", "administrative"],
+    "justice": ["identity", "social", "administrative"], "social_support": ["identity", "social"],
+    "coordination": ["identity", "social", "administrative", "medical"],
+    "health_care": ["identity", "social", "administrative", "medical"],
+    "addiction_care": ["identity", "social", "medical"], "mental_health": ["identity", "social", "medical"],
+    "screening": ["identity", "medical"], "maternal_child": ["identity", "social", "medical"],
+}
+LANGUAGES = ["dari", "pachto", "arabe", "tigrinya", "anglais", "russe", "géorgien", "peul", "albanais", "soninké"]
+COMMUNES = ["Rouen", "Sotteville-lès-Rouen", "Le Petit-Quevilly", "Le Grand-Quevilly", "Elbeuf", "Canteleu",
+            "Saint-Étienne-du-Rouvray", "Mont-Saint-Aignan", "Déville-lès-Rouen", "Darnétal"]
 NOT_WENT = ["phone_changed", "address_not_found", "gp_not_taking_patients", "no_interpreter",
-            "schedule_unsuitable", "found_closer_gp", "afraid_paper_certificate"]
+            "schedule_unsuitable", "found_closer_gp", "afraid_paper_certificate", "changed_mind"]
+REFUSALS = [  # (care, proposed by, the person's reason)
+    ("Hospitalisation en psychiatrie", EMPP, "Ne veut pas être hospitalisé, craint de perdre sa place d'hébergement."),
+    ("Suivi au centre médico-psychologique", CMP, "Dit ne pas en avoir besoin pour le moment."),
+    ("Bilan cardiologique à l'hôpital", PASS, "Travaille en journée, ne peut pas s'absenter."),
+    ("Entrée en soins résidentiels (cure)", CSAPA, "Refuse de quitter Rouen et son entourage."),
+    ("Radiographie pulmonaire", CLAT, "Peur des démarches à l'hôpital sans titre de séjour."),
+]
+#: The 2022 funnel of the CASO de Rouen: 48 orientations, 27 calls reached, 17 went.
+REACHED, WENT_IF_REACHED = 27 / 48, 17 / 27
+SAS_PLACES, SAS_MAX_STAY = 50, 21
+#: How many days back the territory's history goes (the oldest pathways are long closed).
+HISTORY_DAYS = 180
+#: Mix of the four kinds (share of pathways).
+KIND_WEIGHTS = {"pass_gp": 0.35, "detention": 0.25, "maternity": 0.2, "sas": 0.2}
+
+
+def name(code: str) -> str:
+    """The agency's display name in the registry (a KeyError if the territory used an unknown one)."""
+    return agency_names()[code]
+
+
+def working_day_on_or_before(day: date) -> date:
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def next_working_day(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 @dataclass
 class Story:
-    """The commands of one pathway, in the order a field team would send them."""
+    """The commands of one pathway, in the order a field team would send (and record) them."""
 
     pathway_id: UUID
     kind: str
@@ -45,163 +133,370 @@ class Story:
     now: datetime
     commands: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     clock: datetime | None = None
+    opened: datetime | None = None
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(PARIS).date()
+
+    @property
+    def cap(self) -> datetime:
+        """The latest moment a fact may take: the last working day before today, late afternoon."""
+        return datetime.combine(working_day_on_or_before(self.today - timedelta(days=1)), LATEST, PARIS)
 
     def uuid(self) -> str:
         return str(UUID(int=self.rng.getrandbits(128), version=4))
 
-    def at(self, days_ago: float) -> datetime:
-        """A moment `days_ago` before now, never before the previous command."""
-        moment = self.now - timedelta(days=days_ago, minutes=self.rng.randint(0, 600))
-        if self.clock is not None and moment <= self.clock:
-            moment = self.clock + timedelta(minutes=self.rng.randint(5, 90))
-        self.clock = min(moment, self.now)
-        return self.clock
+    def office_moment(self, day: date) -> datetime:
+        minutes = self.rng.randint(0, (LATEST.hour * 60 + LATEST.minute) - (OPENS.hour * 60 + OPENS.minute))
+        return datetime.combine(working_day_on_or_before(day), OPENS, PARIS) + timedelta(minutes=minutes)
 
-    def send(self, command: str, by: str, days_ago: float, /, **fields: Any) -> None:
-        """`by` is the agency sending `command`, `days_ago` when the fact happened."""
-        professional, role = PROFESSIONALS[by]
+    def at(self, days_ago: float) -> datetime:
+        """A moment in office hours `days_ago` days before today, never before the previous fact."""
+        moment = self.office_moment(self.today - timedelta(days=max(1, round(days_ago))))
+        if self.clock is not None and moment <= self.clock:
+            moment = self.clock + timedelta(minutes=self.rng.randint(5, 60))
+            if moment.timetz().replace(tzinfo=None) > LATEST:
+                moment = self.office_moment(next_working_day(self.clock.date()))
+                moment = min(moment, datetime.combine(moment.date(), time(10, 0), PARIS))
+        if moment > self.cap:
+            # Squeezed against yesterday evening: seconds apart, still in office hours.
+            moment = max(self.cap, (self.clock or self.cap) + timedelta(seconds=20))
+        self.clock = moment
+        return moment
+
+    def late(self, moment: datetime) -> datetime:
+        """A fact that happened at `moment` but is recorded now, after later ones (a late entry):
+        it does not move the story's clock."""
+        return max(moment, self.opened or moment)
+
+    def send(self, command: str, by: str, days_ago: float | datetime, /, *, carer: bool = False,
+             **fields: Any) -> None:
+        """`by` is the agency sending `command`, `days_ago` when the fact happened (or the exact
+        moment of a late entry); `carer`: sent by its carer rather than its social worker."""
+        professional, role = PROFESSIONALS[by][1 if carer else 0]
+        occurred = self.late(days_ago) if isinstance(days_ago, datetime) else self.at(days_ago)
+        if self.opened is None:
+            self.opened = occurred
         self.commands.append((command, {
             "command_id": self.uuid(), "pathway_id": str(self.pathway_id),
             "actor": {"agency": by, "professional": professional, "role": role},
-            "occurred_at": self.at(days_ago).isoformat(), **fields,
+            "occurred_at": occurred.isoformat(), **fields,
         }))
 
     def day(self, offset_days: int) -> str:
-        return (self.now.date() + timedelta(days=offset_days)).isoformat()
+        return (self.today + timedelta(days=offset_days)).isoformat()
+
+    def slot(self, offset_days: int, hour: int | None = None) -> str:
+        """An appointment in opening hours, `offset_days` from today (a working day)."""
+        day = self.today + timedelta(days=offset_days)
+        day = working_day_on_or_before(day) if offset_days < 0 else (
+            day if day.weekday() < 5 else next_working_day(day))
+        at = time(hour if hour is not None else self.rng.choice([9, 10, 11, 14, 15, 16]), self.rng.choice([0, 30]))
+        return datetime.combine(day, at, PARIS).isoformat()
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
+
+    def participants(self) -> list[str]:
+        return [p["agency"] for n, p in self.commands if n == "AddAgency"]
 
 
 def _person(rng: random.Random) -> str:
     return f"P-{rng.getrandbits(24):06x}"
 
 
-def _consent(s: Story, lead: str, agencies: list[str], days_ago: float) -> None:
-    """Consent is collected at the start, agency by agency; now and then one is still missing."""
-    for agency in agencies:
-        if s.chance(0.03):
-            continue
-        categories = ["identity", "social", "administrative"] + (["medical"] if s.chance(0.7) else [])
-        s.send("GrantConsent", lead, days_ago, agency=agency, categories=categories)
+def _join(s: Story, lead: str, partners: list[tuple[str, str]], days_ago: float) -> None:
+    """The lead collects the person's consent for each partner (what its role needs to know),
+    then the partner joins; now and then the consent is not collected yet (the rule sees it)."""
+    for agency, role in partners:
+        if not s.chance(0.04):
+            s.send("GrantConsent", lead, days_ago, agency=agency, categories=CONSENTED[role])
+        s.send("AddAgency", lead, days_ago, agency=agency, role=role)
 
 
-def _housing(s: Story, lead: str, days_ago: float, confirm: bool) -> None:
+def _housing(s: Story, by: str, days_ago: float, confirm: bool, place: str | None = None) -> bool:
     request = s.uuid()
-    s.send("RequestHousing", lead, days_ago, request_id=request, via_agency="siao")
-    if confirm:
-        s.send("OfferHousing", "siao", days_ago - 1, request_id=request, place=s.rng.choice(PLACES),
+    s.send("RequestHousing", by, days_ago, request_id=request, via_agency=SIAO)
+    if confirm and days_ago > 3:
+        place = place or (name(s.rng.choice(PLACE_AGENCIES)) if s.chance(0.5) else s.rng.choice(OTHER_PLACES))
+        s.send("OfferHousing", SIAO, days_ago - 2, request_id=request, place=place,
                available_on=s.day(-int(days_ago) + 3))
-        s.send("ConfirmHousing", "siao", days_ago - 2, request_id=request)
+        s.send("ConfirmHousing", SIAO, days_ago - 3, request_id=request)
+        return True
+    return False
 
 
-def _rights(s: Story, lead: str, scheme: str, days_ago: float, opened: bool) -> None:
-    s.send("ApplyForCoverage", lead, days_ago, scheme=scheme, applied_on=s.day(-int(days_ago)))
-    if opened:
-        s.send("OpenCoverage", "cpam", days_ago - 3, scheme=scheme, opened_on=s.day(-int(days_ago) + 3),
+def _rights(s: Story, by: str, scheme: str, days_ago: float, opened: bool) -> None:
+    s.send("ApplyForCoverage", by, days_ago, scheme=scheme, applied_on=s.day(-int(max(1, round(days_ago)))))
+    if opened and days_ago > 4:
+        s.send("OpenCoverage", CPAM, days_ago - 4, scheme=scheme, opened_on=s.day(-int(days_ago) + 4),
                expires_on=s.day(s.rng.randint(20, 330)))
 
 
+def _case_conference(s: Story, convener: str, days_ago: float) -> None:
+    """A case conference (synthèse) of the agencies taking part, its decisions as actions with an
+    owner and a due date; those already due are done, or not (the rule watches them)."""
+    present = [convener] + [a for a in s.participants() if a != convener and s.chance(0.8)]
+    owners = [a for a in s.participants() if a in PROFESSIONALS] or [convener]
+    decisions = []
+    for owner in s.rng.sample(owners, k=min(len(owners), s.rng.randint(1, 3))):
+        decisions.append((owner, s.rng.choice(_DECISIONS[owner] if owner in _DECISIONS else _DECISIONS[None])
+                          .format(who=name(owner))))
+    conference = s.uuid()
+    s.send("HoldCaseConference", convener, days_ago, conference_id=conference, agencies=present,
+           decisions=[text for _owner, text in decisions])
+    actions = []
+    for owner, text in decisions:
+        action, due = s.uuid(), s.rng.randint(-int(days_ago) + 5, -int(days_ago) + 21)
+        s.send("AssignAction", convener, days_ago, conference_id=conference, action_id=action, owner_agency=owner,
+               description=text, due_on=s.day(due))
+        actions.append((action, owner, due))
+    for action, owner, due in actions:
+        if due < 0 and s.chance(0.7):
+            s.send("CompleteAction", owner, -due, action_id=action)
+
+
+_DECISIONS: dict[str | None, list[str]] = {
+    SIAO: ["Présenter la situation en commission d'orientation du {who}.",
+           "Rechercher une place adaptée (femme seule avec enfant) auprès du {who}."],
+    CPAM: ["Vérifier l'ouverture des droits et la complémentaire auprès de la {who}."],
+    SPIP: ["Organiser un entretien de sortie avec le {who}."],
+    CSAPA: ["Fixer le premier rendez-vous au {who} dans la semaine qui suit la sortie."],
+    PMI: ["Programmer la première visite à domicile de la {who}."],
+    PASS: ["Reprendre contact avec la personne et proposer une consultation à la {who}."],
+    DAC: ["Le {who} coordonne le suivi et fait le point dans un mois."],
+    None: ["Faire le point avec la personne et rendre compte à la prochaine synthèse ({who})."],
+}
+
+
+def _dac(s: Story, lead: str, days_ago: float) -> None:
+    """A complex situation: the DAC is asked to coordinate, and convenes a case conference."""
+    _join(s, lead, [(DAC, "coordination")], days_ago)
+    if days_ago > 3:
+        _case_conference(s, DAC, days_ago - 2)
+
+
+def _refusal(s: Story, lead: str, days_ago: float) -> None:
+    care, proposer, reason = s.rng.choice(REFUSALS)
+    if proposer not in s.participants():
+        _join(s, lead, [(proposer, "mental_health" if proposer in (EMPP, CMP) else
+                         "addiction_care" if proposer == CSAPA else "health_care")], days_ago)
+    s.send("RecordCareRefusal", proposer, days_ago, carer=True, refusal_id=s.uuid(), care=care,
+           proposed_by=proposer, reason=reason)
+
+
+def _close(s: Story, by: str, days_ago: float, outcome: str, reason: str) -> None:
+    s.send("ClosePathway", by, days_ago, outcome=outcome, reason=reason)
+
+
 def _detention(s: Story) -> None:
-    release_in = s.rng.randint(2, 40)
-    s.send("OpenDetentionPathway", "usmp", 30, person_ref=_person(s.rng), territory=s.territory,
-           lead_agency="usmp", prison="Centre pénitentiaire (synthétique)", release_date=s.day(release_in))
-    for agency, role in (("spip", "justice"), ("siao", "housing"), ("cpam", "rights"), ("association", "addiction_care")):
-        s.send("AddAgency", "usmp", 29, agency=agency, role=role)
-    _consent(s, "usmp", ["spip", "siao", "cpam", "association"], 28)
+    release_in = s.rng.randint(-HISTORY_DAYS + 45, 40)  # days from today: most releases are past
+    opened_ago = max(2, 45 - release_in if release_in < 0 else s.rng.randint(10, 40))
+    s.send("OpenDetentionPathway", USMP, opened_ago, person_ref=_person(s.rng), territory=s.territory,
+           lead_agency=USMP, prison="Maison d'arrêt de Rouen", release_date=s.day(release_in))
+    _join(s, USMP, [(SPIP, "justice"), (SIAO, "housing"), (CPAM, "rights"), (CSAPA, "addiction_care")],
+          opened_ago - 0.5)
     treatment = s.uuid()
-    s.send("RecordTreatmentToContinue", "usmp", 27, treatment_id=treatment, kind="substitution",
-           name="buprénorphine", prescribed_by="usmp")
-    _rights(s, "usmp", "css", 25, opened=s.chance(0.85))
-    _housing(s, "spip", 20, confirm=s.chance(0.8) or release_in > 20)
-    if s.chance(0.85) or release_in > 15:
+    s.send("RecordTreatmentToContinue", USMP, opened_ago - 1, carer=True, treatment_id=treatment, kind="substitution",
+           name=s.rng.choice(["buprénorphine", "méthadone"]), prescribed_by=USMP)
+    # Whoever is already out has the rights open: an alert may not advise to act before a past exit.
+    _rights(s, USMP, "css", opened_ago - 2, opened=s.chance(0.85) or release_in < 0)
+    housed = _housing(s, SPIP, opened_ago - 4, confirm=s.chance(0.75))
+    appointment, scheduled = None, s.slot(release_in + 2)
+    if s.chance(0.85):
         appointment = s.uuid()
-        s.send("BookAppointment", "usmp", 10, appointment_id=appointment, with_agency="association",
-               service="CSAPA — consultation TSO", scheduled_at=f"{s.day(release_in + 2)}T10:00:00+01:00")
-        s.send("PlanTreatmentFollowUp", "usmp", 9, treatment_id=treatment, appointment_id=appointment)
+        s.send("BookAppointment", USMP, opened_ago - 6, appointment_id=appointment, with_agency=CSAPA,
+               service="Consultation de suivi du traitement de substitution", scheduled_at=scheduled)
+        s.send("PlanTreatmentFollowUp", USMP, opened_ago - 6, carer=True, treatment_id=treatment,
+               appointment_id=appointment)
+    if s.chance(0.3) and opened_ago > 10:
+        _case_conference(s, SPIP, opened_ago - 8)  # the pre-release synthesis
+    complex_case = s.chance(0.12)
+    if complex_case:
+        _dac(s, USMP, max(opened_ago - 9, 1))
+    if release_in >= 0:
+        return
+    s.send("RecordRelease", SPIP, -release_in, released_on=s.day(release_in))
+    s.send("HandOverTreatment", USMP, -release_in, carer=True, treatment_id=treatment, to_agency=CSAPA)
+    if appointment is None or release_in > -3:
+        return  # released a few days ago: the next steps are still ahead
+    seen_at = datetime.fromisoformat(scheduled)
+    missed = s.chance(0.2)
+    if missed:
+        s.send("MarkAppointmentMissed", CSAPA, seen_at + timedelta(hours=1), carer=True, appointment_id=appointment)
+        if s.chance(0.5):
+            s.send("RecordPhoneStatus", CSAPA, -release_in - 4, status="changed")
+        s.send("RecordContactAttempt", CSAPA, -release_in - 5, reached=False)
+    else:
+        s.send("MarkAppointmentSeen", CSAPA, seen_at + timedelta(hours=1), carer=True, appointment_id=appointment)
+    if s.chance(0.05) and -release_in > 8:
+        _refusal(s, CSAPA if CSAPA in s.participants() else USMP, -release_in - 6)
+    if -release_in < 20 or s.chance(0.1):
+        return  # still followed
+    if missed:
+        _close(s, SPIP, -release_in - 18, "lost_to_follow_up", "Plus de nouvelles depuis le rendez-vous manqué.")
+    elif housed:
+        _close(s, USMP, -release_in - 15, "housed", "Hébergé et suivi par le CSAPA après la sortie.")
+    else:
+        _close(s, USMP, -release_in - 15, "handed_over", "Traitement repris en ville, relais fait au CSAPA.")
 
 
 def _maternity(s: Story) -> None:
-    discharge_in = s.rng.randint(1, 12)
-    s.send("OpenMaternityPathway", "maternite", 12, person_ref=_person(s.rng), territory=s.territory,
-           lead_agency="maternite", maternity_ward="Maternité (synthétique)", discharge_date=s.day(discharge_in))
-    for agency, role in (("pmi", "maternal_child"), ("siao", "housing"), ("cpam", "rights")):
-        s.send("AddAgency", "maternite", 11, agency=agency, role=role)
-    _consent(s, "maternite", ["pmi", "siao", "cpam"], 11)
-    s.send("RegisterNewborn", "maternite", 6, newborn_ref=f"N-{s.rng.getrandbits(20):05x}", born_on=s.day(-6))
-    if s.chance(0.85):
-        s.send("LinkPmi", "maternite", 5, pmi_agency="pmi", first_visit_on=s.day(discharge_in + 5))
-    _rights(s, "maternite", s.rng.choice(["ame", "css"]), 10, opened=s.chance(0.85))
-    _housing(s, "maternite", 8, confirm=s.chance(0.8))
+    ward = s.rng.choice(MATERNITIES)
+    discharge_in = s.rng.randint(-HISTORY_DAYS + 20, 12)
+    opened_ago = max(2, -discharge_in + s.rng.randint(6, 12)) if discharge_in < 0 else s.rng.randint(2, 10)
+    s.send("OpenMaternityPathway", ward, opened_ago, person_ref=_person(s.rng), territory=s.territory,
+           lead_agency=ward, maternity_ward=name(ward), discharge_date=s.day(discharge_in))
+    _join(s, ward, [(PMI, "maternal_child"), (SIAO, "housing"), (CPAM, "rights")], opened_ago - 0.5)
+    _rights(s, ward, s.rng.choice(["ame", "css"]), opened_ago - 1, opened=s.chance(0.85) or discharge_in < 0)
+    born_ago = -discharge_in + 3
+    born = born_ago >= 1 and born_ago <= opened_ago
+    if born:
+        s.send("RegisterNewborn", ward, born_ago, carer=True, newborn_ref=f"N-{s.rng.getrandbits(20):05x}",
+               born_on=s.day(-born_ago))
+    # A mother and newborn are not discharged to the street: past discharges had a place.
+    housed = _housing(s, ward, max(opened_ago - 2, 1), confirm=s.chance(0.75) or (born and discharge_in < 0))
+    pmi = s.chance(0.85)
+    if pmi:
+        s.send("LinkPmi", ward, max(opened_ago - 3, 1), pmi_agency=PMI, first_visit_on=s.day(discharge_in + 5))
+    if s.chance(0.08):
+        _dac(s, ward, max(opened_ago - 3, 1))
+    if discharge_in >= 0:
+        return
+    s.send("RecordDischarge", ward, -discharge_in, discharged_on=s.day(discharge_in))
+    if -discharge_in < 10 or s.chance(0.1) or not pmi:
+        return
+    if housed:
+        _close(s, ward, -discharge_in - 8, "housed", "Mère et enfant hébergés, suivi par la PMI.")
+    else:
+        _close(s, ward, -discharge_in - 8, "handed_over", "Relais fait à la PMI après la sortie.")
 
 
-def _sas(s: Story) -> None:
-    arrived = s.rng.randint(3, 19)
+def _sas_stay(s: Story, occupancy: list[int]) -> tuple[int, int, bool] | None:
+    """(arrived days ago, stay in days, still there) for a place free all along the stay in the
+    50-place SAS (`occupancy`: people in the SAS by days ago, updated), or None when the SAS
+    is full over the few periods tried (the story is then of another kind)."""
+    for _attempt in range(6):
+        current, stay = s.chance(0.3), s.rng.randint(7, SAS_MAX_STAY)
+        arrived = s.rng.randint(1, SAS_MAX_STAY - 1) if current else s.rng.randint(SAS_MAX_STAY + 2, HISTORY_DAYS)
+        there = range(0 if current else arrived - stay, arrived + 1)
+        if all(occupancy[day] < SAS_PLACES for day in there):
+            for day in there:
+                occupancy[day] += 1
+            return arrived, stay, current
+    return None
+
+
+def _sas(s: Story, arrived: int, stay: int, current: bool) -> None:
     tb = s.chance(0.5)
-    s.send("OpenSasPathway", "sas", arrived, person_ref=_person(s.rng), territory=s.territory, lead_agency="sas",
+    s.send("OpenSasPathway", SAS, arrived, person_ref=_person(s.rng), territory=s.territory, lead_agency=SAS,
            arrived_on=s.day(-arrived), from_high_tb_endemicity=tb)
-    for agency, role in (("siao", "housing"), ("pass", "health_care"), ("clat", "screening"), ("cpam", "rights")):
-        s.send("AddAgency", "sas", arrived - 0.2, agency=agency, role=role)
-    _consent(s, "sas", ["siao", "pass", "clat", "cpam"], arrived - 0.3)
-    status = s.rng.choice(["asylum_seeker", "refugee", "undocumented", "regular"])
-    s.send("AssessAdministrativeSituation", "sas", arrived - 1, status=status, assessed_on=s.day(-arrived + 1))
-    _rights(s, "sas", "ame" if status == "undocumented" else "puma", arrived - 1.5, opened=s.chance(0.85))
-    _housing(s, "sas", arrived - 2, confirm=arrived > 8 and s.chance(0.85))
+    _join(s, SAS, [(SIAO, "housing"), (PASS, "health_care"), (CLAT, "screening"), (CPAM, "rights")], arrived)
+    status = s.rng.choice(["asylum_seeker", "asylum_seeker", "refugee", "undocumented", "regular"])
+    s.send("AssessAdministrativeSituation", SAS, arrived, status=status, assessed_on=s.day(-arrived))
+    _rights(s, SAS, "ame" if status == "undocumented" else "puma", arrived - 1, opened=s.chance(0.85))
+    if s.chance(0.3):
+        s.send("RecordInterpreterNeed", SAS, arrived - 1, language=s.rng.choice(LANGUAGES))
     if tb:
-        s.send("FlagTbScreeningNeed", "sas", arrived - 1)
-        if s.chance(0.85):
-            s.send("RecordClatScreening", "clat", arrived - 4 if arrived > 5 else 0.5, screened_on=s.day(-max(arrived - 4, 0)))
-    if arrived > 12 and s.chance(0.6):
-        s.send("DecideOrientation", "siao", 1, destination=s.rng.choice(PLACES), decided_on=s.day(-1))
+        s.send("FlagTbScreeningNeed", SAS, arrived - 1)
+        if arrived > 5 and s.chance(0.85):
+            s.send("RecordClatScreening", CLAT, arrived - 4, carer=True, screened_on=s.day(-(arrived - 4)))
+    destination = name(CADA) if status == "asylum_seeker" else name(HUDA) if status == "undocumented" \
+        else s.rng.choice(OTHER_PLACES)
+    left_ago = arrived - stay
+    confirm = (stay > 8 and s.chance(0.85)) if not current else (arrived > 8 and s.chance(0.6))
+    housed = _housing(s, SAS, arrived - 2, confirm=confirm, place=destination)
+    if s.chance(0.04) and arrived > 4:
+        _refusal(s, SAS, arrived - 3)
+    if not current:
+        s.send("DecideOrientation", SIAO, left_ago + 1, destination=destination, decided_on=s.day(-(left_ago + 1)))
+        s.send("RecordSasExit", SAS, left_ago, left_on=s.day(-left_ago), destination=destination)
+        _close(s, SAS, left_ago, "housed" if housed else "handed_over", f"Sortie du SAS vers {destination}.")
+    elif arrived > 12 and s.chance(0.6):
+        s.send("DecideOrientation", SIAO, 1, destination=destination, decided_on=s.day(-1))
 
 
 def _pass_gp(s: Story) -> None:
-    s.send("OpenPassGpPathway", "pass", 45, person_ref=_person(s.rng), territory=s.territory, lead_agency="pass")
-    for agency, role in (("cpam", "rights"), ("mg", "health_care"), ("association", "social_support")):
-        s.send("AddAgency", "pass", 44, agency=agency, role=role)
-    _consent(s, "pass", ["cpam", "mg", "association"], 44)
+    opened_ago = s.rng.randint(2, HISTORY_DAYS)
+    s.send("OpenPassGpPathway", PASS, opened_ago, person_ref=_person(s.rng), territory=s.territory, lead_agency=PASS)
+    # A third of them met in the street by the mobile team, which keeps in touch ("aller-vers").
+    street = s.chance(0.3)
+    _join(s, PASS, [(CPAM, "rights"), (MG, "health_care"), (CASO, "social_support")]
+          + ([(EMSP, "health_care")] if street else []), opened_ago)
     language = s.rng.choice(LANGUAGES) if s.chance(0.5) else None
     if language:
-        s.send("RecordInterpreterNeed", "pass", 43, language=language)
-    _rights(s, "pass", "ame", 42, opened=True)
-    commune = s.rng.choice(COMMUNES)
-    s.send("StartGpSearch", "pass", 30, commune=commune, languages=[language] if language else [],
-           needs_phone_interpreting=bool(language))
-    orientation = s.uuid()
-    gp = f"MG-{s.rng.randint(1, 296):03d}"
-    s.send("OrientToGp", "pass", 25, orientation_id=orientation, gp_ref=gp,
-           gp_commune=commune, accepts_phone_interpreting=s.chance(0.5))
-    _consent(s, "pass", [gp], 25)
-    # 2022 in Rouen: 48 orientations, 27 calls reached the person, 17 went.
-    if s.chance(0.56):
-        s.send("RecordFollowUpCall", "pass", 15, orientation_id=orientation, reached=True)
-        went = s.chance(0.63)
-        s.send("RecordGpVisitOutcome", "pass", 14, orientation_id=orientation, outcome="went" if went else "did_not_go",
-               reason=None if went else s.rng.choice(NOT_WENT))
-    elif s.chance(0.5):
-        s.send("RecordFollowUpCall", "pass", 15, orientation_id=orientation, reached=False)
-        s.send("RecordPhoneStatus", "pass", 14, status="changed")
-    if language and s.chance(0.3):
-        appointment = s.uuid()
-        s.send("BookAppointment", "pass", 3, appointment_id=appointment, with_agency="pass",
-               service="Consultation de cardiologie", scheduled_at=f"{s.day(1)}T14:30:00+01:00",
+        s.send("RecordInterpreterNeed", PASS, opened_ago, language=language)
+    _rights(s, PASS, "ame", opened_ago, opened=opened_ago > 6)
+    if s.chance(0.1):
+        _dac(s, PASS, max(opened_ago - 2, 1))
+    if language and opened_ago > 4 and s.chance(0.3):
+        appointment, scheduled = s.uuid(), s.slot(-opened_ago + 4, 14)
+        s.send("BookAppointment", PASS, opened_ago - 1, appointment_id=appointment, with_agency=PASS,
+               service="Consultation de cardiologie", scheduled_at=scheduled,
                interpreter_needed=True, language=language)
         if s.chance(0.7):
-            s.send("BookInterpreter", "pass", 2, appointment_id=appointment, provider="ISM Interprétariat")
-
-
-# Most pathways are on track; the few that are not are the ones the alerts must catch.
-STORIES = {"detention": _detention, "maternity": _maternity, "sas": _sas, "pass_gp": _pass_gp}
+            s.send("BookInterpreter", PASS, opened_ago - 1, appointment_id=appointment, provider=ISM)
+        if opened_ago > 5:
+            moment = datetime.fromisoformat(scheduled) + timedelta(hours=1)
+            verb = "MarkAppointmentMissed" if s.chance(0.25) else "MarkAppointmentSeen"
+            s.send(verb, PASS, moment, carer=True, appointment_id=appointment)
+    if opened_ago <= 8:
+        return
+    commune = s.rng.choice(COMMUNES)
+    s.send("StartGpSearch", PASS, opened_ago - 6, commune=commune, languages=[language] if language else [],
+           needs_phone_interpreting=bool(language))
+    if opened_ago <= 10:
+        return
+    orientation = s.uuid()
+    gp = f"MG-{s.rng.randint(1, 296):03d}"  # 296 GPs listed around Rouen
+    s.send("OrientToGp", PASS, opened_ago - 8, orientation_id=orientation, gp_ref=gp,
+           gp_commune=commune, accepts_phone_interpreting=s.chance(0.5))
+    # The GP is an entry of the future directory of services: consent names it by reference.
+    s.send("GrantConsent", PASS, opened_ago - 8, agency=gp, categories=CONSENTED["health_care"])
+    called_ago = opened_ago - 18
+    if called_ago < 1:
+        return
+    if s.chance(REACHED):
+        s.send("RecordFollowUpCall", PASS, called_ago, orientation_id=orientation, reached=True)
+        went = s.chance(WENT_IF_REACHED)
+        s.send("RecordGpVisitOutcome", PASS, called_ago, orientation_id=orientation,
+               outcome="went" if went else "did_not_go", reason=None if went else s.rng.choice(NOT_WENT))
+        if went and called_ago > 10 and s.chance(0.85):
+            _close(s, PASS, called_ago - 7, "handed_over", "Suivi par le médecin traitant.")
+        elif not went and called_ago > 20 and s.chance(0.5):
+            _close(s, PASS, called_ago - 15, "other", "Nouvelle orientation à envisager avec la personne.")
+    else:
+        s.send("RecordFollowUpCall", PASS, called_ago, orientation_id=orientation, reached=False)
+        if s.chance(0.5):
+            s.send("RecordPhoneStatus", PASS, called_ago, status="changed")
+        for attempt in range(s.rng.randint(1, 3)):
+            if called_ago - 2 * (attempt + 1) >= 1:
+                s.send("RecordContactAttempt", EMSP if street else CASO, called_ago - 2 * (attempt + 1),
+                       reached=False, channel="visit" if street else "phone")
+        if called_ago > 30 and s.chance(0.7):
+            _close(s, PASS, called_ago - 25, "lost_to_follow_up", "Personne injoignable depuis l'orientation.")
 
 
 def generate(count: int, *, seed: int = 1, territory: str = "76", now: datetime | None = None) -> Iterator[Story]:
-    """`count` pathways, kinds in turn."""
-    now = now or datetime.combine(date(2026, 11, 23), time(9, 0), tzinfo=timezone.utc)
+    """`count` pathways of the four kinds, in the mix of KIND_WEIGHTS (every kind present from
+    four pathways up), facts up to the last working day before `now` (default: now)."""
+    now = now or datetime.now(PARIS)
     rng = random.Random(seed)
-    kinds = list(STORIES)
+    kinds, weights = list(KIND_WEIGHTS), list(KIND_WEIGHTS.values())
+    occupancy = [0] * (HISTORY_DAYS + 1)
     for index in range(count):
-        kind = kinds[index % len(kinds)]
+        kind = kinds[index] if index < len(kinds) else rng.choices(kinds, weights)[0]
         story = Story(pathway_id=UUID(int=rng.getrandbits(128), version=4), kind=kind,
                       rng=random.Random(rng.getrandbits(64)), territory=territory, now=now)
-        STORIES[kind](story)
+        stay = _sas_stay(story, occupancy) if kind == "sas" else None
+        if stay is not None:
+            _sas(story, *stay)
+        else:
+            if kind == "sas":  # the SAS is full: this person arrives by another pathway
+                story.kind = kind = story.rng.choice(list(STORIES))
+            STORIES[kind](story)
         yield story
+
+
+STORIES = {"detention": _detention, "maternity": _maternity, "pass_gp": _pass_gp}

@@ -65,7 +65,11 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
     env.update(RELAIS_STATE_DIR=str(tmp_path / "state"), RELAIS_SYNTHETIC_PATHWAYS="24", **identity_env())
-    token = mint("siao", "coordinateur", "siao-coord-2")
+    from services.territory.synthetic import SIAO, generate
+
+    # The SIAO takes part in every pathway but the PASS → GP ones.
+    expected = sum(1 for s in generate(24, seed=1) if any(p.get("agency") == SIAO for _n, p in s.commands))
+    token = mint(SIAO, "coordinateur", "siao-coord-2")
     headers = {"Authorization": f"Bearer {token}"}
     query = ("{ pathways(first: 50) { edges { node { id } } } "
              "alerts(first: 50) { totalCount edges { node { ruleId ownerAgency severity raisedAt suggestedAction "
@@ -82,19 +86,18 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
                                     headers=headers, timeout=5).json()
                 data = answer.get("data")
                 # The territory loads in the background: wait for all of it and its alerts
-                # (the SIAO takes part in 18 of the 24: not in the six PASS → GP pathways).
-                if data and len(data["pathways"]["edges"]) == 18 and any(
-                        e["node"]["ownerAgency"] == "siao" and e["node"]["suggestedAction"]
+                if data and len(data["pathways"]["edges"]) == expected and any(
+                        e["node"]["ownerAgency"] == SIAO and e["node"]["suggestedAction"]
                         for e in data["alerts"]["edges"]):
                     break
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
         assert data is not None, "no GraphQL answer"
-        assert len(data["pathways"]["edges"]) == 18, data
+        assert len(data["pathways"]["edges"]) == expected, data
         alerts = [edge["node"] for edge in data["alerts"]["edges"]]
         assert alerts, "the risk engine raised no alert on the synthetic territory"
-        owned = [a for a in alerts if a["ownerAgency"] == "siao"]
+        owned = [a for a in alerts if a["ownerAgency"] == SIAO]
         assert any(a["suggestedAction"] for a in owned), owned
         # What the SIAO may not read (no consent, not its role) is absent with the reason, never leaked.
         assert all(a["suggestedAction"] or any(r["field"] == "suggestedAction" for r in a["redactions"])

@@ -28,6 +28,7 @@ from services.relay.positions import MemoryPositionStore
 from services.relay.relay import Relay
 from services.settings import Settings
 from services.territory.load import load
+from services.territory.synthetic import PASS
 from tests.unit.projections.test_territory_suppression import recoverable
 
 
@@ -101,7 +102,7 @@ def test_every_projection_fed_through_the_consumer_runner_has_the_rows_of_the_em
             pid = page.items[0]["pathway_id"]
             assert [r["seq"] for r in q.timeline(conn, pid, order="recorded")] == list(
                 range(1, len(q.timeline(conn, pid)) + 1))
-            assert q.caseload_by_agency(conn, "pass").items
+            assert q.caseload_by_agency(conn, PASS).items
     finally:
         for live in lives:
             live.close()

@@ -332,12 +332,12 @@ def test_a_referral_is_medical_information_unless_it_goes_to_a_housing_or_admini
                    need_id=None)
     rows = [r for r in q.timeline(world.conn, pid) if r["event_type"] == "ReferralMade"]
     assert [(r["label"], r["category"]) for r in rows] == [
-        ("Orientation vers csapa-rouen (addictologie)", "medical"),
-        ("Orientation vers siao-76 (hébergement d'urgence)", "social"),
-        ("Orientation vers cpam-76 (ouverture des droits)", "administrative"),
+        ("Orientation vers CSAPA La Boussole (Rouen) (addictologie)", "medical"),
+        ("Orientation vers SIAO 76 (hébergement d'urgence)", "social"),
+        ("Orientation vers CPAM de Seine-Maritime (ouverture des droits)", "administrative"),
     ]
     social_view = q.timeline(world.conn, pid, categories={"social"})
-    assert not any("csapa" in r["label"] for r in social_view)
+    assert not any("CSAPA" in r["label"] for r in social_view)
 
 
 @pytest.mark.parametrize("text", ["2026-03-02T09:00:00+00:00", "2026-03-02T09:00:00.123456+00:00",

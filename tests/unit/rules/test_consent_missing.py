@@ -46,6 +46,19 @@ def test_granting_consent_resolves_it() -> None:
     assert resolution.reason == f"Consentement recueilli pour {SIAO.agency}."
 
 
+def test_the_action_and_the_resolution_name_the_agency_by_its_display_name_when_the_settings_have_it() -> None:
+    named = ROUEN.model_copy(update={"agency_names": {SIAO.agency: "SIAO 76"}})
+    pathway = release(25, USMP)
+    pathway.add_agency(agency=SIAO.agency, role="housing", actor=SPIP, occurred_at=at(1))
+    [finding] = check_consent_missing(pathway, at(1), named)
+    raise_alert_for(pathway, finding, at(1))
+    pathway.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], actor=SPIP, occurred_at=at(2))
+    [resolution] = resolved_findings(pathway.open_alerts, [], pathway, named.agency_names)
+
+    assert "partager les informations utiles avec SIAO 76," in finding.suggested_action
+    assert resolution.reason == "Consentement recueilli pour SIAO 76."
+
+
 def test_consent_given_before_the_agency_joins_raises_nothing() -> None:
     pathway = release(25)  # the builder records consent before each agency joins
     assert check_consent_missing(pathway, at(1), ROUEN) == []
