@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.maternity import MaternityPathway
 from domain.rules._common import Candidate, acting_owner, days, earliest, fired, fmt_day, is_active, local_day_start
-from domain.rules.facts import exit_day, exit_fact, has_exited, housing_facts, housing_solution
+from domain.rules.facts import exit_day, exit_fact, has_exited, housing_facts, housing_owner, housing_solution
 from domain.rules.housing import housing_action
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
@@ -49,10 +49,17 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
         )))
     if not housing_solution(pathway):
         start = local_day_start(day - days(settings.exit_without_housing_days), settings)
-        owner, action = housing_action(pathway, settings, what, RULE_ID, "newborn:housing")
+        if has_exited(pathway):
+            # Out already: no date left to act before (as exit-without-housing after an exit).
+            owner, _ = housing_owner(pathway, settings, RULE_ID, "newborn:housing")
+            action = (f"Mère et nouveau-né sortis le {fmt_day(day)} sans hébergement confirmé : mobiliser le "
+                      f"{settings.agency_name(settings.siao_agency)} (115) et retrouver la famille.")
+        else:
+            owner, action = housing_action(pathway, settings, what, RULE_ID, "newborn:housing")
+            action = f"Mère et nouveau-né sans hébergement confirmé. {action}"
         out.append(Candidate(start=start, finding=RiskFinding(
             rule_id=RULE_ID, subject="newborn:housing", owner_agency=owner,
-            suggested_action=f"Mère et nouveau-né sans hébergement confirmé. {action}",
+            suggested_action=action,
             severity=AlertSeverity.CRITICAL,
             triggering_facts=(exit_fact(pathway), newborn, *housing_facts(pathway)),
             since=start, deadline=due,

@@ -62,28 +62,38 @@ def needs_rights(appointment: Any, settings: TerritorySettings) -> bool:
 def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings) -> Candidate | None:
     if coverage_open(pathway):
         return None
-    triggers: list[tuple[datetime, datetime, str, FactRef]] = []  # (start, due, words, fact)
+    # (start, due, words, fact, past): `words` say what to act before, or, when `past`, what
+    # already happened; an action never says to act before a date gone by.
+    triggers: list[tuple[datetime, datetime, str, FactRef, bool]] = []
     day = exit_day(pathway)
+    today = local_date(now, settings)
     if day is not None and not has_exited(pathway):
+        late = day < today  # planned, gone by, the exit not recorded yet
         triggers.append((
             local_day_start(day - days(settings.rights_before_exit_days), settings),
             local_day_start(day, settings),
-            f"{exit_words(pathway)} du {fmt_day(day)}",
+            f"{exit_words(pathway)} était prévue le {fmt_day(day)}" if late else f"{exit_words(pathway)} du {fmt_day(day)}",
             exit_fact(pathway),
+            late,
         ))
     elif day is not None:
         # Already out without rights: the risk has started, it does not go away with time.
         triggers.append((local_day_start(day, settings), local_day_start(day, settings),
-                         f"{exit_words(pathway)} du {fmt_day(day)}", exit_fact(pathway)))
+                         f"la personne est sortie le {fmt_day(day)} sans droits ouverts", exit_fact(pathway), True))
     for appointment in pending_appointments(pathway):
         if not needs_rights(appointment, settings):
             continue
+        at = aware(appointment.scheduled_at)
+        gone = at < aware(now)
+        moment = fmt_moment(appointment.scheduled_at, settings)
         triggers.append((
-            aware(appointment.scheduled_at) - days(settings.rights_before_appointment_days),
-            aware(appointment.scheduled_at),
-            f"le rendez-vous {appointment.service} du {fmt_moment(appointment.scheduled_at, settings)}",
+            at - days(settings.rights_before_appointment_days),
+            at,
+            f"le rendez-vous {appointment.service} du {moment} est passé" if gone
+            else f"le rendez-vous {appointment.service} du {moment}",
             FactRef(fact="appointment_booked", ref=f"appointment:{appointment.appointment_id}",
                     events=("AppointmentBooked",), at=appointment.scheduled_at),
+            gone,
         ))
     if not triggers:
         return None
@@ -91,19 +101,22 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
     start = triggers[0][0]
     # Which triggers are live at `now` decides the wording; the start is the earliest one.
     live = [t for t in triggers if t[0] <= aware(now)] or triggers[:1]
-    ahead = [t for t in live if t[1] >= aware(now)] or live  # name what is still to come
+    ahead = [t for t in live if not t[4]] or live  # name what is still to come
     first_due = min(t[1] for t in ahead)
-    what = min(ahead, key=lambda t: t[1])[2]
+    named = min(ahead, key=lambda t: t[1])
     applied = [r for s, r in pathway.coverage.items() if s in COVERAGE_SCHEMES and r.status is CoverageStatus.APPLIED]
     if applied:
         right = applied[0]
         owner = acting_owner(pathway, RULE_ID, "coverage", participant_with_role(pathway, ParticipantRole.RIGHTS),
                              rights_filer(pathway, settings))
         filed = f" (dossier {_SCHEME_LABEL[right.scheme]} déposé le {fmt_day(right.applied_on)})" if right.applied_on else ""
-        action = f"Ouvrir les droits santé avant {what}{filed}."
+        action = (f"Ouvrir les droits santé sans attendre{filed} : {named[2]}." if named[4]
+                  else f"Ouvrir les droits santé avant {named[2]}{filed}.")
     else:
         owner = rights_filer(pathway, settings)
-        action = f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {what}."
+        # Everything gone by: say what happened, never "avant" a past date.
+        action = (f"Déposer la demande de droits santé (PUMa/CSS ou AME) sans attendre : {named[2]}." if named[4]
+                  else f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {named[2]}.")
     days_left = (local_date(first_due, settings) - local_date(now, settings)).days
     severity = AlertSeverity.HIGH if days_left <= settings.rights_high_days else AlertSeverity.MEDIUM
     finding = RiskFinding(

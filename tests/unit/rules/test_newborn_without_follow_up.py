@@ -87,3 +87,22 @@ def test_pmi_linked_and_housing_confirmed_before_the_discharge_window_raise_noth
 def test_no_newborn_no_newborn_alert() -> None:
     pathway = maternity_discharge(5)
     assert check_newborn_without_follow_up(pathway, at(4), ROUEN) == []
+
+
+def test_after_the_discharge_is_recorded_neither_part_advises_acting_before_the_past_discharge() -> None:
+    pathway = maternity_discharge(5)
+    _born(pathway)
+    pathway.request_housing(request_id=uuid4(), via_agency=SIAO.agency, needed_from=on(5), actor=MATERNITY, occurred_at=at(1))
+    pathway.record_discharge(discharged_on=on(5), actor=MATERNITY, occurred_at=at(5, 10))
+
+    findings = {f.subject: f for f in check_newborn_without_follow_up(pathway, at(7), ROUEN)}
+
+    assert set(findings) == {"newborn:pmi", "newborn:housing"}
+    assert findings["newborn:housing"].suggested_action == (
+        f"Mère et nouveau-né sortis le {on(5):%d/%m} sans hébergement confirmé : mobiliser le siao-76 (115) "
+        "et retrouver la famille.")
+    assert findings["newborn:housing"].owner_agency == SIAO.agency
+    assert not any("avant" in f.suggested_action for f in findings.values())
+    named = ROUEN.model_copy(update={"agency_names": {SIAO.agency: "SIAO 76"}})
+    [housing] = [f for f in check_newborn_without_follow_up(pathway, at(7), named) if f.subject == "newborn:housing"]
+    assert "mobiliser le SIAO 76 (115)" in housing.suggested_action

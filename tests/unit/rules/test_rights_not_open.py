@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from domain.rules import check_rights_not_open, next_deadline_rights_not_open, resolved_findings
 from domain.values import CoverageScheme
 from tests.unit.rules.builders import (
@@ -127,3 +130,32 @@ def test_a_filed_application_stays_with_a_participant_when_the_cpam_does_not_tak
     _cardiology(pathway, 10)
     [finding] = check_rights_not_open(pathway, at(5), ROUEN)
     assert finding.owner_agency == PASS.agency  # never the territory's CPAM outside the pathway
+
+
+def test_after_the_release_is_recorded_the_action_says_to_file_now_not_before_the_past_release() -> None:
+    pathway = release(5)
+    [before] = check_rights_not_open(pathway, at(1), ROUEN)
+    assert f"avant la sortie de détention du {on(5):%d/%m}" in before.suggested_action
+
+    pathway.record_release(released_on=on(5), actor=SPIP, occurred_at=at(5, 10))
+    [after] = check_rights_not_open(pathway, at(8), ROUEN)
+
+    assert after.suggested_action == (
+        "Déposer la demande de droits santé (PUMa/CSS ou AME) sans attendre : "
+        f"la personne est sortie le {on(5):%d/%m} sans droits ouverts.")
+    assert "avant" not in after.suggested_action
+
+
+@settings(max_examples=40, deadline=None)
+@given(planned=st.integers(min_value=1, max_value=30), released=st.integers(min_value=0, max_value=30),
+       seen_after=st.integers(min_value=0, max_value=20), filed=st.booleans())
+def test_once_out_no_rights_action_advises_acting_before_a_date_already_past(
+        planned: int, released: int, seen_after: int, filed: bool) -> None:
+    pathway = release(planned)
+    if filed:
+        pathway.apply_for_coverage(scheme=CoverageScheme.AME, applied_on=on(0), actor=SPIP, occurred_at=at(0))
+    pathway.record_release(released_on=on(released), actor=SPIP, occurred_at=at(released, 10))
+    now = at(released + seen_after, 12)
+    for finding in check_rights_not_open(pathway, now, ROUEN):
+        assert "avant" not in finding.suggested_action, finding.suggested_action
+        assert f"sortie le {on(released):%d/%m}" in finding.suggested_action
