@@ -431,13 +431,16 @@ def _pass_gp(s: Story) -> None:
     if s.chance(0.1):
         _dac(s, PASS, max(opened_ago - 2, 1))
     if language and opened_ago > 4 and s.chance(0.3):
-        appointment, scheduled = s.uuid(), s.slot(-opened_ago + 4, 14)
+        # Some consultations are still to come (Mr M.: the cardiologist tomorrow, no interpreter
+        # booked yet): what interpreter-missing is for.
+        upcoming = s.chance(0.5)
+        appointment, scheduled = s.uuid(), s.slot(1, 14) if upcoming else s.slot(-opened_ago + 4, 14)
         s.send("BookAppointment", PASS, opened_ago - 1, appointment_id=appointment, with_agency=PASS,
                service="Consultation de cardiologie", scheduled_at=scheduled,
                interpreter_needed=True, language=language)
-        if s.chance(0.7):
+        if s.chance(0.4 if upcoming else 0.7):  # often booked only in the last days
             s.send("BookInterpreter", PASS, opened_ago - 1, appointment_id=appointment, provider=ISM)
-        if opened_ago > 5:
+        if opened_ago > 5 and not upcoming:
             moment = datetime.fromisoformat(scheduled) + timedelta(hours=1)
             verb = "MarkAppointmentMissed" if s.chance(0.25) else "MarkAppointmentSeen"
             s.send(verb, PASS, moment, carer=True, appointment_id=appointment)
