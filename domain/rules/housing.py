@@ -51,9 +51,10 @@ def housing_action(pathway: Any, settings: TerritorySettings, what: str, rule_id
                    subject: str = "exit") -> tuple[str, str]:
     """(owner, French action) for getting a housing solution before `what` ("la sortie du 12/03")."""
     owner, request = housing_owner(pathway, settings, rule_id, subject)
+    siao = settings.agency_name(settings.siao_agency)
     if request is None:
         if owner == pathway.lead_agency:
-            return owner, f"Déposer une demande d'hébergement auprès du {settings.siao_agency} avant {what}."
+            return owner, f"Déposer une demande d'hébergement auprès du {siao} avant {what}."
         return owner, f"Trouver une solution d'hébergement avant {what} (aucune demande enregistrée)."
     if request.status is HousingStatus.OFFERED:
         place = f" ({request.offer_place})" if request.offer_place else ""
@@ -62,7 +63,7 @@ def housing_action(pathway: Any, settings: TerritorySettings, what: str, rule_id
         reason = f" — motif : {request.decline_reason}" if request.decline_reason else ""
         return owner, f"Proposer une autre solution d'hébergement avant {what} (proposition refusée{reason})."
     return owner, (
-        f"Confirmer une solution d'hébergement avec le {settings.siao_agency} avant {what} "
+        f"Confirmer une solution d'hébergement avec le {siao} avant {what} "
         f"(demande du {fmt_day(local_date(request.requested_at, settings))} sans réponse)."
     )
 
@@ -81,7 +82,8 @@ def _candidates(pathway: Any, now: datetime, settings: TerritorySettings) -> lis
     if exited:
         owner, _ = housing_owner(pathway, settings)
         action = (
-            f"Sortie le {fmt_day(day)} sans hébergement confirmé : mobiliser le {settings.siao_agency} (115) "
+            f"Sortie le {fmt_day(day)} sans hébergement confirmé : mobiliser le "
+            f"{settings.agency_name(settings.siao_agency)} (115) "
             "et retrouver la personne."
         )
     else:

@@ -81,7 +81,7 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
             rule_id=RULE_ID, subject="screening:tb",
             owner_agency=acting_owner(pathway, RULE_ID, "screening:tb", clat, pathway.lead_agency),
             suggested_action=(
-                f"Organiser le dépistage de la tuberculose au {settings.clat_agency} (arrivée au SAS le "
+                f"Organiser le dépistage de la tuberculose au {settings.agency_name(settings.clat_agency)} (arrivée au SAS le "
                 f"{fmt_day(arrived)}, pays de forte endémie) avant la fin du séjour le {fmt_day(pathway.day_21)}."
             ),
             severity=AlertSeverity.HIGH,
@@ -98,7 +98,7 @@ def _candidates(pathway: Any, settings: TerritorySettings) -> list[Candidate]:
             rule_id=RULE_ID, subject="screening:pass",
             owner_agency=acting_owner(pathway, RULE_ID, "screening:pass", pass_, pathway.lead_agency),
             suggested_action=(
-                f"Obtenir un rendez-vous à la {settings.pass_agency} pour {_needs(len(health))} signalé"
+                f"Obtenir un rendez-vous à la {settings.agency_name(settings.pass_agency)} pour {_needs(len(health))} signalé"
                 f"{'s' if len(health) > 1 else ''} le {fmt_day(local_date(first.recorded_at, settings))}, "
                 f"avant la fin du séjour le {fmt_day(pathway.day_21)}."
             ),

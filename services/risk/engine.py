@@ -405,7 +405,8 @@ class RiskEngine:
 
     def _resolve(self, pathway: Any, findings: list[RiskFinding], now: datetime, outcome: Outcome) -> None:
         managed = [a for a in pathway.open_alerts if a.rule_id in RULES]
-        for resolution in resolved_findings(managed, findings, pathway, self.agency_names):
+        names = self.settings_for(pathway.territory).agency_names  # the rules' sentences' names
+        for resolution in resolved_findings(managed, findings, pathway, names):
             alert_id = resolution.alert_id
             assert alert_id is not None
             command = ResolveAlert(
@@ -454,8 +455,9 @@ class RiskEngine:
             hours = int((now - _aware(alert.raised_at)).total_seconds() // 3600)
             reason = (
                 f"Alerte « {RULES[alert.rule_id].title if alert.rule_id in RULES else alert.rule_id} » "
-                f"(sévérité {SEVERITY_LABELS[AlertSeverity(alert.severity).value]}) sans prise en compte par {alert.owner_agency} depuis {hours} h : "
-                f"transmise à {target} pour coordination."
+                f"(sévérité {SEVERITY_LABELS[AlertSeverity(alert.severity).value]}) sans prise en compte par "
+                f"{settings.agency_name(alert.owner_agency)} depuis {hours} h : "
+                f"transmise à {settings.agency_name(target)} pour coordination."
             )
             command = EscalateAlert(
                 command_id=command_id_for(alert.alert_id, "escalate"), pathway_id=pathway.id, actor=RISK_ACTOR,

@@ -65,3 +65,27 @@ def test_an_embedded_runtime_built_without_projections_and_risk_starts_no_risk_c
         assert started == {"embedded-relay", "embedded-alerting"}
     finally:
         runtime.close()
+
+
+def test_the_embedded_runtime_s_risk_engine_names_agencies_in_its_alerts_by_the_registry_s_display_name(
+        tmp_path: Path):
+    runtime = build_embedded(Settings(mode="embedded", state_dir=tmp_path, synthetic_pathways=0), projections=False)
+    assert runtime.risk is not None
+    risk = runtime.risk.start(timer=False)  # on the bus: evaluates as the relay publishes
+    try:
+        pid = _open_pathway(runtime)
+        # The SIAO joins without the person's consent to share: consent-missing names it.
+        result = runtime.pathways.handle_payload("AddAgency", {
+            "command_id": str(uuid.uuid4()), "pathway_id": pid, "agency": "siao-76", "role": "housing",
+            "actor": {"agency": "usmp", "professional": "p", "role": "medecin"},
+            "occurred_at": datetime.now(timezone.utc).isoformat()})
+        assert result.accepted, result.rejection
+        while runtime.relay.run_once():
+            pass
+        pathway = runtime.pathways.app.get_pathway(uuid.UUID(pid))
+        [action] = [a.suggested_action for a in pathway.open_alerts if a.rule_id == "consent-missing"]
+    finally:
+        risk.stop()
+        runtime.close()
+    siao = runtime.agencies["siao-76"].name
+    assert f"avec {siao}," in action and "siao-76" not in action

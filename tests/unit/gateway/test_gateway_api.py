@@ -73,7 +73,8 @@ def test_a_role_never_sees_medical_fields_its_job_does_not_need(api, usmp):
     assert data["needs"] == [{"category": None, "description": None}]
     assert any(r["field"] == "needs[0].description" and r["reason"] == "ROLE" for r in data["redactions"])
     labels = [e["label"] for e in data["timeline"]["entries"]]
-    assert None in labels and "Parcours ouvert (sortie de détention) par usmp" in labels  # the timeline read model
+    # The timeline read model's label, naming the agency by the registry's display name.
+    assert None in labels and "Parcours ouvert (sortie de détention) par USMP du centre pénitentiaire du Havre" in labels
 
 
 def test_a_referral_to_an_addiction_service_is_hidden_alike_in_the_pathway_and_its_timeline(api, usmp):

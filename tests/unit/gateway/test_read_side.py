@@ -47,7 +47,7 @@ def test_as_of_replays_the_past_through_the_projections_and_judges_it_on_todays_
     assert [e["position"] for e in then["timeline"]["entries"]] == [1, 2, 3]
     # The timeline read model's own label and category (identity: consented; the rest hidden).
     assert [e["label"] for e in then["timeline"]["entries"]] == [
-        "Parcours ouvert (sortie de détention) par usmp", None, None]
+        "Parcours ouvert (sortie de détention) par USMP du centre pénitentiaire du Havre", None, None]
     api.send("WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]}, as_=usmp)
     past = api(Q, {"id": pid, "asOf": moment.isoformat()}, as_=siao)["pathway"]
     assert past["personRef"] is None and "IDENTITY" in past["access"]["hiddenCategories"]  # withdrawn today
