@@ -74,7 +74,7 @@ def load_territory(settings: Settings, count: int) -> list[tuple[uuid.UUID, str]
     """Load (once) and return (pathway id, lead agency) of every pathway."""
     from services.bootstrap import build_pathways_application
     from services.pathways import PathwaysHandler, parse_command
-    from services.territory.synthetic import generate
+    from services.territory.synthetic import PASS, SIAO, generate
 
     app = build_pathways_application(settings)
     handler = PathwaysHandler(app)
@@ -98,7 +98,7 @@ def load_territory(settings: Settings, count: int) -> list[tuple[uuid.UUID, str]
     targets = [(pid, leads[pid]) for pid in ids[:200]]
     now = datetime.now(timezone.utc).isoformat()
     for pid, _lead in targets:  # two open alerts each (idempotent: ids derived from the pathway)
-        for rule, owner in (("exit-without-housing", "siao"), ("referral-unverified", "pass")):
+        for rule, owner in (("exit-without-housing", SIAO), ("referral-unverified", PASS)):
             alert = uuid.uuid5(pid, rule)
             handler.handle_payload("RaiseAlert", {
                 "command_id": str(uuid.uuid5(alert, "raise")), "pathway_id": str(pid),

@@ -108,7 +108,7 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
         assert keys == sorted(keys) and data["alerts"]["totalCount"] == len(alerts)
         # ... and the caseload the most urgent first (the SIAO's own or escalated open alerts).
         urgency = [max((rank[a["severity"]] for a in e["node"]["openAlerts"]
-                        if "siao" in (a["ownerAgency"], a["escalatedTo"])), default=0)
+                        if SIAO in (a["ownerAgency"], a["escalatedTo"])), default=0)
                    for e in data["caseload"]["edges"]]
         assert urgency == sorted(urgency, reverse=True) and urgency[0] > 0
     finally:
