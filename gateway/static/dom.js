@@ -26,8 +26,8 @@ export function replace(container, ...children) {
   append(container, children);
 }
 
-const DAY = new Intl.DateTimeFormat("fr-FR", { dateStyle: "medium", timeZone: "Europe/Paris" });
-const MOMENT = new Intl.DateTimeFormat("fr-FR", { dateStyle: "medium", timeStyle: "short", timeZone: "Europe/Paris" });
+const DAY = new Intl.DateTimeFormat("fr-FR", { dateStyle: "medium" });
+const MOMENT = new Intl.DateTimeFormat("fr-FR", { dateStyle: "medium", timeStyle: "short" });
 
 export function day(value) {
   if (!value) return "—";

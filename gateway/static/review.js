@@ -3,7 +3,7 @@
 // on a chosen date, and the form that records the conference.
 
 import { command, gql } from "./api.js";
-import { day, h, replace, time, today } from "./dom.js";
+import { day, h, moment, replace, time, today } from "./dom.js";
 import { ALERT_STATUS, CATEGORY, DISMISSAL, KIND, OPEN_ALERT, PARTICIPANT_ROLE, STATE, label } from "./labels.js";
 
 const REDACTIONS = "redactions { field category reason message }";
@@ -57,7 +57,8 @@ async function allTimeline(pathway, asOf) {
 }
 
 export async function renderReview(main, id, params, ctx) {
-  const asOf = params.get("asOf") ? new Date(`${params.get("asOf")}T23:59:59`).toISOString() : null;
+  // A local date and time (datetime-local) of the past: the pathway as the journal knew it then.
+  const asOf = params.get("asOf") ? new Date(params.get("asOf")).toISOString() : null;
   const view = params.get("vue") || "";
   const started = performance.now();
   let data;
@@ -71,7 +72,7 @@ export async function renderReview(main, id, params, ctx) {
   const p = data.pathway;
   if (!p) {
     replace(main, h("h1", {}, "Parcours introuvable"),
-      h("p", {}, asOf ? `Ce parcours n'était pas connu le ${day(params.get("asOf"))}, ou votre structure n'y participe pas.`
+      h("p", {}, asOf ? `Ce parcours n'était pas connu le ${moment(asOf)}, ou votre structure n'y participe pas.`
         : "Ce parcours n'existe pas, ou votre structure n'y participe pas."),
       h("p", {}, h("a", { href: `#/parcours/${id}` }, "Revenir au parcours aujourd'hui")));
     main.focus();
@@ -98,7 +99,7 @@ export async function renderReview(main, id, params, ctx) {
       h("dt", {}, "Ouvert le"), h("dd", {}, time(p.openedAt)),
       h("dt", {}, "Sortie prévue"), h("dd", {}, p.exitDate ? time(p.exitDate, false) : masked(null, p.redactions.find((r) => r.field === "exitDate"))),
       h("dt", {}, "Dernière synthèse"), h("dd", {}, last ? time(last.heldAt) : "aucune")),
-    asOf ? h("p", { class: "notice", role: "note" }, `Parcours tel que connu le ${day(params.get("asOf"))} (reconstruit depuis le journal) : lecture seule. `,
+    asOf ? h("p", { class: "notice", role: "note" }, `Parcours tel que connu le ${moment(asOf)} (reconstruit depuis le journal) : lecture seule. `,
       h("a", { href: base }, "Revenir à aujourd'hui")) : null);
 
   const tools = h("nav", { class: "tools no-print", "aria-label": "Vues de la revue" },
@@ -118,7 +119,11 @@ export async function renderReview(main, id, params, ctx) {
   const otherActions = p.actions.filter((a) => !last || a.conferenceId !== last.conferenceId);
 
   // --- since the last conference
-  const since = last ? timeline.filter((e) => e.recordedAt > last.heldAt) : [];
+  // Since the last conference: what happened, or was recorded, after it, except the
+  // conference itself and the actions it decided (recorded with the conference's date).
+  const cut = last ? Date.parse(last.heldAt) : 0;
+  const since = last ? timeline.filter((e) => Date.parse(e.occurredAt) !== cut
+    && (Date.parse(e.occurredAt) > cut || Date.parse(e.recordedAt) > cut)) : [];
   const changed = last
     ? section("s-since", `Ce qui a changé depuis la synthèse du ${day(last.heldAt)} (${since.length})`,
       since.length ? timelineTable(since, ctx, "Événements enregistrés depuis la dernière synthèse") : h("p", {}, "Rien de nouveau depuis la dernière synthèse."))
@@ -152,7 +157,7 @@ export async function renderReview(main, id, params, ctx) {
 }
 
 function asOfForm(id, chosen, ctx) {
-  const input = h("input", { type: "date", id: "as-of", name: "asOf", max: today(), value: chosen ?? "", required: true });
+  const input = h("input", { type: "datetime-local", id: "as-of", name: "asOf", step: 1, max: localNow(), value: chosen ?? "", required: true });
   const form = h("form", { class: "inline" }, h("label", { for: "as-of" }, "Tel que connu le"), input,
     h("button", { type: "submit", class: "secondary" }, "Afficher"));
   form.addEventListener("submit", (event) => {
@@ -282,7 +287,8 @@ function conferenceForm(p, me, reload, ctx) {
     return row;
   };
   addDecision();
-  const heldAt = h("input", { type: "datetime-local", id: "c-held", name: "heldAt", required: true, value: localNow() });
+  const opened = localNow();
+  const heldAt = h("input", { type: "datetime-local", id: "c-held", name: "heldAt", step: 1, required: true, value: opened });
   const next = h("input", { type: "date", id: "c-next", name: "next", min: today() });
   const form = h("form", { class: "no-print", novalidate: true },
     h("fieldset", {}, h("legend", {}, "Structures présentes"),
@@ -311,13 +317,14 @@ function conferenceForm(p, me, reload, ctx) {
       return;
     }
     const conferenceId = crypto.randomUUID();
-    const occurredAt = new Date(heldAt.value).toISOString();
+    // Left as proposed: the conference is the moment it is recorded (to the millisecond).
+    const occurredAt = (heldAt.value === opened ? new Date() : new Date(heldAt.value)).toISOString();
     try {
       let outcome = await command("HoldCaseConference", { pathwayId: p.id, conferenceId, agencies: present, decisions: decisions.map((d) => d.text), occurredAt });
       const actions = decisions.map((d) => ({ ownerAgency: d.owner, description: d.text, dueOn: d.due }));
       if (next.value) actions.push({ ownerAgency: p.leadAgency, description: `Prochaine synthèse le ${day(next.value)}`, dueOn: next.value });
       for (const a of actions) {
-        outcome = await command("AssignAction", { pathwayId: p.id, conferenceId, actionId: crypto.randomUUID(), ...a });
+        outcome = await command("AssignAction", { pathwayId: p.id, conferenceId, actionId: crypto.randomUUID(), occurredAt, ...a });
       }
       ctx.announce("Synthèse enregistrée.");
       reload(outcome.version);
@@ -329,5 +336,5 @@ function conferenceForm(p, me, reload, ctx) {
 function localNow() {
   const d = new Date();
   d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
-  return d.toISOString().slice(0, 16);
+  return d.toISOString().slice(0, 19);
 }
