@@ -41,7 +41,8 @@ def _serve(args: argparse.Namespace) -> int:
     runtime.start()
     if isinstance(runtime, EmbeddedRuntime):
         runtime.load_synthetic_territory()
-    print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/graphql", flush=True)
+    print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/ "
+          f"(écran de synthèse ; API GraphQL sur /graphql)", flush=True)
     try:
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
     finally:

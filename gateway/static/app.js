@@ -2,20 +2,17 @@
 // #/ordre-du-jour), each drawn from the public GraphQL API only. What the signed-in role may
 // not see never reaches the page: the gateway returns it null and says why in `redactions`.
 
-import { ApiError, command, gql, session, subscribe } from "./api.js";
-import { day, h, moment, replace, time, today } from "./dom.js";
-import {
-  ALERT_STATUS, CATEGORY, DISMISSAL, KIND, OPEN_ALERT, PARTICIPANT_ROLE, ROLE, SEVERITY, SEVERITY_RANK, STATE, label,
-} from "./labels.js";
+import { ApiError, gql, session, subscribe } from "./api.js";
+import { day, h, replace, time, today } from "./dom.js";
+import { KIND, ROLE, SEVERITY, SEVERITY_RANK, label } from "./labels.js";
 import { renderReview } from "./review.js";
 
 const main = document.getElementById("contenu");
 const live = document.getElementById("live");
 let agencies = {}; // code -> name (development registry; codes shown otherwise)
 let stopLive = null;
-let current = null; // the route drawn now: {name, id}
 
-export const ctx = { agencyName, announce, go, failed, me: () => session.me };
+export const ctx = { agencyName, announce, go, failed, me: () => session.me, focus: () => focusMain() };
 
 export function agencyName(code) {
   if (code === "relais") return "Relais (règles automatiques)";
@@ -43,7 +40,13 @@ function title(text) {
   document.title = `${text} — Relais`;
 }
 
-function focusMain() { main.focus({ preventScroll: false }); }
+// After a navigation inside the page the focus moves to the new content; on the first load it
+// stays at the top (the skip link comes first), and a redraw (a live alert) leaves it alone.
+let moveFocus = false;
+function focusMain() {
+  if (moveFocus) main.focus();
+  moveFocus = false;
+}
 
 // --------------------------------------------------------------------------- sign-in
 async function signIn() {
@@ -299,7 +302,6 @@ async function route() {
   const out = document.getElementById("signout");
   if (!session.token || !me) {
     nav.hidden = true; out.hidden = true; who.textContent = "";
-    current = { name: "signin" };
     await signIn();
     return;
   }
@@ -313,15 +315,12 @@ async function route() {
   const parts = path.split("/").filter(Boolean);
   try {
     if (parts[0] === "parcours" && parts[1]) {
-      current = { name: "review", id: parts[1] };
       await renderReview(main, parts[1], new URLSearchParams(query ?? ""), { ...ctx, onAlert });
     } else if (parts[0] === "ordre-du-jour") {
-      current = { name: "agenda" };
       await agenda();
     } else if (parts[0] === "connexion") {
       go("#/file");
     } else {
-      current = { name: "caseload" };
       await caseload();
     }
   } catch (error) { failed(error); }
@@ -329,12 +328,12 @@ async function route() {
 
 async function boot() {
   document.getElementById("signout").addEventListener("click", signOut);
-  document.getElementById("skip").addEventListener("click", (event) => { event.preventDefault(); focusMain(); });
+  document.getElementById("skip").addEventListener("click", (event) => { event.preventDefault(); main.focus(); });
   const response = await fetch("/screen/identities").catch(() => null);
   if (response && response.ok) {
     for (const a of (await response.json()).agencies) agencies[a.code] = a.name;
   }
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => { moveFocus = true; route(); });
   await route();
 }
 

@@ -4,7 +4,7 @@
 
 import { command, gql } from "./api.js";
 import { day, h, moment, replace, time, today } from "./dom.js";
-import { ALERT_STATUS, CATEGORY, DISMISSAL, KIND, OPEN_ALERT, PARTICIPANT_ROLE, STATE, label } from "./labels.js";
+import { ALERT_STATUS, CATEGORY, DISMISSAL, KIND, OPEN_ALERT, PARTICIPANT_ROLE, SEVERITY, STATE, label } from "./labels.js";
 
 const REDACTIONS = "redactions { field category reason message }";
 const PATHWAY = `query($id: UUID!, $asOf: DateTime, $v: Int) { pathway(id: $id, asOf: $asOf, atLeastVersion: $v) {
@@ -75,7 +75,7 @@ export async function renderReview(main, id, params, ctx) {
       h("p", {}, asOf ? `Ce parcours n'était pas connu le ${moment(asOf)}, ou votre structure n'y participe pas.`
         : "Ce parcours n'existe pas, ou votre structure n'y participe pas."),
       h("p", {}, h("a", { href: `#/parcours/${id}` }, "Revenir au parcours aujourd'hui")));
-    main.focus();
+    ctx.focus();
     return;
   }
   const timeline = await allTimeline(p, asOf);
@@ -145,14 +145,21 @@ export async function renderReview(main, id, params, ctx) {
     ? [changed, alerts, actions]
     : [alerts, actions, changed, situation, history, conferencesSection, hiddenSection, record];
   replace(main, header, tools, ...body);
-  main.focus();
+  ctx.focus();
   performance.mark("relais:review-painted");
   requestAnimationFrame(() => {
     performance.measure("relais:review", { start: started, end: performance.now() });
     document.body.dataset.reviewReady = p.id;
   });
   ctx.onAlert((change) => {
-    if (change.alert.pathwayId === p.id && !asOf) ctx.go(`${base}${view ? `?vue=${view}` : ""}`);
+    if (change.alert.pathwayId !== p.id || asOf) return;
+    const here = `${base}${view ? `?vue=${view}` : ""}`;
+    const typing = [...main.querySelectorAll("#s-record textarea, select[id^=reason-]")].some((x) => x.value && x.offsetParent);
+    if (typing) { // never wipe a conference being typed: offer the refresh instead
+      ctx.announce("Une alerte de ce parcours a changé.", h("button", { type: "button", class: "secondary", onclick: () => ctx.go(here) }, "Actualiser la revue"));
+    } else {
+      ctx.go(here);
+    }
   });
 }
 
@@ -193,9 +200,9 @@ function alertCard(a, p, me, readOnly, reload, ctx) {
     if (!dismiss.hidden) dismiss.querySelector("select").focus();
   });
   return h("li", { class: `alert sev-border-${a.severity.toLowerCase()}`, "data-alert": a.alertId },
-    h("h3", {}, h("span", { class: `badge sev-${a.severity.toLowerCase()}` }, label({ CRITICAL: "Critique", HIGH: "Élevée", MEDIUM: "Moyenne", LOW: "Faible" }, a.severity)), " ", a.ruleLabel),
+    h("h3", {}, h("span", { class: `badge sev-${a.severity.toLowerCase()}` }, label(SEVERITY, a.severity)), " ", a.ruleLabel),
     h("dl", { class: "meta" },
-      h("dt", {}, "Objet"), h("dd", {}, masked(a.subject, a.redactions.find((r) => r.field === "subject"))),
+      h("dt", {}, "Élément concerné"), h("dd", {}, masked(a.subject, a.redactions.find((r) => r.field === "subject"))),
       h("dt", {}, "Portée par"), h("dd", {}, ctx.agencyName(a.ownerAgency), a.escalatedTo ? ` — escaladée à ${ctx.agencyName(a.escalatedTo)}` : ""),
       h("dt", {}, "Action suggérée"), h("dd", {}, masked(a.suggestedAction, a.redactions.find((r) => r.field === "suggestedAction"))),
       h("dt", {}, "Statut"), h("dd", { class: "alert-status" }, label(ALERT_STATUS, a.status), a.statusChangedAt ? [" le ", time(a.statusChangedAt)] : ""),

@@ -273,3 +273,30 @@ def test_the_page_is_served_by_the_gateway_under_a_strict_content_security_polic
     for asset in ("app.js", "review.js", "api.js", "screen.css", "print.css"):
         answer = httpx.get(f"{relais.base}/static/{asset}")
         assert answer.status_code == 200 and re.search(r"https?://", answer.text) is None  # nothing from elsewhere
+
+
+def test_a_professional_signs_in_and_opens_a_review_with_the_keyboard_alone(page: Page, pathway: str) -> None:
+    page.goto("/")
+    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Aller au contenu"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "contenu"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "agency"
+    page.keyboard.type("USMP du centre")  # a select takes the typed start of an option
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Se connecter"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("File active")
+    for _ in range(60):  # Tab through the page until the pathway's link has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "P-ecran":
+            break
+    assert page.evaluate("document.activeElement.textContent") == "P-ecran"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"  # the focus is visible
+    page.keyboard.press("Enter")
+    expect(page.locator("body[data-review-ready]")).to_have_count(1)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("P-ecran")
