@@ -39,3 +39,14 @@ export const ROLE = {
 export const STATE = { OPEN: "Ouvert", CLOSED: "Clôturé" };
 
 export function label(table, value) { return value == null ? "—" : table[value] ?? String(value).toLowerCase(); }
+
+export const REFERRAL_STATUS = {
+  DRAFT: "brouillon", REQUESTED: "demandée", ACCEPTED: "acceptée", REJECTED: "refusée", CANCELLED: "annulée",
+  IN_PROGRESS: "en cours", ON_HOLD: "en attente", FAILED: "échouée", COMPLETED: "réalisée",
+};
+
+export const APPOINTMENT_STATUS = {
+  BOOKED: "prévu", SEEN: "honoré", NO_SHOW: "non honoré", EXCUSED: "excusé", CANCELLED: "annulé",
+};
+
+export const PHONE = { VALID: "numéro valide", CHANGED: "numéro changé", LOST: "plus de téléphone" };

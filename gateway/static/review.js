@@ -4,7 +4,10 @@
 
 import { command, gql } from "./api.js";
 import { day, h, moment, replace, time, today } from "./dom.js";
-import { ALERT_STATUS, CATEGORY, DISMISSAL, KIND, OPEN_ALERT, PARTICIPANT_ROLE, SEVERITY, STATE, label } from "./labels.js";
+import {
+  ALERT_STATUS, APPOINTMENT_STATUS, CATEGORY, DISMISSAL, KIND, OPEN_ALERT, PARTICIPANT_ROLE, PHONE, REFERRAL_STATUS, ROLE,
+  SEVERITY, STATE, label,
+} from "./labels.js";
 
 const REDACTIONS = "redactions { field category reason message }";
 const PATHWAY = `query($id: UUID!, $asOf: DateTime, $v: Int) { pathway(id: $id, asOf: $asOf, atLeastVersion: $v) {
@@ -241,7 +244,7 @@ function timelineTable(entries, ctx, caption) {
       return h("tr", { "data-position": e.position },
         h("td", {}, time(e.occurredAt)),
         h("td", {}, time(e.recordedAt), late ? h("span", { class: "tag" }, "saisie tardive") : null),
-        h("td", {}, ctx.agencyName(e.agency)),
+        h("td", {}, ctx.agencyName(e.agency), e.role && e.agency !== "relais" ? h("span", { class: "hint" }, ` (${label(ROLE, e.role)})`) : null),
         h("td", {}, e.label ?? (redaction ? h("span", { class: "redacted" }, `Événement masqué (${label(CATEGORY, redaction.category)}) : ${redaction.message}`) : "—")));
     }))));
 }
@@ -253,10 +256,10 @@ function situationOf(p, ctx) {
     h("ul", {}, p.participants.map((x) => h("li", {}, `${ctx.agencyName(x.agency)} — ${label(PARTICIPANT_ROLE, x.role)}${x.inCareTeam ? " (équipe de soins)" : ""}`))),
     list("Faits du parcours", p.facts, (f) => [h("strong", {}, f.label), " : ", f.value ?? h("span", { class: "redacted" }, "masqué")]),
     list("Besoins ouverts", p.openNeeds, (n) => [n.description ?? h("span", { class: "redacted" }, `besoin masqué (${label(CATEGORY, n.infoCategory)})`), " — ", time(n.recordedAt, false)]),
-    list("Orientations", p.referrals, (r) => [r.service ?? r.toAgency ?? h("span", { class: "redacted" }, `orientation masquée (${label(CATEGORY, r.infoCategory)})`), ` — ${String(r.status).toLowerCase()}`]),
-    list("Rendez-vous", p.appointments, (a) => [a.service ?? h("span", { class: "redacted" }, `rendez-vous masqué (${label(CATEGORY, a.infoCategory)})`), a.scheduledAt ? [" — ", time(a.scheduledAt)] : ""]),
+    list("Orientations", p.referrals, (r) => [r.service ?? r.toAgency ?? h("span", { class: "redacted" }, `orientation masquée (${label(CATEGORY, r.infoCategory)})`), ` — ${label(REFERRAL_STATUS, r.status)}`]),
+    list("Rendez-vous", p.appointments, (a) => [a.service ?? h("span", { class: "redacted" }, `rendez-vous masqué (${label(CATEGORY, a.infoCategory)})`), a.scheduledAt ? [" — ", time(a.scheduledAt)] : "", a.status ? ` — ${label(APPOINTMENT_STATUS, a.status)}` : ""]),
     h("h3", {}, "Joignabilité"),
-    h("p", {}, p.contact.phone ? `Téléphone : ${String(p.contact.phone).toLowerCase()} ; échecs de contact : ${p.contact.failedAttempts ?? 0}` : hidden(p.redactions, "contact") ?? "—"),
+    h("p", {}, p.contact.phone ? `Téléphone : ${label(PHONE, p.contact.phone)} ; échecs de contact : ${p.contact.failedAttempts ?? 0}` : hidden(p.redactions, "contact") ?? "—"),
   ];
 }
 
