@@ -33,6 +33,7 @@ from gateway.context import Context, GatewayServices
 from gateway.hardening import GuardMiddleware, RateLimiter
 from gateway.readside import ReadSide
 from gateway.schema import build_schema
+from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
 from services.bootstrap import DistributedRuntime, EmbeddedRuntime
@@ -133,7 +134,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     router = GatewayRouter(
         build_schema(dev=settings.graphql_dev), services=services, tokens=tokens, context_getter=get_context,
-        graphql_ide="graphiql" if settings.graphql_dev else None, allow_queries_via_get=False,
+        # No GraphiQL: strawberry's page loads its scripts from a CDN, which the gateway never relies on.
+        graphql_ide=None, allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=10), max_subscriptions_per_connection=10,
     )
@@ -157,6 +159,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
     app.add_middleware(GuardMiddleware, path="/graphql")
+    mount_screen(app, settings, runtime.agencies)
 
     @app.get("/health")
     def health() -> dict[str, Any]:

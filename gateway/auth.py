@@ -215,6 +215,38 @@ def mint_token(key: SigningKey, *, issuer: str, audience: str, agency: str, prof
     return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
 
 
+class DevelopmentTokenRefused(Exception):
+    """A development token cannot be signed (the French reason in `message`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def development_token(settings: Any, agencies: AgencyRegistry, *, agency: str, role: str, professional: str,
+                      ttl_seconds: int) -> str:
+    """A token signed by the local development key (`relais token` and the screen's
+    development sign-in): only in the development setting, for a registry agency and a known
+    role, within the settings' maximum lifetime; else DevelopmentTokenRefused."""
+    roles = {r.value for r in Role}
+    if role not in roles:
+        raise DevelopmentTokenRefused(f"rôle inconnu « {role} » : choisissez parmi {', '.join(sorted(roles))}.")
+    if settings.environment != "development":
+        raise DevelopmentTokenRefused(
+            "jeton de développement refusé : Relais ne signe qu'en développement (RELAIS_ENVIRONMENT=development) ; "
+            "en production, les jetons viennent du fournisseur d'identité.")
+    if agency not in agencies:
+        raise DevelopmentTokenRefused(f"structure « {agency} » absente du registre des structures : "
+                                      f"choisissez parmi {', '.join(sorted(agencies))}.")
+    if not 0 < ttl_seconds <= settings.token_max_lifetime_s:
+        raise DevelopmentTokenRefused(f"durée de validité : entre 1 et {settings.token_max_lifetime_s // 3600} h "
+                                      "(RELAIS_TOKEN_MAX_LIFETIME_S).")
+    if not 0 < len(professional) <= 120:
+        raise DevelopmentTokenRefused("identifiant du professionnel requis (120 caractères au plus).")
+    return mint_token(development_key(settings.state_dir), issuer=DEV_ISSUER, audience=settings.jwt_audience,
+                      agency=agency, professional=professional, role=role, ttl_seconds=ttl_seconds)
+
+
 # --------------------------------------------------------------------------- verification
 @dataclass(frozen=True)
 class TokenPolicy:

@@ -42,7 +42,8 @@ def _serve(args: argparse.Namespace) -> int:
     runtime.start()
     if isinstance(runtime, EmbeddedRuntime):
         runtime.load_synthetic_territory()
-    print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/graphql", flush=True)
+    print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/ "
+          f"(écran de synthèse ; API GraphQL sur /graphql)", flush=True)
     try:
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
@@ -304,8 +305,7 @@ def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
 
 def _token(args: argparse.Namespace) -> int:
     from domain.agencies import InvalidRegistry
-    from gateway.auth import DEV_ISSUER, development_key, mint_token
-    from gateway.permissions import Role
+    from gateway.auth import DevelopmentTokenRefused, development_token
     from infra.agencies import load_registry
     from services.checks import CheckFailed, settings_from_env
 
@@ -313,29 +313,19 @@ def _token(args: argparse.Namespace) -> int:
         print(f"relais token : ERREUR : {line}", file=sys.stderr)
         return 2
 
-    roles = {role.value for role in Role}
-    if args.role not in roles:
-        return refuse(f"rôle inconnu « {args.role} » : choisissez parmi {', '.join(sorted(roles))}.")
     try:
         settings = settings_from_env()
         agencies = load_registry(settings.agencies_file)
     except (CheckFailed, InvalidRegistry) as exc:
         return refuse(str(exc))
-    if settings.environment != "development":
-        return refuse("`relais token` ne signe qu'en développement (RELAIS_ENVIRONMENT=development) : "
-                      "en production, les jetons viennent du fournisseur d'identité.")
-    if args.agency not in agencies:
-        return refuse(f"structure « {args.agency} » absente du registre des structures : "
-                      f"choisissez parmi {', '.join(sorted(agencies))}.")
-    ttl = args.hours * 3600
-    if not 0 < ttl <= settings.token_max_lifetime_s:
-        return refuse(f"--hours {args.hours} : entre 1 et {settings.token_max_lifetime_s // 3600} h "
-                      "(RELAIS_TOKEN_MAX_LIFETIME_S).")
     if settings.jwks_url or settings.jwks_file or settings.jwks:
         print("relais token : attention : une JWKS est configurée ; le gateway n'acceptera ce jeton que "
               "sans RELAIS_JWKS_URL / RELAIS_JWKS_FILE / RELAIS_JWKS.", file=sys.stderr)
-    print(mint_token(development_key(settings.state_dir), issuer=DEV_ISSUER, audience=settings.jwt_audience,
-                     agency=args.agency, professional=args.professional, role=args.role, ttl_seconds=ttl))
+    try:
+        print(development_token(settings, agencies, agency=args.agency, role=args.role,
+                                professional=args.professional, ttl_seconds=args.hours * 3600))
+    except DevelopmentTokenRefused as refused:
+        return refuse(refused.message)
     return 0
 
 

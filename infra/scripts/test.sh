@@ -10,6 +10,7 @@ cd "$RELAIS_ROOT"
 
 ensure_venv
 bash infra/scripts/up.sh
+bash infra/scripts/browser.sh  # Chromium and axe-core for the screen's browser tests
 
 say "tests : pytest ${*:-tests}"
 set +e
