@@ -78,15 +78,17 @@ def test_relais_serve_loads_a_synthetic_territory_whose_risks_reach_the_siao_as_
     proc = subprocess.Popen([RELAIS, "serve", "--port", str(port)], env=env, cwd=tmp_path,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline, data = time.monotonic() + 120, None
+        deadline, data, previous = time.monotonic() + 120, None, None
         while time.monotonic() < deadline:
             assert proc.poll() is None, f"relais serve exited: {proc.stderr.read()}"
             try:
                 answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query},
                                     headers=headers, timeout=5).json()
-                data = answer.get("data")
-                # The territory loads in the background: wait for all of it and its alerts
-                if data and len(data["pathways"]["edges"]) == expected and any(
+                previous, data = data, answer.get("data")
+                # The territory loads in the background: wait for all of it and its alerts, and
+                # for the engine to have settled (two answers alike), so that the order below is
+                # judged on one state and not on alerts raised between two parts of an answer.
+                if data and data == previous and len(data["pathways"]["edges"]) == expected and any(
                         e["node"]["ownerAgency"] == SIAO and e["node"]["suggestedAction"]
                         for e in data["alerts"]["edges"]):
                     break
