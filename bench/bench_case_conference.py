@@ -26,9 +26,11 @@ its answer holds, same run; and its latency under an open-loop 100 requests/s.
 - Latency: an OPEN loop — request i is sent at t0 + i/rate whether or not the earlier ones
   have answered, its latency counted from that scheduled instant (so queueing shows) — for
   `--seconds`, once per `--rate`; p50 / p99 / max.
+- Then the closed loop again with every read-model read in a worker thread (`ReadSide.local`
+  off: the distributed mode's path), for the effect of that thread hop in the same run.
 - `--profile N`: then N more closed-loop answers under cProfile, the top entries printed.
 
-Bounded (load once, then (2 + rates) x `--seconds` + warm-up), stops by itself, no socket opened.
+Bounded (load once, then (3 + rates) x `--seconds` + warm-up), stops by itself, no socket opened.
 """
 
 from __future__ import annotations
@@ -222,6 +224,16 @@ async def measure(relais: EmbeddedRuntime, targets: list[tuple[uuid.UUID, str]],
             out.update(requests=done, errors=errors, rps=done / wall,
                        cpu_ms=(time.process_time() - cpu) / max(done, 1) * 1000)
             out["open"] = [(rate, await open_loop(client, targets, tokens, rate, seconds)) for rate in rates]
+            read = app.state.gateway.read
+            if read.local:  # the same closed loop with every read in a worker thread (distributed-mode path)
+                read.local = False
+                try:
+                    cpu = time.process_time()
+                    threaded, _, threaded_wall = await closed_loop(client, targets, tokens, seconds)
+                    out.update(threaded_rps=threaded / threaded_wall,
+                               threaded_cpu_ms=(time.process_time() - cpu) / max(threaded, 1) * 1000)
+                finally:
+                    read.local = True
             if profile:
                 import cProfile
                 import pstats
@@ -291,6 +303,9 @@ def main() -> int:
           f"{gw['cpu_ms']:.2f} |")
     print(f"| plain SQL (sqlite3, {len(SQL_READS)} SELECTs, {raw['rows_per_read']:.0f} rows) | {raw['requests']} | 0 | "
           f"{raw['rps']:.0f} | |")
+    if "threaded_rps" in gw:
+        print(f"| gateway, reads in a worker thread (ReadSide.local off) | | | {gw['threaded_rps']:.0f} | "
+              f"{gw['threaded_cpu_ms']:.2f} |")
     print(f"(plain SQL before the gateway, {args.seconds / 3:.0f} s: {raw_before['rps']:.0f} req/s)")
     print(f"throughput ratio gateway / plain SQL: {gw['rps'] / raw['rps'] * 100:.1f} % (aim >= 20 %)")
     for rate, latency in gw["open"]:
