@@ -28,9 +28,11 @@ its answer holds, same run; and its latency under an open-loop 100 requests/s.
   `--seconds`, once per `--rate`; p50 / p99 / max.
 - Then the closed loop again with every read-model read in a worker thread (`ReadSide.local`
   off: the distributed mode's path), for the effect of that thread hop in the same run.
+- Then the query straight to the GraphQL schema (`schema.execute`, no HTTP nor token check)
+  for as long: the floor under the HTTP layers.
 - `--profile N`: then N more closed-loop answers under cProfile, the top entries printed.
 
-Bounded (load once, then (3 + rates) x `--seconds` + warm-up), stops by itself, no socket opened.
+Bounded (load once, then (4 + rates) x `--seconds` + warm-up), stops by itself, no socket opened.
 """
 
 from __future__ import annotations
@@ -234,6 +236,7 @@ async def measure(relais: EmbeddedRuntime, targets: list[tuple[uuid.UUID, str]],
                                threaded_cpu_ms=(time.process_time() - cpu) / max(threaded, 1) * 1000)
                 finally:
                     read.local = True
+            out.update(await schema_only(app, targets, seconds))
             if profile:
                 import cProfile
                 import pstats
@@ -248,6 +251,31 @@ async def measure(relais: EmbeddedRuntime, targets: list[tuple[uuid.UUID, str]],
                 stats.sort_stats("cumulative").print_stats(45)
                 stats.sort_stats("tottime").print_stats(30)
     return out
+
+
+async def schema_only(app: Any, targets: list[tuple[uuid.UUID, str]], seconds: float) -> dict[str, Any]:
+    """The same query straight to the GraphQL schema (no HTTP, no token check, no rate limit;
+    resolvers, authorisation, redaction and the audit write as in a request): the floor the
+    HTTP layers sit on."""
+    from gateway.context import Context
+    from gateway.permissions import Principal, Role
+    from gateway.schema import build_schema
+
+    schema, services = build_schema(), app.state.gateway
+    principals = {lead: Principal(agency=lead, professional=f"{lead}-coord-0", role=Role("coordinateur"))
+                  for lead in {lead for _, lead in targets}}
+    done = errors = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    while time.perf_counter() < started + seconds:
+        pid, lead = targets[done % len(targets)]
+        result = await schema.execute(CASE_CONFERENCE, variable_values={"id": str(pid)},
+                                      context_value=Context(services, principals[lead]))
+        errors += bool(result.errors) or not (result.data or {}).get("pathway")
+        done += 1
+    wall = time.perf_counter() - started
+    return {"schema_rps": done / wall, "schema_cpu_ms": (time.process_time() - cpu) / max(done, 1) * 1000,
+            "schema_errors": errors}
 
 
 def sql_baseline(path: Path, targets: list[tuple[uuid.UUID, str]], seconds: float) -> dict[str, Any]:
@@ -306,6 +334,8 @@ def main() -> int:
     if "threaded_rps" in gw:
         print(f"| gateway, reads in a worker thread (ReadSide.local off) | | | {gw['threaded_rps']:.0f} | "
               f"{gw['threaded_cpu_ms']:.2f} |")
+    print(f"| GraphQL schema only (schema.execute, no HTTP) | | {gw['schema_errors']} | {gw['schema_rps']:.0f} | "
+          f"{gw['schema_cpu_ms']:.2f} |")
     print(f"(plain SQL before the gateway, {args.seconds / 3:.0f} s: {raw_before['rps']:.0f} req/s)")
     print(f"throughput ratio gateway / plain SQL: {gw['rps'] / raw['rps'] * 100:.1f} % (aim >= 20 %)")
     for rate, latency in gw["open"]:

@@ -143,11 +143,10 @@ async def _at_least(context: Context, pathway_id: UUID | None, version: int | No
 
 def _timeline_key(info: Info, pathway_id: UUID) -> tuple[UUID, int, int | None] | None:
     """The key the `timeline` resolver will load for this pathway, when the query selects the
-    timeline exactly once, directly (no fragment, no directive) and with a valid page size:
-    then the pathway query reads it in the same worker-thread call as the pathway. None
-    otherwise (the resolver then loads it itself, as it always can)."""
-    from graphql import FieldNode
-    from graphql.execution.values import get_argument_values
+    timeline exactly once, directly (no fragment, no directive), its arguments literals or
+    variables, and with a valid page size: then the pathway query reads it in the same call as
+    the pathway. None otherwise (the resolver then loads it itself, as it always can)."""
+    from graphql import FieldNode, IntValueNode, NullValueNode, VariableNode
 
     raw = info._raw_info  # noqa: SLF001 - the AST of this field, to read the timeline's arguments
     node = raw.field_nodes[0] if len(raw.field_nodes) == 1 else None
@@ -156,13 +155,21 @@ def _timeline_key(info: Info, pathway_id: UUID) -> tuple[UUID, int, int | None] 
     found = [s for s in node.selection_set.selections if isinstance(s, FieldNode) and s.name.value == "timeline"]
     if len(found) != 1 or found[0].directives:
         return None
-    pathway_type = raw.schema.get_type("Pathway")
-    try:
-        arguments = get_argument_values(pathway_type.fields["timeline"], found[0], raw.variable_values)  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - a bad argument: the resolver reports it
-        return None
-    first, after = arguments.get("first", 50), arguments.get("after")
-    if not isinstance(first, int) or not 1 <= first <= MAX_PAGE:
+    definition = raw.schema.get_type("Pathway").fields["timeline"].args  # type: ignore[union-attr]
+    values = {name: arg.default_value for name, arg in definition.items()}
+    variables = info.variable_values
+    for argument in found[0].arguments:
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            values[argument.name.value] = int(value.value)
+        elif isinstance(value, NullValueNode):
+            values[argument.name.value] = None
+        elif isinstance(value, VariableNode) and value.name.value in variables:
+            values[argument.name.value] = variables[value.name.value]
+        else:
+            return None
+    first, after = values.get("first"), values.get("after")
+    if type(first) is not int or not 1 <= first <= MAX_PAGE or not (after is None or type(after) is int):
         return None
     return (pathway_id, first, after)
 
