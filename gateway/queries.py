@@ -158,7 +158,7 @@ def _timeline_key(info: Info, pathway_id: UUID) -> tuple[UUID, int, int | None] 
     definition = raw.schema.get_type("Pathway").fields["timeline"].args  # type: ignore[union-attr]
     values = {name: arg.default_value for name, arg in definition.items()}
     variables = info.variable_values
-    for argument in found[0].arguments:
+    for argument in found[0].arguments or ():
         value = argument.value
         if isinstance(value, IntValueNode):
             values[argument.name.value] = int(value.value)
