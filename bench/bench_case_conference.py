@@ -2,35 +2,43 @@
 its answer holds, same run; and its latency under an open-loop 100 requests/s.
 
     .venv/bin/python bench/bench_case_conference.py [--pathways 10000] [--targets 200]
-        [--seconds 15] [--rate 100]
+        [--seconds 15] [--rate 100 [--rate 50]] [--profile 300]
 
-- Territory: `--pathways` synthetic pathways (services/territory, seed 42) in the EMBEDDED mode
-  (SQLite event store and SQLite read models fed by the relay over the in-process bus), kept
-  in `.relais/bench-case-conference-<n>/` between runs (loaded once, idempotent). The
+- Territory: `--pathways` synthetic pathways (services/territory, seed 42) in the EMBEDDED
+  runtime (services.bootstrap.build_embedded, without the risk engine: SQLite event store, the
+  relay onto the in-process bus, the projections' SQLite read models), kept in
+  `.relais/bench-case-conference-<n>/` between runs (loaded once, idempotent). The
   `--targets` pathways the requests read are given a case-conference history (needs, a
   conference and its actions, contact attempts, two open alerts): ~30-40 timeline events each.
 - Gateway: `gateway.app.create_app` on that Relais, its lifespan running, driven IN-PROCESS
   through ASGI (`httpx.AsyncClient(transport=httpx.ASGITransport(app))`): JWT, rate limit,
   middleware, GraphQL (parse and validation caches), authorisation, audit record written before
-  the answer — everything but the socket. It reads whatever read path the gateway has.
+  the answer — everything but the socket. It reads the projections' read models
+  (gateway.readside), measured once the relay has put the whole event store on the bus (the
+  projections apply synchronously on it).
 - The query (CASE_CONFERENCE): what a partner's review screen opens for one pathway — its
   summary, participants, open needs, actions, open alerts and its timeline — with a
-  coordinator's token of the lead agency (consent and redaction run on every field).
+  coordinator's token of the lead agency (tests/tokens.py: the test identity provider's
+  RS256 tokens; consent and redaction run on every field).
 - Throughput: one client in a closed loop for `--seconds`, then the plain SQL read for as long
   (sqlite3 on the read-model file: the summary row, participants, open needs, actions, open
   alerts and the timeline rows of the same pathway — the rows the answer is made of); ratio.
 - Latency: an OPEN loop — request i is sent at t0 + i/rate whether or not the earlier ones
   have answered, its latency counted from that scheduled instant (so queueing shows) — for
-  `--seconds`; p50 / p99 / max.
+  `--seconds`, once per `--rate`; p50 / p99 / max.
+- Then the closed loop again with every read-model read in a worker thread (`ReadSide.local`
+  off: the distributed mode's path), for the effect of that thread hop in the same run.
+- Then the query straight to the GraphQL schema (`schema.execute`, no HTTP nor token check)
+  for as long: the floor under the HTTP layers.
+- `--profile N`: then N more closed-loop answers under cProfile, the top entries printed.
 
-Bounded (load once, then 3 x `--seconds` + warm-up), stops by itself, no socket opened.
+Bounded (load once, then (4 + rates) x `--seconds` + warm-up), stops by itself, no socket opened.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sqlite3
 import sys
@@ -44,12 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
 
 from bench._common import machine  # noqa: E402
-from bench.bench_gateway import JWT_KEY, percentiles  # noqa: E402
-from gateway.auth import issue_token  # noqa: E402
+from bench.bench_gateway import percentiles  # noqa: E402
+from services.bootstrap import EmbeddedRuntime, build_embedded  # noqa: E402
 from services.settings import Settings  # noqa: E402
+from tests.tokens import identity_settings, token  # noqa: E402
 
 CASE_CONFERENCE = """query CaseConference($id: UUID!) { pathway(id: $id) {
   id kind state territory leadAgency personRef exitDate version lastActivityAt
@@ -58,7 +66,7 @@ CASE_CONFERENCE = """query CaseConference($id: UUID!) { pathway(id: $id) {
   openNeeds { needId infoCategory category description status recordedAt }
   actions { actionId conferenceId ownerAgency description dueOn done }
   alerts { alertId ruleId ruleLabel severity status ownerAgency subject suggestedAction raisedAt }
-  timeline(first: 50) { totalCount entries { position infoCategory label occurredAt agency role details } }
+  timeline(first: 50) { totalCount entries { position infoCategory label occurredAt agency role } }
 } }"""
 
 #: The rows the answer is made of, read by plain SQL from the read models (same pathway).
@@ -74,29 +82,13 @@ SQL_READS = (
 
 def settings_for(pathways: int) -> Settings:
     return Settings(mode="embedded", state_dir=ROOT / ".relais" / f"bench-case-conference-{pathways}",
-                    jwt_key=SecretStr(JWT_KEY), synthetic_pathways=0)
+                    synthetic_pathways=0, **identity_settings())
 
 
-def wire(settings: Settings) -> Any:
-    """The embedded Relais with its read models on the bus (what `relais serve` wires, without
-    the risk engine: the alerts are raised here)."""
-    from projections.embedded import connect
-    from services.bootstrap import bootstrap, build_embedded_projections, ensure_gateway_adapters
-
-    relais = ensure_gateway_adapters(bootstrap(settings))
-    build_embedded_projections(settings, relais.bus)
-    path = Path(settings.state_dir) / "read_models.sqlite3"
-
-    @contextlib.contextmanager
-    def readmodels() -> Any:
-        conn = connect(path)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    relais.readmodels = readmodels
-    return relais
+def wire(settings: Settings) -> EmbeddedRuntime:
+    """The embedded runtime with its projections on the bus, without the risk engine (the
+    alerts are raised here)."""
+    return build_embedded(settings, risk=False)
 
 
 def history(pid: uuid.UUID, lead: str, now: datetime) -> list[tuple[str, dict[str, Any]]]:
@@ -136,7 +128,7 @@ def history(pid: uuid.UUID, lead: str, now: datetime) -> list[tuple[str, dict[st
             for i, (name, payload) in enumerate(out)]
 
 
-def load(relais: Any, count: int, targets: int) -> list[tuple[uuid.UUID, str]]:
+def load(relais: EmbeddedRuntime, count: int, targets: int) -> list[tuple[uuid.UUID, str]]:
     """The territory (once) and the targets' histories; returns (pathway id, lead agency)."""
     from services.territory.load import load as load_territory
     from services.territory.synthetic import generate
@@ -145,6 +137,8 @@ def load(relais: Any, count: int, targets: int) -> list[tuple[uuid.UUID, str]]:
     if (relais.pathways.app.recorder.max_notification_id() or 0) == 0:
         load_territory(relais.pathways, count, seed=42, territory="76", progress=True)
     chosen = [(s.pathway_id, s.commands[0][1]["lead_agency"]) for s in stories[:targets]]
+    if _histories_applied(Path(relais.settings.state_dir) / "read_models.sqlite3", chosen):
+        return chosen  # a previous run wrote them and the read models hold them
     now = datetime.now(timezone.utc)
     for pid, lead in chosen:
         for name, payload in history(pid, lead, now):
@@ -153,10 +147,28 @@ def load(relais: Any, count: int, targets: int) -> list[tuple[uuid.UUID, str]]:
     return chosen
 
 
-def catch_up(relais: Any) -> float:
-    """Relay the whole event store onto the bus (the read models follow it); seconds taken."""
+def _histories_applied(path: Path, chosen: list[tuple[uuid.UUID, str]]) -> bool:
+    """Whether every target's case conference is in the read models already (kept between runs)."""
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(path)
+    try:
+        wanted = [str(uuid.uuid5(pid, "conference")) for pid, _ in chosen]
+        marks = ",".join("?" * len(wanted))
+        found = conn.execute(f"SELECT COUNT(*) FROM pathway_summary_conferences WHERE conference_id IN ({marks})",
+                             wanted).fetchone()[0]
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return found == len(wanted)
+
+
+def catch_up(relais: EmbeddedRuntime) -> float:
+    """Relay the whole event store onto the bus; the projections apply each batch before
+    `run_once` returns, so the read models have everything once it returns 0. Seconds taken."""
     started = time.monotonic()
-    while relais.embedded_relay.run_once():
+    while relais.relay.run_once():
         pass
     return time.monotonic() - started
 
@@ -215,33 +227,74 @@ async def open_loop(client: httpx.AsyncClient, targets: list[tuple[uuid.UUID, st
             "max": max(latencies) * 1000 if latencies else float("nan")}
 
 
-async def followed(app: Any, relais: Any, timeout: float = 1800) -> None:
-    """Until the gateway's own followers (if it has any) have seen the whole event store."""
-    directory = getattr(app.state.gateway, "directory", None)  # the stop-gap index, while it exists
-    last = relais.pathways.app.recorder.max_notification_id() or 0
-    deadline = time.monotonic() + timeout
-    while directory is not None and directory.position < last:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the gateway's index did not catch up in time")
-        await asyncio.sleep(0.2)
-
-
-async def measure(relais: Any, targets: list[tuple[uuid.UUID, str]], seconds: float, rate: float) -> dict[str, Any]:
+async def measure(relais: EmbeddedRuntime, targets: list[tuple[uuid.UUID, str]], seconds: float,
+                  rates: list[float], profile: int = 0) -> dict[str, Any]:
     from gateway.app import create_app
 
     app = create_app(relais)
     # Coordinators of each lead agency, enough of them that none reaches the per-token rate limit.
-    tokens = {lead: [issue_token(JWT_KEY, agency=lead, professional=f"{lead}-coord-{n}", role="coordinateur",
-                                 token_id=uuid.uuid4().hex, ttl_seconds=7200) for n in range(60)]
+    tokens = {lead: [token(lead, "coordinateur", f"{lead}-coord-{n}", ttl_seconds=7200) for n in range(60)]
               for lead in {lead for _, lead in targets}}
+    out: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
-        await followed(app, relais)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://relais.test", timeout=30) as client:
-            await closed_loop(client, targets, tokens, min(3.0, seconds))  # warm-up (caches, JIT of paths)
+            await closed_loop(client, targets, tokens, min(3.0, seconds))  # warm-up (caches, first paths)
+            cpu = time.process_time()
             done, errors, wall = await closed_loop(client, targets, tokens, seconds)
-            latency = await open_loop(client, targets, tokens, rate, seconds)
-    return {"requests": done, "errors": errors, "rps": done / wall, **{f"open_{k}": v for k, v in latency.items()}}
+            out.update(requests=done, errors=errors, rps=done / wall,
+                       cpu_ms=(time.process_time() - cpu) / max(done, 1) * 1000)
+            out["open"] = [(rate, await open_loop(client, targets, tokens, rate, seconds)) for rate in rates]
+            read = app.state.gateway.read
+            if read.local:  # the same closed loop with every read in a worker thread (distributed-mode path)
+                read.local = False
+                try:
+                    cpu = time.process_time()
+                    threaded, _, threaded_wall = await closed_loop(client, targets, tokens, seconds)
+                    out.update(threaded_rps=threaded / threaded_wall,
+                               threaded_cpu_ms=(time.process_time() - cpu) / max(threaded, 1) * 1000)
+                finally:
+                    read.local = True
+            out.update(await schema_only(app, targets, seconds))
+            if profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for i in range(profile):
+                    pid, lead = targets[i % len(targets)]
+                    await one(client, pid, tokens[lead][i % len(tokens[lead])])
+                profiler.disable()
+                stats = pstats.Stats(profiler)
+                stats.sort_stats("cumulative").print_stats(45)
+                stats.sort_stats("tottime").print_stats(30)
+    return out
+
+
+async def schema_only(app: Any, targets: list[tuple[uuid.UUID, str]], seconds: float) -> dict[str, Any]:
+    """The same query straight to the GraphQL schema (no HTTP, no token check, no rate limit;
+    resolvers, authorisation, redaction and the audit write as in a request): the floor the
+    HTTP layers sit on."""
+    from gateway.context import Context
+    from gateway.permissions import Principal, Role
+    from gateway.schema import build_schema
+
+    schema, services = build_schema(), app.state.gateway
+    principals = {lead: Principal(agency=lead, professional=f"{lead}-coord-0", role=Role("coordinateur"))
+                  for lead in {lead for _, lead in targets}}
+    done = errors = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    while time.perf_counter() < started + seconds:
+        pid, lead = targets[done % len(targets)]
+        result = await schema.execute(CASE_CONFERENCE, variable_values={"id": str(pid)},
+                                      context_value=Context(services, principals[lead]))
+        errors += bool(result.errors) or not (result.data or {}).get("pathway")
+        done += 1
+    wall = time.perf_counter() - started
+    return {"schema_rps": done / wall, "schema_cpu_ms": (time.process_time() - cpu) / max(done, 1) * 1000,
+            "schema_errors": errors}
 
 
 def sql_baseline(path: Path, targets: list[tuple[uuid.UUID, str]], seconds: float) -> dict[str, Any]:
@@ -263,34 +316,51 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pathways", type=int, default=10_000)
     parser.add_argument("--targets", type=int, default=200, help="pathways the requests read")
-    parser.add_argument("--seconds", type=float, default=15.0, help="each of the three measurements")
-    parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests per second")
+    parser.add_argument("--seconds", type=float, default=15.0, help="each of the measurements")
+    parser.add_argument("--rate", type=float, action="append", help="open-loop requests per second (repeatable; "
+                                                                     "default 100)")
+    parser.add_argument("--profile", type=int, default=0, help="then N answers under cProfile")
     args = parser.parse_args()
+    rates = args.rate or [100.0]
     print(machine())
+    avg = os.getloadavg()
+    print(f"load average at the start: {avg[0]:.2f} {avg[1]:.2f} {avg[2]:.2f}", flush=True)
     settings = settings_for(args.pathways)
     relais = wire(settings)
-    started = time.monotonic()
-    targets = load(relais, args.pathways, args.targets)
-    print(f"territory: {args.pathways} pathways, {args.targets} with a case-conference history "
-          f"({time.monotonic() - started:.0f} s to load/check)", flush=True)
-    print(f"read models caught up in {catch_up(relais):.0f} s", flush=True)
-    read_models = Path(settings.state_dir) / "read_models.sqlite3"
-    conn = sqlite3.connect(read_models)
-    events = [conn.execute("SELECT COUNT(*) FROM timeline WHERE pathway_id = ?", (str(p),)).fetchone()[0]
-              for p, _ in targets]
-    conn.close()
-    print(f"timeline events per target: min {min(events)}, max {max(events)}", flush=True)
-    gw = asyncio.run(measure(relais, targets, args.seconds, args.rate))
-    raw = sql_baseline(read_models, targets, args.seconds)
-    print("| reader | requests | errors | req/s |")
-    print("| --- | ---: | ---: | ---: |")
-    print(f"| gateway in-process (ASGI, 1 client, closed loop) | {gw['requests']} | {gw['errors']} | {gw['rps']:.0f} |")
+    try:
+        started = time.monotonic()
+        targets = load(relais, args.pathways, args.targets)
+        print(f"territory: {args.pathways} pathways, {args.targets} with a case-conference history "
+              f"({time.monotonic() - started:.0f} s to load/check)", flush=True)
+        print(f"read models caught up in {catch_up(relais):.0f} s", flush=True)
+        read_models = Path(settings.state_dir) / "read_models.sqlite3"
+        conn = sqlite3.connect(read_models)
+        events = [conn.execute("SELECT COUNT(*) FROM timeline WHERE pathway_id = ?", (str(p),)).fetchone()[0]
+                  for p, _ in targets]
+        conn.close()
+        print(f"timeline events per target: min {min(events)}, max {max(events)}", flush=True)
+        raw_before = sql_baseline(read_models, targets, args.seconds / 3)
+        gw = asyncio.run(measure(relais, targets, args.seconds, rates, args.profile))
+        raw = sql_baseline(read_models, targets, args.seconds)
+    finally:
+        relais.close()
+    print("| reader | requests | errors | req/s | CPU ms/answer |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| gateway in-process (ASGI, 1 client, closed loop) | {gw['requests']} | {gw['errors']} | {gw['rps']:.0f} | "
+          f"{gw['cpu_ms']:.2f} |")
     print(f"| plain SQL (sqlite3, {len(SQL_READS)} SELECTs, {raw['rows_per_read']:.0f} rows) | {raw['requests']} | 0 | "
-          f"{raw['rps']:.0f} |")
+          f"{raw['rps']:.0f} | |")
+    if "threaded_rps" in gw:
+        print(f"| gateway, reads in a worker thread (ReadSide.local off) | | | {gw['threaded_rps']:.0f} | "
+              f"{gw['threaded_cpu_ms']:.2f} |")
+    print(f"| GraphQL schema only (schema.execute, no HTTP) | | {gw['schema_errors']} | {gw['schema_rps']:.0f} | "
+          f"{gw['schema_cpu_ms']:.2f} |")
+    print(f"(plain SQL before the gateway, {args.seconds / 3:.0f} s: {raw_before['rps']:.0f} req/s)")
     print(f"throughput ratio gateway / plain SQL: {gw['rps'] / raw['rps'] * 100:.1f} % (aim >= 20 %)")
-    print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: sent {gw['open_sent']}, answered "
-          f"{gw['open_answered']}, errors {gw['open_errors']}, p50 {gw['open_p50']:.1f} ms, p99 {gw['open_p99']:.1f} ms, "
-          f"max {gw['open_max']:.1f} ms (aim p99 < 50 ms)")
+    for rate, latency in gw["open"]:
+        print(f"open loop {rate:.0f} req/s for {args.seconds:.0f} s: sent {latency['sent']}, answered "
+              f"{latency['answered']}, errors {latency['errors']}, p50 {latency['p50']:.1f} ms, "
+              f"p99 {latency['p99']:.1f} ms, max {latency['max']:.1f} ms (aim p99 < 50 ms at 100 req/s)")
     avg = os.getloadavg()
     print(f"load average at the end: {avg[0]:.2f} {avg[1]:.2f} {avg[2]:.2f}")
     return 0

@@ -61,12 +61,32 @@ class Context(BaseContext):
     async def _load_records(self, keys: list[UUID]) -> Sequence[PathwayRecord | None]:
         """Every pathway a request resolves at one level, in one query per read-model table."""
         self.services.stats["sql_batches"] += 1
-        found = await asyncio.to_thread(self.services.read.records, keys)
+        read = self.services.read
+        found = await read.call(read.records, keys)
         return [found.get(key) for key in keys]
 
     async def _load_timelines(self, keys: list[tuple[UUID, int, int | None]]) -> Sequence[tuple[list[dict[str, Any]], int]]:
         self.services.stats["sql_batches"] += 1
-        return await asyncio.to_thread(self.services.read.timelines, keys)
+        read = self.services.read
+        return await read.call(read.timelines, keys)
+
+    async def load_pathway(self, pathway_id: UUID,
+                           timeline: tuple[UUID, int, int | None] | None = None) -> PathwayRecord | None:
+        """One pathway's record and, when the query asks for its timeline (`timeline`: the
+        timeline resolver's key), that page too: both in ONE call (one worker-thread hop at
+        most), the timeline primed into `timeline_loader` so its resolver finds it there."""
+        if timeline is None:
+            return await self.record_loader.load(pathway_id)
+        read = self.services.read
+
+        def both() -> tuple[PathwayRecord | None, tuple[list[dict[str, Any]], int]]:
+            return read.records([pathway_id]).get(pathway_id), read.timelines([timeline])[0]
+
+        self.services.stats["sql_batches"] += 1
+        record, page = await read.call(both)
+        self.record_loader.prime(pathway_id, record)
+        self.timeline_loader.prime(timeline, page)
+        return record
 
     # ------------------------------------------------------------------ audit
     def audit_read(self, operation: str, pathway_id: UUID | str | None, categories: set[Any],

@@ -24,8 +24,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import date, datetime
+from enum import Enum, StrEnum
 from typing import Any
+from uuid import UUID
 
 from domain.disclosure import (
     ALL_CATEGORIES,
@@ -153,22 +155,27 @@ class Redaction:
     reason: Reason
 
 
-_PLANS: dict[tuple[type, int], tuple[tuple[str, str | None], ...]] = {}
+#: (field, tag) per dataclass type: tag None (untagged), ITEM, or the field's Category.
+Plan = tuple[tuple[str, "Category | str | None"], ...]
+_PLANS: dict[tuple[type, int], Plan] = {}
+#: Values that hold no tagged field (no dataclass inside): not walked into.
+_LEAVES = frozenset({str, int, float, bool, type(None), UUID, datetime, date})
 
 
-def _plan(cls: type, categories: Mapping[type, Mapping[str, str]]) -> tuple[tuple[str, str | None], ...]:
+def _plan(cls: type, categories: Mapping[type, Mapping[str, str]]) -> Plan:
     """(field, tag) of a dataclass type, computed once per type and category table."""
     key = (cls, id(categories))
     plan = _PLANS.get(key)
     if plan is None:
         tagged = categories.get(cls, {})
-        plan = tuple((f.name, tagged.get(f.name)) for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+
+        def tag(name: str) -> Category | str | None:
+            value = tagged.get(name)
+            return value if value is None or value == ITEM else Category(value)
+
+        plan = tuple((f.name, tag(f.name)) for f in dataclasses.fields(cls) if not f.name.startswith("_"))
         _PLANS[key] = plan
     return plan
-
-
-def _is_instance_dataclass(value: Any) -> bool:
-    return hasattr(type(value), "__dataclass_fields__")
 
 
 def redact(obj: Any, disclosure: Disclosure, categories: Mapping[type, Mapping[str, str]],
@@ -178,25 +185,31 @@ def redact(obj: Any, disclosure: Disclosure, categories: Mapping[type, Mapping[s
     `categories[type][field]` is the field's category, or ITEM for "the category the object
     carries in its `info_category` attribute" (a need about addiction is medical, one about
     housing is social). Returns what was hidden; adds to `returned` the categories left in.
-    The fields of each type and their tags are listed once per type (`_plan`), not per object.
+    The fields of each type and their tags are listed once per type (`_plan`), not per object;
+    scalar values (text, numbers, dates, ids, enums) are not walked into.
     """
     hidden: list[Redaction] = []
     visible = disclosure.visible
     for name, tag in _plan(type(obj), categories):
         value = getattr(obj, name)
         if tag is not None:
-            category = Category(getattr(obj, "info_category")) if tag == ITEM else Category(tag)
+            category = obj.info_category if tag == ITEM else tag
+            if type(category) is not Category:
+                category = Category(category)
             if category not in visible:
                 if value is not None:
                     setattr(obj, name, None)
                 hidden.append(Redaction(f"{path}{name}", category, disclosure.hidden.get(category, Reason.ROLE)))
                 continue
-            if returned is not None and value not in (None, [], ""):
+            if returned is not None and value is not None and value != [] and value != "":
                 returned.add(category)
-        if type(value) is list:
+        kind = type(value)
+        if kind in _LEAVES or isinstance(value, Enum):
+            continue
+        if kind is list:
             for index, item in enumerate(value):
-                if _is_instance_dataclass(item):
+                if type(item) not in _LEAVES and hasattr(type(item), "__dataclass_fields__"):
                     hidden += redact(item, disclosure, categories, returned, f"{path}{name}[{index}].")
-        elif _is_instance_dataclass(value):
+        elif hasattr(kind, "__dataclass_fields__"):
             hidden += redact(value, disclosure, categories, returned, f"{path}{name}.")
     return hidden

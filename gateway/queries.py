@@ -3,7 +3,7 @@ caseload, alerts, the caller, and the audit trail (dpo); territory indicators ar
 gateway/indicators.py (inherited).
 
 Every query reads the projections' read models through gateway.readside (blocking calls, run
-in threads); `asOf` replays the event store through the same projections. `atLeastVersion`
+through ReadSide.call); `asOf` replays the event store through the same projections. `atLeastVersion`
 / `atLeast` wait (deadline from settings) until the read models a query reads have applied
 that version of that pathway: read-your-writes without polling by hand."""
 
@@ -20,7 +20,7 @@ from strawberry.types import Info
 from gateway import types as t
 from gateway.audit import AuditQuery
 from gateway.context import Context
-from gateway.hardening import PublicError, check_page_size
+from gateway.hardening import MAX_PAGE, PublicError, check_page_size
 from gateway.indicators import IndicatorsQuery
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
 from gateway.readside import (
@@ -141,6 +141,39 @@ async def _at_least(context: Context, pathway_id: UUID | None, version: int | No
         await asyncio.to_thread(context.services.read.wait_for, pathway_id, version, projections)
 
 
+def _timeline_key(info: Info, pathway_id: UUID) -> tuple[UUID, int, int | None] | None:
+    """The key the `timeline` resolver will load for this pathway, when the query selects the
+    timeline exactly once, directly (no fragment, no directive), its arguments literals or
+    variables, and with a valid page size: then the pathway query reads it in the same call as
+    the pathway. None otherwise (the resolver then loads it itself, as it always can)."""
+    from graphql import FieldNode, IntValueNode, NullValueNode, VariableNode
+
+    raw = info._raw_info  # noqa: SLF001 - the AST of this field, to read the timeline's arguments
+    node = raw.field_nodes[0] if len(raw.field_nodes) == 1 else None
+    if node is None or node.selection_set is None:
+        return None
+    found = [s for s in node.selection_set.selections if isinstance(s, FieldNode) and s.name.value == "timeline"]
+    if len(found) != 1 or found[0].directives:
+        return None
+    definition = raw.schema.get_type("Pathway").fields["timeline"].args  # type: ignore[union-attr]
+    values = {name: arg.default_value for name, arg in definition.items()}
+    variables = info.variable_values
+    for argument in found[0].arguments or ():
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            values[argument.name.value] = int(value.value)
+        elif isinstance(value, NullValueNode):
+            values[argument.name.value] = None
+        elif isinstance(value, VariableNode) and value.name.value in variables:
+            values[argument.name.value] = variables[value.name.value]
+        else:
+            return None
+    first, after = values.get("first"), values.get("after")
+    if type(first) is not int or not 1 <= first <= MAX_PAGE or not (after is None or type(after) is int):
+        return None
+    return (pathway_id, first, after)
+
+
 async def _views(context: Context, ids: list[UUID], operation: str) -> list[Pathway | None]:
     """The pathways of a page as the caller may see them (one batch of read-model queries
     for the whole page, through the request's DataLoader); each read is audited."""
@@ -173,8 +206,9 @@ class Query(IndicatorsQuery):
         first = check_page_size(first)
         if at_least is not None:
             await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
-        found = await asyncio.to_thread(
-            context.services.read.pathways, agency=principal.agency, kind=f.kind.value if f.kind else None,
+        read = context.services.read
+        found = await read.call(
+            read.pathways, agency=principal.agency, kind=f.kind.value if f.kind else None,
             territory=f.territory, other_agency=f.agency, state=f.state.value if f.state else None,
             has_open_alert=f.has_open_alert, first=first, after=after)
         views = await _views(context, found.ids, "pathways")
@@ -199,7 +233,7 @@ class Query(IndicatorsQuery):
         await _at_least(context, id, at_least_version, (*PATHWAY_PROJECTIONS, *TIMELINE_PROJECTIONS))
         view = None
         if as_of is None:
-            record = await context.record_loader.load(id)
+            record = await context.load_pathway(id, _timeline_key(info, id))
             view = pathway_view(record, principal, read) if record is not None else None
         else:
             events = await asyncio.to_thread(context.services.reader.history, id, as_of)
@@ -228,7 +262,8 @@ class Query(IndicatorsQuery):
         first = check_page_size(first)
         if at_least is not None:
             await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
-        found = await asyncio.to_thread(context.services.read.caseload, principal.agency, first=first, after=after)
+        read = context.services.read
+        found = await read.call(read.caseload, principal.agency, first=first, after=after)
         views = await _views(context, found.ids, "caseload")
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
@@ -246,11 +281,11 @@ class Query(IndicatorsQuery):
         read = context.services.read
         if at_least is not None:
             await _at_least(context, at_least.pathway_id, at_least.version, ALERT_PROJECTIONS)
-        found = await asyncio.to_thread(
+        found = await read.call(
             read.alerts, principal.agency, first=first, after=after, pathway_id=f.pathway_id, rule_id=f.rule_id,
             severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency)
         pids = list(dict.fromkeys(UUID(str(r["pathway_id"])) for r in found.rows))
-        accesses = await asyncio.to_thread(read.access, pids)
+        accesses = await read.call(read.access, pids)
         disclosures = {pid: decide(principal, accesses.get(pid) or access_of({}, {})) for pid in pids}
         returned: dict[UUID, set] = {pid: set() for pid in pids}
         edges = []

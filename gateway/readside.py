@@ -17,12 +17,16 @@ read-model file, or the in-memory replay of `asOf`), and small functions over it
   puts them on the wire, applied by the same projections to an in-memory SQLite database,
   read by this same class.
 
-Every function here is blocking: the resolvers call them through `asyncio.to_thread`.
+Every function here is blocking: the resolvers call them through `ReadSide.call`, which runs
+them in a worker thread, or directly when the read models are a local SQLite file
+(`ReadSide.local`: a WAL read of a local file never waits on the network nor on the writer,
+and a thread hop per read costs more than the read on a busy machine).
 Nothing here authorises: gateway.permissions decides on `PathwayRecord.access`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -31,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.values import InformationCategory, ParticipantRole
@@ -42,6 +46,7 @@ from projections.queries import MAX_PAGE, decode_cursor, encode_cursor
 from projections.schema import Db
 
 Connect = Callable[[], AbstractContextManager[Any]]
+T = TypeVar("T")
 
 #: The projections each read reads: what `atLeastVersion` waits for.
 ACCESS_PROJECTIONS = ("caseload", "consents")  # membership and consent: every decision
@@ -148,10 +153,21 @@ def _cursor(after: str | None, parts: int) -> list[str] | None:
 class ReadSide:
     """The read models behind one connection factory. `poll_s`: first pause of `wait_for`."""
 
-    def __init__(self, connect: Connect, *, wait_timeout_s: float = 5.0, poll_s: float = 0.005) -> None:
+    def __init__(self, connect: Connect, *, wait_timeout_s: float = 5.0, poll_s: float = 0.005,
+                 local: bool | None = None) -> None:
         self.connect = connect
         self.wait_timeout_s = wait_timeout_s
         self.poll_s = poll_s
+        #: Reads served on the caller's thread (see the module docstring): by default, when
+        #: `connect` says so (sqlite_readmodels, the asOf replay).
+        self.local = bool(getattr(connect, "local", False)) if local is None else local
+
+    async def call(self, read: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`read(*args, **kwargs)` (a blocking method of this class) from the event loop: in a
+        worker thread, or directly when the read models are local."""
+        if self.local:
+            return read(*args, **kwargs)
+        return await asyncio.to_thread(read, *args, **kwargs)
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[Db]:
@@ -401,6 +417,7 @@ def sqlite_readmodels(path: str) -> Connect:
             conn = local.conn = connect(path)
         yield conn
 
+    this_threads.local = True  # type: ignore[attr-defined] - ReadSide.local
     return this_threads
 
 
@@ -433,7 +450,7 @@ def replay(events: Sequence[tuple[str, Any]]) -> ReadSide:
         with lock:  # one connection, shared by the request's resolvers (threads)
             yield conn
 
-    return ReadSide(same)
+    return ReadSide(same, local=True)
 
 
 def json_list(text: str | None) -> list[Any]:

@@ -9,7 +9,6 @@ the `timeline` read model, through the same decision and redaction.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date, datetime, timezone
 from typing import Any
@@ -186,7 +185,7 @@ class Pathway:
         if self._read is context.services.read:  # the present: batched with the page's other pathways
             rows, total = await context.timeline_loader.load((self.id, first, after))
         else:  # a past state (asOf): its own replayed read models
-            rows, total = await asyncio.to_thread(self._read.timeline, self.id, first=first, after=after)
+            rows, total = await self._read.call(self._read.timeline, self.id, first=first, after=after)
         page = rows[:first]
         entries = [timeline_entry(r, self._disclosure, self._returned) for r in page]
         return t.TimelineConnection(

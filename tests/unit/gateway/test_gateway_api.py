@@ -270,6 +270,26 @@ def test_a_page_of_pathways_costs_one_batch_of_read_model_queries(api, usmp):
     assert all(e["node"]["timeline"]["entries"] == [{"position": 1}] for e in page)
 
 
+def test_one_pathway_with_its_timeline_costs_one_read_model_call_and_shows_the_same_entries(api, usmp):
+    pid = open_detention(api, usmp)
+    for n in range(3):
+        api.send("RecordContactAttempt", {"pathwayId": pid, "reached": n == 2, "channel": "phone"}, as_=usmp)
+    stats = api.client.app.state.gateway.stats
+    query = ("query($id: UUID!, $first: Int!) { pathway(id: $id) { id timeline(first: $first, after: 1) "
+             "{ totalCount entries { position label } } } }")
+    before = stats["sql_batches"]
+    direct = api(query, {"id": pid, "first": 2}, as_=usmp)["pathway"]["timeline"]
+    assert stats["sql_batches"] - before == 1  # the pathway and its timeline page, read together
+    # Through a fragment the timeline is read by its own resolver: the same answer, one more batch.
+    before = stats["sql_batches"]
+    spread = api("query($id: UUID!, $first: Int!) { pathway(id: $id) { id ...T } } "
+                 "fragment T on Pathway { timeline(first: $first, after: 1) { totalCount entries { position label } } }",
+                 {"id": pid, "first": 2}, as_=usmp)["pathway"]["timeline"]
+    assert stats["sql_batches"] - before == 2
+    assert direct == spread
+    assert direct["totalCount"] == 4 and [e["position"] for e in direct["entries"]] == [2, 3]
+
+
 def test_the_exported_sdl_is_up_to_date():
     from pathlib import Path
 
