@@ -102,7 +102,8 @@ def oracle(pw: Any) -> dict[str, Any]:
         "alerts": sorted((str(a.alert_id), a.rule_id, _v(a.severity), _v(a.status), a.owner_agency, _at(a.raised_at),
                           a.subject, a.suggested_action, a.escalated_to, a.escalation_reason, a.resolution_reason,
                           _at(a.status_changed_at)) for a in pw.alerts.values()),
-        "facts": expected_facts(pw),
+        # As every other list here, compared whatever the order of items recorded at the same moment.
+        "facts": sorted(expected_facts(pw), key=repr),
     }
 
 
@@ -137,7 +138,7 @@ def shown(view: Any) -> dict[str, Any]:
         "alerts": sorted((str(a.alert_id), a.rule_id, _v(a.severity), _v(a.status), a.owner_agency, a.raised_at,
                           a.subject, a.suggested_action, a.escalated_to, a.escalation_reason, a.resolution_reason,
                           a.status_changed_at) for a in view.alerts),
-        "facts": [(f.name, f.value) for f in view.facts],
+        "facts": sorted(((f.name, f.value) for f in view.facts), key=repr),
     }
 
 
