@@ -53,7 +53,6 @@ from projections.schema import (
     drop_version,
     ensure_current,
     layout_changed,
-    swap,
 )
 
 log = logging.getLogger("relais.projections")
