@@ -1,15 +1,15 @@
 """The embedded-mode runner: projections in an SQLite file, fed by the in-process bus.
 
-Each event is applied to every projection in ONE SQLite transaction together with each
-projection's position (``projection_positions``: name, version, last notification_id), so a
-restart resumes exactly once: an event whose notification id is at or below the stored
-position is skipped (the bus re-delivers its whole log to a new subscriber, and the relay may
-publish an event twice after a restart).
+Each event is applied to every projection in ONE SQLite transaction by the one exactly-once
+step (:func:`projections.apply.apply_once`: per pathway, the last version applied, in the
+projection's own table), together with the transport's position (``projection_positions``:
+name, version, last notification id of the bus), which spares re-applying the whole log the
+bus re-delivers to a new subscriber after a restart; the relay may also publish an event twice.
 
-:meth:`EmbeddedProjections.rebuild` builds version N+1 of one projection from a list of
-events (the bus log), then repoints its views, moves its position and drops version N in one
-transaction. Live events that arrive meanwhile are held and applied to the new version
-before the swap, so none is lost and none applied twice.
+:meth:`EmbeddedProjections.rebuild` is the one rebuild (:func:`projections.rebuild.rebuild`)
+with :class:`LogRebuild`, its source the event store's notification log: version N+1 is
+built in place, the live events that arrive meanwhile are held and applied to it in the
+swap's transaction, so none is lost and none applied twice; then version N is dropped.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
 from infra.progress import Progress
+from projections.apply import Applied, apply_once
+from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
+from projections.rebuild import Batch, rebuild, replay
 from projections.registry import PROJECTIONS, projection_class
 from projections.schema import Db, create_tables, drop_version, ensure_current, layout_changed, swap
 
@@ -55,16 +58,11 @@ def _to_event(cloud_event: Any) -> PathwayEvent | None:
         return None
 
 
-def _statements(projection: Projection, event: PathwayEvent) -> list[Any] | None:
-    """What `projection` writes for `event`; None when it refuses the event (a type the disclosure
-    catalogue does not know): the embedded mode has no dead-letter topic, so, as for a malformed
-    event, a warning with the reason, and the other projections still apply it."""
-    try:
-        return projection.statements(event)
-    except NotAPathwayEvent as exc:
-        log.warning("event refused by a projection, ignored",
-                    extra={"projection": projection.name, "event": event.id, "error": str(exc)})
-        return None
+def _refused(event: PathwayEvent, exc: NotAPathwayEvent) -> None:
+    """A projection refused the event (a type the disclosure catalogue does not know): the
+    embedded mode has no dead-letter topic, so, as for a malformed event, a warning with the
+    reason, and the other projections still apply it."""
+    log.warning("event refused by a projection, ignored", extra={"event": event.id, "error": str(exc)})
 
 
 class EmbeddedProjections:
@@ -142,29 +140,25 @@ class EmbeddedProjections:
 
     def apply_events(self, events: Sequence[PathwayEvent]) -> int:
         """Apply events in order in one transaction; returns how many (event, projection)
-        applications were new."""
+        applications were new. Per projection: the bus's notification id skips what was
+        delivered before (the transport's position, saved in the same transaction), then the
+        one exactly-once step (:func:`projections.apply.apply_once`) applies the rest."""
         applied = 0
         with self._lock:
-            for name, held in self._building.items():
+            for held in self._building.values():
                 held.extend(events)
             new_positions = dict(self._positions)
             with self._transaction():
                 for name, projection in self.projections.items():
                     pos = new_positions.get(name, 0)
-                    moved = False
-                    for event in events:
-                        nid = event.notification_id
-                        if nid is not None and nid <= pos:
-                            continue
-                        statements = _statements(projection, event)
-                        if statements is not None:  # a refused event is passed, as a dead-lettered one
-                            self.db.run(statements)
-                            applied += 1
-                        if nid is not None:
-                            pos, moved = nid, True
-                    if moved:
-                        self._save_position(name, projection.version, pos)
-                        new_positions[name] = pos
+                    fresh = [e for e in events if e.notification_id is None or e.notification_id > pos]
+                    if not fresh:
+                        continue
+                    applied += apply_once(self.db, projection, fresh, on_refused=_refused).applied
+                    last = max((e.notification_id for e in fresh if e.notification_id is not None), default=None)
+                    if last is not None:
+                        self._save_position(name, projection.version, last)
+                        new_positions[name] = last
             self._positions = new_positions
         return applied
 
@@ -172,54 +166,78 @@ class EmbeddedProjections:
     def rebuild(self, name: str, events: Iterable[Any] | Callable[[], Iterable[Any]], *,
                 progress: Progress | None = None, batch: int = 2000) -> Projection:
         """Build version N+1 of ``name`` from ``events`` (CloudEvents or PathwayEvents, in
-        log order; or a callable returning them, e.g. ``bus.events``), then swap it in."""
-        old = self.projections[projection_class(name).name]
-        with self._lock:
-            new = old.at_version(old.version + 1)
-            self._building[name] = []
-            with self._transaction():
-                drop_version(self.db, new)
-                for stmt in new.ddl():
-                    self.db.execute(stmt)
-        try:
-            source = list(events() if callable(events) else events)  # outside the lock: the bus locks too
-            pos, seen = 0, set()
-            if progress is not None:
-                progress.start(len(source))
-
-            def feed(items: Sequence[Any]) -> None:  # in the caller's transaction
-                nonlocal pos
-                for item in items:
-                    event = item if isinstance(item, PathwayEvent) else _to_event(item)
-                    if event is None or event.id in seen:
-                        continue
-                    nid = event.notification_id
-                    if nid is not None and nid <= pos:
-                        continue
-                    seen.add(event.id)
-                    self.db.run(_statements(new, event) or [])
-                    if nid is not None:
-                        pos = nid
-
-            for start in range(0, len(source), batch):
-                with self._lock, self._transaction():
-                    feed(source[start:start + batch])
-                if progress is not None:
-                    progress.update(min(start + batch, len(source)))
-            with self._lock:
-                held = self._building.pop(name)
-                with self._transaction():
-                    feed(held)  # what arrived live meanwhile (overlap skipped by position and id)
-                    swap(self.db, new)
-                    drop_version(self.db, old)
-                    self._save_position(name, new.version, pos)
-                self.projections[name] = new
-                self._positions[name] = pos
-        finally:
-            self._building.pop(name, None)
-            if progress is not None:
-                progress.finish()
-        return new
+        log order; or a callable returning them, e.g. ``bus.events``), then swap it in: the
+        one rebuild (:func:`projections.rebuild.rebuild`) from the event store's log."""
+        rebuild(LogRebuild(self, projection_class(name).name, events, batch), progress=progress)
+        return self.projections[name]
 
     def close(self) -> None:
         self.conn.close()
+
+
+class LogRebuild:
+    """The :class:`projections.rebuild.Destination` of the embedded mode: the event store's
+    notification log (as the bus re-delivers it) into the SQLite file, in place.
+
+    Live events that arrive while it builds are held (:meth:`EmbeddedProjections.apply_events`
+    adds them to ``_building``) and applied to the new version in the swap's transaction,
+    with the same positions as the replay, so none is lost and none applied twice."""
+
+    def __init__(self, runner: EmbeddedProjections, name: str,
+                 events: Iterable[Any] | Callable[[], Iterable[Any]], batch: int) -> None:
+        self.runner, self.name, self.batch = runner, name, batch
+        self._events = events
+        self._source: list[Any] = []
+        self._known: dict[str, int] = {}
+        self._position = 0
+        self._swapped: Projection | None = None
+
+    def begin(self) -> Projection:
+        with self.runner._lock:
+            self.runner._building[self.name] = []
+            return self.runner.projections[self.name]
+
+    def total(self) -> int:
+        # read outside the lock (the bus locks too), after the live events started being held
+        self._source = list(self._events() if callable(self._events) else self._events)
+        return len(self._source)
+
+    def _batches(self) -> Iterator[Batch]:
+        for start in range(0, len(self._source), self.batch):
+            items = self._source[start:start + self.batch]
+            events = [e for e in (i if isinstance(i, PathwayEvent) else _to_event(i) for i in items) if e is not None]
+            self._position = max([self._position, *(e.notification_id or 0 for e in events)])
+            yield events, len(items)
+
+    def stage(self, new: Projection, report: Callable[[int], None]) -> Applied:
+        with self.transaction() as db:
+            drop_version(db, new)  # leftovers of an interrupted rebuild
+            create_tables(db, new)
+        return replay(self.runner.db, new, self._batches(), transaction=self.transaction, report=report,
+                      known=self._known)
+
+    def install(self, new: Projection) -> Applied | None:
+        return None  # written in place
+
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        with self.runner._lock:
+            with self.runner._transaction():
+                yield self.runner.db
+            if self._swapped is not None:  # committed: live events go to the new version (lock still held)
+                self.runner.projections[self.name] = self._swapped
+                self.runner._positions[self.name] = self._position
+                self._swapped = None
+
+    def catch_up(self, db: Db, new: Projection) -> None:
+        held = self.runner._building.pop(self.name, [])
+        apply_once(db, new, held, known=self._known, on_refused=_refused)  # overlap skipped by position
+        self._position = max([self._position, *(e.notification_id or 0 for e in held)])
+        self.runner._save_position(self.name, new.version, self._position)
+        self._swapped = new
+
+    def forget(self, db: Db, old: Projection) -> None:
+        pass  # one position row per projection name: catch_up moved it to the new version
+
+    def close(self) -> None:
+        self.runner._building.pop(self.name, None)

@@ -8,13 +8,17 @@
 * :class:`LiveProjection` — runs the handler of the CURRENT version until stopped, and moves
   to the new version by itself when a rebuild swapped it in (it checks the registry every
   second and after any failed batch).
-* :func:`rebuild` — builds version N+1 from the start of the topic under the group of N+1:
-  the pure ``apply`` runs against local SQLite staging files (same portable SQL, no round
-  trip per statement; one worker process per share of the partitions, as a pathway's events
-  all sit on one partition), the finished tables are COPYed into PostgreSQL in the same
-  transaction as the group's positions and applied ids (so the live runner of N+1 resumes
-  exactly where the rebuild stopped); progress bar on stderr; then the views are repointed
-  in one transaction and the tables of N dropped.
+* :func:`rebuild` — the one rebuild (:func:`projections.rebuild.rebuild`) with
+  :class:`TopicRebuild` as its destination: version N+1 from the start of the topic under the
+  group of N+1, replayed into local SQLite staging files (same portable SQL, no round trip per
+  statement; one worker process per share of the partitions, as a pathway's events all sit on
+  one partition), the finished tables COPYed into PostgreSQL in the same transaction as the
+  group's positions and applied ids (so the live runner of N+1 resumes exactly where the
+  rebuild stopped); progress bar on stderr; then the views are repointed in one transaction
+  and the tables of N dropped.
+
+Both the live handler and the rebuild apply events through the one exactly-once step,
+:func:`projections.apply.apply_once`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +41,11 @@ from infra.kafka.consumer import ConsumedMessage, ConsumerRunner, RejectMessage,
 from infra.postgres import positions as pos
 from infra.postgres.migrations import require
 from infra.retry import Backoff
-from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
 from infra.progress import Progress
+from projections.apply import Applied, apply_once
+from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
+from projections.rebuild import Batch, RebuildResult, replay
+from projections.rebuild import rebuild as run_rebuild
 from projections.schema import (
     Db,
     create_tables,
@@ -45,7 +53,6 @@ from projections.schema import (
     drop_version,
     ensure_current,
     layout_changed,
-    swap,
 )
 
 log = logging.getLogger("relais.projections")
@@ -73,19 +80,31 @@ class ProjectionHandler:
                                f"relais projections rebuild {self.projection.name}")
 
     def handle(self, conn: psycopg.Connection, message: ConsumedMessage) -> None:
-        ce = message.event
-        if ce is None:
-            raise RejectMessage(f"not a CloudEvent: {message.decode_error}")
-        if not ce.type.startswith(TYPE_PREFIX):
-            return  # another kind of event on the topic: not ours to read
-        try:
-            event = PathwayEvent.from_cloud_event(ce)
-            statements = self.projection.statements(event)  # may refuse a type it cannot categorise
-        except NotAPathwayEvent as exc:
-            raise RejectMessage(f"projection {self.projection.name}: {exc}") from None
-        execute = conn.execute
-        for statement in statements:
-            execute(statement.sql, statement.params)
+        self.handle_batch(conn, [message])
+
+    def handle_batch(self, conn: psycopg.Connection, messages: Sequence[ConsumedMessage]) -> None:
+        """The batch's pathway events through the one exactly-once step
+        (:func:`projections.apply.apply_once`), in the runner's transaction; a record that is
+        no pathway event, or that the projection refuses, is rejected by name (dead-letter)."""
+        events: list[PathwayEvent] = []
+        source: dict[int, ConsumedMessage] = {}
+        for message in messages:
+            ce = message.event
+            if ce is None:
+                raise RejectMessage(f"not a CloudEvent: {message.decode_error}", message=message)
+            if not ce.type.startswith(TYPE_PREFIX):
+                continue  # another kind of event on the topic: not ours to read
+            try:
+                event = PathwayEvent.from_cloud_event(ce)
+            except NotAPathwayEvent as exc:
+                raise RejectMessage(f"projection {self.projection.name}: {exc}", message=message) from None
+            events.append(event)
+            source[id(event)] = message
+
+        def refused(event: PathwayEvent, exc: NotAPathwayEvent) -> None:
+            raise RejectMessage(f"projection {self.projection.name}: {exc}", message=source[id(event)])
+
+        apply_once(Db(conn, "postgres"), self.projection, events, on_refused=refused)
 
 
 @dataclass
@@ -253,26 +272,11 @@ class RebuildRunning(RuntimeError):
 
 
 @dataclass
-class RebuildResult:
-    name: str
-    old_version: int
-    new_version: int
-    events: int
-    skipped: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
-
-
-@dataclass
 class _Staged:
     path: str
     entries: list[tuple[str, str, int, int]]
     next_offsets: dict[int, int]
-    applied: int
-    skipped: int
+    counts: Applied
 
 
 def _consumer(bootstrap: str, batch: int) -> Any:
@@ -285,7 +289,8 @@ def _consumer(bootstrap: str, batch: int) -> Any:
 
 def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list[int], begin: dict[int, int],
            end: dict[int, int], path: str, batch: int, report: Any = None, consumer: Any = None) -> _Staged:
-    """Apply partitions ``[begin, end)`` of ``topic`` to a staging SQLite file at ``path``.
+    """Replay partitions ``[begin, end)`` of ``topic`` into a staging SQLite file at ``path``
+    (:func:`projections.rebuild.replay`: the one exactly-once step, batch after batch).
     Runs in the rebuilding process or in a worker process (one per group of partitions: a
     pathway's events are all on one partition, so partitions build independent rows).
     ``report(n)`` (a callable or a queue's ``put``) gets the records done, after each poll."""
@@ -305,18 +310,16 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
     consumer = consumer or _consumer(bootstrap, batch)
     seen: set[str] = set()
     entries: list[tuple[str, str, int, int]] = []
-    applied = skipped = 0
+    skipped = 0
     nxt = {p: begin[p] for p in partitions}
-    try:
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if tps:
-            consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, begin[tp.partition])
+
+    def batches() -> Iterator[Batch]:
+        """The topic's pathway events, poll after poll; ``ce_id`` dedup is the transport's
+        (the applied ids go to the new group, as the live runner would have recorded them)."""
+        nonlocal skipped
         while any(nxt[p] < end[p] for p in partitions):
             polled = consumer.poll(timeout_ms=1000, max_records=batch)
-            count = 0
-            staging.execute("BEGIN")
+            count, events = 0, []
             for tp, records in polled.items():
                 for r in records:
                     if r.offset >= end[tp.partition]:
@@ -329,21 +332,32 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
                             skipped += 1
                             continue
                         event = PathwayEvent.from_cloud_event(wire)
-                        statements = projection.statements(event)
                     except (KeyError, ValueError, NotAPathwayEvent):
                         skipped += 1  # the live runner dead-letters these; nothing to build
                         continue
                     seen.add(wire.id)
                     entries.append((wire.id, r.topic, r.partition, r.offset))
-                    local.run(statements)
-                    applied += 1
-            staging.execute("COMMIT")
-            if report is not None and count:
-                report(count)
+                    events.append(event)
+            yield events, count
+
+    @contextmanager
+    def transaction() -> Iterator[None]:
+        staging.execute("BEGIN")
+        yield
+        staging.execute("COMMIT")
+
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if tps:
+            consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, begin[tp.partition])
+        counts = replay(local, projection, batches(), transaction=transaction, report=report)
     finally:
         consumer.close()
         staging.close()
-    return _Staged(path, entries, nxt, applied, skipped)
+    counts.skipped += skipped
+    return _Staged(path, entries, nxt, counts)
 
 
 def _stage_in_worker(args: tuple[Any, ...]) -> _Staged:
@@ -351,152 +365,165 @@ def _stage_in_worker(args: tuple[Any, ...]) -> _Staged:
     return _stage(*rest, report=queue.put)
 
 
-def rebuild(target: Target, projection_class: type[Projection], *, progress: Progress | None = None,
-            batch: int = 5000, on_swapped: Callable[[], None] | None = None,
-            staging_dir: str | None = None, workers: int | None = None) -> RebuildResult:
-    """Build the next version of ``projection_class`` from the start of the topic and swap it in.
+def _sum(staged: Sequence[_Staged]) -> Applied:
+    return Applied(applied=sum(s.counts.applied for s in staged), skipped=sum(s.counts.skipped for s in staged),
+                   refused=sum(s.counts.refused for s in staged))
 
-    The end offsets are read once at the start; the events up to them are applied (the same
-    pure ``apply``, the same portable SQL) to local staging SQLite files at no network round
-    trip per statement: one in this process by default, or one per worker process with
-    ``workers=N`` (each takes a share of the partitions; a spawned worker costs about a second
-    of start-up, so it pays only on large topics and free CPUs). The finished tables
-    are COPYed into PostgreSQL in ONE transaction together with the new consumer group's
-    positions and applied ids; then the views swap (another transaction) and the old version
-    is dropped. Readers keep reading the old version until the swap; what was published after
-    the start is applied by the live runner of the new version, from those positions."""
-    import tempfile
 
-    from kafka import TopicPartition
+class TopicRebuild:
+    """The :class:`projections.rebuild.Destination` of the distributed mode: the Kafka topic
+    from its beginning to the end offsets read at the start, into PostgreSQL.
 
-    name = projection_class.name
-    started = time.monotonic()
-    conn = psycopg.connect(target.conninfo, autocommit=True)  # every block below is its own transaction
-    workdir = tempfile.TemporaryDirectory(prefix=f"relais-rebuild-{name}-", dir=staging_dir)
-    try:
+    Staged: the events are replayed into local SQLite staging files at no network round trip
+    per statement (one in this process by default, or one per worker process with
+    ``workers=N``, each taking a share of the partitions; a spawned worker costs about a second
+    of start-up, so it pays only on large topics and free CPUs); ``install`` COPYs the finished
+    tables into PostgreSQL in ONE transaction together with the new consumer group's positions
+    and applied ids, so the live runner of N+1 resumes exactly where the rebuild stopped
+    (what was published after the start is applied by it, from those positions)."""
+
+    def __init__(self, target: Target, projection_class: type[Projection], *, batch: int = 5000,
+                 staging_dir: str | None = None, workers: int | None = None) -> None:
+        import tempfile
+
+        self.target, self.projection_class, self.batch, self.workers = target, projection_class, batch, workers
+        self.name = projection_class.name
+        self.conn = psycopg.connect(target.conninfo, autocommit=True)  # every block is its own transaction
+        self.db = Db(self.conn, "postgres")
+        self.workdir = tempfile.TemporaryDirectory(prefix=f"relais-rebuild-{self.name}-", dir=staging_dir)
+        self.staged: list[_Staged] = []
+        self._consumer: Any = None
+
+    def begin(self) -> Projection:
+        from kafka import TopicPartition
+
+        conn, target = self.conn, self.target
         _set_path(conn, target.schema)
-        db = Db(conn, "postgres")
-        lock = zlib.crc32(f"relais.rebuild.{target.schema}.{name}".encode())
+        lock = zlib.crc32(f"relais.rebuild.{target.schema}.{self.name}".encode())
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:  # released on close
-            raise RebuildRunning(f"une reconstruction de « {name} » est déjà en cours sur ce schéma")
+            raise RebuildRunning(f"une reconstruction de « {self.name} » est déjà en cours sur ce schéma")
         require(conn, target.schema)  # the registry and the positions come from the migrations
         with conn.transaction():
-            old_version = current_version(db, name)
-            if old_version is None:  # never run: an empty version 1 and its views, swapped out below
-                old_version = ensure_current(db, projection_class).version
-        new = projection_class(old_version + 1)
+            version = current_version(self.db, self.name)
+            if version is None:  # never run: an empty version 1 and its views, swapped out by the rebuild
+                version = ensure_current(self.db, self.projection_class).version
+        self._consumer = _consumer(target.bootstrap, self.batch)  # closed by the staging pass (or close)
+        self.partitions = sorted(self._consumer.partitions_for_topic(target.topic) or [])
+        tps = [TopicPartition(target.topic, p) for p in self.partitions]
+        self.begin_offsets = {tp.partition: o for tp, o in self._consumer.beginning_offsets(tps).items()}
+        self.end_offsets = {tp.partition: o for tp, o in self._consumer.end_offsets(tps).items()}
+        return self.projection_class(version)
 
-        consumer = _consumer(target.bootstrap, batch)  # closed by the staging pass (or below)
-        try:
-            partitions = sorted(consumer.partitions_for_topic(target.topic) or [])
-            tps = [TopicPartition(target.topic, p) for p in partitions]
-            begin = {tp.partition: o for tp, o in consumer.beginning_offsets(tps).items()}
-            end = {tp.partition: o for tp, o in consumer.end_offsets(tps).items()}
-        except BaseException:
-            consumer.close()
-            raise
-        total = sum(end[p] - begin[p] for p in partitions)
-        if progress is not None:
-            progress.start(total)
-        busy = [p for p in partitions if end[p] > begin[p]]
-        n = max(1, min(workers or 1, len(busy)))
-        shares = [busy[i::n] for i in range(n)]
-        done = 0
+    def total(self) -> int:
+        return sum(self.end_offsets[p] - self.begin_offsets[p] for p in self.partitions)
 
-        def report(count: int) -> None:
-            nonlocal done
-            done += count
-            if progress is not None:
-                progress.update(done)
+    def _args(self, new: Projection, share: list[int], i: int) -> tuple[Any, ...]:
+        return (self.target.bootstrap, self.target.topic, self.name, new.version, share, self.begin_offsets,
+                self.end_offsets, f"{self.workdir.name}/staging-{i}.sqlite3", self.batch)
 
-        def stage(share: list[int], i: int) -> tuple[Any, ...]:
-            return (target.bootstrap, target.topic, name, new.version, share, begin, end,
-                    f"{workdir.name}/staging-{i}.sqlite3", batch)
-
+    def stage(self, new: Projection, report: Callable[[int], None]) -> Applied:
+        busy = [p for p in self.partitions if self.end_offsets[p] > self.begin_offsets[p]]
+        n = max(1, min(self.workers or 1, len(busy)))
+        self.busy, self.shares = busy, [busy[i::n] for i in range(n)]
+        consumer, self._consumer = self._consumer, None
         if n == 1:
-            staged = [_stage(*stage(busy, 0), report=report, consumer=consumer)]
-        else:
-            consumer.close()
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            self.staged = [_stage(*self._args(new, busy, 0), report=report, consumer=consumer)]
+            return _sum(self.staged)
+        consumer.close()
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-            ctx = multiprocessing.get_context(WORKER_START)
-            with ctx.Manager() as manager, ProcessPoolExecutor(n, mp_context=ctx) as pool:
-                queue = manager.Queue()
-                futures = [pool.submit(_stage_in_worker, (*stage(share, i), queue)) for i, share in enumerate(shares)]
-                while not all(f.done() for f in futures):
-                    try:
-                        report(queue.get(timeout=0.2))
-                    except Exception:  # noqa: BLE001 - queue.Empty: nothing new
-                        pass
-                while not queue.empty():
-                    report(queue.get())
-                staged = [f.result() for f in futures]
+        ctx = multiprocessing.get_context(WORKER_START)
+        with ctx.Manager() as manager, ProcessPoolExecutor(n, mp_context=ctx) as pool:
+            queue = manager.Queue()
+            futures = [pool.submit(_stage_in_worker, (*self._args(new, share, i), queue))
+                       for i, share in enumerate(self.shares)]
+            while not all(f.done() for f in futures):
+                try:
+                    report(queue.get(timeout=0.2))
+                except Exception:  # noqa: BLE001 - queue.Empty: nothing new
+                    pass
+            while not queue.empty():
+                report(queue.get())
+            self.staged = [f.result() for f in futures]
+        return _sum(self.staged)
 
-        def load(staged: list[_Staged]) -> None:
-            """The built tables, the group's positions and applied ids: ONE PostgreSQL transaction."""
-            import sqlite3
+    def _load(self, new: Projection) -> None:
+        """The staged tables, the group's positions and applied ids: ONE PostgreSQL transaction
+        (the bulk load: COPY, no statement per row)."""
+        import sqlite3
 
-            next_offsets = {p: begin[p] for p in partitions}
-            for part in staged:
-                next_offsets.update(part.next_offsets)
-            with conn.transaction():
-                drop_version(db, new)  # leftovers of an interrupted rebuild
-                pos.reset_group(conn, target.schema, target.group(new))
-                create_tables(db, new)
-                for part in staged:
-                    staging = sqlite3.connect(part.path)
-                    try:
-                        for table in new.tables:
-                            phys = new.t[table.name]
-                            cur = staging.execute(f"SELECT * FROM {phys}")
-                            columns = [d[0] for d in cur.description]
-                            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                                sql.Identifier(phys), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-                            with conn.cursor().copy(copy_sql) as copy:
-                                while rows := cur.fetchmany(5000):
-                                    copy.write("".join(_copy_line(row) for row in rows))
-                    finally:
-                        staging.close()
-                    # the group was reset above and a ce_id never repeats across partitions: plain COPY
-                    with conn.cursor().copy(sql.SQL(
-                        'COPY {}.{} (consumer_group, ce_id, topic, partition, "offset") FROM STDIN'
-                    ).format(sql.Identifier(target.schema), sql.Identifier(pos.APPLIED))) as copy:
-                        group = _copy_text(target.group(new))
-                        for i in range(0, len(part.entries), 5000):
-                            copy.write("".join(f"{group}\t{_copy_text(c)}\t{_copy_text(t)}\t{p}\t{o}\n"
-                                               for c, t, p, o in part.entries[i:i + 5000]))
-                pos.advance_positions(conn, target.schema, target.group(new),
-                                      {(target.topic, p): o for p, o in next_offsets.items()})
+        conn, target = self.conn, self.target
+        next_offsets = {p: self.begin_offsets[p] for p in self.partitions}
+        for part in self.staged:
+            next_offsets.update(part.next_offsets)
+        with conn.transaction():
+            drop_version(self.db, new)  # leftovers of an interrupted rebuild
+            pos.reset_group(conn, target.schema, target.group(new))
+            create_tables(self.db, new)
+            for part in self.staged:
+                staging = sqlite3.connect(part.path)
+                try:
+                    for table in new.tables:
+                        phys = new.t[table.name]
+                        cur = staging.execute(f"SELECT * FROM {phys}")
+                        columns = [d[0] for d in cur.description]
+                        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                            sql.Identifier(phys), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+                        with conn.cursor().copy(copy_sql) as copy:
+                            while rows := cur.fetchmany(5000):
+                                copy.write("".join(_copy_line(row) for row in rows))
+                finally:
+                    staging.close()
+                # the group was reset above and a ce_id never repeats across partitions: plain COPY
+                with conn.cursor().copy(sql.SQL(
+                    'COPY {}.{} (consumer_group, ce_id, topic, partition, "offset") FROM STDIN'
+                ).format(sql.Identifier(target.schema), sql.Identifier(pos.APPLIED))) as copy:
+                    group = _copy_text(target.group(new))
+                    for i in range(0, len(part.entries), 5000):
+                        copy.write("".join(f"{group}\t{_copy_text(c)}\t{_copy_text(t)}\t{p}\t{o}\n"
+                                           for c, t, p, o in part.entries[i:i + 5000]))
+            pos.advance_positions(conn, target.schema, target.group(new),
+                                  {(target.topic, p): o for p, o in next_offsets.items()})
 
+    def install(self, new: Projection) -> Applied | None:
         try:
-            load(staged)
+            self._load(new)
         except psycopg.errors.UniqueViolation:
-            if len(staged) == 1:
+            if len(self.staged) == 1:
                 raise
             # the same entity id used on two pathways of different partitions (a client bug the
             # live projection resolves by log order): build again in one pass, in log order
             log.warning("rebuild: an id shared across partitions; building again in one process",
-                        extra={"projection": name})
-            done = 0
-            staged = [_stage(*stage(busy, len(shares)), report=report)]
-            load(staged)
-        applied = sum(part.applied for part in staged)
-        skipped = sum(part.skipped for part in staged)
+                        extra={"projection": self.name})
+            self.staged = [_stage(*self._args(new, self.busy, len(self.shares)))]
+            self._load(new)
+            return _sum(self.staged)
+        return None
 
-        with conn.transaction():  # the swap: readers see the old version or the new, never neither
-            swap(db, new)
-        if on_swapped is not None:
-            on_swapped()
-        if old_version != new.version:
-            old = projection_class(old_version)
-            with conn.transaction():
-                drop_version(db, old)
-                pos.reset_group(conn, target.schema, target.group(old))
-        seconds = time.monotonic() - started
-        return RebuildResult(name, old_version, new.version, applied, skipped, seconds)
-    finally:
-        if progress is not None:
-            progress.finish()
-        workdir.cleanup()
-        conn.close()
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        with self.conn.transaction():
+            yield self.db
+
+    def catch_up(self, db: Db, new: Projection) -> None:
+        pass  # the live runner of the new version applies what came after, from the group's positions
+
+    def forget(self, db: Db, old: Projection) -> None:
+        pos.reset_group(self.conn, self.target.schema, self.target.group(old))
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+        self.workdir.cleanup()
+        self.conn.close()
+
+
+def rebuild(target: Target, projection_class: type[Projection], *, progress: Progress | None = None,
+            batch: int = 5000, on_swapped: Callable[[], None] | None = None,
+            staging_dir: str | None = None, workers: int | None = None) -> RebuildResult:
+    """Build the next version of ``projection_class`` from the start of the topic and swap it
+    in: the one rebuild (:func:`projections.rebuild.rebuild`) with :class:`TopicRebuild`.
+    Readers keep reading the old version until the swap."""
+    return run_rebuild(TopicRebuild(target, projection_class, batch=batch, staging_dir=staging_dir, workers=workers),
+                       progress=progress, on_swapped=on_swapped)

@@ -96,7 +96,7 @@ def pathways(conn: Any, *, kind: str | None = None, territory: str | None = None
              state: str | None = None, has_open_alert: bool | None = None, first: int = 50,
              after: str | None = None) -> Page:
     """Pathway summaries (``pathway_summary`` columns), newest opened first. ``agency``: only
-    pathways that agency takes part in."""
+    pathways that agency takes part in (``caseload_participants``)."""
     db, first, where = Db.of(conn), _first(first), _Where()
     if kind is not None:
         where.add("s.kind = %s", kind)
@@ -107,7 +107,7 @@ def pathways(conn: Any, *, kind: str | None = None, territory: str | None = None
     if has_open_alert is not None:
         where.add("s.open_alerts_count > 0" if has_open_alert else "s.open_alerts_count = 0")
     if agency is not None:
-        where.add("EXISTS (SELECT 1 FROM pathway_summary_agencies a WHERE a.pathway_id = s.pathway_id "
+        where.add("EXISTS (SELECT 1 FROM caseload_participants a WHERE a.pathway_id = s.pathway_id "
                   "AND a.agency = %s)", agency)
     if after is not None:
         opened_at, pid = decode_cursor(after, 2)

@@ -11,8 +11,6 @@ open_needs_count, open_alerts_count, last activity (``last_activity_at``: latest
 
 ``pathway_summary_needs`` — every need (pathway_id, need_id, category, description, status
 ``open``/``met``, recorded_at, recorded_by, met_at): the list behind ``open_needs_count``.
-``pathway_summary_agencies`` — the agencies taking part (pathway_id, agency, role): the
-``agency`` filter of pathway lists.
 ``pathway_summary_actions`` — actions assigned at case conferences (pathway_id, action_id,
 conference_id, owner_agency, description, due_on, done 1/0, done_at, assigned_at).
 ``pathway_summary_alerts`` is the working set ``open_alerts_count`` is recounted from (id, status).
@@ -67,12 +65,6 @@ class PathwaySummary(Projection):
             "pathway_id TEXT NOT NULL, need_id TEXT NOT NULL, category TEXT NOT NULL, description TEXT, "
             "status TEXT NOT NULL, recorded_at TEXT NOT NULL, recorded_by TEXT, met_at TEXT",
             ("pathway_id", "need_id"),
-        ),
-        Table(
-            "pathway_summary_agencies",
-            "pathway_id TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL",
-            ("pathway_id", "agency"),
-            (("agency",),),
         ),
         Table("pathway_summary_alerts", "pathway_id TEXT NOT NULL, alert_id TEXT NOT NULL, status TEXT NOT NULL",
               ("pathway_id", "alert_id")),
@@ -161,7 +153,6 @@ class PathwaySummary(Projection):
                  EXIT_MILESTONE.get(kind) if milestone_on else None, milestone_on, e.occurred_at,
                  e.agency, e.professional, e.role, e.name, e.seq, milestone_on),
             ),
-            self._agency(e, lead, "lead"),
         ]
         if kind == "detention":
             out += [self._fact(e, "prison", e.get("prison")), self._fact(e, "release_date", e.get("release_date"))]
@@ -171,28 +162,13 @@ class PathwaySummary(Projection):
         elif kind == "sas":
             out += [self._fact(e, "arrived_on", e.get("arrived_on")),
                     self._fact(e, "tb_screening_needed", str(bool(e.get("from_high_tb_endemicity"))))]
-        if e.agency and e.agency != lead and e.agency != "relais":
-            out.append(self._agency(e, e.agency, "coordination"))
         return out
 
-    def _agency(self, e: PathwayEvent, agency: str, role: str, replace: bool = False) -> Statement:
-        conflict = "DO UPDATE SET role = excluded.role" if replace else "DO NOTHING"
-        return Statement(
-            f"INSERT INTO {self.t['pathway_summary_agencies']} (pathway_id, agency, role) VALUES (%s, %s, %s) "
-            f"ON CONFLICT (pathway_id, agency) {conflict}",
-            (e.pathway_id, agency, role),
-        )
-
     # ------------------------------------------------------------------ participants
-    def on_AgencyJoined(self, e: PathwayEvent) -> list[Statement]:
-        return [self._agency(e, e.get("agency"), e.get("role"), replace=True)]
-
-    def on_AgencyLeft(self, e: PathwayEvent) -> list[Statement]:
-        return [Statement(f"DELETE FROM {self.t['pathway_summary_agencies']} WHERE pathway_id = %s AND agency = %s",
-                          (e.pathway_id, e.get("agency")))]
-
+    # Who takes part is the caseload projection's ``caseload_participants`` (the one table of
+    # them, the one the gateway's access decisions read); here only the PMI as a fact.
     def on_PmiLinked(self, e: PathwayEvent) -> list[Statement]:
-        return [self._agency(e, e.get("pmi_agency"), "maternal_child"), self._fact(e, "pmi_agency", e.get("pmi_agency"))]
+        return [self._fact(e, "pmi_agency", e.get("pmi_agency"))]
 
     # ------------------------------------------------------------------ needs
     def _recount_needs(self, e: PathwayEvent) -> Statement:

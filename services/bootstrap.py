@@ -1,6 +1,7 @@
 """The composition root: the one place that reads settings and wires adapters.
 
-Two runtimes, one per way to run (docs/one-definition.md):
+Two runtimes, one per way to run (docs/adding-an-event-type.md, "One definition of each
+concept and mechanism"):
 
 * :class:`EmbeddedRuntime` — one process: the event store, the audit log, the webhooks, the
   risk deadlines and the read models in SQLite files under `state_dir` (their tables from
