@@ -79,7 +79,36 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
+#: "Did you mean ...?" in any validation or coercion message: it would leak the schema.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+#: graphql-core's variable coercion messages name the value sent: keep the variable and the path.
+_VARIABLE = re.compile(r"^Variable '\$(\w+)' (?:got invalid value .*? at|has invalid value at) '?([\w.\[\]$]*)'?[;:]?")
+_VARIABLE_SHORT = re.compile(r"^Variable '\$(\w+)'")
+
+
+def is_variable_error(error: GraphQLError) -> bool:
+    """A variable that does not fit its declared type: the caller's mistake, not an incident."""
+    return error.path is None and error.message.startswith("Variable '$")
+
+
+def _variable_message(error: GraphQLError) -> str:
+    match = _VARIABLE.match(error.message)
+    if match:
+        where = match.group(2).lstrip(".")
+        return (f"Variable « ${match.group(1)} » invalide" + (f" au champ « {where} »" if where else "")
+                + " : valeur d'un type inattendu.")
+    name = _VARIABLE_SHORT.match(error.message)
+    return f"Variable « ${name.group(1) if name else '?'} » invalide : valeur d'un type inattendu."
+
+
 def _translate(error: GraphQLError) -> GraphQLError:
+    if is_variable_error(error):
+        return GraphQLError(_variable_message(error), nodes=error.nodes, source=error.source,
+                            positions=error.positions, extensions={"code": "BAD_VARIABLE"})
+    if _SUGGESTION.search(error.message):
+        error = GraphQLError(_SUGGESTION.sub("", error.message), nodes=error.nodes, source=error.source,
+                             positions=error.positions, path=error.path, original_error=error.original_error,
+                             extensions=error.extensions)
     for pattern, french in _TRANSLATIONS:
         match = pattern.search(error.message)
         if match:
@@ -90,8 +119,8 @@ def _translate(error: GraphQLError) -> GraphQLError:
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None:
-        return False  # syntax / validation: the message describes the query, not the server
+    if original is None or is_variable_error(error):
+        return False  # syntax / validation / a variable's type: the message describes the query
     return not isinstance(original, PublicError)
 
 
@@ -287,3 +316,41 @@ class GuardMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+# --------------------------------------------------------------------------- security headers
+#: On every response: TLS only from now on, no MIME sniffing, nothing cached (health data), no
+#: referrer, and a CSP that allows only the page's own resources (the GraphiQL IDE in dev).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every HTTP response (replacing the app's own values for them)."""
+
+    def __init__(self, app: Any, *, dev: bool = False) -> None:
+        self.app = app
+        names = {name for name, _ in SECURITY_HEADERS}
+        headers = list(SECURITY_HEADERS)
+        if dev:  # GraphiQL loads its scripts and styles from a CDN
+            headers = [h for h in headers if h[0] != b"content-security-policy"]
+            names.discard(b"content-security-policy")
+        self._headers, self._names = headers, names
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
+                message = {**message, "headers": kept + self._headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

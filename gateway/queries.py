@@ -264,18 +264,27 @@ class Query(IndicatorsQuery):
         return AlertConnection(edges=edges, total_count=found.total_count,
                                page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
-    @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
+    @strawberry.field(description="Journal d'audit des accès aux données personnelles : rôle dpo (les "
+                                  "enregistrements de votre structure) ou dpo_regional (toutes).")
     async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002
                            after: str | None = None) -> AuditConnection:
         context = _ctx(info)
-        context.require(Role.DPO)
+        principal = context.require(Role.DPO, Role.DPO_REGIONAL)
         f = filter or AuditFilter()
+        agency = f.agency
+        if principal.role is Role.DPO:  # a DPO reads its own organisation's records
+            if agency is not None and agency != principal.agency:
+                context.audit_read("auditEvents", None, set(), outcome="4")
+                raise PublicError("Accès refusé : un DPO consulte le journal de sa structure seulement "
+                                  "(rôle dpo_regional pour toutes).", "FORBIDDEN")
+            agency = principal.agency
         first = check_page_size(first)
         try:
             decoded = None if after is None else decode_cursor(after, 2)
         except ValueError:
             raise PublicError("Curseur « after » invalide.", "BAD_CURSOR") from None
-        query = AuditQuery(pathway_id=None if f.pathway_id is None else str(f.pathway_id), agency=f.agency,
+        context.audit_read("auditEvents", None if f.pathway_id is None else str(f.pathway_id), set())
+        query = AuditQuery(pathway_id=None if f.pathway_id is None else str(f.pathway_id), agency=agency,
                            professional=f.professional, since=f.since, until=f.until, limit=first + 1,
                            before=tuple(decoded) if decoded else None)
         records = await asyncio.to_thread(context.services.audit.search, query)
