@@ -22,6 +22,7 @@ from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import PublicError, check_page_size
 from gateway.indicators import IndicatorsQuery
+from gateway import permissions as p
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
 from gateway.readside import (
     ALERT_PROJECTIONS,
@@ -141,7 +142,18 @@ async def _at_least(context: Context, pathway_id: UUID | None, version: int | No
         await asyncio.to_thread(context.services.read.wait_for, pathway_id, version, projections)
 
 
-async def _views(context: Context, ids: list[UUID], operation: str) -> list[Pathway | None]:
+def _audited(view: Pathway, selected: frozenset[str] | None) -> set:
+    """The set the read of `view` is audited with: the categories of what the query selected
+    (the timeline resolver adds its entries' to it as it runs)."""
+    if selected is not None:
+        from gateway.types import CATEGORIES
+
+        view._returned = p.returned_categories(view, selected, CATEGORIES)  # noqa: SLF001
+    return view._returned  # noqa: SLF001
+
+
+async def _views(context: Context, ids: list[UUID], operation: str,
+                 selected: frozenset[str] | None = None) -> list[Pathway | None]:
     """The pathways of a page as the caller may see them (one batch of read-model queries
     for the whole page, through the request's DataLoader); each read is audited."""
     records = await context.record_loader.load_many(ids)
@@ -149,7 +161,7 @@ async def _views(context: Context, ids: list[UUID], operation: str) -> list[Path
     for pid, record in zip(ids, records, strict=True):
         view = pathway_view(record, context.principal, context.services.read) if record is not None else None
         if view is not None:
-            context.audit_read(operation, pid, view._returned)  # noqa: SLF001
+            context.audit_read(operation, pid, _audited(view, selected))
         out.append(view)
     return out
 
@@ -177,7 +189,7 @@ class Query(IndicatorsQuery):
             context.services.read.pathways, agency=principal.agency, kind=f.kind.value if f.kind else None,
             territory=f.territory, other_agency=f.agency, state=f.state.value if f.state else None,
             has_open_alert=f.has_open_alert, first=first, after=after)
-        views = await _views(context, found.ids, "pathways")
+        views = await _views(context, found.ids, "pathways", p.selected_names(info.selected_fields))
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
@@ -213,7 +225,8 @@ class Query(IndicatorsQuery):
         if view is None:
             context.audit_read("pathway", id, set(), outcome="4")
             return None
-        context.audit_read("pathway" if as_of is None else "pathway.asOf", id, view._returned)  # noqa: SLF001
+        context.audit_read("pathway" if as_of is None else "pathway.asOf", id,
+                           _audited(view, p.selected_names(info.selected_fields)))
         return view
 
     @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord "
@@ -229,7 +242,7 @@ class Query(IndicatorsQuery):
         if at_least is not None:
             await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
         found = await asyncio.to_thread(context.services.read.caseload, principal.agency, first=first, after=after)
-        views = await _views(context, found.ids, "caseload")
+        views = await _views(context, found.ids, "caseload", p.selected_names(info.selected_fields))
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))

@@ -21,9 +21,9 @@ from uuid import UUID
 
 PROFESSIONALS = {
     "pass": ("pass-as-1", "assistante_sociale"), "siao": ("siao-coord-2", "coordinateur"),
-    "dac": ("dac-coord-1", "coordinatrice"), "cpam": ("cpam-agent-3", "conseiller"),
+    "dac": ("dac-coord-1", "coordinateur"), "cpam": ("cpam-agent-3", "conseiller"),
     "association": ("caso-benevole-4", "benevole"), "spip": ("spip-cpip-1", "conseiller_penitentiaire"),
-    "usmp": ("usmp-ide-2", "infirmier"), "maternite": ("mat-as-1", "assistante_sociale"),
+    "usmp": ("usmp-ide-2", "infirmier"), "maternite": ("mat-sf-1", "sage_femme"),
     "pmi": ("pmi-pdp-1", "puericultrice"), "sas": ("sas-ts-1", "travailleur_social"),
     "mg": ("mg-12", "medecin"), "clat": ("clat-ide-1", "infirmier"),
 }

@@ -81,7 +81,7 @@ def test_a_command_id_reused_for_different_content_is_refused(handler: PathwaysH
 def _payload(pathway_id: UUID, **fields: Any) -> dict[str, Any]:
     return {
         "command_id": str(uuid4()), "pathway_id": str(pathway_id),
-        "actor": {"agency": LEAD, "professional": "pro-1", "role": "coordinatrice"},
+        "actor": {"agency": LEAD, "professional": "pro-1", "role": "medecin"},
         "occurred_at": "2026-03-03T10:00:00+01:00", **fields,
     }
 
