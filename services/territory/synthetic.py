@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 PROFESSIONALS = {
-    "pass": ("pass-as-1", "assistante_sociale"), "siao": ("siao-coord-2", "coordinateur"),
+    "pass": ("pass-ide-1", "infirmier"), "siao": ("siao-coord-2", "coordinateur"),
     "dac": ("dac-coord-1", "coordinateur"), "cpam": ("cpam-agent-3", "conseiller"),
     "association": ("caso-benevole-4", "benevole"), "spip": ("spip-cpip-1", "conseiller_penitentiaire"),
     "usmp": ("usmp-ide-2", "infirmier"), "maternite": ("mat-sf-1", "sage_femme"),

@@ -244,7 +244,7 @@ def test_every_query_answers_over_http(server, populated):
     alerts = run(server, tok("siao", "coordinateur"),
                  "{ alerts(filter: {ownedByMyAgency: true}) { edges { node { alertId severity suggestedAction } } } }")
     assert alerts["alerts"]["edges"][0]["node"]["alertId"] == alert
-    audit = run(server, tok("cnil", "dpo"), "query($id: UUID) { auditEvents(filter: {pathwayId: $id}) "
+    audit = run(server, tok("cnil", "dpo_regional"), "query($id: UUID) { auditEvents(filter: {pathwayId: $id}) "
                                             "{ events { operation agency outcome } } }", {"id": pid})
     assert {"pathway", "pathways", "caseload", "alerts"} <= {e["operation"] for e in audit["auditEvents"]["events"]}
 

@@ -124,7 +124,9 @@ def test_a_domain_refusal_names_the_field_where_it_applies(handler: PathwaysHand
     result = handler.handle(c.CancelAppointment(**envelope(pathway_id), appointment_id=uuid4(), reason="x"))
     assert result.rejection.field == "appointment_id" and result.rejection.code == "AppointmentNotScheduled"
     result = handler.handle(c.RecordPhoneStatus(**envelope(pathway_id, agency="unknown-agency"), status="lost"))
-    assert result.rejection.field == "actor.agency" and "ne participe pas" in result.rejection.reason
+    # Membership first: a non-member hears what it would hear of a pathway that does not exist.
+    assert result.rejection.field == "pathway_id" and result.rejection.code == "UnknownPathway"
+    assert "participe pas" in result.rejection.reason
 
 
 def test_commands_for_an_unknown_pathway_or_another_kind_are_refused(handler: PathwaysHandler, pathway_id: UUID) -> None:
