@@ -211,7 +211,7 @@ def test_a_refusal_names_the_input_field_in_camel_case(server):
 def populated(server):
     usmp = tok("usmp")
     pid = str(uuid.uuid4())
-    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-q", "territory": "14",
+    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-q", "territory": "75",
                                                "leadAgency": "usmp", "prison": "CP Caen"})
     send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
     alert = str(uuid.uuid4())
@@ -229,7 +229,7 @@ def test_every_query_answers_over_http(server, populated):
     usmp = tok("usmp")
     me = run(server, usmp, "{ me { agency role categoriesNeeded } }")["me"]
     assert me == {"agency": "usmp", "role": "MEDECIN", "categoriesNeeded": ["ADMINISTRATIVE", "IDENTITY", "MEDICAL", "SOCIAL"]}
-    page = run(server, usmp, '{ pathways(filter: {territory: "14", hasOpenAlert: true}) { totalCount '
+    page = run(server, usmp, '{ pathways(filter: {territory: "75", hasOpenAlert: true}) { totalCount '
                              'edges { node { id personRef openAlerts { ruleId } } } } }')["pathways"]
     assert page["totalCount"] == 1 and page["edges"][0]["node"]["openAlerts"][0]["ruleId"] == "exit-without-housing"
     one = run(server, usmp, "query($id: UUID!) { pathway(id: $id) { id openNeeds { needId } referrals { referralId } "
@@ -266,8 +266,8 @@ def test_an_analyst_reads_indicators_but_no_pathway(served_embedded):
 
     server = served_embedded
     send(server, tok("usmp"), "OpenDetentionPathway", {"pathwayId": str(uuid.uuid4()), "personRef": "P-i",
-                                                        "territory": "14", "leadAgency": "usmp", "prison": "CP Caen"})
-    query = ('{ territoryIndicators(territory: "14") { territory pathwaysOpened pathwaysByKind { key count } '
+                                                        "territory": "75", "leadAgency": "usmp", "prison": "CP Caen"})
+    query = ('{ territoryIndicators(territory: "75") { territory pathwaysOpened pathwaysByKind { key count } '
              "openAlertsByRule { key count } smallCountThreshold } }")
     deadline = time.monotonic() + 20
     while True:  # the read model follows the bus
@@ -324,7 +324,7 @@ def test_a_subscriber_receives_alert_changes_and_resumes_after_its_last_cursor(s
 def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscription(server):
     usmp, siao = tok("usmp"), tok("siao", "coordinateur")
     pid, alert = str(uuid.uuid4()), str(uuid.uuid4())
-    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-w", "territory": "14",
+    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-w", "territory": "75",
                                                "leadAgency": "usmp", "prison": "CP Caen"})
     send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
     send(server, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]})
