@@ -45,6 +45,9 @@ MAX_BODY_BYTES = 64 * 1024
 CACHED_DOCUMENTS = 512
 REQUEST_TIMEOUT_SECONDS = 10.0
 RATE_LIMIT_PER_MINUTE = 600
+#: Operations of one token executing at once; its others wait their turn (within the request
+#: timeout), so one caller's heavy queries cannot take the whole event loop from the others.
+MAX_CONCURRENT_PER_CALLER = 2
 
 
 class PublicError(Exception):
@@ -227,6 +230,29 @@ def extensions(dev: bool, documents: PersistedDocuments | None = None) -> list[C
         lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         SafeErrors,
     ]
+
+
+class BoundedPerCaller(SchemaExtension):
+    """At most MAX_CONCURRENT_PER_CALLER queries or mutations of one token execute at once
+    (subscriptions are not counted: they wait for events, they do not compute)."""
+
+    async def on_execute(self):  # noqa: ANN201 - strawberry's async hook
+        from graphql import OperationType
+
+        context = self.execution_context.context
+        principal = getattr(context, "principal", None)
+        slots = getattr(getattr(context, "services", None), "in_flight", None)
+        if principal is None or slots is None or self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+            yield
+            return
+        key = principal.token_id or f"{principal.agency}/{principal.professional}"
+        semaphore = slots.get(key)
+        if semaphore is None:
+            semaphore = slots[key] = asyncio.Semaphore(MAX_CONCURRENT_PER_CALLER)
+        async with semaphore:
+            yield
+        if not semaphore.locked() and len(slots) > 10_000:  # forget idle callers
+            slots.pop(key, None)
 
 
 # --------------------------------------------------------------------------- rate limit

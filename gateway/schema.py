@@ -18,7 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
-from gateway.hardening import PublicError, extensions, is_variable_error
+from gateway.hardening import BoundedPerCaller, PublicError, extensions, is_variable_error
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
@@ -59,7 +59,7 @@ def build_schema(dev: bool = False) -> strawberry.Schema:
     return GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
-        extensions=[*extensions(dev), AuditFlush],
+        extensions=[*extensions(dev), BoundedPerCaller, AuditFlush],
     )
 
 
