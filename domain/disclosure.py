@@ -84,7 +84,9 @@ class Role(StrEnum):
     CONSEILLER_PENITENTIAIRE = "conseiller_penitentiaire"  # SPIP
     BENEVOLE = "benevole"
     ANALYSTE = "analyste"  # ARS / DREETS: de-identified indicators only
-    DPO = "dpo"  # délégué à la protection des données: the audit trail, no personal data
+    DPO = "dpo"  # délégué à la protection des données: its organisation's audit trail, no personal data
+    DPO_REGIONAL = "dpo_regional"  # the platform's DPO (ARS, GRADeS): every organisation's audit trail
+    ADMIN = "admin_structure"  # an agency's administrator: its alert webhook, no personal data
 
 
 #: What each role's job needs to see (and may therefore write).
@@ -101,6 +103,8 @@ ROLE_NEEDS: Mapping[Role, frozenset[Category]] = {
     Role.BENEVOLE: frozenset({I, S}),
     Role.ANALYSTE: frozenset(),
     Role.DPO: frozenset(),
+    Role.DPO_REGIONAL: frozenset(),
+    Role.ADMIN: frozenset(),
 }
 
 #: Roles that read pathways at all (the others read indicators or the audit trail).

@@ -30,7 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
-from gateway.hardening import GuardMiddleware, RateLimiter
+from gateway.hardening import GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.readside import ReadSide
 from gateway.schema import build_schema
 from gateway.screen import mount_screen
@@ -110,6 +110,18 @@ def build_services(runtime: Runtime) -> GatewayServices:
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)
 
 
+def purpose_of(header: str | None) -> str:
+    """The purpose of use the caller declares (X-Relais-Purpose), from the closed list; none
+    declared: care coordination. An unknown one is refused, never rewritten."""
+    if header is None or not header.strip():
+        return DEFAULT_PURPOSE
+    purpose = header.strip().upper()
+    if purpose not in PURPOSES:
+        raise HTTPException(400, f"X-Relais-Purpose inconnu : « {header.strip()[:40]} » (finalités admises : "
+                                 f"{', '.join(sorted(PURPOSES))}).")
+    return purpose
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the gateway around a runtime of the composition root (see services.bootstrap)."""
     settings = runtime.settings
@@ -121,16 +133,22 @@ def create_app(runtime: Runtime) -> FastAPI:
             return Context(services, None)  # authenticated in connection_init
         header = connection.headers.get("authorization")
         principal = None
+        # Traffic without a valid token is limited too, per client address (issue 10).
+        anonymous = f"addr:{connection.client.host if connection.client else '?'}"
+        if header is None and not services.rate_limiter.allow(anonymous):
+            raise HTTPException(429, "Trop de requêtes : réessayez dans une minute.", headers={"Retry-After": "60"})
         if header is not None:
             try:
                 # Off the event loop: an unknown kid may fetch the issuer's JWKS.
                 principal = await asyncio.to_thread(tokens.authenticate_header, header)
             except AuthenticationFailed as failed:
+                if not services.rate_limiter.allow(anonymous):
+                    raise HTTPException(429, "Trop de requêtes : réessayez dans une minute.",
+                                        headers={"Retry-After": "60"}) from None
                 raise HTTPException(401, failed.message, headers={"WWW-Authenticate": "Bearer"}) from None
             if not services.rate_limiter.allow(principal.token_id):
                 raise HTTPException(429, "Trop de requêtes : réessayez dans une minute.", headers={"Retry-After": "60"})
-        purpose = (connection.headers.get("x-relais-purpose") or DEFAULT_PURPOSE).upper()
-        return Context(services, principal, purpose if purpose in PURPOSES else DEFAULT_PURPOSE)
+        return Context(services, principal, purpose_of(connection.headers.get("x-relais-purpose")))
 
     router = GatewayRouter(
         build_schema(dev=settings.graphql_dev), services=services, tokens=tokens, context_getter=get_context,
@@ -159,6 +177,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
     app.add_middleware(GuardMiddleware, path="/graphql")
+    app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
     mount_screen(app, settings, runtime.agencies)
 
     @app.get("/health")

@@ -7,10 +7,20 @@ returned). The data-protection officer (`dpo` role) queries them through `auditE
 
 Two stores: SQLite (embedded mode, tests) and PostgreSQL (distributed mode); the composition
 root picks one. Writes are synchronous: a read whose audit cannot be written is not served.
+
+Tamper-evident: every record is chained to the one before it. Its `hash` is SHA-256 over its
+canonical form (:func:`canonical`: every column, its `seq` and the previous record's hash) and
+the previous hash; a head row keeps the last `seq` and hash. :func:`verify_chain` (`relais
+audit verify`) recomputes the chain: an edited record breaks its own hash, a deleted one the
+next record's link (or the head, for the last one). Writers take the chain in turn (a lock in
+SQLite, the head row's lock in PostgreSQL). What it cannot prevent: someone with write access
+to the database rewriting the whole chain from the edited record on; publish the head hash
+elsewhere (a SIEM, `as_fhir` exports) to anchor it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
@@ -76,9 +86,61 @@ class AuditQuery:
 class AuditLog(Protocol):
     def write(self, records: Sequence[AuditRecord]) -> None: ...
     def search(self, query: AuditQuery) -> list[AuditRecord]: ...
+    def verify(self) -> list[str]: ...
 
 
 _COLUMNS = "id, recorded_at, professional, agency, role, action, operation, purpose, pathway_id, categories, outcome, detail"
+_CHAINED = _COLUMNS + ", seq, prev_hash, hash"
+#: The previous hash of the first record of the chain.
+GENESIS = "0" * 64
+
+
+def canonical(row: Sequence[object], seq: int, prev_hash: str) -> bytes:
+    """The bytes a record's hash covers: its stored columns (as `_row` writes them), its place
+    and the previous hash, as sorted-key JSON."""
+    names = [c.strip() for c in _COLUMNS.split(",")]
+    body = dict(zip(names, row, strict=True))
+    body.update(seq=seq, prev_hash=prev_hash)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def chain_hash(row: Sequence[object], seq: int, prev_hash: str) -> str:
+    return hashlib.sha256(canonical(row, seq, prev_hash) + prev_hash.encode("ascii")).hexdigest()
+
+
+def chain(rows: Sequence[Sequence[object]], head: tuple[int, str] | None) -> tuple[list[tuple[object, ...]], tuple[int, str]]:
+    """The rows to insert after `head` (last seq, last hash), each with seq, prev_hash, hash."""
+    seq, prev = head or (0, GENESIS)
+    out = []
+    for row in rows:
+        seq += 1
+        digest = chain_hash(row, seq, prev)
+        out.append((*row, seq, prev, digest))
+        prev = digest
+    return out, (seq, prev)
+
+
+def verify_chain(rows: Sequence[Sequence[object]], head: tuple[int, str] | None) -> list[str]:
+    """The problems of a chain (`rows`: `_CHAINED` columns in seq order), in French; [] if intact."""
+    problems: list[str] = []
+    expected_seq, prev = 1, GENESIS
+    for row in rows:
+        *columns, seq, prev_hash, digest = row
+        seq = int(seq)  # type: ignore[call-overload]
+        if seq != expected_seq:
+            problems.append(f"enregistrement(s) n° {expected_seq} à {seq - 1} supprimé(s) (rupture avant {columns[0]})")
+        elif prev_hash != prev:
+            problems.append(f"enregistrement n° {seq} ({columns[0]}) : lien rompu avec le précédent")
+        if chain_hash(columns, seq, str(prev_hash)) != digest:
+            problems.append(f"enregistrement n° {seq} ({columns[0]}) : contenu modifié (empreinte différente)")
+        expected_seq, prev = seq + 1, str(digest)
+    last = (expected_seq - 1, prev)
+    if head is not None and (int(head[0]), str(head[1])) != last:
+        problems.append(f"dernier(s) enregistrement(s) supprimé(s) : la tête de chaîne est n° {head[0]}, "
+                        f"la table s'arrête au n° {last[0]}")
+    if head is None and rows:
+        problems.append("tête de chaîne absente")
+    return problems
 
 
 def _row(record: AuditRecord) -> tuple[object, ...]:
@@ -125,9 +187,25 @@ class SqliteAuditLog:
     def write(self, records: Sequence[AuditRecord]) -> None:
         if not records:
             return
+        with self._lock, self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            found = self._conn.execute("SELECT seq, hash FROM gateway_audit_head WHERE id = 1").fetchone()
+            rows, head = chain([_row(r) for r in records], None if found is None else (int(found[0]), found[1]))
+            self._conn.executemany(f"INSERT INTO gateway_audit_events ({_CHAINED}) VALUES "
+                                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self._conn.execute("INSERT INTO gateway_audit_head (id, seq, hash) VALUES (1, ?, ?) "
+                               "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", head)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def verify(self) -> list[str]:
+        """The chain's problems (see :func:`verify_chain`); [] when intact."""
         with self._lock:
-            self._conn.executemany(f"INSERT INTO gateway_audit_events ({_COLUMNS}) VALUES "
-                                   "(?,?,?,?,?,?,?,?,?,?,?,?)", [_row(r) for r in records])
+            rows = self._conn.execute(f"SELECT {_CHAINED} FROM gateway_audit_events WHERE seq IS NOT NULL "
+                                      "ORDER BY seq").fetchall()
+            found = self._conn.execute("SELECT seq, hash FROM gateway_audit_head WHERE id = 1").fetchone()
+        return verify_chain(rows, None if found is None else (found[0], found[1]))
 
     def search(self, query: AuditQuery) -> list[AuditRecord]:
         where, params = _where(query, "?")
@@ -143,16 +221,33 @@ class PostgresAuditLog:
 
         self._pool = pool  # the table comes from infra/postgres/migrations/
         self._table = sql.Identifier(schema, "gateway_audit_events")
+        self._head = sql.Identifier(schema, "gateway_audit_head")
 
     def write(self, records: Sequence[AuditRecord]) -> None:
         from psycopg import sql
 
         if not records:
             return
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(sql.SQL(f"INSERT INTO {{}} ({_COLUMNS}) VALUES "
-                                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)").format(self._table),
-                            [_row(r) for r in records])
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            # The head row's lock makes the writers take the chain in turn.
+            cur.execute(sql.SQL("INSERT INTO {} (id, seq, hash) VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING")
+                        .format(self._head), [GENESIS])
+            found = cur.execute(sql.SQL("SELECT seq, hash FROM {} WHERE id = 1 FOR UPDATE").format(self._head)).fetchone()
+            rows, head = chain([_row(r) for r in records], (int(found[0]), found[1]))
+            cur.executemany(sql.SQL(f"INSERT INTO {{}} ({_CHAINED}) VALUES "
+                                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)").format(self._table), rows)
+            cur.execute(sql.SQL("UPDATE {} SET seq = %s, hash = %s WHERE id = 1").format(self._head), list(head))
+
+    def verify(self) -> list[str]:
+        """The chain's problems (see :func:`verify_chain`); [] when intact."""
+        from psycopg import sql
+
+        with self._pool.connection() as conn:
+            rows = conn.execute(sql.SQL(f"SELECT {_CHAINED} FROM {{}} WHERE seq IS NOT NULL ORDER BY seq")
+                                .format(self._table)).fetchall()
+            found = conn.execute(sql.SQL("SELECT seq, hash FROM {} WHERE id = 1").format(self._head)).fetchone()
+        head = None if found is None or int(found[0]) == 0 else (int(found[0]), str(found[1]))
+        return verify_chain(rows, head)
 
     def search(self, query: AuditQuery) -> list[AuditRecord]:
         from psycopg import sql
@@ -191,6 +286,9 @@ class GroupCommitAuditLog:
 
     def search(self, query: AuditQuery) -> list[AuditRecord]:
         return self.inner.search(query)
+
+    def verify(self) -> list[str]:
+        return self.inner.verify()
 
     async def write_async(self, records: Sequence[AuditRecord]) -> None:
         import asyncio

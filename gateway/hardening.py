@@ -45,6 +45,9 @@ MAX_BODY_BYTES = 64 * 1024
 CACHED_DOCUMENTS = 512
 REQUEST_TIMEOUT_SECONDS = 10.0
 RATE_LIMIT_PER_MINUTE = 600
+#: Operations of one token executing at once; its others wait their turn (within the request
+#: timeout), so one caller's heavy queries cannot take the whole event loop from the others.
+MAX_CONCURRENT_PER_CALLER = 2
 
 
 class PublicError(Exception):
@@ -79,7 +82,36 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
+#: "Did you mean ...?" in any validation or coercion message: it would leak the schema.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+#: graphql-core's variable coercion messages name the value sent: keep the variable and the path.
+_VARIABLE = re.compile(r"^Variable '\$(\w+)' (?:got invalid value .*? at|has invalid value at) '?([\w.\[\]$]*)'?[;:]?")
+_VARIABLE_SHORT = re.compile(r"^Variable '\$(\w+)'")
+
+
+def is_variable_error(error: GraphQLError) -> bool:
+    """A variable that does not fit its declared type: the caller's mistake, not an incident."""
+    return error.path is None and error.message.startswith("Variable '$")
+
+
+def _variable_message(error: GraphQLError) -> str:
+    match = _VARIABLE.match(error.message)
+    if match:
+        where = match.group(2).lstrip(".")
+        return (f"Variable « ${match.group(1)} » invalide" + (f" au champ « {where} »" if where else "")
+                + " : valeur d'un type inattendu.")
+    name = _VARIABLE_SHORT.match(error.message)
+    return f"Variable « ${name.group(1) if name else '?'} » invalide : valeur d'un type inattendu."
+
+
 def _translate(error: GraphQLError) -> GraphQLError:
+    if is_variable_error(error):
+        return GraphQLError(_variable_message(error), nodes=error.nodes, source=error.source,
+                            positions=error.positions, extensions={"code": "BAD_VARIABLE"})
+    if _SUGGESTION.search(error.message):
+        error = GraphQLError(_SUGGESTION.sub("", error.message), nodes=error.nodes, source=error.source,
+                             positions=error.positions, path=error.path, original_error=error.original_error,
+                             extensions=error.extensions)
     for pattern, french in _TRANSLATIONS:
         match = pattern.search(error.message)
         if match:
@@ -90,8 +122,8 @@ def _translate(error: GraphQLError) -> GraphQLError:
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None:
-        return False  # syntax / validation: the message describes the query, not the server
+    if original is None or is_variable_error(error):
+        return False  # syntax / validation / a variable's type: the message describes the query
     return not isinstance(original, PublicError)
 
 
@@ -200,6 +232,29 @@ def extensions(dev: bool, documents: PersistedDocuments | None = None) -> list[C
     ]
 
 
+class BoundedPerCaller(SchemaExtension):
+    """At most MAX_CONCURRENT_PER_CALLER queries or mutations of one token execute at once
+    (subscriptions are not counted: they wait for events, they do not compute)."""
+
+    async def on_execute(self):  # noqa: ANN201 - strawberry's async hook
+        from graphql import OperationType
+
+        context = self.execution_context.context
+        principal = getattr(context, "principal", None)
+        slots = getattr(getattr(context, "services", None), "in_flight", None)
+        if principal is None or slots is None or self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+            yield
+            return
+        key = principal.token_id or f"{principal.agency}/{principal.professional}"
+        semaphore = slots.get(key)
+        if semaphore is None:
+            semaphore = slots[key] = asyncio.Semaphore(MAX_CONCURRENT_PER_CALLER)
+        async with semaphore:
+            yield
+        if not semaphore.locked() and len(slots) > 10_000:  # forget idle callers
+            slots.pop(key, None)
+
+
 # --------------------------------------------------------------------------- rate limit
 class RateLimiter:
     """Token bucket per bearer token: `per_minute` requests, bursts up to the same number."""
@@ -287,3 +342,45 @@ class GuardMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+# --------------------------------------------------------------------------- security headers
+#: On every response: TLS only from now on, no MIME sniffing, nothing cached (health data), no
+#: referrer, and a CSP that allows only the page's own resources (the GraphiQL IDE in dev).
+#: The one Content-Security-Policy of every response, the review screen's included: its scripts,
+#: styles and connections from the gateway's own origin only, nothing inline, no framing.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every HTTP response (replacing the app's own values for them)."""
+
+    def __init__(self, app: Any, *, dev: bool = False) -> None:
+        self.app = app
+        names = {name for name, _ in SECURITY_HEADERS}
+        headers = list(SECURITY_HEADERS)
+        if dev:  # GraphiQL loads its scripts and styles from a CDN
+            headers = [h for h in headers if h[0] != b"content-security-policy"]
+            names.discard(b"content-security-policy")
+        self._headers, self._names = headers, names
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
+                message = {**message, "headers": kept + self._headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -25,13 +25,12 @@ from pydantic import BaseModel
 from strawberry.types import Info
 
 from domain import disclosure
-from domain.errors import NotInCatalogue
 from domain.values import InformationCategory
 from gateway import types as _types  # noqa: F401 - registers the strawberry enums
 from gateway.audit import EXECUTE
 from gateway.context import Context
 from gateway.hardening import PublicError
-from gateway.permissions import CASE_ROLES, may_write
+from gateway.permissions import CASE_ROLES
 from gateway.readside import ACCESS_PROJECTIONS, NotAppliedYet
 from services.pathways.commands import COMMANDS, ENVELOPE, Command
 from services.pathways.handler import CommandRejected, parse_command
@@ -155,16 +154,12 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
     try:
         command = parse_command(name, payload)
     except CommandRejected as rejected:
+        context.audit_read(f"mutation.{camel(_field_name(name))}", data.pathway_id, set(), outcome="4", action=EXECUTE)
         return _refused(data.command_id, data.pathway_id, rejected)
-    try:
-        category = command_category(command)
-    except NotInCatalogue as unknown:  # a command without a catalogue entry is never sent
-        return CommandRefused(command_id=data.command_id, pathway_id=data.pathway_id, field=unknown.field,
-                              reason=unknown.reason, code=type(unknown).__name__)
-    if not may_write(principal, category):
-        return CommandRefused(command_id=data.command_id, pathway_id=data.pathway_id, field=None, code="Forbidden",
-                              reason=f"Votre rôle ne permet pas d'enregistrer des informations de catégorie « {category.value} ».")
+    # Who may send it (membership first, then the bounds, the agency, the role): the write
+    # policy, applied by the pathways handler for every way a command comes in.
     result = await asyncio.to_thread(context.services.pathways.handle, command)
+    category = command_category(command)
     context.audit_read(f"mutation.{camel(_field_name(name))}", command.pathway_id,
                        {category} if result.accepted else set(), outcome="0" if result.accepted else "4", action=EXECUTE)
     if result.accepted and name in NARROWING_ACCESS and result.version is not None:
@@ -203,15 +198,21 @@ class WebhookRegistration:
 
 async def register_webhook(info: Info, url: str) -> WebhookRegistration:
     from gateway.permissions import Role
+    from services.alerting.webhooks import WebhookUrlRefused, check_webhook_url
 
     context: Context = info.context
-    principal = context.require(Role.COORDINATEUR)
+    principal = context.require(Role.ADMIN)  # one agency's whole alert feed: its administrator's
     registry = context.services.webhooks
     if registry is None:
         raise PublicError("Webhooks indisponibles sur cette instance.", "UNAVAILABLE")
-    if not re.fullmatch(r"https?://[^\s]{3,500}", url):
-        raise PublicError("URL de webhook invalide (http(s)://...).", "BAD_URL")
+    development = getattr(context.services.settings, "environment", "production") == "development"
+    try:
+        await asyncio.to_thread(check_webhook_url, url, development=development)  # DNS: off the loop
+    except WebhookUrlRefused as refused:
+        context.audit_read("mutation.registerAlertWebhook", None, set(), outcome="4", action=EXECUTE)
+        raise PublicError(str(refused), "BAD_URL") from None
     secret = await asyncio.to_thread(registry.register, principal.agency, url)
+    context.audit_read("mutation.registerAlertWebhook", None, set(), action=EXECUTE)
     return WebhookRegistration(agency=principal.agency, url=url, secret=secret)
 
 
@@ -225,7 +226,8 @@ def _mutation_fields() -> dict[str, Any]:
             description=f"Commande {name}" + (f" : {doc[0]}" if doc else "."))
     fields["register_alert_webhook"] = strawberry.mutation(
         resolver=register_webhook,
-        description="Enregistre (ou remplace) le webhook d'alertes de votre structure (rôle coordinateur).")
+        description="Enregistre (ou remplace) le webhook d'alertes de votre structure (rôle admin_structure ; "
+                    "https, adresse publique).")
     return fields
 
 

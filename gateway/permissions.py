@@ -213,3 +213,47 @@ def redact(obj: Any, disclosure: Disclosure, categories: Mapping[type, Mapping[s
         elif hasattr(kind, "__dataclass_fields__"):
             hidden += redact(value, disclosure, categories, returned, f"{path}{name}.")
     return hidden
+
+
+# --------------------------------------------------------------------------- what a query returned
+#: Resolver fields that return a part of a stored field (selecting them reads that field).
+DERIVED_FIELDS = {"openNeeds": "needs", "openAlerts": "alerts"}
+
+
+def selected_names(selections: Iterable[Any]) -> frozenset[str]:
+    """Every field name a GraphQL selection (strawberry's `info.selected_fields`) asks for, at
+    any depth, fragments included."""
+    names: set[str] = set()
+    pending = list(selections)
+    while pending:
+        selection = pending.pop()
+        name = getattr(selection, "name", None)
+        if name:
+            names.add(DERIVED_FIELDS.get(name, name))
+        pending.extend(getattr(selection, "selections", None) or [])
+    return frozenset(names)
+
+
+def returned_categories(obj: Any, selected: frozenset[str], categories: Mapping[type, Mapping[str, str]]) -> set[Category]:
+    """The categories of the fields of `obj` (a redacted view) that the query selected and that
+    carry a value: what the answer REALLY holds (a query selecting only `id` holds none).
+    A name selected elsewhere in the query counts here too: at worst more is logged, never less."""
+    found: set[Category] = set()
+    for name, tag in _plan(type(obj), categories):
+        if _camel(name) not in selected:
+            continue
+        value = getattr(obj, name)
+        if value in (None, [], ""):
+            continue
+        if tag is not None:
+            found.add(Category(getattr(obj, "info_category")) if tag == ITEM else Category(tag))
+        items = value if type(value) is list else [value]
+        for item in items:
+            if _is_instance_dataclass(item):
+                found |= returned_categories(item, selected, categories)
+    return found
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

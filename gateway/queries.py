@@ -22,6 +22,7 @@ from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import MAX_PAGE, PublicError, check_page_size
 from gateway.indicators import IndicatorsQuery
+from gateway import permissions as p
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
 from gateway.readside import (
     ALERT_PROJECTIONS,
@@ -174,7 +175,18 @@ def _timeline_key(info: Info, pathway_id: UUID) -> tuple[UUID, int, int | None] 
     return (pathway_id, first, after)
 
 
-async def _views(context: Context, ids: list[UUID], operation: str) -> list[Pathway | None]:
+def _audited(view: Pathway, selected: frozenset[str] | None) -> set:
+    """The set the read of `view` is audited with: the categories of what the query selected
+    (the timeline resolver adds its entries' to it as it runs)."""
+    if selected is not None:
+        from gateway.types import CATEGORIES
+
+        view._returned = p.returned_categories(view, selected, CATEGORIES)  # noqa: SLF001
+    return view._returned  # noqa: SLF001
+
+
+async def _views(context: Context, ids: list[UUID], operation: str,
+                 selected: frozenset[str] | None = None) -> list[Pathway | None]:
     """The pathways of a page as the caller may see them (one batch of read-model queries
     for the whole page, through the request's DataLoader); each read is audited."""
     records = await context.record_loader.load_many(ids)
@@ -182,7 +194,7 @@ async def _views(context: Context, ids: list[UUID], operation: str) -> list[Path
     for pid, record in zip(ids, records, strict=True):
         view = pathway_view(record, context.principal, context.services.read) if record is not None else None
         if view is not None:
-            context.audit_read(operation, pid, view._returned)  # noqa: SLF001
+            context.audit_read(operation, pid, _audited(view, selected))
         out.append(view)
     return out
 
@@ -211,7 +223,7 @@ class Query(IndicatorsQuery):
             read.pathways, agency=principal.agency, kind=f.kind.value if f.kind else None,
             territory=f.territory, other_agency=f.agency, state=f.state.value if f.state else None,
             has_open_alert=f.has_open_alert, first=first, after=after)
-        views = await _views(context, found.ids, "pathways")
+        views = await _views(context, found.ids, "pathways", p.selected_names(info.selected_fields))
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
@@ -247,7 +259,8 @@ class Query(IndicatorsQuery):
         if view is None:
             context.audit_read("pathway", id, set(), outcome="4")
             return None
-        context.audit_read("pathway" if as_of is None else "pathway.asOf", id, view._returned)  # noqa: SLF001
+        context.audit_read("pathway" if as_of is None else "pathway.asOf", id,
+                           _audited(view, p.selected_names(info.selected_fields)))
         return view
 
     @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord "
@@ -264,7 +277,7 @@ class Query(IndicatorsQuery):
             await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
         read = context.services.read
         found = await read.call(read.caseload, principal.agency, first=first, after=after)
-        views = await _views(context, found.ids, "caseload")
+        views = await _views(context, found.ids, "caseload", p.selected_names(info.selected_fields))
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
@@ -299,18 +312,27 @@ class Query(IndicatorsQuery):
         return AlertConnection(edges=edges, total_count=found.total_count,
                                page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
 
-    @strawberry.field(description="Journal d'audit des accès aux données personnelles (rôle dpo).")
+    @strawberry.field(description="Journal d'audit des accès aux données personnelles : rôle dpo (les "
+                                  "enregistrements de votre structure) ou dpo_regional (toutes).")
     async def audit_events(self, info: Info, filter: AuditFilter | None = None, first: int = 50,  # noqa: A002
                            after: str | None = None) -> AuditConnection:
         context = _ctx(info)
-        context.require(Role.DPO)
+        principal = context.require(Role.DPO, Role.DPO_REGIONAL)
         f = filter or AuditFilter()
+        agency = f.agency
+        if principal.role is Role.DPO:  # a DPO reads its own organisation's records
+            if agency is not None and agency != principal.agency:
+                context.audit_read("auditEvents", None, set(), outcome="4")
+                raise PublicError("Accès refusé : un DPO consulte le journal de sa structure seulement "
+                                  "(rôle dpo_regional pour toutes).", "FORBIDDEN")
+            agency = principal.agency
         first = check_page_size(first)
         try:
             decoded = None if after is None else decode_cursor(after, 2)
         except ValueError:
             raise PublicError("Curseur « after » invalide.", "BAD_CURSOR") from None
-        query = AuditQuery(pathway_id=None if f.pathway_id is None else str(f.pathway_id), agency=f.agency,
+        context.audit_read("auditEvents", None if f.pathway_id is None else str(f.pathway_id), set())
+        query = AuditQuery(pathway_id=None if f.pathway_id is None else str(f.pathway_id), agency=agency,
                            professional=f.professional, since=f.since, until=f.until, limit=first + 1,
                            before=tuple(decoded) if decoded else None)
         records = await asyncio.to_thread(context.services.audit.search, query)

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
 from collections.abc import AsyncIterator
 
 import strawberry
@@ -16,10 +18,13 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
-from gateway.hardening import PublicError, extensions
+from gateway.hardening import BoundedPerCaller, PublicError, extensions, is_variable_error
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
+
+
+log = logging.getLogger("relais.gateway")
 
 
 class AuditFlush(SchemaExtension):
@@ -40,16 +45,21 @@ class GatewaySchema(strawberry.Schema):
     for the caller (PublicError) or a query the validator refused is not an incident."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [e for e in errors if e.original_error is not None and not isinstance(e.original_error, PublicError)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        # Never the message: it may quote what the request sent (a variable's value). The type,
+        # the path and the traceback's frames say where the incident is.
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, PublicError) or is_variable_error(error):
+                continue
+            frames = "".join(traceback.format_tb(original.__traceback__))
+            log.error("erreur interne %s sur %s\n%s", type(original).__name__, error.path, frames)
 
 
 def build_schema(dev: bool = False) -> strawberry.Schema:
     return GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
-        extensions=[*extensions(dev), AuditFlush],
+        extensions=[*extensions(dev), BoundedPerCaller, AuditFlush],
     )
 
 

@@ -27,14 +27,13 @@ from starlette.types import Receive, Scope, Send
 
 from domain.agencies import AgencyRegistry
 from gateway.auth import DevelopmentTokenRefused, development_token
+from gateway.hardening import CSP
 from gateway.permissions import CASE_ROLES
 
 STATIC = Path(__file__).with_name("static")
 
 #: The screen's policy: scripts, styles, images and connections (HTTP and websocket) from the
 #: gateway only; no inline code; never framed.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
            "Cache-Control": "no-cache"}
 

@@ -135,6 +135,31 @@ def _ensure_schema(database_url: str, schema: str) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
+def build_pathways_handler(settings: Settings, app: PathwaysApplication) -> PathwaysHandler:
+    """The command handler with the write policy's settings: the clock skew tolerated on
+    occurredAt and the territories of the registry's agencies (a pathway opens in one)."""
+    from datetime import timedelta
+
+    from infra.agencies import load_registry
+    from services.pathways import PathwaysHandler
+
+    territories = frozenset(agency.territory for agency in load_registry(settings.agencies_file).values())
+    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories)
+
+
+def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLog, Callable[[], None]]:
+    """The audit trail the gateway of `settings` writes, and how to close it (`relais audit`)."""
+    from gateway.audit import PostgresAuditLog, SqliteAuditLog
+
+    if settings.mode == "embedded":
+        audit = SqliteAuditLog(Path(settings.state_dir) / "audit.sqlite3")
+        return audit, audit.close
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=1, open=True, kwargs={"autocommit": True})
+    return PostgresAuditLog(pool, settings.database_schema), pool.close
+
+
 def build_pathways_application(settings: Settings, **overrides: str) -> PathwaysApplication:
     """Builds the pathways application on the store the settings name.
 
@@ -294,14 +319,13 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     from infra.bus import InProcessBus
     from services.alerting.webhooks import SqliteWebhookRegistry, secret_box
     from services.alerting.worker import AlertingWorker
-    from services.pathways import PathwaysHandler
     from services.relay.positions import MemoryPositionStore
     from services.relay.relay import Relay
 
     settings = settings or Settings(mode="embedded")
     state_dir = Path(settings.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    pathways = PathwaysHandler(build_pathways_application(settings, **store_overrides))
+    pathways = build_pathways_handler(settings, build_pathways_application(settings, **store_overrides))
     bus = InProcessBus()
     webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
     read_models = state_dir / "read_models.sqlite3"
@@ -560,7 +584,6 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
     from infra.agencies import load_registry
     from infra.postgres.migrations import require
     from services.alerting.webhooks import PostgresWebhookRegistry, secret_box
-    from services.pathways import PathwaysHandler
 
     settings = settings or Settings(mode="distributed")
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.database_pool_size, open=True,
@@ -568,7 +591,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
     try:
         with pool.connection() as conn:
             require(conn, settings.database_schema)
-        pathways = PathwaysHandler(build_pathways_application(settings)) if event_store else None
+        pathways = build_pathways_handler(settings, build_pathways_application(settings)) if event_store else None
     except BaseException:
         pool.close()
         raise

@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerting.set_defaults(func=_alerting)
     _add_tool_parsers(sub)
     _add_fhir_parser(sub)
+    _add_audit_parser(sub)
     return parser
 
 
@@ -477,6 +478,36 @@ def _add_fhir_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
     export.add_argument("--territory", default=None, help="territory code, e.g. 76 (default RELAIS_TERRITORY)")
     export.add_argument("--out", default=None, metavar="FILE", help="write the Bundle to FILE (default: stdout)")
     export.set_defaults(func=_fhir)
+
+
+# --------------------------------------------------------------------------- audit (issue 10)
+def _audit(args: argparse.Namespace) -> int:
+    from services.bootstrap import open_audit_log
+    from services.settings import Settings
+
+    settings = Settings()
+    audit, close = open_audit_log(settings)
+    try:
+        problems = audit.verify()
+    finally:
+        close()
+    if problems:
+        for problem in problems:
+            print(f"relais audit verify : ALTÉRÉ : {problem}", file=sys.stderr)
+        return 1
+    print("relais audit verify : chaîne intacte (chaque enregistrement correspond à son empreinte et "
+          "suit le précédent)")
+    return 0
+
+
+def _add_audit_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    audit = sub.add_parser("audit", help="the audit trail: verify its hash chain",
+                           description="The gateway's audit trail (FHIR AuditEvent records, hash-chained).")
+    actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = actions.add_parser("verify", help="recompute the hash chain: exit 1 on an edited or deleted record",
+                                description="Recompute every record's SHA-256 and its link to the previous one "
+                                "(embedded: the SQLite file of RELAIS_STATE_DIR; distributed: PostgreSQL).")
+    verify.set_defaults(func=_audit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

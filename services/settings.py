@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         12 * 3600, ge=60, description="Longest validity a token may claim (exp - iat), in seconds."
     )
     token_clock_skew_s: int = Field(30, ge=0, le=300, description="Clock difference tolerated on exp and iat.")
+    fact_clock_skew_s: int = Field(
+        300, ge=0, le=3600, description="How far in the future a command's occurredAt may be (client clocks drift)."
+    )
     agencies_file: Path | None = Field(
         None, description="The agency registry (TOML); default: the synthetic territory's (infra/agencies.toml)."
     )

@@ -52,6 +52,51 @@ class WebhookRegistry(Protocol):
     def mark_delivered(self, agency: str, delivery_id: str) -> None: ...
 
 
+class WebhookUrlRefused(ValueError):
+    """A webhook URL Relais will not call; the message says why, in French."""
+
+
+def check_webhook_url(url: str, *, development: bool,
+                      resolve: Callable[[str], list[str]] | None = None) -> str:
+    """The URL if Relais may deliver alerts to it, else :class:`WebhookUrlRefused`.
+
+    https only, and never an address of Relais's own network (loopback, private, link-local,
+    reserved: a webhook must not become a way to reach internal services, an SSRF). In
+    development, http and local receivers are allowed (tests, a laptop)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if len(url) > 500 or any(c.isspace() for c in url):
+        raise WebhookUrlRefused("URL de webhook invalide (500 caractères au plus, sans espace).")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise WebhookUrlRefused("URL de webhook invalide : https://hôte/chemin attendu.")
+    if development:
+        return url
+    if parts.scheme != "https":
+        raise WebhookUrlRefused("URL de webhook refusée : https obligatoire (les alertes contiennent des données de santé).")
+    if parts.username or parts.password:
+        raise WebhookUrlRefused("URL de webhook refusée : pas d'identifiants dans l'URL (le secret signe les envois).")
+    addresses = (resolve or _resolve)(parts.hostname)
+    if not addresses:
+        raise WebhookUrlRefused(f"URL de webhook refusée : l'hôte « {parts.hostname} » ne se résout pas.")
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            raise WebhookUrlRefused(f"URL de webhook refusée : « {parts.hostname} » désigne une adresse interne "
+                                    "(boucle locale, réseau privé ou réservé).")
+    return url
+
+
+def _resolve(host: str) -> list[str]:
+    import socket
+
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)})
+    except (socket.gaierror, UnicodeError):
+        return []
+
+
 #: Standard Webhooks' prefix of a secret: `whsec_` + the key in base64.
 SECRET_PREFIX = "whsec_"
 

@@ -13,7 +13,6 @@ from services.ingest.messages import (
     FHIR_TASK,
     InboundRefused,
     agency_of,
-    check_write_policy,
     command_name,
     fhir_task_data,
     to_command_payload,
@@ -42,7 +41,6 @@ class IngestHandler:
                 name, data = fhir_task_data(data, subject=event.subject, extensions=dict(event.extensions),
                                             time=event.time, is_gp_orientation=self._is_gp_orientation)
             payload = to_command_payload(agency=agency, ce_id=event.id, subject=event.subject, data=data)
-            check_write_policy(name, payload)
         except InboundRefused as refused:
             raise RejectMessage(refused.reason) from None
         result = self._pathways.handle_payload(name, payload)

@@ -15,7 +15,8 @@ A message is a CloudEvent (Kafka binding, binary mode):
   `ce_actorrole` (FHIR has no place for Relais's roles).
 
 Every message passes the same checks as a GraphQL mutation: the agency is the topic's, and the
-role may write what the command records (`domain.disclosure.role_may_write`).
+pathways handler applies the write policy (`domain.writepolicy.check_write`: membership, input
+bounds, which agency, which role) to it as to any command.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from pydantic import BaseModel
 
 from domain import disclosure
 from domain.errors import NotInCatalogue
+from domain.values import SYSTEM_AGENCY
+from domain.writepolicy import WRITE_POLICY, Writer
 from services.pathways.commands import COMMANDS
 
 TYPE_PREFIX = "fr.relais.inbound."
 TYPE_VERSION = "v1"
 INBOUND_ID_NAMESPACE = UUID("0d4f2f8a-5d43-4a8e-b7a2-8f0f0e3c9b11")
 
-#: Only the risk engine raises, escalates and resolves alerts; partners acknowledge them.
-RESERVED_FOR_RELAIS = frozenset({"RaiseAlert", "EscalateAlert", "ResolveAlert", "UpdateAlert"})
+#: Commands only the risk engine sends (the write policy's): no partner message is one.
+RESERVED_FOR_RELAIS = frozenset(name for name, rule in WRITE_POLICY.items() if rule.writer is Writer.ENGINE)
 INBOUND_COMMANDS = {name: cls for name, cls in COMMANDS.items() if name not in RESERVED_FOR_RELAIS}
 #: A partner's FHIR Task answering a referral: not a command of its own, it becomes one.
 FHIR_TASK = "FhirTask"
@@ -57,7 +60,10 @@ def agency_of(topic: str, prefix: str = "relais") -> str:
     head = f"{prefix}.inbound."
     if not topic.startswith(head) or len(topic) == len(head):
         raise InboundRefused(f"topic {topic!r} is not an inbound agency topic ({head}<agency>)")
-    return topic[len(head):]
+    agency = topic[len(head):]
+    if agency == SYSTEM_AGENCY:  # the platform's own actor passes the write policy: never a partner
+        raise InboundRefused(f"topic {topic!r}: {SYSTEM_AGENCY!r} is Relais itself, not an agency")
+    return agency
 
 
 def command_name(ce_type: str) -> str:
@@ -103,19 +109,6 @@ def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: An
         raise InboundRefused(f"pathway_id: {pathway_id!r} differs from ce_subject {subject!r}")
     payload["command_id"] = str(command_id_for(agency, ce_id))
     return payload
-
-
-def check_write_policy(name: str, payload: dict[str, Any]) -> None:
-    """The role may record what the command writes (the catalogue's policy, as in the gateway)."""
-    role = payload["actor"].get("role")
-    if not role:
-        raise InboundRefused("actor.role: missing (the role decides what the message may record)")
-    try:
-        category = disclosure.command_category(name, payload)
-    except NotInCatalogue as unknown:
-        raise InboundRefused(f"{unknown.field or name}: {unknown.reason}") from None
-    if not disclosure.role_may_write(str(role), category):
-        raise InboundRefused(f"actor.role: {role!r} may not record {category.value} information ({name})")
 
 
 def fhir_task_data(data: Any, *, subject: str | None, extensions: dict[str, str], time: datetime | None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
+from domain import writepolicy
 from domain.errors import DomainError
 from domain.pathway import Pathway
 from services.pathways.application import PathwaysApplication
@@ -113,9 +115,15 @@ def fingerprint(command: Command) -> str:
 
 # --------------------------------------------------------------------------- handling
 class PathwaysHandler:
-    def __init__(self, app: PathwaysApplication, *, max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(self, app: PathwaysApplication, *, max_attempts: int = MAX_ATTEMPTS,
+                 clock_skew: timedelta = writepolicy.DEFAULT_CLOCK_SKEW,
+                 territories: frozenset[str] | None = None) -> None:
         self.app = app
         self.max_attempts = max_attempts
+        #: How far in the future `occurred_at` may be (client clocks drift).
+        self.clock_skew = clock_skew
+        #: The territories a pathway may be opened in (the registry's départements); None: any.
+        self.territories = territories
 
     @contextmanager
     def _pathway(self, pathway_id: UUID) -> Iterator[None]:
@@ -182,11 +190,13 @@ class PathwaysHandler:
                     if pathway is not None:
                         raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
                     pathway = self._target(command)
+                else:
+                    self.authorise(command, pathway)
                 self.check_kind(command, pathway)
                 version_before = 0 if isinstance(command, OpenPathway) else pathway.version
                 self.app.call(pathway, command)
             except DomainError as error:
-                answers.append(_refusal(command, digest, CommandRejected(error.field, error.reason, type(error).__name__)))
+                answers.append(_refusal(command, digest, _rejection(error)))
                 continue
             except CommandRejected as rejected:
                 answers.append(_refusal(command, digest, rejected))
@@ -206,7 +216,7 @@ class PathwaysHandler:
             version_before = 0 if isinstance(command, OpenPathway) else pathway.version
             self.app.call(pathway, command)
         except DomainError as error:
-            return self._refuse(command, pathway, digest, CommandRejected(error.field, error.reason, type(error).__name__))
+            return self._refuse(command, pathway, digest, _rejection(error))
         except CommandRejected as rejected:
             return self._refuse(command, pathway, digest, rejected)
         processed = _acceptance(command, digest, pathway.version, pathway.version - version_before)
@@ -214,14 +224,29 @@ class PathwaysHandler:
         return _answer(processed)
 
     def _target(self, command: Command) -> Pathway:
+        """The pathway the command runs on, once the write policy let it through (membership
+        first: a non-member hears what it would hear of a pathway that does not exist)."""
         if isinstance(command, OpenPathway):
             if self.app.pathway_exists(command.pathway_id):
                 raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
+            self.authorise(command, None)
             return self.app.open_pathway(command)
         try:
-            return self.app.get_pathway_to_command(command.pathway_id)
+            pathway = self.app.get_pathway_to_command(command.pathway_id)
         except AggregateNotFoundError:
-            raise CommandRejected("pathway_id", "parcours inconnu", "UnknownPathway") from None
+            raise CommandRejected("pathway_id", writepolicy.UNKNOWN_PATHWAY, writepolicy.UNKNOWN_PATHWAY_CODE) from None
+        self.authorise(command, pathway)
+        return pathway
+
+    def authorise(self, command: Command, pathway: Pathway | None) -> None:
+        """The write policy (domain.writepolicy), the same for every way a command comes in."""
+        try:
+            writepolicy.check_write(type(command).__name__, command, command.actor.to_domain(), pathway,
+                                    now=datetime.now(timezone.utc), clock_skew=self.clock_skew,
+                                    territories=self.territories)
+        except writepolicy.WriteRefused:
+            self.check_fresh(pathway)  # a refusal decided on a stale membership is decided again
+            raise
 
     @staticmethod
     def check_kind(command: Command, pathway: Pathway) -> None:
@@ -261,6 +286,10 @@ class PathwaysHandler:
             )
         answer = _answer(stored)
         return CommandResult(**{**answer.__dict__, "duplicate": True})
+
+
+def _rejection(error: DomainError) -> CommandRejected:
+    return CommandRejected(error.field, error.reason, getattr(error, "code", None) or type(error).__name__)
 
 
 def _acceptance(command: Command, digest: str, version: int, new_events: int) -> ProcessedCommand:

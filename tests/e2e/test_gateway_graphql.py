@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -37,7 +38,9 @@ def server(tmp_path_factory):
 
     settings = Settings(state_dir=tmp_path_factory.mktemp("relais"), mode="embedded", read_wait_timeout_s=2.0,
                         **identity_settings())
-    with serve(create_app(build_embedded(settings, risk=False))) as base:
+    runtime = build_embedded(settings, risk=False)
+    ENGINE["pathways"] = runtime.pathways
+    with serve(create_app(runtime)) as base:
         yield base
 
 
@@ -49,6 +52,20 @@ def client(server: str, token: str) -> Client:
 def run(server: str, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     with client(server, token) as session:
         return session.execute(GraphQLRequest(query, variable_values=variables or {}))
+
+
+#: The served runtime's command handler: what the risk engine sends (no token may raise an alert).
+ENGINE: dict[str, Any] = {}
+ENGINE_ACTOR = {"agency": "relais", "professional": "risk-engine", "role": "moteur de règles"}
+
+
+def as_engine(command: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """`command` (GraphQL-shaped fields) sent as the risk engine, answered as a mutation is."""
+    snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v.lower() if k == "severity" else v for k, v in fields.items()}
+    result = ENGINE["pathways"].handle_payload(command, {**snake, "command_id": str(uuid.uuid4()), "actor": ENGINE_ACTOR,
+                                                         "occurred_at": datetime.now(timezone.utc).isoformat()})
+    assert result.accepted, result.rejection
+    return {"__typename": "CommandAccepted", "version": result.version, "duplicate": result.duplicate}
 
 
 def send(server: str, token: str, command: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +105,7 @@ def _enum_name(annotation: Any, value: Any) -> Any:
 # --------------------------------------------------------------------------- mutations
 def test_a_synthetic_territory_sent_through_the_gateway_is_accepted_command_by_command(server):
     sent = 0
-    for story in generate(8, seed=7, territory="27"):
+    for story in generate(8, seed=7, territory="75"):
         for command, payload in story.commands:
             agency = payload["actor"]["agency"]
             out = send(server, tok(agency), command, to_input(command, payload))
@@ -155,7 +172,11 @@ def camel_field(command: str, key: str) -> bool:
 
 def test_each_command_family_is_accepted_in_a_coherent_scenario(server):
     usmp, pid = tok("usmp"), str(uuid.uuid4())
-    ok = lambda c, f, t=usmp: send(server, t, c, {"pathwayId": pid, **f})  # noqa: E731
+    def ok(c: str, f: dict[str, Any], t: str = usmp) -> dict[str, Any]:
+        if c in ("RaiseAlert", "EscalateAlert"):  # the risk engine's commands (domain.writepolicy)
+            return as_engine(c, {"pathwayId": pid, **f})
+        return send(server, t, c, {"pathwayId": pid, **f})
+
     assert ok("OpenDetentionPathway", {"personRef": "P-fam", "territory": "76", "leadAgency": "usmp",
                                        "prison": "CP", "releaseDate": (NOW + timedelta(days=10)).date().isoformat()}
               )["__typename"] == "CommandAccepted"
@@ -211,11 +232,11 @@ def test_a_refusal_names_the_input_field_in_camel_case(server):
 def populated(server):
     usmp = tok("usmp")
     pid = str(uuid.uuid4())
-    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-q", "territory": "14",
+    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-q", "territory": "75",
                                                "leadAgency": "usmp", "prison": "CP Caen"})
     send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
     alert = str(uuid.uuid4())
-    raised = send(server, usmp, "RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
+    raised = as_engine("RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
                                                "subject": "pathway", "triggeringEventIds": [], "ownerAgency": "siao",
                                                "suggestedAction": "Confirmer un hébergement", "severity": "CRITICAL"})
     # Read your writes: the next reads see the alert (the query waits for the read models).
@@ -229,7 +250,7 @@ def test_every_query_answers_over_http(server, populated):
     usmp = tok("usmp")
     me = run(server, usmp, "{ me { agency role categoriesNeeded } }")["me"]
     assert me == {"agency": "usmp", "role": "MEDECIN", "categoriesNeeded": ["ADMINISTRATIVE", "IDENTITY", "MEDICAL", "SOCIAL"]}
-    page = run(server, usmp, '{ pathways(filter: {territory: "14", hasOpenAlert: true}) { totalCount '
+    page = run(server, usmp, '{ pathways(filter: {territory: "75", hasOpenAlert: true}) { totalCount '
                              'edges { node { id personRef openAlerts { ruleId } } } } }')["pathways"]
     assert page["totalCount"] == 1 and page["edges"][0]["node"]["openAlerts"][0]["ruleId"] == "exit-without-housing"
     one = run(server, usmp, "query($id: UUID!) { pathway(id: $id) { id openNeeds { needId } referrals { referralId } "
@@ -244,7 +265,7 @@ def test_every_query_answers_over_http(server, populated):
     alerts = run(server, tok("siao", "coordinateur"),
                  "{ alerts(filter: {ownedByMyAgency: true}) { edges { node { alertId severity suggestedAction } } } }")
     assert alerts["alerts"]["edges"][0]["node"]["alertId"] == alert
-    audit = run(server, tok("cnil", "dpo"), "query($id: UUID) { auditEvents(filter: {pathwayId: $id}) "
+    audit = run(server, tok("cnil", "dpo_regional"), "query($id: UUID) { auditEvents(filter: {pathwayId: $id}) "
                                             "{ events { operation agency outcome } } }", {"id": pid})
     assert {"pathway", "pathways", "caseload", "alerts"} <= {e["operation"] for e in audit["auditEvents"]["events"]}
 
@@ -266,8 +287,8 @@ def test_an_analyst_reads_indicators_but_no_pathway(served_embedded):
 
     server = served_embedded
     send(server, tok("usmp"), "OpenDetentionPathway", {"pathwayId": str(uuid.uuid4()), "personRef": "P-i",
-                                                        "territory": "14", "leadAgency": "usmp", "prison": "CP Caen"})
-    query = ('{ territoryIndicators(territory: "14") { territory pathwaysOpened pathwaysByKind { key count } '
+                                                        "territory": "75", "leadAgency": "usmp", "prison": "CP Caen"})
+    query = ('{ territoryIndicators(territory: "75") { territory pathwaysOpened pathwaysByKind { key count } '
              "openAlertsByRule { key count } smallCountThreshold } }")
     deadline = time.monotonic() + 20
     while True:  # the read model follows the bus
@@ -324,11 +345,11 @@ def test_a_subscriber_receives_alert_changes_and_resumes_after_its_last_cursor(s
 def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscription(server):
     usmp, siao = tok("usmp"), tok("siao", "coordinateur")
     pid, alert = str(uuid.uuid4()), str(uuid.uuid4())
-    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-w", "territory": "14",
+    send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-w", "territory": "75",
                                                "leadAgency": "usmp", "prison": "CP Caen"})
     send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
     send(server, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]})
-    raised = send(server, usmp, "RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
+    raised = as_engine("RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
                                                "subject": "pathway", "triggeringEventIds": [], "ownerAgency": "siao",
                                                "suggestedAction": "Confirmer un hébergement", "severity": "HIGH"})
     query = ("query($id: UUID!, $v: Int) { pathway(id: $id, atLeastVersion: $v) { personRef "

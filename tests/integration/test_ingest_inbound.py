@@ -155,3 +155,37 @@ def test_hostile_inbound_messages_go_to_the_dead_letter_topic_with_reasons_and_v
     # The dead letter keeps the original bytes so the partner's message can be fixed and replayed.
     truncated = next(r for r in records if "JSON" in dlq_info(r.headers)["dlq_reason"])
     assert truncated.value == good_value[: len(good_value) // 2]
+
+
+def test_inbound_messages_pass_the_same_write_policy_as_graphql_through_the_real_broker(world) -> None:
+    """A few cells of the write matrix (tests/unit/pathways/test_write_policy_matrix.py) on Kafka."""
+    pathways, producer, runner, inbound, dlq, bootstrap = world
+    pathway_id, request_id = pathway_waiting_for_housing(pathways)
+    not_shared = uuid.uuid4()
+    cmd(pathways, "OpenPassGpPathway", not_shared, person_ref="P-0000", territory="76", lead_agency="pass")
+    at = datetime.now(timezone.utc).isoformat()
+    volunteer = {"professional": "benevole-1", "role": "benevole"}
+    producer.send_all(inbound, [
+        # a volunteer of the SIAO records a care need: the role may not write medical facts
+        inbound_event(pathway_id, "RecordNeed", {"actor": volunteer, "occurred_at": at, "need_id": str(uuid.uuid4()),
+                                                 "category": "care", "description": "traitement"}),
+        # the SIAO (housing) widens the care team: only the lead or coordination may
+        inbound_event(pathway_id, "AddAgency", {"actor": SIAO_ACTOR, "occurred_at": at, "agency": "caso",
+                                                "role": "health_care"}),
+        # a pathway the SIAO is not part of: told nothing about it
+        inbound_event(not_shared, "RecordPhoneStatus", {"actor": SIAO_ACTOR, "occurred_at": at, "status": "lost"}),
+        # a fact dated 2999
+        inbound_event(pathway_id, "RecordPhoneStatus", {"actor": SIAO_ACTOR, "occurred_at": "2999-01-01T00:00:00+00:00",
+                                                        "status": "lost"}),
+        # allowed: a housing member's coordinator records a housing need
+        inbound_event(pathway_id, "RecordNeed", {"actor": SIAO_ACTOR, "occurred_at": at, "need_id": str(uuid.uuid4()),
+                                                 "category": "housing", "description": "hébergement"}),
+    ])
+    drain(runner, 5)
+    assert runner.totals.applied == 1
+    reasons = [dlq_info(r.headers)["dlq_reason"] for r in dead_letters(bootstrap, dlq, expected=4)]
+    assert len(reasons) == 4, reasons
+    joined = "\n".join(reasons)
+    for expected in ("actor.role", "référente", "Parcours inconnu", "occurred_at"):
+        assert expected in joined, f"no reason mentions {expected!r}:\n{joined}"
+    assert "P-0000" not in joined and "pass_gp" not in joined

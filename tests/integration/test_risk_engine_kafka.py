@@ -29,7 +29,7 @@ from services.risk.runner import RiskConsumerHandler
 from services.settings import Settings
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-CASO = {"agency": "mdm-caso-rouen", "professional": "benevole-4", "role": "accueillant"}
+CASO = {"agency": "mdm-caso-rouen", "professional": "benevole-4", "role": "medecin"}
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_a_refused_command_names_the_field_and_the_reason_in_french(api, usmp):
 
 def test_a_repeated_command_id_changes_nothing(api, usmp):
     pid = open_detention(api, usmp)
-    fields = {"commandId": str(uuid.uuid4()), "occurredAt": "2026-11-20T10:00:00+00:00", "pathwayId": pid,
+    fields = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), "pathwayId": pid,
               "agency": "siao", "role": "HOUSING"}
     first = api.send("AddAgency", fields, as_=usmp)
     again = api.send("AddAgency", fields, as_=usmp)
@@ -157,10 +157,11 @@ def test_every_read_is_audited_and_only_the_dpo_reads_the_audit(api, usmp):
     api(PATHWAY_Q, {"id": pid}, as_=usmp)
     query = ('query($id: ID) { auditEvents(filter: {pathwayId: $id}) { events { professional agency role '
              'operation categories outcome action purpose } } }').replace("$id: ID", "$id: UUID")
-    events = api(query, {"id": pid}, as_=token("cnil", "dpo"))["auditEvents"]["events"]
+    events = api(query, {"id": pid}, as_=token("cnil", "dpo_regional"))["auditEvents"]["events"]
     read = [e for e in events if e["operation"] == "pathway"]
     assert read and read[0]["agency"] == "usmp" and read[0]["role"] == "medecin"
-    assert set(read[0]["categories"]) == {"identity", "administrative"}
+    # What the answer holds: personRef (identity); nothing administrative was selected.
+    assert set(read[0]["categories"]) == {"identity"}
     assert read[0]["purpose"] == "CAREMGT" and read[0]["action"] == "R"
     refused = api.post(query, {"id": pid}, as_=usmp).json()
     assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -299,12 +300,12 @@ def test_the_exported_sdl_is_up_to_date():
     assert exported.read_text() == sdl(), "régénérez : python -m gateway.schema > docs/graphql/schema.graphql"
 
 
-def test_a_coordinator_registers_the_agencys_webhook_and_sees_the_secret_once(api):
+def test_the_agency_admin_registers_the_agencys_webhook_and_sees_the_secret_once(api):
     query = 'mutation { registerAlertWebhook(url: "https://siao.example/relais") { agency url secret } }'
-    registered = api(query, as_=token("siao", "coordinateur"))["registerAlertWebhook"]
+    registered = api(query, as_=token("siao", "admin_structure"))["registerAlertWebhook"]
     assert registered["agency"] == "siao" and len(registered["secret"]) >= 32
     refused = api.post(query, as_=token("siao", "benevole")).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     bad = api.post('mutation { registerAlertWebhook(url: "javascript:alert(1)") { url } }',
-                   as_=token("siao", "coordinateur")).json()
+                   as_=token("siao", "admin_structure")).json()
     assert bad["errors"][0]["extensions"]["code"] == "BAD_URL"

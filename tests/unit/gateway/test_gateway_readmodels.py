@@ -55,9 +55,9 @@ def test_territory_indicators_carry_the_read_models_monthly_figures_small_counts
     api, projections = api_on_readmodels
     usmp = token("usmp")
     for n in range(6):
-        api.send("OpenDetentionPathway", {"pathwayId": str(uuid.uuid4()), "personRef": f"P-{n}", "territory": "27",
+        api.send("OpenDetentionPathway", {"pathwayId": str(uuid.uuid4()), "personRef": f"P-{n}", "territory": "75",
                                           "leadAgency": "usmp", "prison": "CP"}, as_=usmp)
-    query = '{ territoryIndicators(territory: "27") { monthly { month indicator label count suppressed } } }'
+    query = '{ territoryIndicators(territory: "75") { monthly { month indicator label count suppressed } } }'
     data = api(query, as_=token("ars", "analyste"))["territoryIndicators"]  # each send settled its read models
     assert data["monthly"], data
     assert all((row["count"] is None) == row["suppressed"] for row in data["monthly"])

@@ -73,13 +73,13 @@ def orient_and_go(api: Api, pid: str) -> None:
 
 def test_one_sas_pathway_among_six_pass_gp_cannot_be_recovered_from_any_total(api_on_readmodels):  # noqa: F811
     api, _ = api_on_readmodels
-    out = api.send("OpenSasPathway", {"pathwayId": str(uuid.uuid4()), "personRef": "P-sas", "territory": "61",
+    out = api.send("OpenSasPathway", {"pathwayId": str(uuid.uuid4()), "personRef": "P-sas", "territory": "75",
                                       "leadAgency": "sas", "arrivedOn": "2026-11-01"}, as_=token("sas"))
     assert out["__typename"] == "CommandAccepted", out
-    pathways = [open_pass_gp(api, "61", n) for n in range(6)]
+    pathways = [open_pass_gp(api, "75", n) for n in range(6)]
     for pid in pathways[:5]:
         orient_and_go(api, pid)
-    data = indicators(api, "61", lambda d: d["orientations"]["honoured"] == 5)
+    data = indicators(api, "75", lambda d: d["orientations"]["honoured"] == 5)
     kinds = {c["key"]: c["count"] for c in data["pathwaysByKind"]}
     assert kinds == {"pass_gp": None, "sas": None}  # 6 shown beside openPathways 7 would give sas = 1
     assert data["openPathways"] == 7 and data["pathwaysOpened"] == 7
@@ -90,8 +90,8 @@ def test_one_sas_pathway_among_six_pass_gp_cannot_be_recovered_from_any_total(ap
 def test_gp_orientations_are_counted_in_the_orientation_funnel(api_on_readmodels):  # noqa: F811
     api, _ = api_on_readmodels
     for n in range(5):
-        orient_and_go(api, open_pass_gp(api, "50", n))
-    data = indicators(api, "50", lambda d: d["orientations"]["honoured"] == 5)
+        orient_and_go(api, open_pass_gp(api, "75", n))
+    data = indicators(api, "75", lambda d: d["orientations"]["honoured"] == 5)
     assert data["orientations"] == {"made": 5, "reached": 5, "honoured": 5, "notHonoured": 0,
                                     "notHonouredByReason": []}
     went = [r for r in data["monthly"] if r["indicator"] == "delay_gp_days"]
@@ -108,7 +108,7 @@ def test_only_the_dpo_and_anonymous_callers_are_refused_the_indicators_and_each_
     anonymous = api.post(query).json()
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     trail = api("{ auditEvents(filter: {agency: \"ars\"}) { events { operation role pathwayId categories } } }",
-                as_=token("cnil", "dpo"))["auditEvents"]["events"]
+                as_=token("cnil", "dpo_regional"))["auditEvents"]["events"]
     assert {"operation": "territoryIndicators", "role": "analyste", "pathwayId": None, "categories": []} in trail
 
 

@@ -7,7 +7,6 @@ import pytest
 from services.ingest.messages import (
     InboundRefused,
     agency_of,
-    check_write_policy,
     command_id_for,
     command_name,
     to_command_payload,
@@ -67,29 +66,7 @@ def test_published_inbound_schemas_match_the_command_models() -> None:
     assert on_disk == rendered(), "run: python -m services.ingest.schemas"
 
 
-@pytest.mark.parametrize(
-    ("command", "role", "fields", "allowed"),
-    [
-        ("BookAppointment", "benevole", {}, False),  # medical
-        ("BookAppointment", "infirmier", {}, True),
-        ("OpenCoverage", "conseiller", {}, True),  # administrative
-        ("RecordNeed", "travailleur_social", {"category": "addiction"}, False),  # a medical need
-        ("RecordNeed", "travailleur_social", {"category": "housing"}, True),
-        ("ConfirmHousing", "not-a-role", {}, False),
-    ],
-)
-def test_an_inbound_message_passes_the_catalogue_write_policy_as_a_mutation_does(
-        command: str, role: str, fields: dict[str, str], allowed: bool) -> None:
-    payload = to_command_payload(agency="siao", ce_id="m", subject="p",
-                                 data={"actor": {"professional": "x", "role": role}, **fields})
-    if allowed:
-        check_write_policy(command, payload)
-    else:
-        with pytest.raises(InboundRefused, match=f"actor.role: '{role}' may not record"):
-            check_write_policy(command, payload)
-
-
-def test_an_inbound_message_without_a_role_is_refused_by_name() -> None:
-    payload = to_command_payload(agency="siao", ce_id="m", subject="p", data={"actor": {"professional": "x"}})
-    with pytest.raises(InboundRefused, match="actor.role: missing"):
-        check_write_policy("ConfirmHousing", payload)
+def test_no_inbound_topic_speaks_as_relais_itself() -> None:
+    # The platform's own actor passes the write policy (domain.writepolicy): never a partner's.
+    with pytest.raises(InboundRefused, match="Relais itself"):
+        agency_of("relais.inbound.relais")

@@ -138,7 +138,7 @@ KINDS = list(KIND_STEPS)
 CREATING_STEPS = [SHARED_STEPS[i] for i in (4, 6, 10, 20, 21, 26, 29)] + [KIND_STEPS["detention"][1], KIND_STEPS["pass_gp"][1]]
 
 
-def actor(agency: str = LEAD, professional: str = "pro-1", role: str = "coordinatrice") -> c.ActorModel:
+def actor(agency: str = LEAD, professional: str = "pro-1", role: str = "medecin") -> c.ActorModel:
     return c.ActorModel(agency=agency, professional=professional, role=role)
 
 

@@ -81,7 +81,7 @@ def test_a_command_id_reused_for_different_content_is_refused(handler: PathwaysH
 def _payload(pathway_id: UUID, **fields: Any) -> dict[str, Any]:
     return {
         "command_id": str(uuid4()), "pathway_id": str(pathway_id),
-        "actor": {"agency": LEAD, "professional": "pro-1", "role": "coordinatrice"},
+        "actor": {"agency": LEAD, "professional": "pro-1", "role": "medecin"},
         "occurred_at": "2026-03-03T10:00:00+01:00", **fields,
     }
 
@@ -124,7 +124,9 @@ def test_a_domain_refusal_names_the_field_where_it_applies(handler: PathwaysHand
     result = handler.handle(c.CancelAppointment(**envelope(pathway_id), appointment_id=uuid4(), reason="x"))
     assert result.rejection.field == "appointment_id" and result.rejection.code == "AppointmentNotScheduled"
     result = handler.handle(c.RecordPhoneStatus(**envelope(pathway_id, agency="unknown-agency"), status="lost"))
-    assert result.rejection.field == "actor.agency" and "ne participe pas" in result.rejection.reason
+    # Membership first: a non-member hears what it would hear of a pathway that does not exist.
+    assert result.rejection.field == "pathway_id" and result.rejection.code == "UnknownPathway"
+    assert "participe pas" in result.rejection.reason
 
 
 def test_commands_for_an_unknown_pathway_or_another_kind_are_refused(handler: PathwaysHandler, pathway_id: UUID) -> None:

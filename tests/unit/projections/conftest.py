@@ -39,7 +39,7 @@ class World:
         """Send a command (`at`: a datetime, or days after T0) and relay what it stored."""
         when = at if isinstance(at, datetime) else T0 + timedelta(days=at)
         payload = {"command_id": str(uuid4()), "pathway_id": str(pathway_id),
-                   "actor": {"agency": by, "professional": f"{by}-pro-1", "role": "coordinatrice"},
+                   "actor": {"agency": by, "professional": f"{by}-pro-1", "role": "medecin"},
                    "occurred_at": when.isoformat(), **fields}
         result = self.handler.handle_payload(command, payload)
         assert result.accepted, f"{command} refused: {result.rejection}"

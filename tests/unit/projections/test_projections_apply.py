@@ -150,7 +150,7 @@ def test_an_alert_goes_from_raised_to_resolved_with_its_history_and_leaves_the_o
     assert q.pathway_summary(world.conn, pid)["open_alerts_count"] == 1
     assert [r["pathway_id"] for r in q.pathways(world.conn, has_open_alert=True).items] == [pid]
     world.send("AcknowledgeAlert", pid, "usmp", 1.5, alert_id=ALERT)
-    world.send("EscalateAlert", pid, "usmp", 2, alert_id=ALERT, to_agency="dac", reason="pas de place")
+    world.send("EscalateAlert", pid, "relais", 2, alert_id=ALERT, to_agency="dac", reason="pas de place")
     world.send("ResolveAlert", pid, "relais", 3, alert_id=ALERT, reason="hébergement confirmé")
     page = q.alerts(world.conn, owner_agency="usmp")
     (alert,) = page.items

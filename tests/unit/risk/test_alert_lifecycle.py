@@ -112,7 +112,7 @@ def test_the_owner_dismisses_an_alert_with_a_reason_and_the_engine_does_not_rais
     pid = _sas_without_siao(world)
     world.at(paris_midnight(on(6)))
     [alert] = world.open_alerts(pid, "exit-without-housing")
-    with pytest.raises(Rejected, match="Seule la structure responsable"):
+    with pytest.raises(Rejected, match="la structure qui en a la charge"):
         world.send("DismissAlert", pid, PASS, when=at(6, 1), alert_id=alert.alert_id, reason="false_alarm")
 
     world.send("DismissAlert", pid, ADOMA, when=at(6, 2), alert_id=alert.alert_id, reason="handled_elsewhere",

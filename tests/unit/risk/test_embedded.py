@@ -16,7 +16,7 @@ from services.relay.relay import Relay
 from services.settings import Settings
 from tests.unit.risk.world import DAY0, at
 
-CASO = {"agency": "mdm-caso-rouen", "professional": "benevole-4", "role": "accueillant"}
+CASO = {"agency": "mdm-caso-rouen", "professional": "benevole-4", "role": "medecin"}
 
 
 def send(handler: PathwaysHandler, command_type: str, pid, **fields) -> None:

@@ -49,6 +49,9 @@ def paris_midnight(day: date) -> datetime:
 
 @dataclass(frozen=True)
 class Agency:
+    """An agency of the simulated territory; `role` is a role code of the write policy
+    (domain.disclosure.Role): the handler refuses what that role may not record."""
+
     agency: str
     professional: str
     role: str
@@ -58,21 +61,23 @@ class Agency:
         return {"agency": self.agency, "professional": self.professional, "role": self.role}
 
 
-PASS = Agency("pass-chu-rouen", "pro-as-12", "assistante sociale", ParticipantRole.HEALTH_CARE)
-CASO = Agency("mdm-caso-rouen", "benevole-4", "accueillant", ParticipantRole.HEALTH_CARE)
+PASS = Agency("pass-chu-rouen", "pro-as-12", "infirmier", ParticipantRole.HEALTH_CARE)
+CASO = Agency("mdm-caso-rouen", "benevole-4", "medecin", ParticipantRole.HEALTH_CARE)
 SIAO = Agency("siao-76", "pro-siao-3", "coordinateur", ParticipantRole.HOUSING)
-CPAM = Agency("cpam-76", "pro-cpam-1", "conseillère", ParticipantRole.RIGHTS)
-DAC = Agency("dac-rouen", "pro-dac-1", "coordinatrice", ParticipantRole.COORDINATION)
-EMPP = Agency("empp-rouen", "pro-empp-2", "infirmier psy", ParticipantRole.MENTAL_HEALTH)
-CADA = Agency("cada-rouen", "pro-cada-2", "assistante sociale", ParticipantRole.SOCIAL_SUPPORT)
-CARDIO = Agency("chu-rouen-cardiologie", "pro-cardio-1", "secrétariat", ParticipantRole.HEALTH_CARE)
+CPAM = Agency("cpam-76", "pro-cpam-1", "conseiller", ParticipantRole.RIGHTS)
+DAC = Agency("dac-rouen", "pro-dac-1", "coordinateur", ParticipantRole.COORDINATION)
+EMPP = Agency("empp-rouen", "pro-empp-2", "infirmier", ParticipantRole.MENTAL_HEALTH)
+# CADA and ADOMA book medical appointments in the scenarios: the write policy lets only a role
+# that needs the medical category record one (BookAppointment), hence their nurse.
+CADA = Agency("cada-rouen", "pro-cada-2", "infirmier", ParticipantRole.SOCIAL_SUPPORT)
+CARDIO = Agency("chu-rouen-cardiologie", "pro-cardio-1", "medecin", ParticipantRole.HEALTH_CARE)
 USMP = Agency("usmp-rouen", "pro-usmp-5", "infirmier", ParticipantRole.HEALTH_CARE)
-SPIP = Agency("spip-76", "pro-spip-8", "conseillère d'insertion", ParticipantRole.JUSTICE)
-CSAPA = Agency("csapa-rouen", "pro-csapa-1", "médecin", ParticipantRole.ADDICTION_CARE)
-MATERNITY = Agency("maternite-chu-rouen", "pro-mat-6", "assistante sociale", ParticipantRole.MATERNAL_CHILD)
-PMI = Agency("pmi-76", "pro-pmi-2", "puéricultrice", ParticipantRole.MATERNAL_CHILD)
-ADOMA = Agency("adoma-sas-rouen", "pro-sas-9", "intervenant social", ParticipantRole.SOCIAL_SUPPORT)
-CLAT = Agency("clat-76", "pro-clat-1", "infirmière", ParticipantRole.SCREENING)
+SPIP = Agency("spip-76", "pro-spip-8", "conseiller_penitentiaire", ParticipantRole.JUSTICE)
+CSAPA = Agency("csapa-rouen", "pro-csapa-1", "medecin", ParticipantRole.ADDICTION_CARE)
+MATERNITY = Agency("maternite-chu-rouen", "pro-mat-6", "sage_femme", ParticipantRole.MATERNAL_CHILD)
+PMI = Agency("pmi-76", "pro-pmi-2", "puericultrice", ParticipantRole.MATERNAL_CHILD)
+ADOMA = Agency("adoma-sas-rouen", "pro-sas-9", "infirmier", ParticipantRole.SOCIAL_SUPPORT)
+CLAT = Agency("clat-76", "pro-clat-1", "infirmier", ParticipantRole.SCREENING)
 
 
 class Rejected(AssertionError):
