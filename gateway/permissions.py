@@ -249,7 +249,7 @@ def returned_categories(obj: Any, selected: frozenset[str], categories: Mapping[
             found.add(Category(getattr(obj, "info_category")) if tag == ITEM else Category(tag))
         items = value if type(value) is list else [value]
         for item in items:
-            if _is_instance_dataclass(item):
+            if hasattr(type(item), "__dataclass_fields__"):
                 found |= returned_categories(item, selected, categories)
     return found
 

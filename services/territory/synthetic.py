@@ -33,6 +33,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from domain.disclosure import command_category, role_may_write
 from infra.agencies import agency_names
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -170,11 +171,19 @@ class Story:
         it does not move the story's clock."""
         return max(moment, self.opened or moment)
 
+    def may_record(self, by: str, command: str, **fields: Any) -> bool:
+        """Whether one of `by`'s professionals may send `command` (the write policy)."""
+        category = command_category(command, fields)
+        return any(role_may_write(role, category) for _professional, role in PROFESSIONALS[by])
+
     def send(self, command: str, by: str, days_ago: float | datetime, /, *, carer: bool = False,
              **fields: Any) -> None:
         """`by` is the agency sending `command`, `days_ago` when the fact happened (or the exact
         moment of a late entry); `carer`: sent by its carer rather than its social worker."""
         professional, role = PROFESSIONALS[by][1 if carer else 0]
+        if not role_may_write(role, command_category(command, fields)):
+            # A fact this social worker may not record (the write policy): its carer records it.
+            professional, role = PROFESSIONALS[by][1]
         occurred = self.late(days_ago) if isinstance(days_ago, datetime) else self.at(days_ago)
         if self.opened is None:
             self.opened = occurred
@@ -201,6 +210,11 @@ class Story:
     def participants(self) -> list[str]:
         return [p["agency"] for n, p in self.commands if n == "AddAgency"]
 
+    @property
+    def lead(self) -> str:
+        """The pathway's lead agency (its opening command's): the care team and the closure are its."""
+        return next(p["lead_agency"] for n, p in self.commands if n.startswith("Open"))
+
 
 def _person(rng: random.Random) -> str:
     return f"P-{rng.getrandbits(24):06x}"
@@ -211,8 +225,8 @@ def _join(s: Story, lead: str, partners: list[tuple[str, str]], days_ago: float)
     then the partner joins; now and then the consent is not collected yet (the rule sees it)."""
     for agency, role in partners:
         if not s.chance(0.04):
-            s.send("GrantConsent", lead, days_ago, agency=agency, categories=CONSENTED[role])
-        s.send("AddAgency", lead, days_ago, agency=agency, role=role)
+            s.send("GrantConsent", s.lead, days_ago, agency=agency, categories=CONSENTED[role])
+        s.send("AddAgency", s.lead, days_ago, agency=agency, role=role)
 
 
 def _housing(s: Story, by: str, days_ago: float, confirm: bool, place: str | None = None) -> bool:
@@ -254,7 +268,9 @@ def _case_conference(s: Story, convener: str, days_ago: float) -> None:
         actions.append((action, owner, due))
     for action, owner, due in actions:
         if due < 0 and s.chance(0.7):
-            s.send("CompleteAction", owner, -due, action_id=action)
+            # Recorded by the owner, or by the convener when the owner's staff may not record it.
+            by = owner if s.may_record(owner, "CompleteAction") else convener
+            s.send("CompleteAction", by, -due, action_id=action)
 
 
 _DECISIONS: dict[str | None, list[str]] = {
@@ -286,8 +302,8 @@ def _refusal(s: Story, lead: str, days_ago: float) -> None:
            proposed_by=proposer, reason=reason)
 
 
-def _close(s: Story, by: str, days_ago: float, outcome: str, reason: str) -> None:
-    s.send("ClosePathway", by, days_ago, outcome=outcome, reason=reason)
+def _close(s: Story, days_ago: float, outcome: str, reason: str) -> None:
+    s.send("ClosePathway", s.lead, days_ago, outcome=outcome, reason=reason)
 
 
 def _detention(s: Story) -> None:
@@ -335,11 +351,11 @@ def _detention(s: Story) -> None:
     if -release_in < 20 or s.chance(0.1):
         return  # still followed
     if missed:
-        _close(s, SPIP, -release_in - 18, "lost_to_follow_up", "Plus de nouvelles depuis le rendez-vous manqué.")
+        _close(s, -release_in - 18, "lost_to_follow_up", "Plus de nouvelles depuis le rendez-vous manqué (SPIP).")
     elif housed:
-        _close(s, USMP, -release_in - 15, "housed", "Hébergé et suivi par le CSAPA après la sortie.")
+        _close(s, -release_in - 15, "housed", "Hébergé et suivi par le CSAPA après la sortie.")
     else:
-        _close(s, USMP, -release_in - 15, "handed_over", "Traitement repris en ville, relais fait au CSAPA.")
+        _close(s, -release_in - 15, "handed_over", "Traitement repris en ville, relais fait au CSAPA.")
 
 
 def _maternity(s: Story) -> None:
@@ -368,9 +384,9 @@ def _maternity(s: Story) -> None:
     if -discharge_in < 10 or s.chance(0.1) or not pmi:
         return
     if housed:
-        _close(s, ward, -discharge_in - 8, "housed", "Mère et enfant hébergés, suivi par la PMI.")
+        _close(s, -discharge_in - 8, "housed", "Mère et enfant hébergés, suivi par la PMI.")
     else:
-        _close(s, ward, -discharge_in - 8, "handed_over", "Relais fait à la PMI après la sortie.")
+        _close(s, -discharge_in - 8, "handed_over", "Relais fait à la PMI après la sortie.")
 
 
 def _sas_stay(s: Story, occupancy: list[int]) -> tuple[int, int, bool] | None:
@@ -412,7 +428,7 @@ def _sas(s: Story, arrived: int, stay: int, current: bool) -> None:
     if not current:
         s.send("DecideOrientation", SIAO, left_ago + 1, destination=destination, decided_on=s.day(-(left_ago + 1)))
         s.send("RecordSasExit", SAS, left_ago, left_on=s.day(-left_ago), destination=destination)
-        _close(s, SAS, left_ago, "housed" if housed else "handed_over", f"Sortie du SAS vers {destination}.")
+        _close(s, left_ago, "housed" if housed else "handed_over", f"Sortie du SAS vers {destination}.")
     elif arrived > 12 and s.chance(0.6):
         s.send("DecideOrientation", SIAO, 1, destination=destination, decided_on=s.day(-1))
 
@@ -466,9 +482,9 @@ def _pass_gp(s: Story) -> None:
         s.send("RecordGpVisitOutcome", PASS, called_ago, orientation_id=orientation,
                outcome="went" if went else "did_not_go", reason=None if went else s.rng.choice(NOT_WENT))
         if went and called_ago > 10 and s.chance(0.85):
-            _close(s, PASS, called_ago - 7, "handed_over", "Suivi par le médecin traitant.")
+            _close(s, called_ago - 7, "handed_over", "Suivi par le médecin traitant.")
         elif not went and called_ago > 20 and s.chance(0.5):
-            _close(s, PASS, called_ago - 15, "other", "Nouvelle orientation à envisager avec la personne.")
+            _close(s, called_ago - 15, "other", "Nouvelle orientation à envisager avec la personne.")
     else:
         s.send("RecordFollowUpCall", PASS, called_ago, orientation_id=orientation, reached=False)
         if s.chance(0.5):
@@ -478,7 +494,7 @@ def _pass_gp(s: Story) -> None:
                 s.send("RecordContactAttempt", EMSP if street else CASO, called_ago - 2 * (attempt + 1),
                        reached=False, channel="visit" if street else "phone")
         if called_ago > 30 and s.chance(0.7):
-            _close(s, PASS, called_ago - 25, "lost_to_follow_up", "Personne injoignable depuis l'orientation.")
+            _close(s, called_ago - 25, "lost_to_follow_up", "Personne injoignable depuis l'orientation.")
 
 
 def generate(count: int, *, seed: int = 1, territory: str = "76", now: datetime | None = None) -> Iterator[Story]:
