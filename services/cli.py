@@ -230,14 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="check the configuration: one clear line per problem, exit 1 when one fails",
-        description="Check the configuration read from RELAIS_* variables: in distributed mode "
+        description="Check the configuration read from RELAIS_* variables: the cipher key (present "
+        "in distributed mode, base64 of 16/24/32 bytes); in distributed mode "
         "PostgreSQL (reachable, credentials, migrations) and Kafka (reachable, topics); in embedded "
-        "mode the state directory; in both the identity settings (token issuer and keys, agency "
+        "mode the state directory (never created by the check); in both the identity settings (token issuer and keys, agency "
         "registry; outside development a development key, a default password or a missing issuer "
         "is refused). Name components to check only those.",
     )
     check.add_argument("components", nargs="*", metavar="COMPONENT",
-                       help="identity, database, kafka or state (default: what RELAIS_MODE needs)")
+                       help="identity, cipher, database, kafka or state (default: what RELAIS_MODE needs)")
     check.set_defaults(func=_check)
     relay = sub.add_parser(
         "relay",
