@@ -138,11 +138,16 @@ def settings_from_env(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err.get("loc") else "?"
-        var = f"RELAIS_{field.upper()}"
-        raw = os.environ.get(var, "")
-        raise CheckFailed(f"{var}={raw!r} est invalide ({err['msg']}) : corrigez ou retirez cette variable.") from None
+        raise CheckFailed(invalid_setting(exc)) from None
+
+
+def invalid_setting(exc: Exception) -> str:
+    """The one line for a pydantic ValidationError of Settings: the variable, its value, why."""
+    err = exc.errors()[0]  # type: ignore[attr-defined]
+    field = str(err["loc"][0]) if err.get("loc") else "?"
+    var = f"RELAIS_{field.upper()}"
+    raw = os.environ.get(var, "")
+    return f"{var}={raw!r} est invalide ({err['msg']}) : corrigez ou retirez cette variable."
 
 
 def _where(url: str) -> str:

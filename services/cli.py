@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"relais serve : ERREUR : {line}", file=sys.stderr)
         return 1
-    preflight(settings, ["cipher", "state"] if settings.mode == "embedded" else ["cipher", "database"])
+    preflight(settings, ["cipher", "state"] if settings.mode == "embedded" else ["cipher", "kafka", "database"])
     # The port is taken now, before the synthetic load begins; uvicorn serves on this socket.
     sock = check_port_free(settings.http_host, settings.http_port)
     configure_json_logging()
@@ -520,9 +520,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def configuration_fault(exc: BaseException) -> str | None:
     """The one line saying what is wrong and how to fix it, for an error a setting causes;
     None for anything else (a bug keeps its traceback)."""
-    from infra.postgres.migrations import MigrationError
-    from services.checks import CheckFailed
+    from pydantic import ValidationError
 
+    from infra.postgres.migrations import MigrationError
+    from services.checks import CheckFailed, invalid_setting
+    from services.settings import Settings
+
+    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        return invalid_setting(exc)
     if isinstance(exc, (CheckFailed, MigrationError)):
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     import psycopg

@@ -144,3 +144,9 @@ def _check_in(cwd: Path, **env: str | None) -> subprocess.CompletedProcess:
     full.update({k: v for k, v in env.items() if v is not None})
     return subprocess.run([str(Path(sys.executable).with_name("relais")), "check"], env=full, cwd=cwd,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_a_command_reading_the_settings_directly_names_the_bad_variable_in_one_line(tmp_path):
+    run = _relais("fhir", "export", tmp_path=tmp_path, RELAIS_HTTP_PORT="huit-mille")
+    line = _the_line(run, "fhir export")
+    assert "RELAIS_HTTP_PORT='huit-mille' est invalide" in line
