@@ -21,7 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -36,6 +37,7 @@ from gateway.schema import build_schema
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
+from infra.metrics import GRAPHQL_LATENCY, metrics_text
 from services.bootstrap import DistributedRuntime, EmbeddedRuntime
 
 log = logging.getLogger("relais.gateway")
@@ -183,6 +185,22 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "mode": settings.mode}
+
+    @app.middleware("http")
+    async def graphql_latency(request: Request, call_next: Any) -> Response:
+        if request.url.path.rstrip("/") != "/graphql":
+            return await call_next(request)
+        started = time.perf_counter()
+        try:
+            return await call_next(request)
+        finally:
+            GRAPHQL_LATENCY.observe(time.perf_counter() - started)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics of this process (infra/metrics.py; no personal data)."""
+        body, content_type = metrics_text()
+        return Response(body, media_type=content_type)
 
     return app
 

@@ -96,11 +96,11 @@ CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
 def cipher_key(settings: Settings) -> str:
     """The AES key encrypting event payloads: from settings, or (embedded mode only) one
     generated once and kept under state_dir, so that a restart can still read its events."""
+    from services.checks import check_cipher_key
+
+    check_cipher_key(settings)  # missing (distributed) or malformed: CheckFailed, one French line
     if settings.cipher_key is not None:
         return settings.cipher_key.get_secret_value()
-    if settings.mode != "embedded":
-        msg = "RELAIS_CIPHER_KEY is required in distributed mode (event payloads are encrypted at rest)."
-        raise RuntimeError(msg)
     from eventsourcing.cryptography import AESCipher
 
     path = Path(settings.state_dir) / "cipher.key"
@@ -202,6 +202,9 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
 
 # --- the embedded runtime ---------------------------------------------------------------------
 
+#: Under state_dir while a synthetic territory load is under way (see load_synthetic_territory).
+SYNTHETIC_MARKER = "synthetic-load.incomplete"
+
 
 @dataclass(eq=False)  # a runtime is an identity (it owns threads), not a value
 class EmbeddedRuntime:
@@ -272,15 +275,35 @@ class EmbeddedRuntime:
 
     def load_synthetic_territory(self, progress: bool = True) -> threading.Thread | None:
         """When the event store is empty and `synthetic_pathways` > 0: load that many synthetic
-        pathways in a background thread (progress on stderr). Returns the thread, or None."""
-        if not self.settings.synthetic_pathways or self.pathways.app.recorder.max_notification_id() not in (None, 0):
-            return None
+        pathways in a background thread (progress on stderr). Returns the thread, or None.
+
+        Never left half-loaded: a marker file (SYNTHETIC_MARKER) naming the load is written
+        before its first command and removed after its last; a start that finds it (the last
+        load was killed) runs that load again, which adds only what is missing (the synthetic
+        command ids repeat, so a command already applied is not applied twice)."""
+        import json
+
         from services.territory.load import load
 
-        thread = threading.Thread(
-            target=load, args=(self.pathways, self.settings.synthetic_pathways),
-            kwargs={"territory": self.settings.territory, "progress": sys.stderr if progress else None},
-            name="synthetic-territory", daemon=True)
+        marker = Path(self.settings.state_dir) / SYNTHETIC_MARKER
+        if marker.exists():
+            plan = json.loads(marker.read_text(encoding="utf-8"))
+            log.info("synthetic territory load incomplete: resuming", extra={"event": "synthetic_resume", **plan})
+        elif self.settings.synthetic_pathways and self.pathways.app.recorder.max_notification_id() in (None, 0):
+            plan = {"pathways": self.settings.synthetic_pathways, "territory": self.settings.territory}
+            temporary = marker.with_suffix(".tmp")
+            temporary.write_text(json.dumps(plan), encoding="utf-8")
+            temporary.replace(marker)  # before the first command
+        else:
+            return None
+
+        def run() -> None:
+            sent = load(self.pathways, plan["pathways"], territory=plan["territory"],
+                        progress=sys.stderr if progress else None)
+            marker.unlink()
+            log.info("synthetic territory loaded", extra={"event": "synthetic_loaded", "commands": sent, **plan})
+
+        thread = threading.Thread(target=run, name="synthetic-territory", daemon=True)
         thread.start()
         return thread
 
@@ -497,10 +520,16 @@ class DistributedRuntime:
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
         from services.alerting.worker import AlertingHandler, AlertingWorker
+        from services.relay.relay import ReconnectingPublisher
 
         settings = self.settings
-        publisher = KafkaPublisher(EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "alerting")),
-                                   topic(settings, "alerts"))
+
+        def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+            # On first publish, not here: alerting starts (and its runner retries) while Kafka is down.
+            producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "alerting"))
+            return KafkaPublisher(producer, topic(settings, "alerts")), lambda: producer.close(timeout=5)
+
+        publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
         read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
         worker = AlertingWorker(read, publisher.publish, self.webhooks)

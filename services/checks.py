@@ -6,6 +6,7 @@ wrong and how to fix it, in one line. Checks connect only when called (never at 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -94,11 +95,18 @@ def check_identity(settings: Settings) -> str:
         raise CheckFailed(f"{exc} Corrigez le fichier ou RELAIS_AGENCIES_FILE.") from None
     where = settings.agencies_file or AGENCIES_FILE
     if settings.jwks:
+        _check_jwks(settings.jwks, "RELAIS_JWKS")
+    if settings.jwks_file is not None:
         try:
-            json.loads(settings.jwks)
-        except ValueError:
-            raise CheckFailed("RELAIS_JWKS est illisible : attendu un JWKS (JSON) des clés publiques "
-                              "de l'émetteur.") from None
+            text = Path(settings.jwks_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CheckFailed(f"RELAIS_JWKS_FILE={str(settings.jwks_file)!r} est illisible "
+                              f"({getattr(exc, 'strerror', None) or type(exc).__name__}) : attendu un fichier JWKS "
+                              "(JSON) des clés publiques de l'émetteur.") from None
+        _check_jwks(text, f"RELAIS_JWKS_FILE={str(settings.jwks_file)!r}")
+    if settings.jwks_url and urlsplit(settings.jwks_url).scheme not in ("http", "https"):
+        raise CheckFailed(f"RELAIS_JWKS_URL={settings.jwks_url!r} n'est pas une URL : attendu "
+                          "https://…/jwks (le point de publication des clés du fournisseur d'identité).")
     hours = settings.token_max_lifetime_s / 3600
     if settings.jwks_url or settings.jwks_file or settings.jwks:
         source = settings.jwks_url or settings.jwks_file or "JWKS en ligne"
@@ -108,6 +116,21 @@ def check_identity(settings: Settings) -> str:
     return f"identité ({settings.environment}) : {issuer}, {hours:g} h au plus ; {len(registry)} structures ({where})"
 
 
+def _check_jwks(text: str, what: str) -> None:
+    """A JWKS (JSON text) with at least one signing key PyJWT can use, or CheckFailed."""
+    import jwt
+
+    fix = "attendu un JWKS (JSON) des clés publiques de l'émetteur"
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise CheckFailed(f"{what} est illisible (pas du JSON) : {fix}.") from None
+    try:
+        jwt.PyJWKSet.from_dict(document)
+    except (jwt.PyJWKSetError, jwt.InvalidKeyError, AttributeError, TypeError, KeyError) as exc:
+        raise CheckFailed(f"{what} ne contient aucune clé de signature utilisable ({exc}) : {fix}.") from None
+
+
 def settings_from_env(**overrides: object) -> Settings:
     """Read Settings; a bad RELAIS_* value becomes one CheckFailed line naming the variable."""
     from pydantic import ValidationError
@@ -115,11 +138,16 @@ def settings_from_env(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err.get("loc") else "?"
-        var = f"RELAIS_{field.upper()}"
-        raw = os.environ.get(var, "")
-        raise CheckFailed(f"{var}={raw!r} est invalide ({err['msg']}) : corrigez ou retirez cette variable.") from None
+        raise CheckFailed(invalid_setting(exc)) from None
+
+
+def invalid_setting(exc: Exception) -> str:
+    """The one line for a pydantic ValidationError of Settings: the variable, its value, why."""
+    err = exc.errors()[0]  # type: ignore[attr-defined]
+    field = str(err["loc"][0]) if err.get("loc") else "?"
+    var = f"RELAIS_{field.upper()}"
+    raw = os.environ.get(var, "")
+    return f"{var}={raw!r} est invalide ({err['msg']}) : corrigez ou retirez cette variable."
 
 
 def _where(url: str) -> str:
@@ -254,26 +282,125 @@ def check_kafka(bootstrap: str, topic_prefix: str = "relais", timeout_s: float =
 
 
 def check_state_dir(path: Path) -> str:
+    """The state directory can be written, or created: checked without creating it (a check
+    leaves no `.relais/` behind)."""
+    fix = "choisissez un dossier où Relais peut écrire, ou corrigez ses droits."
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise CheckFailed(f"RELAIS_STATE_DIR={str(path)!r} n'est pas un dossier : {fix}")
+        try:
+            probe = path / ".relais-check"
+            probe.write_text("ok", encoding="ascii")
+            probe.unlink()
+            for name in STATE_FILES:
+                if (path / name).exists():
+                    with open(path / name, "rb"):
+                        pass
+        except OSError as exc:
+            raise CheckFailed(f"RELAIS_STATE_DIR={str(path)!r} est illisible ou non inscriptible "
+                              f"({exc.strerror or exc}) : {fix}") from None
+        return f"dossier d'état {path} inscriptible"
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise CheckFailed(f"RELAIS_STATE_DIR={str(path)!r} ne peut pas être créé ({parent} n'est pas "
+                          f"inscriptible) : {fix}")
+    return f"dossier d'état {path} absent, il sera créé au premier démarrage"
+
+
+#: The files of the embedded mode under the state directory (each must stay readable).
+STATE_FILES = ("events.sqlite3", "read_models.sqlite3", "audit.sqlite3", "webhooks.sqlite3",
+               "risk_deadlines.sqlite3", "cipher.key")
+
+#: How to make a key (shown in the messages).
+NEW_KEY_HINT = "générez-en une avec `openssl rand -base64 32`"
+
+
+def cipher_key_problem(raw: str) -> str | None:
+    """What is wrong with a cipher key (base64 of 16, 24 or 32 bytes), or None."""
+    import base64
+    import binascii
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".relais-check"
-        probe.write_text("ok", encoding="ascii")
-        probe.unlink()
+        key = base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return "n'est pas du base64 valide"
+    if len(key) not in (16, 24, 32):
+        return f"fait {len(key)} octets une fois décodée (attendu 16, 24 ou 32)"
+    return None
+
+
+def check_cipher_key(settings: Settings) -> str:
+    """RELAIS_CIPHER_KEY: present where needed (distributed), decodable, of an AES length.
+    In embedded mode without it, the key kept under state_dir (if any) is checked."""
+    if settings.cipher_key is not None:
+        problem = cipher_key_problem(settings.cipher_key.get_secret_value())
+        if problem:
+            raise CheckFailed(f"RELAIS_CIPHER_KEY {problem} : attendu une clé AES en base64 (16, 24 ou 32 octets) ; "
+                              f"{NEW_KEY_HINT}.")
+        return "clé de chiffrement RELAIS_CIPHER_KEY valide"
+    if settings.mode != "embedded":
+        raise CheckFailed("RELAIS_CIPHER_KEY manquante : le mode distributed chiffre les événements au repos ; "
+                          f"{NEW_KEY_HINT} et gardez-la dans votre coffre de secrets (la même pour tous les services).")
+    path = Path(settings.state_dir) / "cipher.key"
+    if not path.exists():
+        return f"clé de chiffrement générée au premier démarrage ({path})"
+    try:
+        problem = cipher_key_problem(path.read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"est illisible ({getattr(exc, 'strerror', None) or type(exc).__name__})"
+    if problem:
+        raise CheckFailed(f"la clé de chiffrement {path} {problem} : restaurez-la depuis votre sauvegarde "
+                          "(sans elle les événements du dossier d'état sont illisibles).")
+    return f"clé de chiffrement {path} valide"
+
+
+def check_kafka_address(bootstrap: str) -> str:
+    """RELAIS_KAFKA_BOOTSTRAP is well formed (reachability is retried by the services)."""
+    _parse_bootstrap(bootstrap)
+    return f"adresse Kafka {bootstrap} bien formée"
+
+
+def check_port_free(host: str, port: int) -> socket.socket:
+    """Bind host:port now (what uvicorn then serves on), or one line saying it is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
     except OSError as exc:
-        raise CheckFailed(
-            f"RELAIS_STATE_DIR={str(path)!r} n'est pas inscriptible ({exc.strerror or exc}) : "
-            "choisissez un dossier où Relais peut écrire."
-        ) from None
-    return f"dossier d'état {path} inscriptible"
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CheckFailed(f"le port {port} est déjà utilisé sur {host} : arrêtez l'autre processus "
+                              "ou choisissez un autre port (--port ou RELAIS_HTTP_PORT).") from None
+        raise CheckFailed(f"impossible d'écouter sur {host}:{port} ({exc.strerror or exc}) : "
+                          "corrigez RELAIS_HTTP_HOST / RELAIS_HTTP_PORT.") from None
+    return sock
 
 
-COMPONENTS = ("identity", "database", "kafka", "state")
+def preflight(settings: Settings, needs: Sequence[str]) -> None:
+    """Before a service builds anything: the settings it `needs` ("cipher", "database",
+    "kafka" (address), "state", "identity"), each a CheckFailed line when wrong."""
+    table: dict[str, Callable[[], str]] = {
+        "identity": lambda: check_identity(settings),
+        "cipher": lambda: check_cipher_key(settings),
+        "database": lambda: check_database(settings.database_url, settings.database_schema),
+        "kafka": lambda: check_kafka_address(settings.kafka_bootstrap),
+        "state": lambda: check_state_dir(settings.state_dir),
+    }
+    for name in needs:
+        table[name]()
+
+
+COMPONENTS = ("identity", "cipher", "database", "kafka", "state")
 
 
 def checks_for(settings: Settings, only: Sequence[str] = ()) -> list[tuple[str, Callable[[], str]]]:
     """The checks to run, in order: what `only` names, else what settings.mode needs."""
     table: dict[str, Callable[[], str]] = {
         "identity": lambda: check_identity(settings),
+        "cipher": lambda: check_cipher_key(settings),
         "state": lambda: check_state_dir(settings.state_dir),
         "database": lambda: check_database(settings.database_url, settings.database_schema),
         "kafka": lambda: check_kafka(settings.kafka_bootstrap, settings.topic_prefix),
@@ -281,7 +408,7 @@ def checks_for(settings: Settings, only: Sequence[str] = ()) -> list[tuple[str, 
     if only:
         names = [n for n in COMPONENTS if n in only]
     elif settings.mode == "distributed":
-        names = ["identity", "database", "kafka"]
+        names = ["identity", "cipher", "database", "kafka"]
     else:
-        names = ["identity", "state"]
+        names = ["identity", "cipher", "state"]
     return [(name, table[name]) for name in names]

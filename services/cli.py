@@ -9,45 +9,56 @@ from datetime import date, datetime, time
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
     from gateway.app import create_app
+    from infra.logs import configure_json_logging, uvicorn_log_config
     from services.bootstrap import EmbeddedRuntime, bootstrap
-    from services.checks import CheckFailed, UnsafeConfiguration, security_problems, settings_from_env
+    from services.checks import UnsafeConfiguration, check_port_free, preflight, security_problems, settings_from_env
 
     overrides = {}
     if args.port is not None:
         overrides["http_port"] = args.port
     if args.synthetic_pathways is not None:
         overrides["synthetic_pathways"] = args.synthetic_pathways
-    try:
-        settings = settings_from_env(**overrides)
-    except CheckFailed as exc:
-        print(f"relais serve : ERREUR : {exc}", file=sys.stderr)
-        return 1
+    settings = settings_from_env(**overrides)
     # Before anything connects or loads: outside development, no start on unsafe settings.
     problems = security_problems(settings)
     if problems:
         for line in problems:
             print(f"relais serve : ERREUR : {line}", file=sys.stderr)
         return 1
-    runtime = bootstrap(settings)
+    preflight(settings, ["cipher", "state"] if settings.mode == "embedded" else ["cipher", "kafka", "database"])
+    # The port is taken now, before the synthetic load begins; uvicorn serves on this socket.
+    sock = check_port_free(settings.http_host, settings.http_port)
+    configure_json_logging()
     try:
-        app = create_app(runtime)
-    except UnsafeConfiguration as unsafe:
-        runtime.close()
-        for line in unsafe.problems:
-            print(f"relais serve : ERREUR : {line}", file=sys.stderr)
-        return 1
-    runtime.start()
-    if isinstance(runtime, EmbeddedRuntime):
-        runtime.load_synthetic_territory()
-    print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/ "
-          f"(écran de synthèse ; API GraphQL sur /graphql)", flush=True)
-    try:
-        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
+        runtime = bootstrap(settings)
+        try:
+            app = create_app(runtime)
+        except UnsafeConfiguration as unsafe:
+            runtime.close()
+            for line in unsafe.problems:
+                print(f"relais serve : ERREUR : {line}", file=sys.stderr)
+            return 1
+        runtime.start()
+        if isinstance(runtime, EmbeddedRuntime):
+            # The bar redraws one line in place: for a terminal only (stderr is JSON lines otherwise).
+            runtime.load_synthetic_territory(progress=sys.stderr.isatty())
+        print(f"Relais ({settings.mode}) sur http://{settings.http_host}:{settings.http_port}/ "
+              f"(écran de synthèse ; API GraphQL sur /graphql)", flush=True)
+        logging.getLogger("relais.serve").info("serving", extra={
+            "event": "serve", "mode": settings.mode, "url": f"http://{settings.http_host}:{settings.http_port}/graphql"})
+        config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
+                                log_config=uvicorn_log_config())
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            runtime.close()
     finally:
-        runtime.close()
+        sock.close()
     return 0
 
 
@@ -59,22 +70,21 @@ def _check(args: argparse.Namespace) -> int:
         print(f"relais check : ERREUR : composant inconnu {', '.join(unknown)} : "
               f"choisissez parmi {', '.join(COMPONENTS)}.", file=sys.stderr)
         return 2
-    try:
-        settings = settings_from_env()
-    except CheckFailed as exc:
-        print(f"relais check : ERREUR : {exc}", file=sys.stderr, flush=True)
-        return 1
+    settings = settings_from_env()
     if not args.components or "identity" in args.components:
         problems = security_problems(settings)
         for line in problems:
             print(f"relais check : ERREUR : {line}", file=sys.stderr, flush=True)
         if problems:
             return 1
-    try:
-        for _name, check in checks_for(settings, args.components):
+    failed = False
+    for _name, check in checks_for(settings, args.components):
+        try:
             print(f"relais check : ok : {check()}", flush=True)
-    except CheckFailed as exc:
-        print(f"relais check : ERREUR : {exc}", file=sys.stderr, flush=True)
+        except CheckFailed as exc:  # every check runs: the operator sees all that is wrong at once
+            print(f"relais check : ERREUR : {exc}", file=sys.stderr, flush=True)
+            failed = True
+    if failed:
         return 1
     if not args.components and settings.mode == "embedded":
         print("relais check : mode embedded : ni Kafka ni PostgreSQL requis "
@@ -83,42 +93,48 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _worker_settings():  # noqa: ANN202 - lazy import keeps `relais --help` instant
-    from services.settings import Settings
+    from services.checks import settings_from_env
 
-    return Settings(mode="distributed")
+    return settings_from_env(mode="distributed")
 
 
-def _worker(build, *, event_store: bool = True) -> int:  # noqa: ANN001 - Callable[[DistributedRuntime], list[Worker]]
+def _worker(build, *, event_store: bool = True, metrics_port: int | None = None) -> int:  # noqa: ANN001
     """A distributed worker process: JSON logs, the runtime (one shared pool), the workers
     `build(runtime)` returns, each in its thread, until SIGTERM/SIGINT. `event_store=False`:
-    a process that reads Kafka only (projections) needs neither the event store nor the key."""
+    a process that reads Kafka only (projections) needs neither the event store nor the key.
+    The settings are checked first (one French line each, exit 1); Kafka being down is not a
+    configuration fault: the workers retry it with backoff. `metrics_port`: Prometheus metrics
+    served on 127.0.0.1:PORT/metrics."""
     import threading
 
-    from infra.kafka.consumer import configure_json_logging, install_signal_handlers
-    from infra.postgres.migrations import MigrationError
+    from infra.kafka.consumer import install_signal_handlers
+    from infra.logs import configure_json_logging
     from services.bootstrap import build_distributed
+    from services.checks import preflight
 
+    settings = _worker_settings()
+    preflight(settings, ["cipher", "kafka", "database"] if event_store else ["kafka", "database"])
+    if metrics_port is not None:
+        from infra.metrics import serve_metrics
+
+        serve_metrics(metrics_port)
     configure_json_logging()
     stop = threading.Event()
     install_signal_handlers(stop)
-    try:
-        runtime = build_distributed(_worker_settings(), event_store=event_store)
-    except MigrationError as exc:
-        print(f"relais : ERREUR : {exc}", file=sys.stderr, flush=True)
-        return 1
+    runtime = build_distributed(settings, event_store=event_store)
     runtime.add(*build(runtime)).run_until(stop)
     return 0
 
 
 def _relay(args: argparse.Namespace) -> int:
-    return _worker(lambda runtime: [runtime.relay()])
+    return _worker(lambda runtime: [runtime.relay()], metrics_port=args.metrics_port)
 
 
 def _ingest(args: argparse.Namespace) -> int:
     from infra.kafka.topics import load_topics
 
     agencies = args.agencies or [s.name.rsplit(".", 1)[1] for s in load_topics(prefix="x") if ".inbound." in s.name]
-    return _worker(lambda runtime: [runtime.ingest(agencies)])
+    return _worker(lambda runtime: [runtime.ingest(agencies)], metrics_port=args.metrics_port)
 
 
 def _projections(args: argparse.Namespace) -> int:
@@ -138,7 +154,8 @@ def _projections(args: argparse.Namespace) -> int:
             print("relais projections rebuild : ERREUR : nommez UNE projection.", file=sys.stderr)
             return 2
         return _rebuild(classes[0], embedded=args.embedded)
-    return _worker(lambda runtime: [runtime.projection(cls) for cls in classes], event_store=False)
+    return _worker(lambda runtime: [runtime.projection(cls) for cls in classes], event_store=False,
+                   metrics_port=args.metrics_port)
 
 
 def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
@@ -185,7 +202,13 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
 
 
 def _alerting(args: argparse.Namespace) -> int:
-    return _worker(lambda runtime: [runtime.alerting()])
+    return _worker(lambda runtime: [runtime.alerting()], metrics_port=args.metrics_port)
+
+
+def _metrics_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics (consumer lag, "
+                        "relay backlog, alerts raised per rule)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,14 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="check the configuration: one clear line per problem, exit 1 when one fails",
-        description="Check the configuration read from RELAIS_* variables: in distributed mode "
+        description="Check the configuration read from RELAIS_* variables: the cipher key (present "
+        "in distributed mode, base64 of 16/24/32 bytes); in distributed mode "
         "PostgreSQL (reachable, credentials, migrations) and Kafka (reachable, topics); in embedded "
-        "mode the state directory; in both the identity settings (token issuer and keys, agency "
+        "mode the state directory (never created by the check); in both the identity settings (token issuer and keys, agency "
         "registry; outside development a development key, a default password or a missing issuer "
         "is refused). Name components to check only those.",
     )
     check.add_argument("components", nargs="*", metavar="COMPONENT",
-                       help="identity, database, kafka or state (default: what RELAIS_MODE needs)")
+                       help="identity, cipher, database, kafka or state (default: what RELAIS_MODE needs)")
     check.set_defaults(func=_check)
     relay = sub.add_parser(
         "relay",
@@ -225,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "publishes every pathway event to <prefix>.pathway-events (CloudEvents, key = pathway id). "
         "Its position advances only after the broker acknowledged; restart it at any time.",
     )
+    _metrics_option(relay)
     relay.set_defaults(func=_relay)
     ingest = sub.add_parser(
         "ingest",
@@ -235,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("agencies", nargs="*", metavar="AGENCY",
                         help="agencies whose topics to consume (default: all of infra/kafka/topics.toml)")
+    _metrics_option(ingest)
     ingest.set_defaults(func=_ingest)
     projections = sub.add_parser(
         "projections",
@@ -249,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     projections.add_argument("names", nargs="*", metavar="NAME", help="projection names (see `list`)")
     projections.add_argument("--embedded", action="store_true",
                              help="rebuild: the embedded mode's SQLite read models (RELAIS_STATE_DIR)")
+    _metrics_option(projections)
     projections.set_defaults(func=_projections)
     _add_risk_parser(sub)
     alerting = sub.add_parser(
@@ -258,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "CloudEvent per receiving agency, personal fields only as that agency may see them) and to the "
         "agency's registered webhook (signed as Standard Webhooks, retried with backoff, deduplicated).",
     )
+    _metrics_option(alerting)
     alerting.set_defaults(func=_alerting)
     _add_tool_parsers(sub)
     _add_fhir_parser(sub)
@@ -281,7 +309,7 @@ def _risk(args: argparse.Namespace) -> int:
             return []
         return [ClockLoop(engine, args.interval), runtime.risk_runner(engine)]
 
-    return _worker(workers)
+    return _worker(workers, metrics_port=args.metrics_port)
 
 
 def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
@@ -301,6 +329,7 @@ def _add_risk_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
                       help="due pathways taken per sweep transaction (default 200)")
     risk.add_argument("--sweep-once", action="store_true",
                       help="run one clock sweep now and exit (no Kafka consumer)")
+    _metrics_option(risk)
     risk.set_defaults(func=_risk)
 
 
@@ -339,11 +368,12 @@ def _pathway_count(text: str) -> int:
 
 def _territory(args: argparse.Namespace) -> int:
     from services.bootstrap import build_pathways_application
+    from services.checks import preflight, settings_from_env
     from services.pathways import PathwaysHandler
-    from services.settings import Settings
     from services.territory.load import Refused, load
 
-    settings = Settings()
+    settings = settings_from_env()
+    preflight(settings, ["cipher", "state"] if settings.mode == "embedded" else ["cipher", "database"])
     pathways = PathwaysHandler(build_pathways_application(settings))  # the event store alone
     try:
         now = None
@@ -510,9 +540,48 @@ def _add_audit_parser(sub) -> None:  # noqa: ANN001 - argparse's private subpars
     verify.set_defaults(func=_audit)
 
 
+def _command(args: argparse.Namespace) -> str:
+    """`relais serve`, `relais projections run`...: how a message names the command."""
+    action = getattr(args, "action", None)
+    return f"relais {args.command}" + (f" {action}" if isinstance(action, str) else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. A configuration fault found on the way (a setting, an unreachable
+    PostgreSQL, a missing migration) is one French line on stderr and exit 1, never a traceback."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Exception as exc:  # noqa: BLE001 - only the faults `configuration_fault` recognises
+        line = configuration_fault(exc)
+        if line is None:
+            raise
+        print(f"{_command(args)} : ERREUR : {line}", file=sys.stderr, flush=True)
+        return 1
+
+
+def configuration_fault(exc: BaseException) -> str | None:
+    """The one line saying what is wrong and how to fix it, for an error a setting causes;
+    None for anything else (a bug keeps its traceback)."""
+    from pydantic import ValidationError
+
+    from infra.postgres.migrations import MigrationError
+    from services.checks import CheckFailed, invalid_setting
+    from services.settings import Settings
+
+    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        return invalid_setting(exc)
+    if isinstance(exc, (CheckFailed, MigrationError)):
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+        # Lost between the check and the use (or a pool that never got a connection).
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        return (f"PostgreSQL injoignable ({first}) : lancez `bash infra/scripts/up.sh` ou corrigez "
+                "RELAIS_DATABASE_URL, puis `relais check database`.")
+    return None
 
 
 if __name__ == "__main__":

@@ -45,14 +45,13 @@ SIGTERM/SIGINT, so the current transaction finishes before the consumer leaves t
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import psycopg
@@ -71,6 +70,8 @@ from infra.kafka.cloudevents import (
 )
 from infra.kafka.deadletter import DEFAULT_DEADLETTER_TOPIC, DeadLetterPublisher
 from infra.kafka.producer import EventProducer
+from infra.logs import JsonLogFormatter, configure_json_logging
+from infra.metrics import CONSUMER_APPLIED, CONSUMER_LAG
 from infra.postgres import positions as pos
 from infra.retry import Backoff
 from infra.postgres.migrations import require
@@ -213,6 +214,12 @@ class RunnerConfig:
     reconnect_backoff_max_ms: int = 2_000
     consumer_options: dict[str, Any] = field(default_factory=dict)
     producer_options: dict[str, Any] = field(default_factory=dict)
+    #: The applied-ids table is pruned (in a batch's transaction) at most every this many
+    #: seconds, of the rows more than ``applied_keep_offsets`` below the position AND older
+    #: than ``applied_keep_s`` (positions.prune_applied says why both bounds are safe).
+    prune_every_s: float = 600.0
+    applied_keep_offsets: int = 100_000
+    applied_keep_s: float = 24 * 3600.0
 
 
 @dataclass
@@ -282,6 +289,10 @@ class ConsumerRunner:
         self.backoff = Backoff(f"consumer {config.group_id}", log, initial=config.backoff_initial_s,
                                maximum=config.backoff_max_s)
         self.totals = BatchResult()
+        #: When the next batch transaction prunes the applied-ids table (monotonic seconds).
+        self._next_prune = 0.0
+        #: Next offset to apply per partition, as last stored (for the lag metric).
+        self._known_positions: dict[TP, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -390,6 +401,7 @@ class ConsumerRunner:
         records = self._poll_batch(self.config.poll_timeout_ms if timeout_ms is None else timeout_ms)
         result = BatchResult(polled=len(records))
         if not records:
+            self._record_lag()
             return result
         messages = [self._message(r) for r in records]
         rejected: dict[tuple[str, int, int], str] = {}
@@ -414,6 +426,8 @@ class ConsumerRunner:
             raise
         self._commit_kafka(result.next_offsets)
         self._accumulate(result)
+        self._known_positions.update(result.next_offsets)
+        self._record_lag()
         self._log(
             "info" if result.deadlettered else "debug", "batch applied", event="batch",
             polled=result.polled, applied=result.applied, skipped_position=result.skipped_position,
@@ -615,6 +629,12 @@ class ConsumerRunner:
                     tp = m.topic_partition
                     next_offsets[tp] = max(next_offsets.get(tp, 0), m.offset + 1)
                 pos.advance_positions(conn, cfg.schema, cfg.group_id, next_offsets)
+                if cfg.dedup_by_ce_id and time.monotonic() >= self._next_prune:
+                    pruned = pos.prune_applied(conn, cfg.schema, cfg.group_id, keep_offsets=cfg.applied_keep_offsets,
+                                               older_than=timedelta(seconds=cfg.applied_keep_s))
+                    self._next_prune = time.monotonic() + cfg.prune_every_s
+                    if pruned:
+                        self._log("info", "applied ids pruned", event="prune", pruned=pruned)
 
                 if dlq:
                     futures = [self._deadletter.publish(m, reason) for m, reason in dlq]
@@ -698,12 +718,26 @@ class ConsumerRunner:
             offset = stored.get((tp.topic, tp.partition))
             if offset is not None and tp in assigned:
                 self.consumer.seek(tp, offset)
+                self._known_positions[(tp.topic, tp.partition)] = offset
             self._reset.add((tp.topic, tp.partition))
         self._log("info", "partitions positioned from PostgreSQL", event="seek",
                   positions={f"{tp.topic}[{tp.partition}]": stored.get((tp.topic, tp.partition))
                              for tp in tps})
 
+    def _record_lag(self) -> None:
+        """The lag metric of each assigned partition whose position this runner knows: the
+        high watermark of its last fetch minus the next offset to apply."""
+        if self.consumer is None:
+            return
+        group = self.config.group_id
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            position = self._known_positions.get((tp.topic, tp.partition))
+            if highwater is not None and position is not None:
+                CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
     def _accumulate(self, r: BatchResult) -> None:
+        CONSUMER_APPLIED.labels(self.config.group_id).inc(r.applied)
         t = self.totals
         t.polled += r.polled
         t.applied += r.applied
@@ -760,37 +794,6 @@ def run_until_signalled(runner: ConsumerRunner) -> None:
     stop = threading.Event()
     install_signal_handlers(stop)
     runner.run(stop)
-
-
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and every ``extra`` field."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for k, v in record.__dict__.items():
-            if k not in _STANDARD and not k.startswith("_"):
-                out[k] = v
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
-
-
-def configure_json_logging(level: int | str = logging.INFO) -> None:
-    """Route the root logger to stderr as JSON lines (for consumer processes)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 __all__ = [

@@ -143,15 +143,23 @@ def applied_at(
 
 
 def prune_applied(
-    conn: psycopg.Connection, schema: str, group: str, older_than: timedelta
+    conn: psycopg.Connection, schema: str, group: str, *, keep_offsets: int, older_than: timedelta
 ) -> int:
-    """Forget applied ids older than ``older_than`` (keep it longer than any relay could
-    take to re-publish, e.g. the topic retention); returns how many rows went."""
+    """Forget the applied ids of ``group`` that no redelivery can still match; returns how many
+    rows went. A row goes only when BOTH hold: its offset is more than ``keep_offsets`` below
+    the group's stored position on its partition, and it was applied more than ``older_than``
+    ago. A duplicate on the wire is a re-publication by the relay of a batch it could not
+    record as sent (at most one relay batch, 500 events) on the same partition (key = pathway
+    id), moments later: both bounds are kept far beyond that. A record below the position is
+    skipped by the position itself, whatever this table holds."""
     cur = conn.execute(
-        sql.SQL("DELETE FROM {} WHERE consumer_group = %s AND applied_at < now() - %s").format(
-            _t(schema, APPLIED)
-        ),
-        (group, older_than),
+        sql.SQL(
+            "DELETE FROM {a} AS a USING {p} AS p"
+            " WHERE a.consumer_group = %s AND p.consumer_group = a.consumer_group"
+            " AND p.topic = a.topic AND p.partition = a.partition"
+            ' AND a."offset" < p.next_offset - %s AND a.applied_at < now() - %s'
+        ).format(a=_t(schema, APPLIED), p=_t(schema, POSITIONS)),
+        (group, keep_offsets, older_than),
     )
     return cur.rowcount
 

@@ -38,6 +38,26 @@ hold_infra_lock() {
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# pip_progress LOG: pip's output (stdin) goes whole to LOG; the terminal gets a few lines:
+# how many packages are resolved (every 10), how many are being installed, and the end with its
+# duration, so that a cold 90 s install never looks stuck.
+pip_progress() {
+    local log="$1" line collected=0 start=$SECONDS
+    : >"$log"
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >>"$log"
+        case "$line" in
+            Collecting*|Requirement\ already\ satisfied*)
+                collected=$((collected + 1))
+                [ $((collected % 10)) = 0 ] && say "  pip : $collected paquets résolus ($((SECONDS - start)) s)" ;;
+            Installing\ collected\ packages:*)
+                say "  pip : $collected paquets résolus, installation de $(printf '%s' "${line#*:}" | tr ',' '\n' | grep -c .) paquets ($((SECONDS - start)) s)" ;;
+            Successfully\ installed*)
+                say "  pip : installé en $((SECONDS - start)) s" ;;
+        esac
+    done
+}
+
 # ensure_venv: .venv exists and holds the project installed with the pinned constraints.
 # Reinstalls only when pyproject.toml or constraints.txt changed since the last install.
 ensure_venv() {
@@ -63,8 +83,8 @@ ensure_venv() {
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$RELAIS_PY" -c 'import services, kafka, psycopg, pytest' 2>/dev/null; then
         say "installation des dépendances Python (pip install -c constraints.txt -e .[test])"
         mkdir -p "$RELAIS_RUN_DIR"
-        if ! (cd "$RELAIS_ROOT" && "$RELAIS_PY" -m pip install --disable-pip-version-check \
-                -c constraints.txt -e ".[test]") >"$RELAIS_RUN_DIR/pip.log" 2>&1; then
+        if ! (cd "$RELAIS_ROOT" && set -o pipefail && "$RELAIS_PY" -m pip install --disable-pip-version-check \
+                --progress-bar off -c constraints.txt -e ".[test]" 2>&1 | pip_progress "$RELAIS_RUN_DIR/pip.log"); then
             tail -n 15 "$RELAIS_RUN_DIR/pip.log" >&2
             die "pip install a échoué (fin du journal ci-dessus, tout dans $RELAIS_RUN_DIR/pip.log) : vérifiez l'accès à PyPI et constraints.txt."
         fi

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from eventsourcing.application import Application
 
 from infra.kafka.cloudevents import CloudEvent
+from infra.metrics import RELAY_BACKLOG, RELAY_PUBLISHED
 from infra.retry import Backoff
 from services.ports import PositionStore, Publisher
 from services.relay.wire import to_cloud_event
@@ -61,6 +62,7 @@ class Relay:
             start=position, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
+            RELAY_BACKLOG.labels(self.name).set(0)
             return 0
         events = [
             to_cloud_event(
@@ -74,6 +76,11 @@ class Relay:
         if events:
             self._publisher.publish(events)
         self._positions.save(self.name, notifications[-1].id)
+        RELAY_PUBLISHED.labels(self.name).inc(len(events))
+        # A short batch reached the end of the log; a full one asks how far the end is.
+        last = notifications[-1].id
+        end = last if len(notifications) < self.batch_size else (self._app.recorder.max_notification_id() or last)
+        RELAY_BACKLOG.labels(self.name).set(max(0, end - last))
         log.debug("relayed", extra={"relay": self.name, "events": len(events), "up_to": notifications[-1].id})
         return len(notifications)
 

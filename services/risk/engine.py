@@ -57,6 +57,7 @@ from domain.rules import (
 from domain.rules import settings_for as _settings_for
 from domain.disclosure import SEVERITY_LABELS
 from domain.values import SYSTEM_AGENCY, AlertSeverity, AlertStatus
+from infra.metrics import ALERTS_RAISED
 from services.pathways import CommandResult, PathwaysHandler
 from services.pathways.commands import ActorModel, EscalateAlert, RaiseAlert, ResolveAlert, UpdateAlert
 from services.ports import Clock
@@ -389,6 +390,7 @@ class RiskEngine:
             )
             if self._send(command, outcome):
                 outcome.raised.append(alert_id)
+                ALERTS_RAISED.labels(finding.rule_id).inc()
                 delay = self.escalation.delay(finding.severity)
                 if delay is not None:
                     escalation_dues.append(now + delay)

@@ -158,3 +158,41 @@ def test_a_withdrawn_consent_is_hidden_from_the_very_next_read_on_postgresql_and
         assert after["personRef"] is None and "IDENTITY" in after["access"]["hiddenCategories"]
         mutate(client, usmp, "RemoveAgency", {"pathwayId": pid, "agency": "siao", "reason": "fin de prise en charge"})
         assert gql(client, siao, PATHWAY, {"id": pid})["pathway"] is None
+
+
+def test_alerts_owned_by_my_agency_are_paged_after_the_filter_on_postgresql(running):
+    """The filter is applied before the page is cut: 3 of the SIAO's own alerts on the first
+    page even when other agencies' alerts rank before them, then the last one."""
+    from gateway.app import create_app
+
+    relais = running
+    usmp = token("usmp", "medecin", "u")
+    siao = token("siao", "coordinateur", "s")
+    with TestClient(create_app(relais)) as client:
+        pid = str(uuid.uuid4())
+        mutate(client, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-page", "territory": "76",
+                                                      "leadAgency": "usmp", "prison": "CP"})
+        mutate(client, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
+        version = 0
+        # The USMP's alerts rank first (more severe), then the SIAO's four.
+        for i, (owner, severity) in enumerate([("usmp", "high")] * 4 + [("siao", "medium")] * 4):
+            result = relais.pathways.handle_payload("RaiseAlert", {
+                "command_id": str(uuid.uuid4()), "pathway_id": pid,
+                "actor": {"agency": "relais", "professional": "risk-engine", "role": "systeme"},
+                "occurred_at": datetime.now(timezone.utc).isoformat(), "alert_id": str(uuid.uuid4()),
+                "rule_id": "exit-without-housing", "subject": f"s{i}", "triggering_event_ids": [],
+                "owner_agency": owner, "severity": severity, "suggested_action": "Vérifier."})
+            assert result.accepted, result.rejection
+            version = result.version
+        page = ("query($p: UUID!, $v: Int!, $after: String) { alerts(first: 3, after: $after, "
+                "filter: {ownedByMyAgency: true}, atLeast: {pathwayId: $p, version: $v}) { totalCount "
+                "edges { node { ownerAgency } } pageInfo { hasNextPage endCursor } } }")
+        everything = gql(client, siao, "query($p: UUID!, $v: Int!) { alerts(first: 20, atLeast: {pathwayId: $p, "
+                         "version: $v}) { edges { node { ownerAgency } } } }", {"p": pid, "v": version})
+        assert [e["node"]["ownerAgency"] for e in everything["alerts"]["edges"]][:4] == ["usmp"] * 4
+        first = gql(client, siao, page, {"p": pid, "v": version})["alerts"]
+        assert [e["node"]["ownerAgency"] for e in first["edges"]] == ["siao"] * 3
+        assert first["pageInfo"]["hasNextPage"] is True and first["totalCount"] == 4
+        rest = gql(client, siao, page, {"p": pid, "v": version, "after": first["pageInfo"]["endCursor"]})["alerts"]
+        assert [e["node"]["ownerAgency"] for e in rest["edges"]] == ["siao"]
+        assert rest["pageInfo"]["hasNextPage"] is False

@@ -22,11 +22,18 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def _relais(*args: str, tmp_path: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+#: A valid cipher key (base64 of 32 bytes), given unless a test says otherwise (None: unset).
+CIPHER_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+
+def _relais(*args: str, tmp_path: Path | None = None, **env: str | None) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
     if tmp_path is not None:
         full["RELAIS_STATE_DIR"] = str(tmp_path / "state")
-    full.update(env)
+    full["RELAIS_CIPHER_KEY"] = CIPHER_KEY
+    full.update({k: v for k, v in env.items() if v is not None})
+    for k in [k for k, v in env.items() if v is None]:
+        full.pop(k, None)
     return subprocess.run([RELAIS, *args], env=full, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
 

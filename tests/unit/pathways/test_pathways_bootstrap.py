@@ -33,7 +33,9 @@ def test_a_key_from_settings_wins(tmp_path: Path) -> None:
 
 
 def test_distributed_mode_refuses_to_run_without_a_cipher_key(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="RELAIS_CIPHER_KEY"):
+    from services.checks import CheckFailed
+
+    with pytest.raises(CheckFailed, match="RELAIS_CIPHER_KEY manquante"):
         build_pathways_application(Settings(mode="distributed", state_dir=tmp_path))
 
 
