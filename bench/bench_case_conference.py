@@ -91,10 +91,10 @@ def wire(settings: Settings) -> EmbeddedRuntime:
     return build_embedded(settings, risk=False)
 
 
-def history(pid: uuid.UUID, lead: str, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+def history(pid: uuid.UUID, lead: str, now: datetime, opened: datetime) -> list[tuple[str, dict[str, Any]]]:
     """A case-conference history for one pathway (ids derived from it: idempotent)."""
-    def at(hours: float) -> str:
-        return (now - timedelta(hours=hours)).isoformat()
+    def at(hours: float) -> str:  # never before the pathway opened (the domain refuses it)
+        return max(now - timedelta(hours=hours), opened + timedelta(seconds=1)).isoformat()
 
     def cid(name: str) -> str:
         return str(uuid.uuid5(pid, name))
@@ -136,12 +136,15 @@ def load(relais: EmbeddedRuntime, count: int, targets: int) -> list[tuple[uuid.U
     stories = list(generate(count, seed=42, territory="76"))
     if (relais.pathways.app.recorder.max_notification_id() or 0) == 0:
         load_territory(relais.pathways, count, seed=42, territory="76", progress=True)
-    chosen = [(s.pathway_id, s.commands[0][1]["lead_agency"]) for s in stories[:targets]]
+    # Open pathways only: a closed one takes no new fact (the case conference reviews open ones).
+    open_ = [s for s in stories if not any(name == "ClosePathway" for name, _ in s.commands)]
+    chosen = [(s.pathway_id, s.commands[0][1]["lead_agency"]) for s in open_[:targets]]
+    opened = {s.pathway_id: datetime.fromisoformat(s.commands[0][1]["occurred_at"]) for s in open_[:targets]}
     if _histories_applied(Path(relais.settings.state_dir) / "read_models.sqlite3", chosen):
         return chosen  # a previous run wrote them and the read models hold them
     now = datetime.now(timezone.utc)
     for pid, lead in chosen:
-        for name, payload in history(pid, lead, now):
+        for name, payload in history(pid, lead, now, opened[pid]):
             result = relais.pathways.handle_payload(name, payload)
             assert result.accepted or result.duplicate, (name, result.rejection)
     return chosen

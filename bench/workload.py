@@ -27,7 +27,8 @@ AGENCIES = ("pass-chu-rouen", "siao-76", "dac-rouen", "cpam-76")
 
 
 def _actor(agency: str) -> c.ActorModel:
-    return c.ActorModel(agency=agency, professional="pro-backbone-1", role="coordinatrice")
+    # A coordinating nurse: every fact of the workload (care needs, appointments) is one it may record.
+    return c.ActorModel(agency=agency, professional="pro-backbone-1", role="infirmier")
 
 
 def pathway_commands(pathway_id: uuid.UUID, count: int) -> list[c.Command]:

@@ -23,7 +23,7 @@ from services.pathways import PathwaysHandler
 from services.settings import Settings
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-PASS = {"agency": "pass", "professional": "as-017", "role": "assistante_sociale"}
+PASS = {"agency": "pass", "professional": "ide-017", "role": "infirmier"}  # orients to a GP: medical facts
 TEST_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # synthetic, tests only
 CSAPA_DOCTOR = {"actorprofessional": "dr-csapa-3", "actorrole": "medecin"}
 PASS_NURSE = {"actorprofessional": "ide-pass-1", "actorrole": "infirmier"}
@@ -154,7 +154,7 @@ def test_bad_fhir_tasks_are_dead_lettered_with_a_precise_reason_and_good_ones_ar
     ]
     pass_bad = [  # a social worker may not record a GP visit outcome (medical)
         (message(pathway_id, fhir_task(orientation_id, "completed"), PASS_SOCIAL_WORKER),
-         "actor.role: 'assistante_sociale' may not record medical information (RecordGpVisitOutcome)"),
+         "RecordGpVisitOutcome refused: actor.role: Votre rôle ne permet pas d'enregistrer des informations de catégorie « medical »"),
     ]
     producer.send_all(topics["csapa"], [m for m, _ in bad] + [message(pathway_id, fhir_task(referral_id, "in-progress"),
                                                                       CSAPA_DOCTOR)])

@@ -67,6 +67,8 @@ def test_a_worker_command_on_a_schema_without_migrations_exits_with_one_french_l
     out = subprocess.run([sys.executable, "-m", "services.cli", "relay"], cwd=Path(__file__).resolve().parents[2],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 1
-    assert f"relais : ERREUR : schéma PostgreSQL {pg_bare_schema} : migration(s) non appliquée(s) : " \
-           "001_baseline, 002_service_tables" in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relais relay : ERREUR : "), out.stderr
+    assert f"migration(s) en attente dans le schéma {pg_bare_schema}" in lines[0]
+    assert "infra.postgres.migrations apply" in lines[0]  # and how to fix it
     assert "Traceback" not in out.stderr
