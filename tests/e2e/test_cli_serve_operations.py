@@ -85,7 +85,6 @@ def test_the_gateways_metrics_move_as_the_synthetic_territory_flows(tmp_path):
     proc = _serve(tmp_path, port, RELAIS_SYNTHETIC_PATHWAYS="24")
     try:
         _wait_health(proc, port)
-        before = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ __typename }"}, timeout=5)
         deadline, text = time.monotonic() + 120, ""
         while time.monotonic() < deadline:
@@ -95,8 +94,9 @@ def test_the_gateways_metrics_move_as_the_synthetic_territory_flows(tmp_path):
                     and (tmp_path / "state" / "synthetic-load.incomplete").exists() is False):
                 break
             time.sleep(0.5)
-        assert _metric(text, "relais_relay_published_total", relay="embedded") > _metric(
-            before, "relais_relay_published_total", relay="embedded")
+        # A fresh process's counters start at 0: the load (perhaps over before /health first
+        # answered, on a quiet machine) moved them.
+        assert _metric(text, "relais_relay_published_total", relay="embedded") > 0
         assert _metric(text, "relais_alerts_raised_total") > 0, "no alert raised per rule"
         assert re.search(r'relais_alerts_raised_total\{rule="[^"]+"\}', text)
         assert _metric(text, "relais_graphql_request_seconds_count") >= 1
