@@ -235,6 +235,10 @@ async def measure(relais: EmbeddedRuntime, targets: list[tuple[uuid.UUID, str]],
     from gateway.app import create_app
 
     app = create_app(relais)
+
+    @app.post("/bench-empty")
+    async def empty() -> dict[str, Any]:  # the floor of FastAPI + ASGI + the client, same body
+        return {"data": None}
     # Coordinators of each lead agency, enough of them that none reaches the per-token rate limit.
     tokens = {lead: [token(lead, "coordinateur", f"{lead}-coord-{n}", ttl_seconds=7200) for n in range(60)]
               for lead in {lead for _, lead in targets}}
@@ -259,6 +263,7 @@ async def measure(relais: EmbeddedRuntime, targets: list[tuple[uuid.UUID, str]],
                 finally:
                     read.local = True
             out.update(await schema_only(app, targets, seconds))
+            out.update(await floors(client, app, targets, tokens, min(5.0, seconds)))
             if profile:
                 import cProfile
                 import pstats
@@ -298,6 +303,39 @@ async def schema_only(app: Any, targets: list[tuple[uuid.UUID, str]], seconds: f
     wall = time.perf_counter() - started
     return {"schema_rps": done / wall, "schema_cpu_ms": (time.process_time() - cpu) / max(done, 1) * 1000,
             "schema_errors": errors}
+
+
+async def floors(client: httpx.AsyncClient, app: Any, targets: list[tuple[uuid.UUID, str]],
+                 tokens: dict[str, list[str]], seconds: float) -> dict[str, Any]:
+    """Fixed costs under the query, each alone: the same POST (body, bearer header) to an empty
+    FastAPI endpoint through the same in-process client and middleware stack; one audit record
+    written and awaited as a request does (group commit: durable before the await returns)."""
+    from gateway.audit import READ, SUCCESS, AuditRecord
+
+    async def timed(step: Any) -> tuple[float, float]:
+        done, cpu, started = 0, time.process_time(), time.perf_counter()
+        while time.perf_counter() < started + seconds:
+            await step(done)
+            done += 1
+        return done / (time.perf_counter() - started), (time.process_time() - cpu) / max(done, 1) * 1000
+
+    async def post_empty(i: int) -> None:
+        pid, lead = targets[i % len(targets)]
+        response = await client.post("/bench-empty", json={"query": CASE_CONFERENCE, "variables": {"id": str(pid)}},
+                                     headers={"Authorization": f"Bearer {tokens[lead][i % len(tokens[lead])]}"})
+        response.json()
+
+    audit = app.state.gateway.audit
+
+    async def audit_one(i: int) -> None:
+        pid, lead = targets[i % len(targets)]
+        await audit.write_async([AuditRecord(professional=f"{lead}-coord-0", agency=lead, role="coordinateur",
+                                             action=READ, operation="pathway", purpose="CAREMGT", pathway_id=str(pid),
+                                             categories=("administrative", "identity", "social"), outcome=SUCCESS)])
+
+    empty_rps, empty_cpu = await timed(post_empty)
+    audit_rps, audit_cpu = await timed(audit_one)
+    return {"empty_rps": empty_rps, "empty_cpu_ms": empty_cpu, "audit_rps": audit_rps, "audit_cpu_ms": audit_cpu}
 
 
 def sql_baseline(path: Path, targets: list[tuple[uuid.UUID, str]], seconds: float) -> dict[str, Any]:
@@ -358,6 +396,10 @@ def main() -> int:
               f"{gw['threaded_cpu_ms']:.2f} |")
     print(f"| GraphQL schema only (schema.execute, no HTTP) | | {gw['schema_errors']} | {gw['schema_rps']:.0f} | "
           f"{gw['schema_cpu_ms']:.2f} |")
+    print(f"| empty FastAPI endpoint, same POST and client (floor of HTTP + ASGI) | | | {gw['empty_rps']:.0f} | "
+          f"{gw['empty_cpu_ms']:.2f} |")
+    print(f"| one audit record written and awaited (group commit, alone) | | | {gw['audit_rps']:.0f} | "
+          f"{gw['audit_cpu_ms']:.2f} |")
     print(f"(plain SQL before the gateway, {args.seconds / 3:.0f} s: {raw_before['rps']:.0f} req/s)")
     print(f"throughput ratio gateway / plain SQL: {gw['rps'] / raw['rps'] * 100:.1f} % (aim >= 20 %)")
     for rate, latency in gw["open"]:

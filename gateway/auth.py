@@ -115,6 +115,14 @@ class KeySet:
             self._fetch(True)
             return self._current().get(kid)
 
+    def known(self, kid: str) -> jwt.PyJWK | None:
+        """The key of `kid` if the set holds it and is not older than `max_age`; never fetches
+        (a verified-token cache hit asks this on the event loop)."""
+        keys = self._keys
+        if keys is None or self._clock() - self._loaded_at > self._max_age:
+            return None
+        return keys.get(kid)
+
     def kids(self) -> list[str]:
         with self._lock:
             return sorted(self._current())
@@ -267,8 +275,18 @@ _SIGNATURE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+#: Verified tokens remembered (exact token text -> its Principal) until they expire.
+VERIFIED_TOKENS = 10_000
+
+
 class TokenVerifier:
-    """Bearer token -> Principal, or AuthenticationFailed (see the module docstring)."""
+    """Bearer token -> Principal, or AuthenticationFailed (see the module docstring).
+
+    A token verified once is remembered by its exact text until its `exp`, as long as the key
+    that signed it is still in the issuer's current set (`KeySet.known`: a withdrawn key, or a
+    set older than its `max_age`, sends the token to the full verification again). Only the
+    signature check and the claims' parsing are saved: the text is the same, so is every claim;
+    from `exp` on the token goes through the full check again (which refuses it)."""
 
     def __init__(self, keys: KeySet, policy: TokenPolicy, agencies: AgencyRegistry,
                  clock: Callable[[], float] = time.time) -> None:
@@ -276,8 +294,35 @@ class TokenVerifier:
         self.policy = policy
         self.agencies = agencies
         self._clock = clock
+        self._verified: dict[str, tuple[Principal, str, jwt.PyJWK]] = {}
+
+    def remembered(self, header_value: object) -> Principal | None:
+        """The Principal of a bearer token verified before and still valid (see the class
+        docstring), without I/O; None: verify it (`authenticate_header`)."""
+        if not isinstance(header_value, str):
+            return None
+        scheme, _, token = header_value.strip().partition(" ")
+        found = self._verified.get(token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
+            return None
+        principal, kid, key = found
+        if principal.expires_at is None or self._clock() >= principal.expires_at or self.keys.known(kid) is not key:
+            self._verified.pop(token.strip(), None)
+            return None
+        return principal
 
     def verify(self, token: str) -> Principal:
+        principal, kid, key = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            now = self._clock()
+            self._verified = {t: v for t, v in self._verified.items()
+                              if v[0].expires_at is not None and v[0].expires_at > now}
+            if len(self._verified) >= VERIFIED_TOKENS:
+                self._verified.clear()
+        self._verified[token] = (principal, kid, key)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, str, jwt.PyJWK]:
         policy = self.policy
         try:
             header = jwt.get_unverified_header(token)
@@ -326,7 +371,7 @@ class TokenVerifier:
         jti = claims.get("jti")
         token_id = jti if isinstance(jti, str) and jti else hashlib.sha256(token.encode()).hexdigest()[:32]
         return Principal(agency=agency, professional=professional, role=parsed_role, token_id=token_id,
-                         expires_at=float(expires))
+                         expires_at=float(expires)), kid, key
 
     def authenticate_header(self, header_value: object) -> Principal:
         return self.verify(bearer(header_value))

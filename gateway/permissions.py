@@ -234,21 +234,80 @@ def selected_names(selections: Iterable[Any]) -> frozenset[str]:
     return frozenset(names)
 
 
+#: id(field node) -> (the node, kept alive so that its id is not reused; its names). Bounded.
+_SELECTED: dict[int, tuple[Any, frozenset[str]]] = {}
+_SELECTED_MAX = 4096
+
+
+def selected_names_of(info: Any) -> frozenset[str]:
+    """`selected_names(info.selected_fields)` read straight from the query's syntax tree, once
+    per field of a document (the parse cache hands the same tree to every request of that
+    document): what a field selects depends on the document only (a fragment's fields count,
+    a directive does not remove a name: at worst more is audited, never less)."""
+    raw = info._raw_info  # noqa: SLF001 - the field's AST and the document's fragments
+    nodes = raw.field_nodes
+    if len(nodes) != 1:
+        return _names_of(nodes, raw.fragments)
+    found = _SELECTED.get(id(nodes[0]))
+    if found is not None and found[0] is nodes[0]:
+        return found[1]
+    names = _names_of(nodes, raw.fragments)
+    if len(_SELECTED) >= _SELECTED_MAX:
+        _SELECTED.clear()
+    _SELECTED[id(nodes[0])] = (nodes[0], names)
+    return names
+
+
+def _names_of(nodes: Iterable[Any], fragments: Mapping[str, Any]) -> frozenset[str]:
+    """The names under `nodes` (graphql-core FieldNodes), as `selected_names` lists them: the
+    field names at every depth (the field's own included), fragment names, fragments' fields."""
+    names: set[str] = {DERIVED_FIELDS.get(node.name.value, node.name.value) for node in nodes}
+    seen: set[str] = set()
+    pending = [s for node in nodes if node.selection_set for s in node.selection_set.selections]
+    while pending:
+        selection = pending.pop()
+        kind = selection.kind
+        if kind == "field":
+            name = selection.name.value
+            names.add(DERIVED_FIELDS.get(name, name))
+        elif kind == "fragment_spread":
+            name = selection.name.value
+            names.add(name)
+            fragment = fragments.get(name)
+            if fragment is None or name in seen:
+                continue
+            seen.add(name)
+            selection = fragment
+        if selection.selection_set is not None:
+            pending.extend(selection.selection_set.selections)
+    return frozenset(names)
+
+
+#: (field, its camelCase name, tag) per type and category table (returned_categories).
+_SELECTION_PLANS: dict[tuple[type, int], tuple[tuple[str, str, "Category | str | None"], ...]] = {}
+
+
 def returned_categories(obj: Any, selected: frozenset[str], categories: Mapping[type, Mapping[str, str]]) -> set[Category]:
     """The categories of the fields of `obj` (a redacted view) that the query selected and that
     carry a value: what the answer REALLY holds (a query selecting only `id` holds none).
     A name selected elsewhere in the query counts here too: at worst more is logged, never less."""
     found: set[Category] = set()
-    for name, tag in _plan(type(obj), categories):
-        if _camel(name) not in selected:
+    key = (type(obj), id(categories))
+    plan = _SELECTION_PLANS.get(key)
+    if plan is None:
+        plan = _SELECTION_PLANS[key] = tuple((name, _camel(name), tag) for name, tag in _plan(type(obj), categories))
+    for name, camel, tag in plan:
+        if camel not in selected:
             continue
         value = getattr(obj, name)
-        if value in (None, [], ""):
+        if value is None or value == [] or value == "":
             continue
         if tag is not None:
             found.add(Category(getattr(obj, "info_category")) if tag == ITEM else Category(tag))
-        items = value if type(value) is list else [value]
-        for item in items:
+        kind = type(value)
+        if kind in _LEAVES or isinstance(value, Enum):
+            continue
+        for item in (value if kind is list else (value,)):
             if hasattr(type(item), "__dataclass_fields__"):
                 found |= returned_categories(item, selected, categories)
     return found

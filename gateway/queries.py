@@ -223,7 +223,7 @@ class Query(IndicatorsQuery):
             read.pathways, agency=principal.agency, kind=f.kind.value if f.kind else None,
             territory=f.territory, other_agency=f.agency, state=f.state.value if f.state else None,
             has_open_alert=f.has_open_alert, first=first, after=after)
-        views = await _views(context, found.ids, "pathways", p.selected_names(info.selected_fields))
+        views = await _views(context, found.ids, "pathways", p.selected_names_of(info))
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
@@ -260,7 +260,7 @@ class Query(IndicatorsQuery):
             context.audit_read("pathway", id, set(), outcome="4")
             return None
         context.audit_read("pathway" if as_of is None else "pathway.asOf", id,
-                           _audited(view, p.selected_names(info.selected_fields)))
+                           _audited(view, p.selected_names_of(info)))
         return view
 
     @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord "
@@ -277,7 +277,7 @@ class Query(IndicatorsQuery):
             await _at_least(context, at_least.pathway_id, at_least.version, PATHWAY_PROJECTIONS)
         read = context.services.read
         found = await read.call(read.caseload, principal.agency, first=first, after=after)
-        views = await _views(context, found.ids, "caseload", p.selected_names(info.selected_fields))
+        views = await _views(context, found.ids, "caseload", p.selected_names_of(info))
         edges = [PathwayEdge(cursor=c, node=v) for c, v in zip(found.cursors, views, strict=True) if v is not None]
         return PathwayConnection(edges=edges, total_count=found.total_count,
                                  page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))

@@ -18,6 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
+from gateway.execution import GatewayExecutor
 from gateway.hardening import BoundedPerCaller, PublicError, extensions, is_variable_error
 from gateway.mutations import Mutation
 from gateway.queries import Query
@@ -60,6 +61,7 @@ def build_schema(dev: bool = False) -> strawberry.Schema:
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[*extensions(dev), BoundedPerCaller, AuditFlush],
+        execution_context_class=GatewayExecutor,
     )
 
 
