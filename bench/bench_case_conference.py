@@ -30,6 +30,9 @@ its answer holds, same run; and its latency under an open-loop 100 requests/s.
   off: the distributed mode's path), for the effect of that thread hop in the same run.
 - Then the query straight to the GraphQL schema (`schema.execute`, no HTTP nor token check)
   for as long: the floor under the HTTP layers.
+- Then the floors, each alone for min(5, `--seconds`) s: the same POST (body, bearer header)
+  to an empty FastAPI endpoint through the same client and middleware (HTTP + ASGI), and one
+  audit record written and awaited as a request does (group commit, durable when it returns).
 - `--profile N`: then N more closed-loop answers under cProfile, the top entries printed.
 
 Bounded (load once, then (4 + rates) x `--seconds` + warm-up), stops by itself, no socket opened.
