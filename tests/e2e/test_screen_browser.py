@@ -4,8 +4,9 @@ driven by Playwright for Python; infra/scripts/browser.sh installs it and axe-co
 The gateway runs as `relais serve` wires it in embedded mode (read models and the risk engine
 on the in-process bus; no Kafka in embedded mode), signed-in through the development sign-in.
 The live alert is raised by the risk engine after a command sent through the public API by
-another professional (a phone number known to be changed: rule contact-lost), not by an event
-on the inbound Kafka topic (that path needs the distributed mode: tests/e2e/test_gateway_kafka.py).
+another professional (a phone number known to be changed: rule contact-lost); the same alert
+raised from a partner's message on the inbound Kafka topic, in the distributed mode, is
+tests/e2e/test_screen_live_kafka.py.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Relais:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        #: When the test pathway's last fixture command was applied (a moment it is known).
+        self.pathway_settled_at = datetime.now(timezone.utc)
 
     def token(self, agency: str, role: str) -> str:
         answer = httpx.post(f"{self.base}/screen/dev-token", json={"agency": agency, "role": role,
@@ -101,6 +104,7 @@ def pathway(relais: Relais) -> str:
     version = relais.send(usmp, "RecordNeed", {"pathwayId": pid, "needId": str(uuid.uuid4()), "category": "ADDICTION",
                                                "description": MEDICAL_TEXT})
     relais.settled(usmp, pid, version)
+    relais.pathway_settled_at = datetime.now(timezone.utc)
     return pid
 
 
@@ -250,7 +254,8 @@ def test_every_screen_has_no_serious_or_critical_accessibility_violation(page: P
     found["file active"] = serious_violations(page)
     open_review(page)
     found["revue"] = serious_violations(page)
-    page.get_by_label("Tel que connu le").fill(paris(datetime.now(timezone.utc) - timedelta(seconds=5)))
+    # A moment the pathway is known (the field's seconds are truncated: one second later).
+    page.get_by_label("Tel que connu le").fill(paris(relais.pathway_settled_at + timedelta(seconds=1)))
     page.get_by_role("button", name="Afficher").click()
     expect(page.get_by_role("note")).to_be_visible()
     found["revue à date"] = serious_violations(page)
