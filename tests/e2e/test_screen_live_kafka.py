@@ -25,18 +25,8 @@ from playwright.sync_api import expect, sync_playwright
 from gateway.serving import serve
 from infra.kafka.cloudevents import CloudEvent
 from services.settings import Settings
+from tests.e2e.test_gateway_kafka import MemoryPositions
 from tests.e2e.test_screen_browser import CHROMIUM, TIMEOUT_MS, Relais, sign_in
-
-
-class MemoryPositions:
-    def __init__(self) -> None:
-        self.value = 0
-
-    def load(self, name: str) -> int:
-        return self.value
-
-    def save(self, name: str, notification_id: int) -> None:
-        self.value = notification_id
 
 
 @pytest.fixture
