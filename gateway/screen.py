@@ -78,6 +78,12 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
 
 
+def _own_screen(request: Request, redirect_uri: str) -> None:
+    """The development provider sends codes back to this gateway's screen only (no open redirect)."""
+    if redirect_uri != str(request.base_url):
+        raise HTTPException(400, f"redirect_uri refusée : seul l'écran de cette passerelle ({request.base_url}) est accepté.")
+
+
 class _Static(StaticFiles):
     """StaticFiles with the screen's headers on every answer."""
 
@@ -164,6 +170,7 @@ def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: Agenc
                  ("client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method")}
         if asked["code_challenge_method"] != "S256" or not asked["code_challenge"] or not asked["redirect_uri"]:
             raise HTTPException(400, "Demande refusée : PKCE S256 (code_challenge) et redirect_uri requis.")
+        _own_screen(request, asked["redirect_uri"])
         hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in asked.items())
         options = "".join(f'<option value="{html.escape(a.code)}">{html.escape(a.name)} ({html.escape(a.code)})</option>'
                           for a in sorted(agencies.values(), key=lambda a: a.name))
@@ -185,6 +192,7 @@ def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: Agenc
     @app.post("/dev-idp/authorize", include_in_schema=False)
     async def dev_authorize(request: Request) -> RedirectResponse:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+        _own_screen(request, form.get("redirect_uri", ""))
         try:  # the identity is checked now, as a provider checks a password
             development_token(settings, agencies, agency=form.get("agency", ""), role=form.get("role", ""),
                               professional=form.get("professional", ""), ttl_seconds=DEV_TOKEN_TTL_S)
@@ -196,7 +204,7 @@ def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: Agenc
             for stale in [c for c, v in codes.items() if v["expires"] < now]:
                 del codes[stale]
             codes[code] = {**form, "expires": now + DEV_CODE_TTL_S}
-        return RedirectResponse(f"{form.get('redirect_uri', '/')}?{urlencode({'code': code, 'state': form.get('state', '')})}",
+        return RedirectResponse(f"{form['redirect_uri']}?{urlencode({'code': code, 'state': form.get('state', '')})}",
                                 status_code=303)
 
     @app.post("/dev-idp/token", include_in_schema=False)

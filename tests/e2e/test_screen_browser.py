@@ -340,6 +340,8 @@ def test_the_development_provider_gives_a_code_once_and_only_for_its_pkce_verifi
              "code_challenge": pkce_challenge(verifier), "code_challenge_method": "S256"}
     assert httpx.get(f"{relais.base}/dev-idp/authorize", params={**asked, "code_challenge_method": "plain"}
                      ).status_code == 400  # PKCE S256 only
+    assert httpx.get(f"{relais.base}/dev-idp/authorize", params={**asked, "redirect_uri": "https://ailleurs.invalid/"}
+                     ).status_code == 400  # codes go back to this gateway's screen only
     signed = httpx.post(f"{relais.base}/dev-idp/authorize",
                         data={**asked, "agency": "siao", "role": "coordinateur", "professional": "p-1"})
     assert signed.status_code == 303 and "state=s1" in signed.headers["location"]
