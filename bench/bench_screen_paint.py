@@ -78,9 +78,9 @@ def main() -> int:
             if args.screens:
                 args.screens.mkdir(parents=True, exist_ok=True)
                 page.goto("/")
-                page.get_by_label("Structure").select_option("siao")
+                page.get_by_label("Structure").select_option("siao-76")
                 page.screenshot(path=str(args.screens / "connexion.png"))
-            sign_in(page, "siao", "coordinateur")
+            sign_in(page, "siao-76", "coordinateur")
             page.wait_for_timeout(3000)  # the read models follow the load: let the caseload settle
             page.reload()
             expect(page.locator("tbody tr").first).to_be_visible(timeout=30_000)
@@ -109,7 +109,7 @@ def main() -> int:
                 page.screenshot(path=str(args.screens / "revue-impression.png"), full_page=True)
                 page.emulate_media(media="screen")
                 page.evaluate("sessionStorage.clear()")
-                sign_in(page, "spip", "conseiller_penitentiaire")
+                sign_in(page, "spip-76", "conseiller_penitentiaire")
                 spip = page.locator("tbody th a").first.get_attribute("href").split("/").pop()
                 painted(page, spip)
                 page.screenshot(path=str(args.screens / "revue-spip-masquee.png"), full_page=True)

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         "development default: the local development issuer of `relais token`.",
     )
     jwt_audience: str = Field("relais", description="The `aud` bearer tokens must carry.")
+    oidc_authorization_url: str | None = Field(
+        None, description="The OpenID Connect provider's authorization endpoint, where the review screen "
+        "sends the professional to sign in (authorization code + PKCE); development default: the built-in "
+        "development provider at /dev-idp/authorize.")
+    oidc_token_url: str | None = Field(
+        None, description="The provider's token endpoint, where the gateway exchanges the screen's code "
+        "(with its PKCE verifier) for the access token; development default: the built-in /dev-idp/token.")
+    oidc_client_id: str = Field("relais-screen", description="The screen's client id at the provider (a public client).")
     jwks_url: str | None = Field(None, description="The issuer's published keys (JWKS endpoint, https).")
     jwks_file: Path | None = Field(None, description="A local JWKS file (instead of jwks_url).")
     jwks: str | None = Field(None, description="An inline JWKS, JSON text (instead of jwks_url; tests).")

@@ -1,5 +1,5 @@
 // The public GraphQL API, and nothing else: queries and mutations over HTTP, alert changes
-// over graphql-transport-ws. The token lives in sessionStorage (closed with the tab).
+// over graphql-transport-ws. The token lives in sessionStorage (closed with the tab), never localStorage.
 
 const TOKEN_KEY = "relais.token";
 
@@ -10,6 +10,50 @@ export const session = {
   get me() { const v = sessionStorage.getItem("relais.me"); return v ? JSON.parse(v) : null; },
   setMe(me) { sessionStorage.setItem("relais.me", JSON.stringify(me)); },
 };
+
+// --------------------------------------------------------------------------- identity provider
+// OpenID Connect, authorization code with PKCE (S256): the verifier and the state wait in
+// sessionStorage during the round trip; the gateway exchanges the code (docs/screen.md).
+
+const OIDC_KEY = "relais.oidc";
+
+function randomText(bytes) {
+  const values = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...values)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function redirectUri() { return `${location.origin}/`; }
+
+/** Send the professional to the provider's sign-in page. */
+export async function signInWithProvider(oidc) {
+  const verifier = randomText(48);
+  const state = randomText(24);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  sessionStorage.setItem(OIDC_KEY, JSON.stringify({ verifier, state }));
+  const url = new URL(oidc.authorizationUrl, location.origin);
+  url.search = new URLSearchParams({ response_type: "code", client_id: oidc.clientId, redirect_uri: redirectUri(),
+    scope: "openid", state, code_challenge: challenge, code_challenge_method: "S256" }).toString();
+  location.assign(url.toString());
+}
+
+/** Back from the provider (`/?code=…&state=…`): the access token, or null when not a return. */
+export async function providerReturn() {
+  const query = new URLSearchParams(location.search);
+  if (!query.has("code") && !query.has("error")) return null;
+  const pending = JSON.parse(sessionStorage.getItem(OIDC_KEY) || "null");
+  sessionStorage.removeItem(OIDC_KEY);
+  history.replaceState(null, "", `/${location.hash}`);  // the code leaves the address bar
+  if (query.has("error")) throw new ApiError(`Connexion refusée par le fournisseur d'identité (${query.get("error")}).`, "OIDC");
+  if (!pending || pending.state !== query.get("state")) {
+    throw new ApiError("Retour du fournisseur d'identité inattendu (state) : recommencez la connexion.", "OIDC");
+  }
+  const answer = await fetch("/screen/oidc/token", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code: query.get("code"), codeVerifier: pending.verifier, redirectUri: redirectUri() }) });
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) throw new ApiError(String(body.detail || "Connexion refusée."), "OIDC");
+  return body.token;
+}
 
 export class ApiError extends Error {
   constructor(message, code) { super(message); this.code = code; }

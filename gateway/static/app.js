@@ -2,7 +2,7 @@
 // #/ordre-du-jour), each drawn from the public GraphQL API only. What the signed-in role may
 // not see never reaches the page: the gateway returns it null and says why in `redactions`.
 
-import { ApiError, gql, session, subscribe } from "./api.js";
+import { ApiError, gql, providerReturn, session, signInWithProvider, subscribe } from "./api.js";
 import { day, h, replace, time, today } from "./dom.js";
 import { KIND, ROLE, SEVERITY, SEVERITY_RANK, label } from "./labels.js";
 import { renderReview } from "./review.js";
@@ -49,10 +49,16 @@ function focusMain() {
 }
 
 // --------------------------------------------------------------------------- sign-in
-async function signIn() {
+async function signIn(problem) {
   title("Connexion");
   const heading = h("h1", {}, "Connexion");
   const status = h("div");
+  if (problem) status.append(h("div", { class: "error", role: "alert" }, problem));
+  const config = await fetch("/screen/config").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  const provider = config.oidc ? h("div", { class: "card narrow" },
+    h("p", {}, "Connectez-vous auprès du fournisseur d'identité de votre structure : vous reviendrez ici une fois authentifié."),
+    h("button", { type: "button", id: "oidc" }, "Connexion par le fournisseur d'identité")) : null;
+  provider?.querySelector("button").addEventListener("click", () => signInWithProvider(config.oidc));
   const response = await fetch("/screen/identities").catch(() => null);
   if (response && response.ok) {
     const known = await response.json();
@@ -76,7 +82,9 @@ async function signIn() {
       if (!answer.ok) { status.append(h("div", { class: "error", role: "alert" }, String(data.detail))); return; }
       await start(data.token, status);
     });
-    replace(main, heading, form);
+    replace(main, heading, form, ...(provider ? [provider] : []));
+  } else if (provider) {
+    replace(main, heading, provider, status);
   } else {
     const form = h("form", { class: "card narrow" },
       h("p", {}, "Connectez-vous auprès du fournisseur d'identité de votre structure, puis collez ici le jeton d'accès qu'il vous a remis."),
@@ -334,6 +342,19 @@ async function boot() {
     for (const a of (await response.json()).agencies) agencies[a.code] = a.name;
   }
   window.addEventListener("hashchange", () => { moveFocus = true; route(); });
+  let token = null;
+  try {
+    token = await providerReturn();
+  } catch (error) {
+    await signIn(error.message);
+    return;
+  }
+  if (token) {
+    const status = h("div");
+    await start(token, status);
+    if (status.childNodes.length) await signIn(status.textContent);
+    return;  // signed in: start() went to the caseload
+  }
   await route();
 }
 

@@ -4,8 +4,9 @@ driven by Playwright for Python; infra/scripts/browser.sh installs it and axe-co
 The gateway runs as `relais serve` wires it in embedded mode (read models and the risk engine
 on the in-process bus; no Kafka in embedded mode), signed-in through the development sign-in.
 The live alert is raised by the risk engine after a command sent through the public API by
-another professional (a phone number known to be changed: rule contact-lost), not by an event
-on the inbound Kafka topic (that path needs the distributed mode: tests/e2e/test_gateway_kafka.py).
+another professional (a phone number known to be changed: rule contact-lost); the same alert
+raised from a partner's message on the inbound Kafka topic, in the distributed mode, is
+tests/e2e/test_screen_live_kafka.py.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ AXE = Path(os.environ.get("RELAIS_RUN_DIR", "/var/tmp/relais")) / "axe-core" / "
 PARIS = ZoneInfo("Europe/Paris")
 MEDICAL_TEXT = "Sevrage alcoolique en cours"
 TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)  # the deadline of every condition waited on (a shared, loaded machine)
 
 
 class Relais:
@@ -39,6 +41,8 @@ class Relais:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        #: When the test pathway's last fixture command was applied (a moment it is known).
+        self.pathway_settled_at = datetime.now(timezone.utc)
 
     def token(self, agency: str, role: str) -> str:
         answer = httpx.post(f"{self.base}/screen/dev-token", json={"agency": agency, "role": role,
@@ -101,6 +105,7 @@ def pathway(relais: Relais) -> str:
     version = relais.send(usmp, "RecordNeed", {"pathwayId": pid, "needId": str(uuid.uuid4()), "category": "ADDICTION",
                                                "description": MEDICAL_TEXT})
     relais.settled(usmp, pid, version)
+    relais.pathway_settled_at = datetime.now(timezone.utc)
     return pid
 
 
@@ -157,7 +162,10 @@ def test_a_coordinator_reviews_a_pathway_sees_an_alert_arrive_live_and_records_t
     open_review(page)
     alerts = page.locator("#s-alerts").locator("..")
     known = set(alerts.locator("li.alert").evaluate_all("items => items.map(i => i.dataset.alert)"))
-    before_alert = datetime.now(timezone.utc)
+    # A moment the pathway is known and the alert not yet raised (the field keeps whole seconds).
+    before_alert = (relais.pathway_settled_at + timedelta(seconds=1)).replace(microsecond=0)
+    while datetime.now(timezone.utc) <= before_alert:  # the clock passes it before the phone changes
+        page.wait_for_timeout(50)
 
     # Another professional records that the phone number changed: the risk engine raises
     # contact-lost, and the page, subscribed over graphql-transport-ws, shows it without reload.
@@ -250,7 +258,8 @@ def test_every_screen_has_no_serious_or_critical_accessibility_violation(page: P
     found["file active"] = serious_violations(page)
     open_review(page)
     found["revue"] = serious_violations(page)
-    page.get_by_label("Tel que connu le").fill(paris(datetime.now(timezone.utc) - timedelta(seconds=5)))
+    # A moment the pathway is known (the field's seconds are truncated: one second later).
+    page.get_by_label("Tel que connu le").fill(paris(relais.pathway_settled_at + timedelta(seconds=1)))
     page.get_by_role("button", name="Afficher").click()
     expect(page.get_by_role("note")).to_be_visible()
     found["revue à date"] = serious_violations(page)
@@ -300,3 +309,56 @@ def test_a_professional_signs_in_and_opens_a_review_with_the_keyboard_alone(page
     page.keyboard.press("Enter")
     expect(page.locator("body[data-review-ready]")).to_have_count(1)
     expect(page.get_by_role("heading", level=1)).to_contain_text("P-ecran")
+
+
+def test_a_professional_signs_in_through_the_identity_provider_and_the_token_never_reaches_local_storage(
+        page: Page, pathway: str) -> None:
+    page.goto("/")
+    page.get_by_role("button", name="Connexion par le fournisseur d'identité").click()
+    # The provider's page (in development, the built-in one): authorization code with PKCE S256.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fournisseur d'identité de développement")
+    assert "code_challenge_method=S256" in page.url and "code_challenge=" in page.url
+    assert serious_violations(page) == []
+    page.get_by_label("Structure").select_option("usmp")
+    page.get_by_label("Rôle").select_option("medecin")
+    page.get_by_label("Identifiant du professionnel").fill("usmp-idp-7")
+    page.get_by_role("button", name="S'authentifier").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("File active")
+    expect(page.get_by_role("banner")).to_contain_text("usmp-idp-7")
+    expect(page.get_by_role("link", name="P-ecran")).to_be_visible()
+    assert "code=" not in page.url  # the code left the address bar
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("sessionStorage.getItem('relais.token')")
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_the_development_provider_gives_a_code_once_and_only_for_its_pkce_verifier(relais: Relais) -> None:
+    from gateway.screen import pkce_challenge
+
+    verifier = "v" * 50
+    asked = {"client_id": "relais-screen", "redirect_uri": f"{relais.base}/", "state": "s1",
+             "code_challenge": pkce_challenge(verifier), "code_challenge_method": "S256"}
+    assert httpx.get(f"{relais.base}/dev-idp/authorize", params={**asked, "code_challenge_method": "plain"}
+                     ).status_code == 400  # PKCE S256 only
+    assert httpx.get(f"{relais.base}/dev-idp/authorize", params={**asked, "redirect_uri": "https://ailleurs.invalid/"}
+                     ).status_code == 400  # codes go back to this gateway's screen only
+    signed = httpx.post(f"{relais.base}/dev-idp/authorize",
+                        data={**asked, "agency": "siao", "role": "coordinateur", "professional": "p-1"})
+    assert signed.status_code == 303 and "state=s1" in signed.headers["location"]
+    code = signed.headers["location"].split("code=")[1].split("&")[0]
+
+    def exchange(with_verifier: str) -> httpx.Response:
+        return httpx.post(f"{relais.base}/screen/oidc/token", json={
+            "code": code, "codeVerifier": with_verifier, "redirectUri": f"{relais.base}/"}, timeout=20)
+
+    refused = exchange("w" * 50)  # another verifier: refused, and the code is spent
+    assert refused.status_code == 400 and "fournisseur d'identité" in refused.json()["detail"]
+    assert exchange(verifier).status_code == 400
+    signed = httpx.post(f"{relais.base}/dev-idp/authorize",
+                        data={**asked, "agency": "siao", "role": "coordinateur", "professional": "p-1"})
+    code = signed.headers["location"].split("code=")[1].split("&")[0]
+    token = exchange(verifier).json()["token"]
+    me = httpx.post(f"{relais.base}/graphql", headers={"Authorization": f"Bearer {token}"},
+                    json={"query": "{ me { agency professional role } }"}).json()["data"]["me"]
+    assert me == {"agency": "siao", "professional": "p-1", "role": "COORDINATEUR"}
+    assert exchange(verifier).status_code == 400  # a code is used once

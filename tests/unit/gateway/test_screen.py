@@ -70,3 +70,33 @@ def test_outside_development_there_is_no_development_sign_in(tmp_path: Path) -> 
     assert refused.status_code == 404 and "fournisseur d'identité" in refused.json()["detail"]
     assert not (tmp_path / "dev-token-key.pem").exists()
     assert client.get("/").status_code == 200  # the page itself asks for the provider's token
+
+
+def test_the_pkce_challenge_is_rfc_7636_s256() -> None:
+    from gateway.screen import pkce_challenge
+
+    # RFC 7636, appendix B.
+    assert pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_outside_development_the_screen_signs_in_only_at_the_configured_provider(tmp_path: Path) -> None:
+    base = {**Settings(state_dir=tmp_path).__dict__, "environment": "production"}
+    bare = screen(Settings.model_construct(**base))
+    assert bare.get("/screen/config").json() == {"development": False, "oidc": None}
+    assert bare.get("/dev-idp/authorize").status_code == 404  # no development provider
+    refused = bare.post("/screen/oidc/token", json={"code": "c", "codeVerifier": "v" * 43, "redirectUri": "https://r/"})
+    assert refused.status_code == 404 and "RELAIS_OIDC_AUTHORIZATION_URL" in refused.json()["detail"]
+
+    configured = screen(Settings.model_construct(**{
+        **base, "oidc_authorization_url": "https://idp.example.invalid/auth",
+        "oidc_token_url": "https://idp.example.invalid/token", "oidc_client_id": "relais-76"}))
+    assert configured.get("/screen/config").json() == {
+        "development": False, "oidc": {"authorizationUrl": "https://idp.example.invalid/auth", "clientId": "relais-76"}}
+    unreachable = configured.post("/screen/oidc/token",
+                                  json={"code": "c", "codeVerifier": "v" * 43, "redirectUri": "https://r/"})
+    assert unreachable.status_code == 502 and "ne répond pas" in unreachable.json()["detail"]
+
+
+def test_a_code_exchange_without_a_pkce_verifier_is_refused_with_the_field(development: Settings) -> None:
+    answer = screen(development).post("/screen/oidc/token", json={"code": "c", "redirectUri": "http://x/"})
+    assert answer.status_code == 422 and "codeVerifier" in answer.text
