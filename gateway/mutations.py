@@ -131,6 +131,33 @@ def build_input(name: str, model: type[BaseModel]) -> type:
 INPUTS: dict[str, type] = {name: build_input(name, model) for name, model in sorted(COMMANDS.items())}
 
 
+def graphql_input(command: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A command payload as the pathways service takes it (snake_case, enum values, `actor`) as
+    the variables of its mutation: camelCase keys, enum names, no actor (the caller's token is
+    the actor). What a client holding the service's payloads (the synthetic territory, the soak
+    harness) sends."""
+    model = COMMANDS[command]
+    out: dict[str, Any] = {}
+    for key, value in payload.items():
+        if key == "actor":
+            continue
+        annotation = model.model_fields[key].annotation if key in model.model_fields else None
+        out[camel(key)] = _enum_name(annotation, value)
+    return out
+
+
+def _enum_name(annotation: Any, value: Any) -> Any:
+    candidates = [annotation, *typing.get_args(annotation)]
+    for c in list(candidates):
+        candidates += list(typing.get_args(c))
+    for c in candidates:
+        if isinstance(c, type) and issubclass(c, enum.Enum):
+            if isinstance(value, list):
+                return [c(v).name for v in value]
+            return c(value).name if value is not None else None
+    return value
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value

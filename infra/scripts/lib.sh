@@ -8,12 +8,14 @@ RELAIS_RUN_DIR="${RELAIS_RUN_DIR:-/var/tmp/relais}"
 RELAIS_VENV="$RELAIS_ROOT/.venv"
 RELAIS_PY="$RELAIS_VENV/bin/python"
 
-# Where the development servers listen (the defaults of services/settings.py).
-RELAIS_DEFAULT_DATABASE_URL="postgresql://relais:relais@127.0.0.1:55432/relais"
-RELAIS_DEFAULT_KAFKA_BOOTSTRAP="127.0.0.1:59092"
-RELAIS_PG_PORT=55432
-RELAIS_KAFKA_PORT=59092
-RELAIS_KAFKA_CONTROLLER_PORT=59093
+# Where the development servers listen (the defaults of services/settings.py). The ports may be
+# overridden together with RELAIS_RUN_DIR to run a second, private pair of servers beside the
+# development ones (bench/soak.py does: it restarts its servers, never the shared ones).
+RELAIS_PG_PORT="${RELAIS_PG_PORT:-55432}"
+RELAIS_KAFKA_PORT="${RELAIS_KAFKA_PORT:-59092}"
+RELAIS_KAFKA_CONTROLLER_PORT="${RELAIS_KAFKA_CONTROLLER_PORT:-59093}"
+RELAIS_DEFAULT_DATABASE_URL="postgresql://relais:relais@127.0.0.1:$RELAIS_PG_PORT/relais"
+RELAIS_DEFAULT_KAFKA_BOOTSTRAP="127.0.0.1:$RELAIS_KAFKA_PORT"
 
 say() { printf '[relais] %s\n' "$*"; }
 # die MESSAGE: one clear line (what is wrong + how to fix it) on stderr, exit 1.

@@ -53,12 +53,19 @@ class PathwaysPostgresRecorder(PostgresApplicationRecorder):
         self.sql_call_insert_function = SQL("SELECT * FROM {schema}.{function}(%b)").format(**names)
 
     def create_table(self) -> None:
-        super().create_table()
-        with self.datastore.transaction(commit=True) as curs:
-            # Several processes start at once: take a transaction-level advisory lock so that
-            # two CREATE OR REPLACE of the same function do not collide.
-            curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.insert_function_name,))
-            curs.execute(self.sql_create_insert_function)
+        # Several processes start at once on a fresh database (a région starting its services):
+        # the library's CREATE TABLE / TYPE / FUNCTION statements of two processes collide
+        # ("tuple concurrently updated", seen by bench/soak.py). One session-level advisory lock,
+        # held on a connection of its own while the library creates the tables on another,
+        # makes them take turns; the second finds everything there.
+        with self.datastore.get_connection() as lock:
+            lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.insert_function_name,))
+            try:
+                super().create_table()
+                with self.datastore.transaction(commit=True) as curs:
+                    curs.execute(self.sql_create_insert_function)
+            finally:
+                lock.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.insert_function_name,))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

@@ -17,7 +17,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from gateway.mutations import INPUTS, camel
+from gateway.mutations import INPUTS, camel, graphql_input
 from gateway.serving import serve
 from services.pathways.commands import COMMANDS
 from services.settings import Settings
@@ -76,30 +76,7 @@ def send(server: str, token: str, command: str, fields: dict[str, Any]) -> dict[
     return run(server, token, query, {"input": body})[name]
 
 
-def to_input(command: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A synthetic command payload (snake_case, enum values) as its GraphQL input."""
-    model = COMMANDS[command]
-    out: dict[str, Any] = {}
-    for key, value in payload.items():
-        if key == "actor":
-            continue
-        annotation = model.model_fields[key].annotation if key in model.model_fields else None
-        out[camel(key)] = _enum_name(annotation, value)
-    return out
-
-
-def _enum_name(annotation: Any, value: Any) -> Any:
-    import typing
-
-    candidates = [annotation, *typing.get_args(annotation)]
-    for c in list(candidates):
-        candidates += list(typing.get_args(c))
-    for c in candidates:
-        if isinstance(c, type) and issubclass(c, enum.Enum):
-            if isinstance(value, list):
-                return [c(v).name for v in value]
-            return c(value).name if value is not None else None
-    return value
+to_input = graphql_input  # a synthetic command payload (snake_case, enum values) as its GraphQL input
 
 
 # --------------------------------------------------------------------------- mutations

@@ -167,3 +167,36 @@ def test_four_agencies_writing_to_one_pathway_concurrently_lose_no_update(
     pathway = pg_app.get_pathway(pathway_id)
     assert len(pathway.needs) == len(sent)
     assert {n.recorded_by for n in pathway.needs.values()} == set(agencies)
+
+
+def test_services_starting_at_once_on_a_fresh_database_all_create_or_find_the_event_store(
+    pg_settings: Settings,
+) -> None:
+    """A région starts its services together on an empty database: each process's event store
+    creates the library's tables, types and functions at once. None fails ("tuple concurrently
+    updated" killed one of ten processes of bench/soak.py before the recorder took turns)."""
+    count = 8
+    start = threading.Barrier(count)
+    apps: list[PathwaysApplication] = []
+    errors: list[BaseException] = []
+
+    def boot() -> None:
+        try:
+            start.wait()
+            apps.append(build_pathways_application(pg_settings))
+        except BaseException as error:  # noqa: BLE001 - surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=boot) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        pathway_id = uuid4()
+        assert PathwaysHandler(apps[0]).handle(open_command("pass_gp", pathway_id)).accepted
+        assert apps[-1].get_pathway(pathway_id).id == pathway_id
+    finally:
+        for app in apps:
+            app.close()
