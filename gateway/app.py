@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException as CrossWebHTTPException
 from fastapi import FastAPI, HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -31,6 +32,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
+from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
 from gateway.hardening import GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.readside import ReadSide
 from gateway.schema import build_schema
@@ -82,6 +84,24 @@ class GatewayRouter(GraphQLRouter):
         super().__init__(*args, **kwargs)
         self.services = services
         self.tokens = tokens
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """The request's response, with the media type its Accept asks for (gateway.overhttp)."""
+        response = await super().get_sub_response(request)
+        try:
+            response.media_type = negotiate(request.headers.get("accept"))
+        except NotAcceptable:
+            raise CrossWebHTTPException(406, NotAcceptable.message) from None
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """GraphQL over HTTP: the negotiated media type, 400 without `data` for a request error
+        in application/graphql-response+json, 200 otherwise."""
+        media_type = sub_response.media_type or JSON
+        body, status = shape(response_data, media_type, sub_response.status_code)
+        response = Response(self.encode_json(body), media_type=f"{media_type}; charset=utf-8", status_code=status)
+        response.headers.raw.extend(h for h in sub_response.headers.raw if h[0].lower() != b"content-type")
+        return response
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else None

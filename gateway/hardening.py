@@ -29,8 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -65,9 +64,25 @@ def check_page_size(value: int, name: str = "first") -> int:
 
 
 # --------------------------------------------------------------------------- rules, once
+#: Where the schema is published (served by gateway.app, committed in docs/graphql/).
+SCHEMA_PATH = "/graphql/schema.graphql"
+
+
+class NoSchemaDump(ValidationRule):
+    """`__schema` (the whole schema in one answer) is refused outside development: the SDL is
+    published at SCHEMA_PATH. `__type(name:)` and `__typename` stay allowed (what GraphQL-over-
+    HTTP clients and the graphql-http audit ask), they tell nothing the published SDL does not."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        if node.name.value == "__schema":
+            self.report_error(GraphQLError(
+                f"Introspection complète désactivée : le schéma est publié à l'adresse {SCHEMA_PATH}.", node,
+                extensions={"code": "INTROSPECTION_DISABLED"}))
+
+
 DEPTH_RULE = depth_rule(MAX_DEPTH, None, None)
 ALIAS_RULE = alias_rule(MAX_ALIASES)
-RULES_PRODUCTION = [DEPTH_RULE, ALIAS_RULE, NoSchemaIntrospectionCustomRule]
+RULES_PRODUCTION = [DEPTH_RULE, ALIAS_RULE, NoSchemaDump]
 RULES_DEV = [DEPTH_RULE, ALIAS_RULE]
 
 _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
@@ -77,8 +92,6 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: f"Requête refusée : {m.group(1)} alias (maximum {m.group(2)})."),
     (re.compile(r"more than (\d+) tokens"),
      lambda m: f"Requête refusée : trop longue (plus de {m.group(1)} éléments lexicaux)."),
-    (re.compile(r"GraphQL introspection has been disabled"),
-     lambda m: "Introspection désactivée : le schéma est publié dans docs/graphql/schema.graphql."),
 ]
 
 

@@ -26,6 +26,7 @@ from strawberry.types import Info
 
 from domain import disclosure
 from domain.values import InformationCategory
+from domain.writepolicy import UNKNOWN_PATHWAY, UNKNOWN_PATHWAY_CODE
 from gateway import types as _types  # noqa: F401 - registers the strawberry enums
 from gateway.audit import EXECUTE
 from gateway.context import Context
@@ -78,9 +79,9 @@ def camel_path(path: str | None) -> str | None:
 
 def _refused(command_id: Any, pathway_id: Any, rejection: CommandRejected) -> CommandRefused:
     field, reason, code = rejection.field, rejection.reason, rejection.code
-    if code in ("UnknownPathway", "AgencyNotParticipating") and field in ("pathway_id", "actor.agency"):
+    if code in ("UNKNOWN_PATHWAY", "AGENCY_NOT_PARTICIPATING") and field in ("pathway_id", "actor.agency"):
         # Same answer whether the pathway does not exist or is not shared: no existence leak.
-        field, reason, code = "pathwayId", "Parcours inconnu, ou votre structure n'y participe pas.", "UnknownPathway"
+        field, reason, code = "pathwayId", UNKNOWN_PATHWAY, UNKNOWN_PATHWAY_CODE
     return CommandRefused(command_id=command_id, pathway_id=pathway_id, field=camel_path(field),
                           reason=reason, code=code)
 
