@@ -35,7 +35,8 @@ from gateway.context import Context, GatewayServices
 from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
 from gateway.hardening import GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.readside import ReadSide
-from gateway.schema import build_schema
+from gateway.hardening import SCHEMA_PATH
+from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
@@ -201,6 +202,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(GuardMiddleware, path="/graphql")
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
     mount_screen(app, settings, runtime.agencies)
+
+    sdl_text = sdl()
+
+    @app.get(SCHEMA_PATH)
+    def schema_sdl() -> Response:
+        """The published schema (SDL), version in `X-Relais-Schema-Version` (docs/graphql/CHANGELOG.md)."""
+        return Response(sdl_text, media_type="application/graphql; charset=utf-8",
+                        headers={"X-Relais-Schema-Version": SCHEMA_VERSION})
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -45,7 +45,7 @@ def command_category(command: Command) -> InformationCategory:
 
 
 # --------------------------------------------------------------------------- outcomes
-@strawberry.type(description="Commande acceptée (ou déjà reçue : duplicate).")
+@strawberry.type(description="Commande acceptée (ou déjà reçue : duplicate ; newEvents est alors 0).")
 class CommandAccepted:
     command_id: UUID
     pathway_id: UUID
@@ -56,7 +56,7 @@ class CommandAccepted:
 
 @strawberry.type(description="Commande refusée : le champ en cause (camelCase) et la raison, en français.")
 class CommandRefused:
-    command_id: UUID | None
+    command_id: UUID
     pathway_id: UUID | None
     field: str | None
     reason: str
@@ -172,8 +172,9 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
                               "lectures : les vues de lecture sont en retard. Ne pas considérer l'accès comme "
                               "retiré avant d'avoir relu le parcours.", "NOT_YET_IN_EFFECT") from None
     if result.accepted:
+        # A replayed command wrote nothing now: 0 new events (the first answer said how many).
         return CommandAccepted(command_id=command.command_id, pathway_id=command.pathway_id, version=result.version,
-                               new_events=result.new_events, duplicate=result.duplicate)
+                               new_events=0 if result.duplicate else result.new_events, duplicate=result.duplicate)
     return _refused(command.command_id, command.pathway_id, result.rejection or CommandRejected(None, "refusée"))
 
 
