@@ -6,9 +6,22 @@ of the command is at fault, that field's name so that a form can point at it.
 
 from __future__ import annotations
 
+import re
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def error_code(name: str) -> str:
+    """THE error-code convention of every edge (GraphQL `extensions.code` and `code` of
+    `CommandRefused`, dead-letter reasons): stable UPPER_SNAKE words. A refusal's class name
+    (`UnknownAlert`) or a lower-case tag (`uuid_parsing`) gives its code (`UNKNOWN_ALERT`,
+    `UUID_PARSING`); a code already in the convention is unchanged."""
+    return _WORD_BOUNDARY.sub("_", name.strip()).replace("-", "_").replace(" ", "_").upper()
+
 
 class DomainError(Exception):
-    """Base of every refusal raised by a `check_*` method."""
+    """Base of every refusal raised by a `check_*` method. Its code is its class name in the
+    convention of `error_code` (`UnknownAlert` -> `UNKNOWN_ALERT`) unless it names one."""
 
     default_reason: str = "Commande refusée."
     default_field: str | None = None
@@ -17,6 +30,10 @@ class DomainError(Exception):
         self.reason = reason or self.default_reason
         self.field = field if field is not None else self.default_field
         super().__init__(self.reason)
+
+    @property
+    def code(self) -> str:
+        return error_code(type(self).__name__)
 
 
 class PathwayClosed(DomainError):

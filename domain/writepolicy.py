@@ -38,7 +38,7 @@ from domain.values import Actor, ParticipantRole
 
 #: What a non-member is told about a pathway: the same as about a pathway that does not exist.
 UNKNOWN_PATHWAY = "Parcours inconnu, ou votre structure n'y participe pas."
-UNKNOWN_PATHWAY_CODE = "UnknownPathway"
+UNKNOWN_PATHWAY_CODE = "UNKNOWN_PATHWAY"
 
 #: Default tolerated clock skew between a client and Relais for `occurredAt`.
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
@@ -90,9 +90,13 @@ WRITE_POLICY: Mapping[str, WriteRule] = {
 class WriteRefused(DomainError):
     """A command the policy refuses: `field` at fault, `reason` in French, `code`."""
 
-    def __init__(self, reason: str, *, field: str | None, code: str = "Forbidden") -> None:
+    def __init__(self, reason: str, *, field: str | None, code: str = "FORBIDDEN") -> None:
         super().__init__(reason, field=field)
-        self.code = code
+        self._code = code
+
+    @property
+    def code(self) -> str:
+        return self._code
 
 
 class PathwayFacts(Protocol):
@@ -145,13 +149,13 @@ def check_write(name: str, fields: Any, actor: Actor, pathway: PathwayFacts | No
         if occurred_at > now + clock_skew:
             raise WriteRefused(f"Date dans le futur : un fait est daté au plus tard de maintenant "
                                f"(tolérance {int(clock_skew.total_seconds())} s).",
-                               field="occurred_at", code="OccurredInFuture")
+                               field="occurred_at", code="OCCURRED_IN_FUTURE")
         if pathway is not None and not opening and occurred_at < pathway.opened_at:
             raise WriteRefused("Date antérieure à l'ouverture du parcours.", field="occurred_at",
-                               code="OccurredBeforeOpening")
+                               code="OCCURRED_BEFORE_OPENING")
     if opening and territories is not None and _field(fields, "territory") not in territories:
         raise WriteRefused("Territoire inconnu : aucun code de département des structures enregistrées.",
-                           field="territory", code="UnknownTerritory")
+                           field="territory", code="UNKNOWN_TERRITORY")
     if actor.is_system:
         return
     # 3. which agency of the pathway

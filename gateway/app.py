@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException as CrossWebHTTPException
 from fastapi import FastAPI, HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -31,9 +32,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
+from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
 from gateway.hardening import GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.readside import ReadSide
-from gateway.schema import build_schema
+from gateway.hardening import SCHEMA_PATH
+from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
@@ -82,6 +85,24 @@ class GatewayRouter(GraphQLRouter):
         super().__init__(*args, **kwargs)
         self.services = services
         self.tokens = tokens
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """The request's response, with the media type its Accept asks for (gateway.overhttp)."""
+        response = await super().get_sub_response(request)
+        try:
+            response.media_type = negotiate(request.headers.get("accept"))
+        except NotAcceptable:
+            raise CrossWebHTTPException(406, NotAcceptable.message) from None
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """GraphQL over HTTP: the negotiated media type, 400 without `data` for a request error
+        in application/graphql-response+json, 200 otherwise."""
+        media_type = sub_response.media_type or JSON
+        body, status = shape(response_data, media_type, sub_response.status_code)
+        response = Response(self.encode_json(body), media_type=f"{media_type}; charset=utf-8", status_code=status)
+        response.headers.raw.extend(h for h in sub_response.headers.raw if h[0].lower() != b"content-type")
+        return response
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else None
@@ -201,6 +222,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(GuardMiddleware, path="/graphql")
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
     mount_screen(app, settings, runtime.agencies)
+
+    sdl_text = sdl()
+
+    @app.get(SCHEMA_PATH)
+    def schema_sdl() -> Response:
+        """The published schema (SDL), version in `X-Relais-Schema-Version` (docs/graphql/CHANGELOG.md)."""
+        return Response(sdl_text, media_type="application/graphql; charset=utf-8",
+                        headers={"X-Relais-Schema-Version": SCHEMA_VERSION})
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -29,8 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -65,9 +64,25 @@ def check_page_size(value: int, name: str = "first") -> int:
 
 
 # --------------------------------------------------------------------------- rules, once
+#: Where the schema is published (served by gateway.app, committed in docs/graphql/).
+SCHEMA_PATH = "/graphql/schema.graphql"
+
+
+class NoSchemaDump(ValidationRule):
+    """`__schema` (the whole schema in one answer) is refused outside development: the SDL is
+    published at SCHEMA_PATH. `__type(name:)` and `__typename` stay allowed (what GraphQL-over-
+    HTTP clients and the graphql-http audit ask), they tell nothing the published SDL does not."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        if node.name.value == "__schema":
+            self.report_error(GraphQLError(
+                f"Introspection complète désactivée : le schéma est publié à l'adresse {SCHEMA_PATH}.", node,
+                extensions={"code": "INTROSPECTION_DISABLED"}))
+
+
 DEPTH_RULE = depth_rule(MAX_DEPTH, None, None)
 ALIAS_RULE = alias_rule(MAX_ALIASES)
-RULES_PRODUCTION = [DEPTH_RULE, ALIAS_RULE, NoSchemaIntrospectionCustomRule]
+RULES_PRODUCTION = [DEPTH_RULE, ALIAS_RULE, NoSchemaDump]
 RULES_DEV = [DEPTH_RULE, ALIAS_RULE]
 
 _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
@@ -77,8 +92,6 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: f"Requête refusée : {m.group(1)} alias (maximum {m.group(2)})."),
     (re.compile(r"more than (\d+) tokens"),
      lambda m: f"Requête refusée : trop longue (plus de {m.group(1)} éléments lexicaux)."),
-    (re.compile(r"GraphQL introspection has been disabled"),
-     lambda m: "Introspection désactivée : le schéma est publié dans docs/graphql/schema.graphql."),
 ]
 
 
@@ -94,20 +107,43 @@ def is_variable_error(error: GraphQLError) -> bool:
     return error.path is None and error.message.startswith("Variable '$")
 
 
-def _variable_message(error: GraphQLError) -> str:
+_MISSING_FIELD = re.compile(r"Field '(\w+)' of required type '[^']*' was not provided|to include required field '(\w+)'")
+#: (pattern of graphql-core's coercion message, code of the convention, French reason)
+_VARIABLE_REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (_MISSING_FIELD, "REQUIRED_FIELD", "champ obligatoire"),
+    (re.compile(r"of required type '[^']*' was not provided|must not be null"), "REQUIRED_FIELD", "valeur obligatoire"),
+    (re.compile(r"does not exist in '\w+' enum|Enum '\w+' cannot represent"), "UNKNOWN_ENUM_VALUE",
+     "valeur non reconnue de l'énumération"),
+    (re.compile(r"UUID"), "INVALID_UUID", "identifiant (UUID) invalide"),
+    (re.compile(r"[Dd]ate"), "INVALID_DATE", "date invalide (ISO 8601 attendu)"),
+    (re.compile(r"is not defined by type"), "UNKNOWN_FIELD", "champ inconnu"),
+)
+
+
+def _variable_error(error: GraphQLError) -> tuple[str, str, str]:
+    """(French message, code, field path) of a variable that does not coerce."""
     match = _VARIABLE.match(error.message)
-    if match:
-        where = match.group(2).lstrip(".")
-        return (f"Variable « ${match.group(1)} » invalide" + (f" au champ « {where} »" if where else "")
-                + " : valeur d'un type inattendu.")
-    name = _VARIABLE_SHORT.match(error.message)
-    return f"Variable « ${name.group(1) if name else '?'} » invalide : valeur d'un type inattendu."
+    name = match.group(1) if match else (m.group(1) if (m := _VARIABLE_SHORT.match(error.message)) else "?")
+    where = match.group(2).lstrip(".") if match else ""
+    code, reason = "INVALID_VALUE", "valeur d'un type inattendu"
+    for pattern, candidate, french in _VARIABLE_REASONS:
+        found = pattern.search(error.message)
+        if found:
+            code, reason = candidate, french
+            if pattern is _MISSING_FIELD:
+                missing = found.group(1) or found.group(2)
+                where = f"{where}.{missing}" if where else missing
+            break
+    field = ".".join(p for p in (name, where.removeprefix(f"{name}.") if where != name else "") if p)
+    return (f"Variable « ${name} » invalide" + (f" au champ « {field} »" if field != name else "")
+            + f" : {reason}.", code, field)
 
 
 def _translate(error: GraphQLError) -> GraphQLError:
     if is_variable_error(error):
-        return GraphQLError(_variable_message(error), nodes=error.nodes, source=error.source,
-                            positions=error.positions, extensions={"code": "BAD_VARIABLE"})
+        message, code, field = _variable_error(error)
+        return GraphQLError(message, nodes=error.nodes, source=error.source,
+                            positions=error.positions, extensions={"code": code, "field": field})
     if _SUGGESTION.search(error.message):
         error = GraphQLError(_SUGGESTION.sub("", error.message), nodes=error.nodes, source=error.source,
                              positions=error.positions, path=error.path, original_error=error.original_error,

@@ -26,6 +26,7 @@ from strawberry.types import Info
 
 from domain import disclosure
 from domain.values import InformationCategory
+from domain.writepolicy import UNKNOWN_PATHWAY, UNKNOWN_PATHWAY_CODE
 from gateway import types as _types  # noqa: F401 - registers the strawberry enums
 from gateway.audit import EXECUTE
 from gateway.context import Context
@@ -44,7 +45,7 @@ def command_category(command: Command) -> InformationCategory:
 
 
 # --------------------------------------------------------------------------- outcomes
-@strawberry.type(description="Commande acceptée (ou déjà reçue : duplicate).")
+@strawberry.type(description="Commande acceptée (ou déjà reçue : duplicate ; newEvents est alors 0).")
 class CommandAccepted:
     command_id: UUID
     pathway_id: UUID
@@ -55,7 +56,7 @@ class CommandAccepted:
 
 @strawberry.type(description="Commande refusée : le champ en cause (camelCase) et la raison, en français.")
 class CommandRefused:
-    command_id: UUID | None
+    command_id: UUID
     pathway_id: UUID | None
     field: str | None
     reason: str
@@ -78,9 +79,9 @@ def camel_path(path: str | None) -> str | None:
 
 def _refused(command_id: Any, pathway_id: Any, rejection: CommandRejected) -> CommandRefused:
     field, reason, code = rejection.field, rejection.reason, rejection.code
-    if code in ("UnknownPathway", "AgencyNotParticipating") and field in ("pathway_id", "actor.agency"):
+    if code in ("UNKNOWN_PATHWAY", "AGENCY_NOT_PARTICIPATING") and field in ("pathway_id", "actor.agency"):
         # Same answer whether the pathway does not exist or is not shared: no existence leak.
-        field, reason, code = "pathwayId", "Parcours inconnu, ou votre structure n'y participe pas.", "UnknownPathway"
+        field, reason, code = "pathwayId", UNKNOWN_PATHWAY, UNKNOWN_PATHWAY_CODE
     return CommandRefused(command_id=command_id, pathway_id=pathway_id, field=camel_path(field),
                           reason=reason, code=code)
 
@@ -198,8 +199,9 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
                               "lectures : les vues de lecture sont en retard. Ne pas considérer l'accès comme "
                               "retiré avant d'avoir relu le parcours.", "NOT_YET_IN_EFFECT") from None
     if result.accepted:
+        # A replayed command wrote nothing now: 0 new events (the first answer said how many).
         return CommandAccepted(command_id=command.command_id, pathway_id=command.pathway_id, version=result.version,
-                               new_events=result.new_events, duplicate=result.duplicate)
+                               new_events=0 if result.duplicate else result.new_events, duplicate=result.duplicate)
     return _refused(command.command_id, command.pathway_id, result.rejection or CommandRejected(None, "refusée"))
 
 

@@ -27,6 +27,9 @@ from gateway.subscriptions import Subscription
 
 log = logging.getLogger("relais.gateway")
 
+#: The schema's version (semver): its changes, breaking ones named, in docs/graphql/CHANGELOG.md.
+SCHEMA_VERSION = "1.1.0"
+
 
 class AuditFlush(SchemaExtension):
     """Writes the request's audit records once the operation has been executed (all nested

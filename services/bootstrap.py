@@ -485,7 +485,10 @@ class DistributedRuntime:
             group_id=group_id(settings, "ingest"),
             topics=[topic(settings, f"inbound.{agency}") for agency in agencies],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
-            deadletter_topic=topic(settings, "deadletter"), on_duplicate="deadletter",
+            deadletter_topic=topic(settings, "deadletter"),
+            # A redelivery (same ce_id) is normal under at-least-once delivery: acknowledged as a
+            # duplicate (counted in skipped_duplicate, logged), never dead-lettered.
+            on_duplicate="skip",
         )
         return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix), config,
                               pool=self.pool)

@@ -10,8 +10,8 @@ How a batch is applied
    (``SELECT ... FOR UPDATE``, fixed order). A record whose offset is below the stored
    position was already applied: skipped.
 3. Record the batch's ``ce_id`` values in the applied-events table; a record whose ``ce_id``
-   the group has already applied is a duplicate on the wire: skipped (or dead-lettered, for
-   ingest: ``on_duplicate="deadletter"``).
+   the group has already applied is a duplicate on the wire: skipped, counted and logged
+   (``on_duplicate="deadletter"`` dead-letters it instead; no runner of Relais asks for it).
 4. Call ``handler.handle_batch(conn, messages)`` once with the remaining records, in partition
    order, when the handler has that method (a projection then sends its statements together,
    e.g. one pipelined ``executemany``, instead of one round trip per event); otherwise

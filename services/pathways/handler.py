@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
 from domain import writepolicy
-from domain.errors import DomainError
+from domain.errors import DomainError, error_code
 from domain.pathway import Pathway
 from services.pathways.application import PathwaysApplication
 from services.pathways.commands import COMMANDS, Command, OpenPathway
@@ -41,7 +41,11 @@ class CommandRejected(Exception):
 
     field: str | None
     reason: str
-    code: str = "invalid"
+    code: str = "INVALID_VALUE"
+
+    def __post_init__(self) -> None:
+        # One convention (domain.errors.error_code), also for answers stored by older versions.
+        self.code = error_code(self.code)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.reason}" if self.field else self.reason
@@ -77,6 +81,10 @@ _PYDANTIC_REASONS = {
     "datetime_parsing": "date et heure invalides",
     "datetime_from_date_parsing": "date et heure invalides",
     "date_parsing": "date invalide (AAAA-MM-JJ)",
+    "date_type": "date attendue (AAAA-MM-JJ)",
+    "datetime_type": "date et heure attendues",
+    "int_parsing": "nombre entier attendu",
+    "int_type": "nombre entier attendu",
     "date_from_datetime_parsing": "date invalide (AAAA-MM-JJ)",
     "string_too_short": "ne doit pas être vide",
     "string_too_long": "texte trop long",
@@ -84,6 +92,20 @@ _PYDANTIC_REASONS = {
     "list_type": "liste attendue",
     "string_type": "texte attendu",
 }
+#: Codes of refused input (the field and the French reason say the rest): a missing field, a
+#: field the command does not have, a value not in its enumeration; any other bad value.
+_PYDANTIC_CODES = {"missing": "REQUIRED_FIELD", "extra_forbidden": "UNKNOWN_FIELD", "enum": "UNKNOWN_ENUM_VALUE"}
+
+
+def input_code(pydantic_type: str) -> str:
+    """The code of one refused input value (shared with the gateway's variable errors)."""
+    if pydantic_type in _PYDANTIC_CODES:
+        return _PYDANTIC_CODES[pydantic_type]
+    if pydantic_type.startswith("uuid"):
+        return "INVALID_UUID"
+    if pydantic_type.startswith(("date", "datetime", "timezone")):
+        return "INVALID_DATE"
+    return "INVALID_VALUE"
 
 
 def rejection_from_validation(error: ValidationError) -> CommandRejected:
@@ -93,14 +115,15 @@ def rejection_from_validation(error: ValidationError) -> CommandRejected:
     if first["type"] == "enum":
         expected = first.get("ctx", {}).get("expected", "")
         reason = f"valeur non reconnue (attendu : {expected})"
-    return CommandRejected(field=field_name, reason=reason or first["msg"], code=first["type"])
+    return CommandRejected(field=field_name, reason=reason or "valeur invalide",
+                           code=input_code(first["type"]))
 
 
 def parse_command(command_type: str, payload: Mapping[str, Any]) -> Command:
     """Validates an untyped payload (from Kafka or GraphQL) into its command class."""
     command_class = COMMANDS.get(command_type)
     if command_class is None:
-        raise CommandRejected(field="type", reason=f"commande inconnue : {command_type}", code="unknown_command")
+        raise CommandRejected(field="type", reason=f"commande inconnue : {command_type}", code="UNKNOWN_COMMAND")
     try:
         return command_class.model_validate(payload)
     except ValidationError as error:
@@ -188,7 +211,7 @@ class PathwaysHandler:
             try:
                 if pathway is None or isinstance(command, OpenPathway):
                     if pathway is not None:
-                        raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
+                        raise CommandRejected("pathway_id", "ce parcours existe déjà", "PATHWAY_ALREADY_EXISTS")
                     pathway = self._target(command)
                 else:
                     self.authorise(command, pathway)
@@ -228,7 +251,7 @@ class PathwaysHandler:
         first: a non-member hears what it would hear of a pathway that does not exist)."""
         if isinstance(command, OpenPathway):
             if self.app.pathway_exists(command.pathway_id):
-                raise CommandRejected("pathway_id", "ce parcours existe déjà", "PathwayAlreadyExists")
+                raise CommandRejected("pathway_id", "ce parcours existe déjà", "PATHWAY_ALREADY_EXISTS")
             self.authorise(command, None)
             return self.app.open_pathway(command)
         try:
@@ -254,7 +277,7 @@ class PathwaysHandler:
             raise CommandRejected(
                 "pathway_id",
                 f"commande réservée aux parcours « {command.pathway_kind.value} » (ce parcours : « {pathway.kind.value} »)",
-                "WrongPathwayKind",
+                "WRONG_PATHWAY_KIND",
             )
 
     def _refuse(self, command: Command, pathway: Pathway | None, digest: str, rejected: CommandRejected) -> CommandResult:
@@ -280,7 +303,7 @@ class PathwaysHandler:
             return CommandResult(
                 command_id=stored.command_id, pathway_id=stored.pathway_id, accepted=False,
                 rejection=CommandRejected(
-                    "command_id", "identifiant de commande déjà utilisé pour une autre commande", "CommandIdReused"
+                    "command_id", "identifiant de commande déjà utilisé pour une autre commande", "COMMAND_ID_REUSED"
                 ),
                 duplicate=True,
             )
@@ -289,7 +312,7 @@ class PathwaysHandler:
 
 
 def _rejection(error: DomainError) -> CommandRejected:
-    return CommandRejected(error.field, error.reason, getattr(error, "code", None) or type(error).__name__)
+    return CommandRejected(error.field, error.reason, error.code)
 
 
 def _acceptance(command: Command, digest: str, version: int, new_events: int) -> ProcessedCommand:
@@ -312,7 +335,7 @@ def _answer(processed: ProcessedCommand) -> CommandResult:
     rejection = None
     if not processed.accepted:
         rejection = CommandRejected(
-            processed.rejection_field, processed.rejection_reason or "", processed.rejection_code or "invalid"
+            processed.rejection_field, processed.rejection_reason or "", processed.rejection_code or "INVALID_VALUE"
         )
     return CommandResult(
         command_id=processed.command_id, pathway_id=processed.pathway_id, accepted=processed.accepted,

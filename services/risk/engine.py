@@ -75,7 +75,7 @@ RISK_ACTOR = ActorModel(agency=SYSTEM_AGENCY, professional="risk-engine", role="
 ALERT_EVENTS = frozenset({"AlertRaised", "AlertAcknowledged", "AlertEscalated", "AlertResolved", "AlertUpdated",
                           "AlertDismissed"})
 #: Refusals that mean "already done" (a redelivery, or another engine process was first).
-_ALREADY = frozenset({"AlertAlreadyOpen", "AlertNotOpen", "DuplicateIdentifier", "CommandIdReused"})
+_ALREADY = frozenset({"ALERT_ALREADY_OPEN", "ALERT_NOT_OPEN", "DUPLICATE_IDENTIFIER", "COMMAND_ID_REUSED"})
 
 #: Which event attribute names the entity of a FactRef ("appointment:<id>" -> appointment_id).
 _REF_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -498,7 +498,7 @@ class RiskEngine:
             return True
         if result.accepted:  # the same command id answered before: a redelivery
             return False
-        code = result.rejection.code if result.rejection else "invalid"
+        code = result.rejection.code if result.rejection else "INVALID_VALUE"
         if code not in _ALREADY:
             reason = str(result.rejection)
             outcome.refused.append((type(command).__name__, reason))

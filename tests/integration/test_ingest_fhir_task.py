@@ -43,7 +43,7 @@ def world(pg_url: str, pg_schema: str, kafka_bootstrap: str, kafka_admin: Any):
     runner = ConsumerRunner(
         IngestHandler(pathways, topic_prefix=prefix),
         RunnerConfig(group_id=f"ingest-{prefix}", topics=list(topics.values()), bootstrap_servers=kafka_bootstrap,
-                     schema=pg_schema, deadletter_topic=dlq, on_duplicate="deadletter",
+                     schema=pg_schema, deadletter_topic=dlq, on_duplicate="skip",
                      session_timeout_ms=6000, heartbeat_interval_ms=500),
         conninfo=pg_url,
     )

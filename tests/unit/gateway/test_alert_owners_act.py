@@ -123,7 +123,7 @@ def test_the_owner_dismisses_an_alert_with_a_reason_and_acknowledging_twice_stor
 
     refused = api.send("DismissAlert", {"pathwayId": pid, "alertId": str(alert_id), "reason": "FALSE_ALARM"},
                        as_=pass_)
-    assert refused.get("code") == "NotAlertOwner", refused
+    assert refused.get("code") == "NOT_ALERT_OWNER", refused
     _accepted(api.send("DismissAlert", {"pathwayId": pid, "alertId": str(alert_id), "reason": "PERSON_REFUSED",
                                         "detail": "refus réitéré, suivi par le médecin traitant"}, as_=dac))
     [alert] = _alerts(api, pid, dac, "care-refused")

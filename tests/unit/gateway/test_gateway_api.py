@@ -131,7 +131,7 @@ def test_a_refused_command_names_the_field_and_the_reason_in_french(api, usmp):
     assert out["__typename"] == "CommandRefused" and out["reason"]
     bad = api.send("OpenSasPathway", {"pathwayId": pid, "personRef": "P", "territory": "76", "leadAgency": "sas",
                                       "arrivedOn": "2026-11-01"}, as_=token("sas", "medecin"))
-    assert bad == {"__typename": "CommandRefused", "field": "pathwayId", "code": "PathwayAlreadyExists",
+    assert bad == {"__typename": "CommandRefused", "field": "pathwayId", "code": "PATHWAY_ALREADY_EXISTS",
                    "reason": "ce parcours existe déjà"}
 
 
@@ -149,7 +149,7 @@ def test_a_role_cannot_write_a_category_it_does_not_need(api, usmp):
     out = api.send("RecordTreatmentToContinue", {"pathwayId": pid, "treatmentId": str(uuid.uuid4()),
                                                  "kind": "SUBSTITUTION", "name": "méthadone", "prescribedBy": "usmp"},
                    as_=token("usmp", "benevole"))
-    assert out["__typename"] == "CommandRefused" and out["code"] == "Forbidden"
+    assert out["__typename"] == "CommandRefused" and out["code"] == "FORBIDDEN"
 
 
 def test_every_read_is_audited_and_only_the_dpo_reads_the_audit(api, usmp):
@@ -178,7 +178,7 @@ def test_a_missing_or_bad_token_is_refused_clearly(api):
     ("query { " + " ".join(f"a{i}: me {{ agency }}" for i in range(20)) + " }", "alias"),
     ("query { pathways { edges { node { timeline { entries { redactions { field } } pageInfo { endCursor } } "
      "alerts { redactions { field } } } } } }", None),
-    ("{ __schema { types { name } } }", "Introspection désactivée"),
+    ("{ __schema { types { name } } }", "Introspection complète désactivée"),
     ("{ me { " + " ".join(["agency"] * 2100) + " } }", "trop longue"),
 ])
 def test_hostile_queries_are_refused_with_a_clear_message(api, query, words):

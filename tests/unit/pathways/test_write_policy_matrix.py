@@ -21,7 +21,7 @@ from services.pathways.handler import PathwaysHandler
 
 NOW = datetime.now(timezone.utc)
 #: Codes a policy refusal answers (the domain's own refusals have other codes).
-POLICY_CODES = {"Forbidden", writepolicy.UNKNOWN_PATHWAY_CODE}
+POLICY_CODES = {"FORBIDDEN", writepolicy.UNKNOWN_PATHWAY_CODE}
 CASE_ROLES = sorted(disclosure.CASE_ROLES)
 CARE_COMMANDS = sorted(name for name, cls in COMMANDS.items() if not issubclass(cls, OpenPathway))
 
@@ -129,7 +129,7 @@ def test_alerts_are_raised_escalated_and_updated_by_the_engine_only(module_handl
     for name in ("RaiseAlert", "EscalateAlert", "UpdateAlert"):
         pid = open_pathway(module_handler, None, None)
         result = module_handler.handle_payload(name, payload(name, pid, "sas", "coordinateur"))
-        assert result.rejection.code == "Forbidden" and "moteur de règles" in result.rejection.reason
+        assert result.rejection.code == "FORBIDDEN" and "moteur de règles" in result.rejection.reason
 
 
 def test_a_pathway_opens_with_the_callers_agency_as_lead(module_handler):
@@ -172,7 +172,7 @@ def test_only_the_owner_or_the_lead_closes_an_alert(module_handler):
     alert = raise_alert(module_handler, pid, owner="usmp")
     by_other = module_handler.handle_payload("ResolveAlert", payload("ResolveAlert", pid, "asso", "benevole",
                                                                      alert_id=alert, reason="fait"))
-    assert by_other.rejection.code == "Forbidden" and by_other.rejection.field == "alert_id"
+    assert by_other.rejection.code == "FORBIDDEN" and by_other.rejection.field == "alert_id"
     by_owner = module_handler.handle_payload("ResolveAlert", payload("ResolveAlert", pid, "usmp", "medecin",
                                                                      alert_id=alert, reason="fait"))
     assert by_owner.accepted, by_owner.rejection
