@@ -22,7 +22,7 @@ from typing import Any
 
 from cross_web import HTTPException as CrossWebHTTPException
 from fastapi import FastAPI, HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -32,10 +32,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
+from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
-from gateway.hardening import GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.readside import ReadSide
-from gateway.hardening import SCHEMA_PATH
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
