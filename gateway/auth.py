@@ -295,6 +295,8 @@ class TokenVerifier:
         self.agencies = agencies
         self._clock = clock
         self._verified: dict[str, tuple[Principal, str, jwt.PyJWK]] = {}
+        # verify() runs on worker threads: the purge iterates the dict while others insert.
+        self._verified_lock = threading.Lock()
 
     def remembered(self, header_value: object) -> Principal | None:
         """The Principal of a bearer token verified before and still valid (see the class
@@ -313,13 +315,14 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         principal, kid, key = self._verify(token)
-        if len(self._verified) >= VERIFIED_TOKENS:
-            now = self._clock()
-            self._verified = {t: v for t, v in self._verified.items()
-                              if v[0].expires_at is not None and v[0].expires_at > now}
+        with self._verified_lock:
             if len(self._verified) >= VERIFIED_TOKENS:
-                self._verified.clear()
-        self._verified[token] = (principal, kid, key)
+                now = self._clock()
+                self._verified = {t: v for t, v in self._verified.items()
+                                  if v[0].expires_at is not None and v[0].expires_at > now}
+                if len(self._verified) >= VERIFIED_TOKENS:
+                    self._verified.clear()
+            self._verified[token] = (principal, kid, key)
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, str, jwt.PyJWK]:

@@ -94,7 +94,7 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
 
     #: id(GraphQLField) -> (the field, kept alive so its id is not reused; its plan)
     _plans: dict[int, tuple[Any, Plan]] = {}
-    #: How many fields took the short path (tests read it; no lock: a counter for tests only).
+    #: How many fields of this execution took the short path (one execution runs on one thread).
     short_path_fields = 0
 
     def _plan(self, parent_type: GraphQLObjectType, name: str) -> Plan:
@@ -138,7 +138,7 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
                 self.settle_in_background([results[field] for field in awaitable_fields])
             raise
         finally:
-            GatewayExecutor.short_path_fields += short
+            self.short_path_fields += short
         if not awaitable_fields:
             return results
 

@@ -242,30 +242,54 @@ _SELECTED_MAX = 4096
 def selected_names_of(info: Any) -> frozenset[str]:
     """`selected_names(info.selected_fields)` read straight from the query's syntax tree, once
     per field of a document (the parse cache hands the same tree to every request of that
-    document): what a field selects depends on the document only (a fragment's fields count,
-    a directive does not remove a name: at worst more is audited, never less)."""
-    raw = info._raw_info  # noqa: SLF001 - the field's AST and the document's fragments
+    document): a fragment's fields count, and a selection that `@skip`/`@include` leaves out
+    does not (the audit names what the answer really holds). A selection under such a
+    directive depends on the request's variables, so its names are not kept."""
+    raw = info._raw_info  # noqa: SLF001 - the field's AST, the document's fragments, the variables
     nodes = raw.field_nodes
     if len(nodes) != 1:
-        return _names_of(nodes, raw.fragments)
+        return _names_of(nodes, raw.fragments, raw.variable_values)[0]
     found = _SELECTED.get(id(nodes[0]))
     if found is not None and found[0] is nodes[0]:
         return found[1]
-    names = _names_of(nodes, raw.fragments)
-    if len(_SELECTED) >= _SELECTED_MAX:
-        _SELECTED.clear()
-    _SELECTED[id(nodes[0])] = (nodes[0], names)
+    names, per_request = _names_of(nodes, raw.fragments, raw.variable_values)
+    if not per_request:
+        if len(_SELECTED) >= _SELECTED_MAX:
+            _SELECTED.clear()
+        _SELECTED[id(nodes[0])] = (nodes[0], names)
     return names
 
 
-def _names_of(nodes: Iterable[Any], fragments: Mapping[str, Any]) -> frozenset[str]:
+def _included(selection: Any, variables: Any) -> bool:
+    """graphql-core's rule: `@skip(if: true)` leaves a selection out, so does `@include(if: false)`
+    (the `if` is a literal or a variable; validation made sure it is a Boolean)."""
+    coerced = getattr(variables, "coerced", variables) or {}
+    for directive in selection.directives:
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        argument = next((a.value for a in directive.arguments if a.name.value == "if"), None)
+        value = coerced.get(argument.name.value) if argument is not None and argument.kind == "variable" \
+            else getattr(argument, "value", None)
+        if value is (name == "skip"):
+            return False
+    return True
+
+
+def _names_of(nodes: Iterable[Any], fragments: Mapping[str, Any], variables: Any) -> tuple[frozenset[str], bool]:
     """The names under `nodes` (graphql-core FieldNodes), as `selected_names` lists them: the
-    field names at every depth (the field's own included), fragment names, fragments' fields."""
+    field names at every depth (the field's own included), fragment names, fragments' fields;
+    and whether a directive made them depend on the request's variables."""
     names: set[str] = {DERIVED_FIELDS.get(node.name.value, node.name.value) for node in nodes}
     seen: set[str] = set()
+    per_request = False
     pending = [s for node in nodes if node.selection_set for s in node.selection_set.selections]
     while pending:
         selection = pending.pop()
+        if selection.directives:
+            per_request = True
+            if not _included(selection, variables):
+                continue
         kind = selection.kind
         if kind == "field":
             name = selection.name.value
@@ -280,7 +304,7 @@ def _names_of(nodes: Iterable[Any], fragments: Mapping[str, Any]) -> frozenset[s
             selection = fragment
         if selection.selection_set is not None:
             pending.extend(selection.selection_set.selections)
-    return frozenset(names)
+    return frozenset(names), per_request
 
 
 #: (field, its camelCase name, tag) per type and category table (returned_categories).

@@ -140,6 +140,20 @@ def test_a_query_selecting_only_the_id_logs_no_category(api):
     assert {"operation": "pathway", "categories": []} in trail
 
 
+def test_a_field_left_out_by_skip_or_include_is_not_logged_as_returned(api):
+    pid = open_detention(api)
+    query = "query($id: UUID!, $shown: Boolean!) { pathway(id: $id) { id personRef @include(if: $shown) } }"
+    trail_query = "query($id: UUID) { auditEvents(filter: {pathwayId: $id}) { events { operation categories } } }"
+    medic, dpo = token("usmp", "medecin"), token("usmp", "dpo")
+    api(query, {"id": pid, "shown": False}, as_=medic)
+    api("query($id: UUID!) { pathway(id: $id) { id personRef @skip(if: true) } }", {"id": pid}, as_=medic)
+    left_out = api(trail_query, {"id": pid}, as_=dpo)["auditEvents"]["events"]
+    assert [e["categories"] for e in left_out if e["operation"] == "pathway"] == [[], []]
+    api(query, {"id": pid, "shown": True}, as_=medic)  # the same document: its names are not kept
+    shown = api(trail_query, {"id": pid}, as_=dpo)["auditEvents"]["events"]
+    assert sorted(len(e["categories"]) for e in shown if e["operation"] == "pathway") == [0, 0, 1]
+
+
 def test_an_unknown_purpose_is_refused_with_a_clear_error(api):
     response = api.post("{ me { agency } }", as_=token("usmp", "medecin"), headers={"X-Relais-Purpose": "CURIOSITE"})
     assert response.status_code == 400 and "X-Relais-Purpose inconnu" in response.text
