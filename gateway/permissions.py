@@ -35,7 +35,6 @@ from domain.disclosure import (
     CASE_ROLES,
     ROLE_NEEDS,
     Role,
-    role_may_write,
 )
 from domain.values import InformationCategory, ParticipantRole
 
@@ -135,11 +134,6 @@ def decide_for_agency(agency: str, access: PathwayAccess) -> Disclosure:
     consented = {Category(c) for c in access.consents.get(agency, ())}
     visible = {c for c in ALL_CATEGORIES if member is Membership.CARE_TEAM or c in consented}
     return Disclosure(member, frozenset(visible), {c: Reason.CONSENT for c in ALL_CATEGORIES if c not in visible})
-
-
-def may_write(principal: Principal, category: Category) -> bool:
-    """A role sends a command only if it needs the category the command writes."""
-    return role_may_write(principal.role, category)
 
 
 # --------------------------------------------------------------------------- redaction
