@@ -315,7 +315,7 @@ def _glossary(kind: str, type_name: str, name: str) -> str | None:
         return TYPES.get(name)
     if kind == "field":
         return FIELDS.get(f"{type_name}.{name}") or FIELDS.get(name)
-    field, _, argument = name.partition("(")
+    argument = name.partition("(")[2]
     return ARGUMENTS.get(f"{type_name}.{name}") or ARGUMENTS.get(name) or ARGUMENTS.get(f"({argument}")
 
 

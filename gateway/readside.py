@@ -140,23 +140,21 @@ def _in(column: str, values: Sequence[Any]) -> str:
 
 
 def _with_triggers(db: Db, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each alert row with `triggering_events`: event id -> its `timeline` row (one query for
-    all the rows; an event the timeline has not applied yet is absent)."""
-    wanted: dict[str, set[str]] = {}
-    for row in alerts:
+    """Each alert row with `triggering_events`: its triggering event ids, in order, each with
+    its `timeline` row (None while the timeline has not applied it); one query for all."""
+    ids_of: dict[int, list[str]] = {}
+    for index, row in enumerate(alerts):
         raw = row.get("triggering_event_ids")
-        ids = json.loads(raw) if isinstance(raw, str) else list(raw or [])
-        wanted.setdefault(str(row["pathway_id"]), set()).update(str(i) for i in ids)
-        row["triggering_events"] = {}
-    ids = sorted({i for found in wanted.values() for i in found})
-    if not ids:
-        return alerts
-    pids = sorted(wanted)
-    found = {r["event_id"]: r for r in _rows(
-        db, "SELECT event_id, pathway_id, seq, event_type, category, label, occurred_at FROM timeline "
-            f"WHERE {_in('pathway_id', pids)} AND {_in('event_id', ids)}", [*pids, *ids])}
-    for row in alerts:
-        row["triggering_events"] = {i: r for i, r in found.items() if r["pathway_id"] == str(row["pathway_id"])}
+        ids_of[index] = [str(i) for i in (json.loads(raw) if isinstance(raw, str) else raw or [])]
+    ids = sorted({i for found in ids_of.values() for i in found})
+    pids = sorted({str(row["pathway_id"]) for row in alerts})
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    if ids:
+        for r in _rows(db, "SELECT event_id, pathway_id, seq, event_type, category, label, occurred_at FROM timeline "
+                           f"WHERE {_in('pathway_id', pids)} AND {_in('event_id', ids)}", [*pids, *ids]):
+            found[(r["pathway_id"], r["event_id"])] = r
+    for index, row in enumerate(alerts):
+        row["triggering_events"] = [(i, found.get((str(row["pathway_id"]), i))) for i in ids_of[index]]
     return alerts
 
 

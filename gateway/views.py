@@ -100,23 +100,17 @@ def alert_view(row: dict[str, Any], disclosure: p.Disclosure,
         resolution_reason=row.get("resolution_reason"),
         # The read model stamps the raising too; the pathway says "changed" only after it.
         status_changed_at=None if status is AlertStatus.RAISED else _at(row.get("status_changed_at")),
-        triggering_events=[triggering_event(event_id, (row.get("triggering_events") or {}).get(event_id), category)
-                           for event_id in _ids(row.get("triggering_event_ids"))],
+        # ReadSide attaches (event id, timeline row) pairs to every alert row it reads.
+        triggering_events=[triggering_event(event_id, event, category)
+                           for event_id, event in row.get("triggering_events", ())],
         redactions=[])
     view.redactions = t.as_redactions(p.redact(view, disclosure, t.CATEGORIES, returned))
     return view
 
 
-def _ids(value: Any) -> list[str]:
-    """The read model's JSON list of event ids (already a list in PostgreSQL's json columns)."""
-    if value is None:
-        return []
-    return [str(x) for x in (json.loads(value) if isinstance(value, str) else value)]
-
-
 def triggering_event(event_id: str, row: dict[str, Any] | None, alert: InformationCategory) -> t.TriggeringEvent:
-    """One triggering event from its `timeline` row (ReadSide attaches them to the alert row);
-    without a row yet, only its id, in the alert's category."""
+    """One triggering event from its `timeline` row; without a row yet, only its id, in the
+    alert's category."""
     if row is None:
         return t.TriggeringEvent(event_id=event_id, position=None, info_category=alert, type=None, label=None,
                                  occurred_at=None)
