@@ -19,6 +19,59 @@ def error_code(name: str) -> str:
     return _WORD_BOUNDARY.sub("_", name.strip()).replace("-", "_").replace(" ", "_").upper()
 
 
+# --------------------------------------------------------------------------- refused input values
+#: THE codes of a refused input value, each with the French reason every edge gives (the field
+#: at fault is named beside it): a command's payload (pydantic, services.pathways.handler) and a
+#: GraphQL variable (graphql-core's coercion, gateway.hardening) are refused in these words.
+INPUT_ERRORS: dict[str, str] = {
+    "REQUIRED_FIELD": "champ obligatoire",
+    "UNKNOWN_FIELD": "champ inconnu",
+    "UNKNOWN_ENUM_VALUE": "valeur non reconnue de l'énumération",
+    "INVALID_UUID": "identifiant (UUID) invalide",
+    "INVALID_DATE": "date ou date et heure invalide (ISO 8601 : AAAA-MM-JJ, AAAA-MM-JJThh:mm:ss+hh:mm)",
+    "INVALID_VALUE": "valeur invalide",
+}
+
+#: Finer French reasons of some kinds of refused value (pydantic's error types name the kinds;
+#: graphql-core's coercion messages are sorted into the same kinds by gateway.hardening). The
+#: code of every kind is `input_code(kind)`.
+_INPUT_REASONS: dict[str, str] = {
+    "timezone_aware": "date et heure avec fuseau horaire attendues (ISO 8601)",
+    "datetime_parsing": "date et heure invalides (ISO 8601 : AAAA-MM-JJThh:mm:ss+hh:mm)",
+    "datetime_from_date_parsing": "date et heure invalides (ISO 8601 : AAAA-MM-JJThh:mm:ss+hh:mm)",
+    "datetime_type": "date et heure attendues (ISO 8601 : AAAA-MM-JJThh:mm:ss+hh:mm)",
+    "date_parsing": "date invalide (ISO 8601 : AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "date invalide (ISO 8601 : AAAA-MM-JJ)",
+    "date_type": "date attendue (ISO 8601 : AAAA-MM-JJ)",
+    "int_parsing": "nombre entier attendu",
+    "int_type": "nombre entier attendu",
+    "string_too_short": "ne doit pas être vide",
+    "string_too_long": "texte trop long",
+    "bool_parsing": "oui/non attendu",
+    "list_type": "liste attendue",
+    "string_type": "texte attendu",
+}
+_INPUT_CODES: dict[str, str] = {"missing": "REQUIRED_FIELD", "extra_forbidden": "UNKNOWN_FIELD",
+                                "enum": "UNKNOWN_ENUM_VALUE"}
+
+
+def input_code(kind: str) -> str:
+    """The code (a key of INPUT_ERRORS) of one kind of refused input value."""
+    if kind in _INPUT_CODES:
+        return _INPUT_CODES[kind]
+    if kind.startswith("uuid"):
+        return "INVALID_UUID"
+    if kind.startswith(("date", "datetime", "timezone")):
+        return "INVALID_DATE"
+    return "INVALID_VALUE"
+
+
+def input_error(kind: str) -> tuple[str, str]:
+    """(code, French reason) of one kind of refused input value."""
+    code = input_code(kind)
+    return code, _INPUT_REASONS.get(kind, INPUT_ERRORS[code])
+
+
 class DomainError(Exception):
     """Base of every refusal raised by a `check_*` method. Its code is its class name in the
     convention of `error_code` (`UnknownAlert` -> `UNKNOWN_ALERT`) unless it names one."""

@@ -55,6 +55,17 @@ class Writer(StrEnum):
     OPENER = "opener"  # anyone, the caller's agency becoming the lead
 
 
+#: Who may send, in French (the schema's mutation descriptions, the partner guide).
+WRITER_LABELS: Mapping[Writer, str] = {
+    Writer.ENGINE: "le moteur de règles seulement (jamais un partenaire)",
+    Writer.MEMBER: "toute structure participant au parcours",
+    Writer.COORDINATION: "la structure référente ou une structure de coordination du parcours",
+    Writer.LEAD: "la structure référente du parcours seulement",
+    Writer.ALERT_OWNER: "la structure qui porte l'alerte, ou la référente",
+    Writer.OPENER: "toute structure (elle devient la référente du parcours)",
+}
+
+
 @dataclass(frozen=True)
 class WriteRule:
     writer: Writer

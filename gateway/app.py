@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -21,19 +22,20 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException as CrossWebHTTPException
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
 from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
-from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
+from gateway.overhttp import JSON, HTTPRefusal, NotAcceptable, negotiate, shape, strawberry_refusal
 from gateway.readside import ReadSide
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.screen import mount_screen
@@ -91,8 +93,15 @@ class GatewayRouter(GraphQLRouter):
         try:
             response.media_type = negotiate(request.headers.get("accept"))
         except NotAcceptable:
-            raise CrossWebHTTPException(406, NotAcceptable.message) from None
+            raise HTTPRefusal(406, "NOT_ACCEPTABLE", NotAcceptable.message) from None
         return response
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """strawberry's run, its own refusals of a request answered as the gateway's (French, coded)."""
+        try:
+            return await super().run(request, context, root_value)
+        except CrossWebHTTPException as refused:
+            raise strawberry_refusal(refused.status_code, refused.reason) from None
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """GraphQL over HTTP: the negotiated media type, 400 without `data` for a request error
@@ -151,6 +160,19 @@ def build_services(runtime: Runtime) -> GatewayServices:
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)
 
 
+async def refusal_response(request: Request, refused: Exception) -> Response:
+    """An HTTPRefusal in the shape of a GraphQL error, in the media type the request's Accept
+    asks for when it names one the gateway writes (gateway.overhttp)."""
+    assert isinstance(refused, HTTPRefusal)
+    try:
+        media_type = negotiate(request.headers.get("accept"))
+    except NotAcceptable:
+        media_type = JSON
+    body = json.dumps(refused.body(), ensure_ascii=False).encode()
+    return Response(body, status_code=refused.status_code, media_type=f"{media_type}; charset=utf-8",
+                    headers=refused.headers)
+
+
 def purpose_of(header: str | None) -> str:
     """The purpose of use the caller declares (X-Relais-Purpose), from the closed list; none
     declared: care coordination. An unknown one is refused, never rewritten."""
@@ -158,7 +180,7 @@ def purpose_of(header: str | None) -> str:
         return DEFAULT_PURPOSE
     purpose = header.strip().upper()
     if purpose not in PURPOSES:
-        raise HTTPException(400, f"X-Relais-Purpose inconnu : « {header.strip()[:40]} » (finalités admises : "
+        raise HTTPRefusal(400, "UNKNOWN_PURPOSE", f"X-Relais-Purpose inconnu : « {header.strip()[:40]} » (finalités admises : "
                                  f"{', '.join(sorted(PURPOSES))}).")
     return purpose
 
@@ -177,7 +199,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         # Traffic without a valid token is limited too, per client address (issue 10).
         anonymous = f"addr:{connection.client.host if connection.client else '?'}"
         if header is None and not services.rate_limiter.allow(anonymous):
-            raise HTTPException(429, "Trop de requêtes : réessayez dans une minute.", headers={"Retry-After": "60"})
+            raise HTTPRefusal(429, "RATE_LIMITED", "Trop de requêtes : réessayez dans une minute.", headers={"Retry-After": "60"})
         if header is not None:
             try:
                 # A token verified before answers from memory; else off the event loop (an
@@ -185,11 +207,11 @@ def create_app(runtime: Runtime) -> FastAPI:
                 principal = tokens.remembered(header) or await asyncio.to_thread(tokens.authenticate_header, header)
             except AuthenticationFailed as failed:
                 if not services.rate_limiter.allow(anonymous):
-                    raise HTTPException(429, "Trop de requêtes : réessayez dans une minute.",
+                    raise HTTPRefusal(429, "RATE_LIMITED", "Trop de requêtes : réessayez dans une minute.",
                                         headers={"Retry-After": "60"}) from None
-                raise HTTPException(401, failed.message, headers={"WWW-Authenticate": "Bearer"}) from None
+                raise HTTPRefusal(401, "INVALID_TOKEN", failed.message, headers={"WWW-Authenticate": "Bearer"}) from None
             if not services.rate_limiter.allow(principal.token_id):
-                raise HTTPException(429, "Trop de requêtes : réessayez dans une minute.", headers={"Retry-After": "60"})
+                raise HTTPRefusal(429, "RATE_LIMITED", "Trop de requêtes : réessayez dans une minute.", headers={"Retry-After": "60"})
         return Context(services, principal, purpose_of(connection.headers.get("x-relais-purpose")))
 
     router = GatewayRouter(
@@ -216,6 +238,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             services.audit.close()
 
     app = FastAPI(title="Relais", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_exception_handler(HTTPRefusal, refusal_response)
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
     app.add_middleware(GuardMiddleware, path="/graphql")

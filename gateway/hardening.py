@@ -35,6 +35,8 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.extensions.validation_cache import ValidationCache
 
+from domain.errors import input_error
+
 MAX_DEPTH = 12
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
@@ -108,15 +110,16 @@ def is_variable_error(error: GraphQLError) -> bool:
 
 
 _MISSING_FIELD = re.compile(r"Field '(\w+)' of required type '[^']*' was not provided|to include required field '(\w+)'")
-#: (pattern of graphql-core's coercion message, code of the convention, French reason)
-_VARIABLE_REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (_MISSING_FIELD, "REQUIRED_FIELD", "champ obligatoire"),
-    (re.compile(r"of required type '[^']*' was not provided|must not be null"), "REQUIRED_FIELD", "valeur obligatoire"),
-    (re.compile(r"does not exist in '\w+' enum|Enum '\w+' cannot represent"), "UNKNOWN_ENUM_VALUE",
-     "valeur non reconnue de l'énumération"),
-    (re.compile(r"UUID"), "INVALID_UUID", "identifiant (UUID) invalide"),
-    (re.compile(r"[Dd]ate"), "INVALID_DATE", "date invalide (ISO 8601 attendu)"),
-    (re.compile(r"is not defined by type"), "UNKNOWN_FIELD", "champ inconnu"),
+#: (pattern of graphql-core's coercion message, the kind of refused value it is): the code and
+#: French reason of each kind are domain.errors' (the same as a command payload's).
+_VARIABLE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_MISSING_FIELD, "missing"),
+    (re.compile(r"of required type '[^']*' was not provided|must not be null"), "missing"),
+    (re.compile(r"does not exist in '\w+' enum|Enum '\w+' cannot represent"), "enum"),
+    (re.compile(r"UUID"), "uuid_parsing"),
+    (re.compile(r"DateTime"), "datetime_parsing"),
+    (re.compile(r"[Dd]ate"), "date_parsing"),
+    (re.compile(r"is not defined by type"), "extra_forbidden"),
 )
 
 
@@ -125,11 +128,11 @@ def _variable_error(error: GraphQLError) -> tuple[str, str, str]:
     match = _VARIABLE.match(error.message)
     name = match.group(1) if match else (m.group(1) if (m := _VARIABLE_SHORT.match(error.message)) else "?")
     where = match.group(2).lstrip(".") if match else ""
-    code, reason = "INVALID_VALUE", "valeur d'un type inattendu"
-    for pattern, candidate, french in _VARIABLE_REASONS:
+    code, reason = input_error("")
+    for pattern, kind in _VARIABLE_KINDS:
         found = pattern.search(error.message)
         if found:
-            code, reason = candidate, french
+            code, reason = input_error(kind)
             if pattern is _MISSING_FIELD:
                 missing = found.group(1) or found.group(2)
                 where = f"{where}.{missing}" if where else missing

@@ -106,6 +106,14 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     raise TypeError(f"no GraphQL type for {annotation!r}")
 
 
+def _field_name(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _camel_name(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
 def build_input(name: str, model: type[BaseModel]) -> type:
     annotations: dict[str, Any] = {"command_id": UUID, "pathway_id": UUID}
     namespace: dict[str, Any] = {}
@@ -125,8 +133,10 @@ def build_input(name: str, model: type[BaseModel]) -> type:
                                                             "(une saisie tardive est normale).")
     namespace["__annotations__"] = annotations
     cls = type(f"{name}Input", (), namespace)
-    doc = (model.__doc__ or "").strip().splitlines()
-    return strawberry.input(cls, description=f"Commande {name}." + (f" {doc[0]}" if doc else ""))
+    from domain import disclosure
+
+    return strawberry.input(cls, description=f"Entrée de la mutation {_camel_name(name)} : "
+                                             f"{disclosure.command_entry(name).label.lower()}.")
 
 
 INPUTS: dict[str, type] = {name: build_input(name, model) for name, model in sorted(COMMANDS.items())}
@@ -213,10 +223,6 @@ def _resolver(name: str, input_type: type):  # noqa: ANN202
     return resolve
 
 
-def _field_name(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 # --------------------------------------------------------------------------- webhooks
 @strawberry.type(description="Webhook d'alertes enregistré pour votre structure. Le secret n'est montré qu'une fois.")
 class WebhookRegistration:
@@ -245,14 +251,46 @@ async def register_webhook(info: Info, url: str) -> WebhookRegistration:
     return WebhookRegistration(agency=principal.agency, url=url, secret=secret)
 
 
+_CATEGORY_FR = {"identity": "d'identité", "social": "sociale", "administrative": "administrative",
+                "medical": "médicale"}
+
+
+#: The three "orientation" commands, and how they differ (the partner's first question).
+_NOTES = {
+    "MakeReferral": "Une orientation vers un service d'une autre structure (boucle fermée, statuts FHIR Task : "
+                    "updateReferralStatus, recordReferralOutcome) ; à ne pas confondre avec orientToGp (vers un "
+                    "médecin de ville, parcours PASS) ni decideOrientation (la décision de sortie d'un SAS).",
+    "OrientToGp": "Parcours PASS → médecin de ville seulement : l'orientation vers un médecin traitant, suivie "
+                  "par recordFollowUpCall et recordGpVisitOutcome ; autre chose qu'une orientation makeReferral.",
+    "DecideOrientation": "Parcours SAS seulement : la décision d'orientation à la sortie du SAS (où va la "
+                         "personne), pas une orientation vers un service (makeReferral).",
+}
+
+
+def command_description(name: str) -> str:
+    """What the command records and who may send it, from the disclosure catalogue and the
+    write policy (the same tables that decide): the mutation's description."""
+    from domain import disclosure, writepolicy
+
+    entry = disclosure.command_entry(name)
+    rule = writepolicy.WRITE_POLICY[name]
+    category = "de la catégorie du besoin" if entry.by_need else _CATEGORY_FR[str(entry.category)]
+    text = f"{entry.label}." + (f" {_NOTES[name]}" if name in _NOTES else "") + f" Information {category}."
+    text += f" Qui l'envoie : {writepolicy.WRITER_LABELS[rule.writer]}"
+    text += f" ({rule.why})." if rule.why else "."
+    if rule.writer is not writepolicy.Writer.ENGINE:
+        roles = sorted(r.value for r in disclosure.CASE_ROLES
+                       if entry.by_need or disclosure.role_may_write(r, entry.category))
+        text += f" Rôles (code du jeton) : {', '.join(roles)}" + (
+            ", selon la catégorie du besoin." if entry.by_need else ".")
+    return text
+
+
 def _mutation_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, input_type in INPUTS.items():
-        model = COMMANDS[name]
-        doc = (model.__doc__ or "").strip().splitlines()
         fields[_field_name(name)] = strawberry.mutation(
-            resolver=_resolver(name, input_type),
-            description=f"Commande {name}" + (f" : {doc[0]}" if doc else "."))
+            resolver=_resolver(name, input_type), description=command_description(name))
     fields["register_alert_webhook"] = strawberry.mutation(
         resolver=register_webhook,
         description="Enregistre (ou remplace) le webhook d'alertes de votre structure (rôle admin_structure ; "

@@ -9,11 +9,18 @@ which media type a response is written in, and its status code.
 - `application/graphql-response+json`: a request error (the document does not parse or
   validate, a variable does not coerce: `data` is null and no error has a `path`) is 400 and the
   response has no `data` entry; a response with a `data` entry is 2xx, even when a field failed.
+- A request refused before any GraphQL is run (unreadable body, no `query`, a refused token, too
+  many requests, an unknown purpose...) is an `HTTPRefusal`: its status, and a body in the same
+  shape as a GraphQL error (`{"errors": [{"message", "extensions": {"code"}}]}`, French message,
+  code of docs/graphql/errors.md), never strawberry's English plain text.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from starlette.exceptions import HTTPException
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -81,3 +88,43 @@ def shape(body: Any, media_type: str, status: int | None) -> tuple[Any, int]:
     if media_type == GRAPHQL_RESPONSE_JSON and is_request_error(body):
         return {k: v for k, v in body.items() if k != "data"}, 400
     return body, status or 200
+
+
+class HTTPRefusal(HTTPException):
+    """A request refused at the HTTP level: status, code (docs/graphql/errors.md), French message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, message, headers)
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": [{"message": self.detail, "extensions": {"code": self.code}}]}
+
+
+#: strawberry's own refusals of a request (its English reason, matched) -> code, French message.
+_STRAWBERRY_REFUSALS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"^Unable to parse request body as JSON"), "MALFORMED_REQUEST",
+     "Corps de requête illisible : un objet JSON {\"query\": ..., \"variables\": {...}} est attendu."),
+    (re.compile(r"^No GraphQL query found"), "MISSING_QUERY",
+     "Aucun document GraphQL : le champ « query » est obligatoire."),
+    (re.compile(r"`query` must be"), "MALFORMED_REQUEST", "Le champ « query » doit être un texte (document GraphQL)."),
+    (re.compile(r"`variables` must be"), "INVALID_VARIABLES", "Le champ « variables » doit être un objet JSON ou null."),
+    (re.compile(r"`extensions` must be"), "MALFORMED_REQUEST", "Le champ « extensions » doit être un objet JSON ou null."),
+    (re.compile(r"^Unsupported content type"), "UNSUPPORTED_MEDIA_TYPE",
+     "Content-Type non pris en charge : envoyez application/json."),
+    (re.compile(r"only supports GET and POST|are not allowed when using GET"), "METHOD_NOT_ALLOWED",
+     "Méthode non prise en charge : envoyez la requête GraphQL en POST."),
+    (re.compile(r"^Unknown operation named|^Can't get GraphQL operation type"), "BAD_REQUEST",
+     "Opération introuvable : « operationName » ne nomme aucune opération du document."),
+    (re.compile(r"are not allowed when using POST"), "BAD_REQUEST",
+     "Les souscriptions passent par le websocket (graphql-transport-ws), pas par POST."),
+    (re.compile(r"[Bb]atching|Too many operations"), "BAD_REQUEST", "Une seule opération par requête (pas de lot)."),
+)
+
+
+def strawberry_refusal(status: int, reason: str) -> HTTPRefusal:
+    """strawberry's refusal (status, English reason) as the gateway's (same status)."""
+    for pattern, code, message in _STRAWBERRY_REFUSALS:
+        if pattern.search(reason):
+            return HTTPRefusal(status, code, message)
+    return HTTPRefusal(status, "BAD_REQUEST", "Requête GraphQL refusée : requête HTTP mal formée.")

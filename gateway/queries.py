@@ -45,12 +45,17 @@ class PathwayFilter:
     has_open_alert: bool | None = None
 
 
-@strawberry.input(description="Filtres des alertes.")
+@strawberry.input(description="Filtres des alertes (tous facultatifs, appliqués avant la pagination).")
 class AlertFilter:
-    pathway_id: UUID | None = None
-    rule_id: str | None = None
-    severity: t.AlertSeverity | None = None
-    owned_by_my_agency: bool = False
+    pathway_id: UUID | None = strawberry.field(default=None, description="Les alertes de ce parcours seulement.")
+    rule_id: str | None = strawberry.field(default=None, description="Les alertes de cette règle seulement "
+                                                                     "(ex. housing-not-confirmed).")
+    severity: t.AlertSeverity | None = strawberry.field(default=None, description="Les alertes de cette gravité seulement.")
+    owned_by_my_agency: bool = strawberry.field(default=False, description="Seulement celles que votre structure "
+                                                                           "porte ou qui lui ont été escaladées.")
+    statuses: list[t.AlertStatus] | None = strawberry.field(
+        default=None, description="Les alertes dans ces statuts ; par défaut, les ouvertes (RAISED, ACKNOWLEDGED, "
+                                  "ESCALATED). Ex. [RESOLVED, DISMISSED] pour les alertes closes.")
 
 
 @strawberry.input(description="Lire au moins cette version de ce parcours (celle qu'une mutation a renvoyée) : "
@@ -93,11 +98,20 @@ class AlertEdge:
     node: t.Alert
 
 
-@strawberry.type
+@strawberry.type(description="Nombre d'alertes dans un statut.")
+class AlertStatusCount:
+    status: t.AlertStatus = strawberry.field(description="Le statut.")
+    count: int = strawberry.field(description="Combien d'alertes des mêmes filtres sont dans ce statut.")
+
+
+@strawberry.type(description="Une page d'alertes.")
 class AlertConnection:
     edges: list[AlertEdge]
     page_info: t.PageInfo
     total_count: int = strawberry.field(description="Nombre total d'alertes correspondant aux filtres.")
+    counts_by_status: list[AlertStatusCount] = strawberry.field(
+        description="Pour chaque statut (même à zéro), le nombre d'alertes des mêmes filtres, le filtre de statut "
+                    "mis à part : de quoi afficher « ouvertes 12 · prises en compte 3 · résolues 40 ».")
 
 
 @strawberry.type(description="Le professionnel authentifié.")
@@ -105,6 +119,8 @@ class Me:
     agency: str
     professional: str
     role: t.Role
+    role_code: str = strawberry.field(description="Le code du rôle tel que le jeton le porte (medecin, "
+                                                  "coordinateur... ; le même que TimelineEntry.role et AuditEvent.role).")
     categories_needed: list[t.InformationCategory]
 
 
@@ -205,7 +221,8 @@ class Query(IndicatorsQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()
-        return Me(agency=principal.agency, professional=principal.professional, role=principal.role,
+        return Me(agency=principal.agency, professional=principal.professional, role=t.Role(principal.role.value),
+                  role_code=principal.role.value,
                   categories_needed=sorted(ROLE_NEEDS[principal.role]))
 
     @strawberry.field(description="Parcours auxquels votre structure participe, filtrés et paginés (curseur), "
@@ -296,7 +313,8 @@ class Query(IndicatorsQuery):
             await _at_least(context, at_least.pathway_id, at_least.version, ALERT_PROJECTIONS)
         found = await read.call(
             read.alerts, principal.agency, first=first, after=after, pathway_id=f.pathway_id, rule_id=f.rule_id,
-            severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency)
+            severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency,
+            statuses=None if f.statuses is None else [s.value for s in f.statuses])
         pids = list(dict.fromkeys(UUID(str(r["pathway_id"])) for r in found.rows))
         accesses = await read.call(read.access, pids)
         disclosures = {pid: decide(principal, accesses.get(pid) or access_of({}, {})) for pid in pids}
@@ -309,8 +327,32 @@ class Query(IndicatorsQuery):
         for pid in pids:
             if disclosures[pid].can_see_pathway:
                 context.audit_read("alerts", pid, returned[pid])
-        return AlertConnection(edges=edges, total_count=found.total_count,
+        counts = [AlertStatusCount(status=status, count=found.counts_by_status.get(status.value, 0))
+                  for status in t.AlertStatus]
+        return AlertConnection(edges=edges, total_count=found.total_count, counts_by_status=counts,
                                page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
+
+    @strawberry.field(description="Une alerte, par son identifiant, telle que votre structure et votre rôle peuvent "
+                                  "la voir (ouverte ou close). Null si elle est inconnue ou si votre structure ne "
+                                  "participe pas à son parcours.")
+    async def alert(self, info: Info, id: UUID, at_least: PathwayVersion | None = None) -> t.Alert | None:  # noqa: A002
+        context = _ctx(info)
+        principal = context.require(*CASE_ROLES)
+        read = context.services.read
+        if at_least is not None:
+            await _at_least(context, at_least.pathway_id, at_least.version, ALERT_PROJECTIONS)
+        row = await read.call(read.alert, None, id)
+        if row is not None:
+            pid = UUID(str(row["pathway_id"]))
+            disclosure = decide(principal, (await read.call(read.access, [pid])).get(pid) or access_of({}, {}))
+            if disclosure.can_see_pathway:
+                returned: set = set()
+                view = alert_view(row, disclosure, returned)
+                context.audit_read("alert", pid, returned)
+                return view
+        # Unknown and not-yours answer the same (nothing tells a non-member the alert exists).
+        context.audit_read("alert", None, set(), outcome="4")
+        return None
 
     @strawberry.field(description="Journal d'audit des accès aux données personnelles : rôle dpo (les "
                                   "enregistrements de votre structure) ou dpo_regional (toutes).")

@@ -121,6 +121,8 @@ class AlertPage:
     cursors: list[str]
     has_next_page: bool
     total_count: int
+    #: status -> how many alerts the same filters find in that status (the status filter aside).
+    counts_by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def end_cursor(self) -> str | None:
@@ -135,6 +137,25 @@ def _rows(db: Db, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]
 
 def _in(column: str, values: Sequence[Any]) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
+
+
+def _with_triggers(db: Db, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each alert row with `triggering_events`: its triggering event ids, in order, each with
+    its `timeline` row (None while the timeline has not applied it); one query for all."""
+    ids_of: dict[int, list[str]] = {}
+    for index, row in enumerate(alerts):
+        raw = row.get("triggering_event_ids")
+        ids_of[index] = [str(i) for i in (json.loads(raw) if isinstance(raw, str) else raw or [])]
+    ids = sorted({i for found in ids_of.values() for i in found})
+    pids = sorted({str(row["pathway_id"]) for row in alerts})
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    if ids:
+        for r in _rows(db, "SELECT event_id, pathway_id, seq, event_type, category, label, occurred_at FROM timeline "
+                           f"WHERE {_in('pathway_id', pids)} AND {_in('event_id', ids)}", [*pids, *ids]):
+            found[(r["pathway_id"], r["event_id"])] = r
+    for index, row in enumerate(alerts):
+        row["triggering_events"] = [(i, found.get((str(row["pathway_id"]), i))) for i in ids_of[index]]
+    return alerts
 
 
 def _first(first: int) -> int:
@@ -210,6 +231,7 @@ class ReadSide:
             each("pathway_summary_conferences", "held_at, conference_id", "conferences")
             each("pathway_summary_actions", "assigned_at, action_id", "actions")
             each("alerts", "raised_at, alert_id", "alerts")
+            _with_triggers(db, [a for record in found.values() for a in record.alerts])
             each("pathway_summary_treatments", "recorded_at, treatment_id", "treatments")
             for row in _rows(db, f"SELECT pathway_id, name, value FROM pathway_summary_facts WHERE {where}", wanted):
                 if row["pathway_id"] in found:
@@ -302,13 +324,15 @@ class ReadSide:
                     len(rows) > first, total)
 
     def alerts(self, agency: str, *, first: int = 20, after: str | None = None, pathway_id: UUID | None = None,
-               rule_id: str | None = None, severity: str | None = None, owned_only: bool = False) -> AlertPage:
-        """The open alerts of the pathways `agency` takes part in, critical first, then the
-        oldest raised, then the alert id; every filter applied before the page is cut."""
+               rule_id: str | None = None, severity: str | None = None, owned_only: bool = False,
+               statuses: Sequence[str] | None = None) -> AlertPage:
+        """The alerts of the pathways `agency` takes part in, in `statuses` (None: the open
+        ones), critical first, then the oldest raised, then the alert id; every filter applied
+        before the page is cut. The counts per status apply the same filters but the status."""
         first, decoded = _first(first), _cursor(after, 3)
         rank = SEVERITY_RANK_SQL.format(col="a.severity")
-        clauses = ["a.is_open = 1", "EXISTS (SELECT 1 FROM caseload_participants c WHERE c.pathway_id = a.pathway_id "
-                                    "AND c.agency = %s)"]
+        clauses = ["EXISTS (SELECT 1 FROM caseload_participants c WHERE c.pathway_id = a.pathway_id "
+                   "AND c.agency = %s)"]
         params: list[Any] = [agency]
         if pathway_id is not None:
             clauses.append("a.pathway_id = %s")
@@ -322,6 +346,12 @@ class ReadSide:
         if owned_only:
             clauses.append("(a.owner_agency = %s OR a.escalated_to = %s)")
             params += [agency, agency]
+        unfiltered, unfiltered_params = " AND ".join(clauses), list(params)
+        if statuses is None:
+            clauses.append("a.is_open = 1")
+        else:
+            clauses.append(_in("a.status", list(statuses)) if statuses else "1 = 0")
+            params += list(statuses)
         inner = f"SELECT a.*, {rank} AS severity_rank FROM alerts a WHERE {' AND '.join(clauses)}"
         outer, params_page = "", list(params)
         if decoded is not None:
@@ -336,15 +366,21 @@ class ReadSide:
             total = int(db.fetchall(f"SELECT COUNT(*) FROM ({inner}) q", params)[0][0])
             rows = _rows(db, f"SELECT * FROM ({inner}) q{outer} ORDER BY q.severity_rank DESC, q.raised_at, "
                              f"q.alert_id LIMIT {first + 1}", params_page)
-        page = rows[:first]
+            counts = {str(status): int(n) for status, n in db.fetchall(
+                f"SELECT a.status, COUNT(*) FROM alerts a WHERE {unfiltered} GROUP BY a.status", unfiltered_params)}
+            page = _with_triggers(db, rows[:first])
         return AlertPage(page, [encode_cursor(r["severity_rank"], r["raised_at"], r["alert_id"]) for r in page],
-                         len(rows) > first, total)
+                         len(rows) > first, total, counts)
 
-    def alert(self, pathway_id: UUID | str, alert_id: UUID | str) -> dict[str, Any] | None:
+    def alert(self, pathway_id: UUID | str | None, alert_id: UUID | str) -> dict[str, Any] | None:
+        """One alert row (with its triggering events); `pathway_id` None: whichever pathway it is on."""
         with self._db() as db:
-            rows = _rows(db, "SELECT * FROM alerts WHERE alert_id = %s AND pathway_id = %s",
-                         (str(alert_id), str(pathway_id)))
-        return rows[0] if rows else None
+            if pathway_id is None:
+                rows = _rows(db, "SELECT * FROM alerts WHERE alert_id = %s", (str(alert_id),))
+            else:
+                rows = _rows(db, "SELECT * FROM alerts WHERE alert_id = %s AND pathway_id = %s",
+                             (str(alert_id), str(pathway_id)))
+            return _with_triggers(db, rows)[0] if rows else None
 
     # ------------------------------------------------------------------ timeline
     def timeline(self, pathway_id: UUID | str, *, first: int, after: int | None) -> tuple[list[dict[str, Any]], int]:
@@ -364,7 +400,7 @@ class ReadSide:
                                       "GROUP BY pathway_id", ids))
             for position in sorted({int(after or 0) for _, _, after in keys}):
                 wanted = list(dict.fromkeys(str(pid) for pid, _, after in keys if int(after or 0) == position))
-                for row in _rows(db, "SELECT pathway_id, seq, event_type, category, label, occurred_at, recorded_at, "
+                for row in _rows(db, "SELECT pathway_id, event_id, seq, event_type, category, label, occurred_at, recorded_at, "
                                      f"agency, role FROM timeline WHERE {_in('pathway_id', wanted)} AND seq > %s "
                                      "ORDER BY pathway_id, seq", [*wanted, position]):
                     rows_of.setdefault((row["pathway_id"], position), []).append(row)

@@ -18,6 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
+from gateway.descriptions import describe
 from gateway.execution import GatewayExecutor
 from gateway.hardening import BoundedPerCaller, PublicError, extensions, is_variable_error
 from gateway.mutations import Mutation
@@ -28,7 +29,7 @@ from gateway.subscriptions import Subscription
 log = logging.getLogger("relais.gateway")
 
 #: The schema's version (semver): its changes, breaking ones named, in docs/graphql/CHANGELOG.md.
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "2.0.0"
 
 
 class AuditFlush(SchemaExtension):
@@ -60,12 +61,14 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(dev: bool = False) -> strawberry.Schema:
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[*extensions(dev), BoundedPerCaller, AuditFlush],
         execution_context_class=GatewayExecutor,
     )
+    describe(schema._schema)  # noqa: SLF001 - the glossary's descriptions, where definitions give none
+    return schema
 
 
 def sdl() -> str:

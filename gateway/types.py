@@ -37,7 +37,38 @@ TreatmentKind = strawberry.enum(v.TreatmentKind)
 AdministrativeStatus = strawberry.enum(v.AdministrativeStatus)
 GpVisitOutcome = strawberry.enum(v.GpVisitOutcome)
 NotWentReason = strawberry.enum(v.NotWentReason)
-Role = strawberry.enum(p.Role, description="Rôle porté par le jeton d'accès.")
+#: The GraphQL (English, like every other identifier of the schema) name of each role, and what it
+#: is; the enum's value, and the claim a token carries, stay the domain's French code
+#: (domain.disclosure.Role). A role without a name here fails tests/unit/gateway/test_schema_descriptions.py.
+ROLE_NAMES: dict[p.Role, tuple[str, str]] = {
+    p.Role.MEDECIN: ("DOCTOR", "Médecin."),
+    p.Role.INFIRMIER: ("NURSE", "Infirmier ou infirmière."),
+    p.Role.SAGE_FEMME: ("MIDWIFE", "Sage-femme."),
+    p.Role.PUERICULTRICE: ("PAEDIATRIC_NURSE", "Puéricultrice (PMI)."),
+    p.Role.TRAVAILLEUR_SOCIAL: ("SOCIAL_WORKER", "Travailleur social."),
+    p.Role.ASSISTANTE_SOCIALE: ("SOCIAL_SERVICE_ASSISTANT", "Assistant(e) de service social."),
+    p.Role.COORDINATEUR: ("COORDINATOR", "Coordinateur ou coordinatrice de parcours."),
+    p.Role.CONSEILLER_DROITS: ("BENEFITS_ADVISER", "Conseiller accès aux droits (CPAM)."),
+    p.Role.CONSEILLER_PENITENTIAIRE: ("PROBATION_OFFICER", "Conseiller pénitentiaire d'insertion et de probation (SPIP)."),
+    p.Role.BENEVOLE: ("VOLUNTEER", "Bénévole d'association."),
+    p.Role.ANALYSTE: ("ANALYST", "Analyste (ARS, DREETS) : indicateurs désidentifiés seulement."),
+    p.Role.DPO: ("DPO", "Délégué à la protection des données : le journal d'audit de sa structure."),
+    p.Role.DPO_REGIONAL: ("REGIONAL_DPO", "DPO de la plateforme : le journal d'audit de toutes les structures."),
+    p.Role.ADMIN: ("AGENCY_ADMIN", "Administrateur d'une structure : son webhook d'alertes, aucune donnée personnelle."),
+}
+
+
+def _graphql_role_enum() -> type:
+    from enum import Enum
+
+    members = {name: strawberry.enum_value(role.value, description=f"{text} Code du jeton : « {role.value} ».")
+               for role, (name, text) in ROLE_NAMES.items()}
+    return strawberry.enum(Enum("Role", members),  # type: ignore[misc]
+                           description="Rôle porté par le jeton d'accès (la revendication `role` du jeton "
+                                       "porte le code français indiqué pour chaque valeur).")
+
+
+Role = _graphql_role_enum()
 Membership = strawberry.enum(p.Membership)
 RedactionReason = strawberry.enum(p.Reason, name="RedactionReason")
 
@@ -181,6 +212,21 @@ class Fact:
     value: str | None
 
 
+@strawberry.type(description="Un événement du parcours qui a déclenché une alerte (le même que l'entrée de la "
+                              "chronologie de même eventId). Type et libellé : catégorie de l'événement (item).")
+class TriggeringEvent:
+    event_id: str = strawberry.field(description="Identifiant de l'événement (l'id CloudEvent publié sur "
+                                                 "<prefix>.pathway-events, et TimelineEntry.eventId).")
+    position: int | None = strawberry.field(description="Sa position dans la chronologie du parcours "
+                                                        "(TimelineEntry.position) ; null si la vue de lecture ne "
+                                                        "l'a pas encore.")
+    info_category: InformationCategory = strawberry.field(
+        description="Catégorie d'information de l'événement (celle de l'alerte tant que la chronologie ne l'a pas).")
+    type: str | None = strawberry.field(description="Type d'événement (ex. HousingDeclined) [catégorie de l'événement].")
+    label: str | None = strawberry.field(description="Libellé en français [catégorie de l'événement].")
+    occurred_at: datetime | None = strawberry.field(description="Quand le fait a eu lieu.")
+
+
 @strawberry.type(description="Alerte de risque de rupture. Catégorie : celle de la règle (item).")
 class Alert:
     alert_id: UUID
@@ -198,11 +244,15 @@ class Alert:
     escalation_reason: str | None
     resolution_reason: str | None
     status_changed_at: datetime | None
+    triggering_events: list[TriggeringEvent] = strawberry.field(
+        description="Les événements du parcours qui ont déclenché l'alerte, avec leurs identifiants.")
     redactions: list[Redaction]
 
 
 @strawberry.type(description="Événement de la chronologie inter-structures (libellé et catégorie : vue de lecture « timeline »).")
 class TimelineEntry:
+    event_id: str = strawberry.field(description="Identifiant de l'événement (l'id CloudEvent publié sur "
+                                                 "<prefix>.pathway-events ; Alert.triggeringEvents le cite).")
     position: int
     info_category: InformationCategory
     type: str | None
@@ -242,6 +292,7 @@ CATEGORIES: dict[type, dict[str, str]] = {
     Fact: {"value": ITEM},
     Alert: {"subject": ITEM, "suggested_action": ITEM, "escalation_reason": ITEM, "resolution_reason": ITEM},
     TimelineEntry: {"type": ITEM, "label": ITEM},
+    TriggeringEvent: {"type": ITEM, "label": ITEM},
 }
 
 

@@ -89,9 +89,10 @@ def alert_view(row: dict[str, Any], disclosure: p.Disclosure,
                returned: set[InformationCategory] | None = None) -> t.Alert:
     """An `alerts` read-model row, redacted for `disclosure`."""
     status = AlertStatus(row["status"])
+    category = alert_category(row["rule_id"], row.get("subject"))
     view = t.Alert(
         alert_id=UUID(str(row["alert_id"])), pathway_id=UUID(str(row["pathway_id"])),
-        info_category=alert_category(row["rule_id"], row.get("subject")),
+        info_category=category,
         rule_id=row["rule_id"], rule_label=_catalogued(catalogue.rule_label, row["rule_id"]),
         severity=AlertSeverity(row["severity"]), status=status, owner_agency=row["owner_agency"],
         raised_at=_at(row["raised_at"]), subject=row.get("subject"), suggested_action=row.get("suggested_action"),
@@ -99,9 +100,22 @@ def alert_view(row: dict[str, Any], disclosure: p.Disclosure,
         resolution_reason=row.get("resolution_reason"),
         # The read model stamps the raising too; the pathway says "changed" only after it.
         status_changed_at=None if status is AlertStatus.RAISED else _at(row.get("status_changed_at")),
+        # ReadSide attaches (event id, timeline row) pairs to every alert row it reads.
+        triggering_events=[triggering_event(event_id, event, category)
+                           for event_id, event in row.get("triggering_events", ())],
         redactions=[])
     view.redactions = t.as_redactions(p.redact(view, disclosure, t.CATEGORIES, returned))
     return view
+
+
+def triggering_event(event_id: str, row: dict[str, Any] | None, alert: InformationCategory) -> t.TriggeringEvent:
+    """One triggering event from its `timeline` row; without a row yet, only its id, in the
+    alert's category."""
+    if row is None:
+        return t.TriggeringEvent(event_id=event_id, position=None, info_category=alert, type=None, label=None,
+                                 occurred_at=None)
+    return t.TriggeringEvent(event_id=event_id, position=int(row["seq"]), info_category=InformationCategory(row["category"]),
+                             type=row["event_type"], label=row["label"], occurred_at=_at(row["occurred_at"]))
 
 
 def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: str) -> t.Alert | None:
@@ -123,7 +137,7 @@ def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: 
 def timeline_entry(row: dict[str, Any], disclosure: p.Disclosure,
                    returned: set[InformationCategory] | None) -> t.TimelineEntry:
     """A `timeline` read-model row (its label and category), redacted for `disclosure`."""
-    entry = t.TimelineEntry(position=int(row["seq"]), info_category=InformationCategory(row["category"]),
+    entry = t.TimelineEntry(event_id=str(row["event_id"]), position=int(row["seq"]), info_category=InformationCategory(row["category"]),
                             type=row["event_type"], label=row["label"], occurred_at=_at(row["occurred_at"]),
                             recorded_at=_at(row["recorded_at"]), agency=row["agency"] or "", role=row["role"] or "",
                             redactions=[])

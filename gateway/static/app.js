@@ -109,7 +109,7 @@ export function field(text, control, hint) {
 
 async function start(token, status) {
   try {
-    const { me } = await gql("{ me { agency professional role categoriesNeeded } }", {}, token);
+    const { me } = await gql("{ me { agency professional roleCode categoriesNeeded } }", {}, token);
     session.set(token);
     session.setMe(me);
     go("#/file");
@@ -314,7 +314,7 @@ async function route() {
     return;
   }
   nav.hidden = false; out.hidden = false;
-  who.textContent = `${me.professional} — ${label(ROLE, me.role.toLowerCase())}, ${agencyName(me.agency)}`;
+  who.textContent = `${me.professional} — ${label(ROLE, me.roleCode)}, ${agencyName(me.agency)}`;
   for (const link of nav.querySelectorAll("a")) {
     if (hash.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }

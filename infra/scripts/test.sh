@@ -12,6 +12,11 @@ ensure_venv
 bash infra/scripts/up.sh
 bash infra/scripts/browser.sh  # Chromium and axe-core for the screen's browser tests
 
+if [ "$#" -eq 0 ]; then  # the whole suite (CI): the published SDL, error list and inbound schemas first
+    say "publication : SDL, codes d'erreur, schémas entrants et changements du schéma (python -m gateway.published --check)"
+    "$RELAIS_PY" -m gateway.published --check || die "publication : docs/ diffère du code (voir ci-dessus)."
+fi
+
 say "tests : pytest ${*:-tests}"
 set +e
 if [ "$#" -gt 0 ]; then

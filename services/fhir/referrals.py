@@ -309,7 +309,7 @@ def command_for(update: TaskUpdate, *, gp_orientation: bool) -> tuple[str, dict[
 
 
 def inbound_task_schema() -> dict[str, Any]:
-    """JSON Schema of the part of a FHIR Task that Relais reads (docs/inbound/FhirTask.schema.json);
+    """JSON Schema of the part of a FHIR Task that Relais reads (docs/inbound/v1/FhirTask.schema.json);
     the rest of the Task may be any valid FHIR."""
     identifier = {"type": "object", "properties": {"system": {"type": "string"}, "value": {"type": "string"}}}
     return {

@@ -1,4 +1,5 @@
-"""Writes docs/inbound/: one JSON Schema per inbound message type, and an index.
+"""Writes docs/inbound/: one JSON Schema per inbound message type and version
+(`docs/inbound/<version>/<Command>.schema.json`, the version of `ce_type`), and an index.
 
 Run `python -m services.ingest.schemas [OUT_DIR]` after changing a command; a unit test fails
 while the published schemas differ from the models.
@@ -17,8 +18,8 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "inbound"
 
 def rendered() -> dict[str, str]:
     """File name -> content, exactly as written to disk."""
-    files = {f"{name}.schema.json": json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-             for name, schema in json_schemas().items()}
+    files = {f"{TYPE_VERSION}/{name}.schema.json": json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True)
+             + "\n" for name, schema in json_schemas().items()}
     lines = [
         "# Inbound messages (`relais.inbound.<agency>`)",
         "",
@@ -38,22 +39,33 @@ def rendered() -> dict[str, str]:
         "status and reason; see `docs/partners.md`): the professional and role come in the CloudEvents",
         "extensions `ce_actorprofessional` and `ce_actorrole`.",
         "",
+        f"The schemas are published per version of `ce_type`, in `{TYPE_VERSION}/` for `.{TYPE_VERSION}`; a new",
+        "version gets its own folder, and the previous one stays as long as Relais accepts it.",
+        "",
         "| ce_type | schema |",
         "| --- | --- |",
     ]
-    lines += [f"| `{TYPE_PREFIX}{name}.{TYPE_VERSION}` | [{name}]({name}.schema.json) |" for name in json_schemas()]
+    lines += [f"| `{TYPE_PREFIX}{name}.{TYPE_VERSION}` | [{name}]({TYPE_VERSION}/{name}.schema.json) |"
+              for name in json_schemas()]
     files["README.md"] = "\n".join(lines) + "\n"
     return files
 
 
 def write(out_dir: Path = DEFAULT_OUT) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.schema.json"):
+    for stale in out_dir.rglob("*.schema.json"):
         stale.unlink()
     files = rendered()
     for name, content in files.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(content, encoding="utf-8")
     return len(files)
+
+
+def on_disk(out_dir: Path = DEFAULT_OUT) -> dict[str, str]:
+    """What is published under `out_dir`, in the shape of `rendered()`."""
+    return {p.relative_to(out_dir).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(out_dir.rglob("*")) if p.is_file()}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
 from domain import writepolicy
-from domain.errors import DomainError, error_code
+from domain.errors import DomainError, error_code, input_error
 from domain.pathway import Pathway
 from services.pathways.application import PathwaysApplication
 from services.pathways.commands import COMMANDS, Command, OpenPathway
@@ -72,51 +72,13 @@ class ConcurrencyExhausted(RuntimeError):
 
 
 # --------------------------------------------------------------------------- validation
-_PYDANTIC_REASONS = {
-    "missing": "champ obligatoire",
-    "extra_forbidden": "champ inconnu",
-    "uuid_parsing": "identifiant (UUID) invalide",
-    "uuid_type": "identifiant (UUID) invalide",
-    "timezone_aware": "date et heure avec fuseau horaire attendues",
-    "datetime_parsing": "date et heure invalides",
-    "datetime_from_date_parsing": "date et heure invalides",
-    "date_parsing": "date invalide (AAAA-MM-JJ)",
-    "date_type": "date attendue (AAAA-MM-JJ)",
-    "datetime_type": "date et heure attendues",
-    "int_parsing": "nombre entier attendu",
-    "int_type": "nombre entier attendu",
-    "date_from_datetime_parsing": "date invalide (AAAA-MM-JJ)",
-    "string_too_short": "ne doit pas être vide",
-    "string_too_long": "texte trop long",
-    "bool_parsing": "oui/non attendu",
-    "list_type": "liste attendue",
-    "string_type": "texte attendu",
-}
-#: Codes of refused input (the field and the French reason say the rest): a missing field, a
-#: field the command does not have, a value not in its enumeration; any other bad value.
-_PYDANTIC_CODES = {"missing": "REQUIRED_FIELD", "extra_forbidden": "UNKNOWN_FIELD", "enum": "UNKNOWN_ENUM_VALUE"}
-
-
-def input_code(pydantic_type: str) -> str:
-    """The code of one refused input value (shared with the gateway's variable errors)."""
-    if pydantic_type in _PYDANTIC_CODES:
-        return _PYDANTIC_CODES[pydantic_type]
-    if pydantic_type.startswith("uuid"):
-        return "INVALID_UUID"
-    if pydantic_type.startswith(("date", "datetime", "timezone")):
-        return "INVALID_DATE"
-    return "INVALID_VALUE"
-
-
 def rejection_from_validation(error: ValidationError) -> CommandRejected:
     first = error.errors()[0]
     field_name = ".".join(str(part) for part in first["loc"]) or None
-    reason = _PYDANTIC_REASONS.get(first["type"])
+    code, reason = input_error(first["type"])
     if first["type"] == "enum":
-        expected = first.get("ctx", {}).get("expected", "")
-        reason = f"valeur non reconnue (attendu : {expected})"
-    return CommandRejected(field=field_name, reason=reason or "valeur invalide",
-                           code=input_code(first["type"]))
+        reason = f"{reason} (attendu : {first.get('ctx', {}).get('expected', '')})"
+    return CommandRejected(field=field_name, reason=reason, code=code)
 
 
 def parse_command(command_type: str, payload: Mapping[str, Any]) -> Command:

@@ -226,7 +226,7 @@ def test_every_query_answers_over_http(server, populated):
     pid, alert = populated
     usmp = tok("usmp")
     me = run(server, usmp, "{ me { agency role categoriesNeeded } }")["me"]
-    assert me == {"agency": "usmp", "role": "MEDECIN", "categoriesNeeded": ["ADMINISTRATIVE", "IDENTITY", "MEDICAL", "SOCIAL"]}
+    assert me == {"agency": "usmp", "role": "DOCTOR", "categoriesNeeded": ["ADMINISTRATIVE", "IDENTITY", "MEDICAL", "SOCIAL"]}
     page = run(server, usmp, '{ pathways(filter: {territory: "75", hasOpenAlert: true}) { totalCount '
                              'edges { node { id personRef openAlerts { ruleId } } } } }')["pathways"]
     assert page["totalCount"] == 1 and page["edges"][0]["node"]["openAlerts"][0]["ruleId"] == "exit-without-housing"

@@ -93,7 +93,7 @@ def test_an_invented_kid_is_refused_after_one_refetch_and_a_flood_of_them_costs_
     with _gateway(tmp_path, jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwks_url=issuer.url) as base:
         assert _me(base, token("siao", "coordinateur", key=rsa_key("idp-2026-01"))).status_code == 200
         refused = _me(base, token("siao", "coordinateur", key=rsa_key("invented-1")))
-        assert refused.status_code == 401 and "clé de signature inconnue" in refused.json()["detail"]
+        assert refused.status_code == 401 and "clé de signature inconnue" in refused.json()["errors"][0]["message"]
         assert issuer.requests == 2
         for n in range(10):
             assert _me(base, token("siao", "coordinateur", key=rsa_key(f"invented-{n + 2}"))).status_code == 401

@@ -359,6 +359,6 @@ def test_the_development_provider_gives_a_code_once_and_only_for_its_pkce_verifi
     code = signed.headers["location"].split("code=")[1].split("&")[0]
     token = exchange(verifier).json()["token"]
     me = httpx.post(f"{relais.base}/graphql", headers={"Authorization": f"Bearer {token}"},
-                    json={"query": "{ me { agency professional role } }"}).json()["data"]["me"]
-    assert me == {"agency": "siao", "professional": "p-1", "role": "COORDINATEUR"}
+                    json={"query": "{ me { agency professional role roleCode } }"}).json()["data"]["me"]
+    assert me == {"agency": "siao", "professional": "p-1", "role": "COORDINATOR", "roleCode": "coordinateur"}
     assert exchange(verifier).status_code == 400  # a code is used once

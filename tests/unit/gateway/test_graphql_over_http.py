@@ -83,3 +83,32 @@ def test_command_id_is_selectable_on_both_outcomes_and_a_replay_writes_nothing(a
     again = api("mutation($input: OpenPassGpPathwayInput!) { openPassGpPathway(input: $input) "
                 "{ ... on CommandAccepted { newEvents duplicate } } }", {"input": body}, as_=token("pass", "medecin"))
     assert again["openPassGpPathway"] == {"newEvents": 0, "duplicate": True}
+
+
+@pytest.mark.parametrize(("body", "content_type", "code", "words"), [
+    (b"{not json", "application/json", "MALFORMED_REQUEST", "Corps de requête illisible"),
+    (b'{"variables": {}}', "application/json", "MISSING_QUERY", "« query » est obligatoire"),
+    (b'{"query": "{ __typename }", "variables": [1]}', "application/json", "INVALID_VARIABLES", "« variables »"),
+    (b"query=%7B__typename%7D", "application/x-www-form-urlencoded", "UNSUPPORTED_MEDIA_TYPE", "application/json"),
+])
+def test_a_request_strawberry_cannot_read_is_refused_in_french_with_a_code(api, body, content_type, code, words) -> None:
+    for accept in (GRAPHQL_RESPONSE_JSON, "application/json"):
+        answer = api.client.post("/graphql", content=body, headers={"Content-Type": content_type, "Accept": accept})
+        assert answer.status_code == 400 and answer.headers["content-type"].startswith(accept)
+        (error,) = answer.json()["errors"]
+        assert error["extensions"] == {"code": code} and words in error["message"], error
+
+
+def test_a_refused_token_too_many_requests_and_an_unknown_purpose_answer_coded_errors(api) -> None:
+    forged = api.post("{ me { agency } }", as_="pas.un.jeton")
+    assert forged.status_code == 401 and forged.headers["www-authenticate"] == "Bearer"
+    assert forged.json()["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
+    purpose = api.post("{ me { agency } }", as_=token("pass"), headers={"X-Relais-Purpose": "CURIOSITE"})
+    assert purpose.status_code == 400 and purpose.json()["errors"][0]["extensions"]["code"] == "UNKNOWN_PURPOSE"
+    assert "X-Relais-Purpose inconnu" in purpose.json()["errors"][0]["message"]
+
+
+def test_a_not_acceptable_request_says_so_in_french_with_a_code(api) -> None:
+    answer = api.post("{ __typename }", headers={"Accept": "text/html"})
+    assert answer.status_code == 406 and answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["errors"][0]["extensions"]["code"] == "NOT_ACCEPTABLE"

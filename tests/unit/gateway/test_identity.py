@@ -60,7 +60,8 @@ def test_a_token_naming_the_platform_itself_is_refused_even_when_validly_signed(
 def test_a_forged_relais_token_gets_a_401_over_graphql(api: Api):
     response = api.post(ME, as_=token("relais", "medecin", "risk-engine"))
     assert response.status_code == 401
-    assert "identité de la plateforme" in response.json()["detail"]
+    (error,) = response.json()["errors"]
+    assert "identité de la plateforme" in error["message"] and error["extensions"]["code"] == "INVALID_TOKEN"
 
 
 # --------------------------------------------------------------------------- signatures

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.ingest.messages import (
@@ -11,7 +13,7 @@ from services.ingest.messages import (
     command_name,
     to_command_payload,
 )
-from services.ingest.schemas import DEFAULT_OUT, rendered
+from services.ingest.schemas import on_disk, rendered
 
 ACTOR = {"professional": "coord-4", "role": "coordinateur"}
 
@@ -62,8 +64,16 @@ def test_only_agency_topics_are_inbound_topics() -> None:
 
 
 def test_published_inbound_schemas_match_the_command_models() -> None:
-    on_disk = {p.name: p.read_text(encoding="utf-8") for p in DEFAULT_OUT.iterdir()}
-    assert on_disk == rendered(), "run: python -m services.ingest.schemas"
+    assert on_disk() == rendered(), "run: python -m services.ingest.schemas"
+
+
+def test_the_schemas_are_published_in_the_folder_of_their_ce_type_version() -> None:
+    from services.ingest.messages import TYPE_PREFIX, TYPE_VERSION
+
+    published = rendered()
+    schema = json.loads(published[f"{TYPE_VERSION}/ConfirmHousing.schema.json"])
+    assert schema["title"] == f"{TYPE_PREFIX}ConfirmHousing.{TYPE_VERSION}"
+    assert all(name == "README.md" or name.startswith(f"{TYPE_VERSION}/") for name in published)
 
 
 def test_no_inbound_topic_speaks_as_relais_itself() -> None:
