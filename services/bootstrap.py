@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from services.relay.relay import Relay
     from services.risk import DeadlineIndex, RiskEngine
     from services.risk.runner import EmbeddedRisk
+    from services.risk.territory_settings import TerritorySettingsStore
 
 log = logging.getLogger("relais.bootstrap")
 
@@ -216,6 +217,8 @@ class EmbeddedRuntime:
     pathways: PathwaysHandler
     audit: SqliteAuditLog
     webhooks: SqliteWebhookRegistry
+    #: The territory settings in force, versioned (`state_dir/territory_settings.sqlite3`).
+    territory_settings: TerritorySettingsStore
     #: The read models' SQLite file, one connection per call.
     readmodels: ReadModels
     bus: InProcessBus
@@ -344,6 +347,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     from services.alerting.worker import AlertingWorker
     from services.relay.positions import MemoryPositionStore
     from services.relay.relay import Relay
+    from services.risk.territory_settings import SqliteTerritorySettingsStore
 
     settings = settings or Settings(mode="embedded")
     state_dir = Path(settings.state_dir)
@@ -351,6 +355,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     pathways = build_pathways_handler(settings, build_pathways_application(settings, **store_overrides))
     bus = InProcessBus()
     webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
+    territory_settings = SqliteTerritorySettingsStore(state_dir / "territory_settings.sqlite3")
     read_models = state_dir / "read_models.sqlite3"
 
     # One connection per reading thread, kept (WAL: readers never block the projections' writer).
@@ -360,14 +365,15 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     return EmbeddedRuntime(
         settings=settings, agencies=agencies, pathways=pathways,
         audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
-        webhooks=webhooks, readmodels=readmodels, bus=bus,
+        webhooks=webhooks, territory_settings=territory_settings, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
         alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
                                 webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
-        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
+        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
+                                 settings_store=territory_settings) if risk else None,
     )
 
 
@@ -385,7 +391,8 @@ def build_embedded_projections(settings: Settings, bus: InProcessBus | None = No
 
 def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: PathwaysHandler, *,
                         clock: Clock | None = None, interval: float = 5.0,
-                        agencies: AgencyRegistry | None = None) -> EmbeddedRisk:
+                        agencies: AgencyRegistry | None = None,
+                        settings_store: TerritorySettingsStore | None = None) -> EmbeddedRisk:
     """The engine on the in-process bus, its SQLite index `state_dir/risk_deadlines.sqlite3`
     and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
     from services.risk import SQLiteDeadlineIndex
@@ -394,18 +401,22 @@ def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: Pathway
     state_dir = Path(settings.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
-    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies), bus,
+    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies,
+                                          settings_store=settings_store), bus,
                         interval=interval)
 
 
 def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: DeadlineIndex, *,
                       clock: Clock | None = None, territories=None,  # noqa: ANN001 - Mapping
-                      agencies: AgencyRegistry | None = None) -> RiskEngine:
+                      agencies: AgencyRegistry | None = None,
+                      settings_store: TerritorySettingsStore | None = None) -> RiskEngine:
     """The rupture-risk engine on `pathways` with its deadline index. `clock` defaults to the
-    system clock; `territories` maps a territory to its TerritorySettings (defaults otherwise);
+    system clock; the settings of a territory are the version in force in `settings_store`,
+    else `territories` (a territory -> TerritorySettings mapping), else the defaults;
     `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`)."""
     from services.clock import SystemClock
     from services.risk import RiskEngine
+    from services.risk.territory_settings import SettingsSource
 
     if agencies is None:
         from infra.agencies import load_registry
@@ -413,6 +424,7 @@ def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: 
         agencies = load_registry(settings.agencies_file)
     # The rules' sentences and the resolution reasons name agencies by the registry's names.
     return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories,
+                      settings_source=SettingsSource(settings_store, fallback=territories),
                       agency_names=agencies.display_names())
 
 
@@ -437,6 +449,8 @@ class DistributedRuntime:
     audit: PostgresAuditLog
     #: None without the event store too (webhook secrets are sealed with the cipher key).
     webhooks: PostgresWebhookRegistry | None
+    #: The territory settings in force, versioned (`territory_settings` in the schema).
+    territory_settings: TerritorySettingsStore
     #: A pooled connection whose search_path is the read models' schema.
     readmodels: ReadModels
     workers: list[Worker] = field(default_factory=list)
@@ -499,7 +513,8 @@ class DistributedRuntime:
 
         return build_risk_engine(self.settings, self.event_store(),
                                  PostgresDeadlineIndex(self.pool, self.settings.database_schema),
-                                 clock=clock, territories=territories, agencies=self.agencies)
+                                 clock=clock, territories=territories, agencies=self.agencies,
+                                 settings_store=self.territory_settings)
 
     def risk_runner(self, engine: RiskEngine | None = None) -> ConsumerRunner:
         """The risk consumer over `<prefix>.pathway-events` (group `<prefix>-risk`): each
@@ -616,6 +631,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
     from infra.agencies import load_registry
     from infra.postgres.migrations import require
     from services.alerting.webhooks import PostgresWebhookRegistry, secret_box
+    from services.risk.territory_settings import PostgresTerritorySettingsStore
 
     settings = settings or Settings(mode="distributed")
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.database_pool_size, open=True,
@@ -643,7 +659,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
         settings=settings, agencies=load_registry(settings.agencies_file), pool=pool, pathways=pathways,
         audit=PostgresAuditLog(pool, schema),
         webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
-        readmodels=readmodels,
+        territory_settings=PostgresTerritorySettingsStore(pool, schema), readmodels=readmodels,
     )
 
 

@@ -108,15 +108,29 @@ def input_code(pydantic_type: str) -> str:
     return "INVALID_VALUE"
 
 
+#: Bounds, whose reason names the bound (pydantic's `ctx`).
+_BOUND_REASONS = {"greater_than_equal": "doit être supérieur ou égal à {ge}",
+                  "greater_than": "doit être supérieur à {gt}",
+                  "less_than_equal": "doit être inférieur ou égal à {le}",
+                  "less_than": "doit être inférieur à {lt}"}
+
+
+def french_reason(error: Mapping[str, Any]) -> str:
+    """The French reason of one pydantic error (an entry of `ValidationError.errors()`)."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "enum":
+        return f"valeur non reconnue (attendu : {ctx.get('expected', '')})"
+    if kind in _BOUND_REASONS:
+        return _BOUND_REASONS[kind].format(**ctx)
+    if kind == "value_error":  # our validators' own French sentences
+        return str(ctx.get("error", "valeur invalide"))
+    return _PYDANTIC_REASONS.get(kind, "valeur invalide")
+
+
 def rejection_from_validation(error: ValidationError) -> CommandRejected:
     first = error.errors()[0]
     field_name = ".".join(str(part) for part in first["loc"]) or None
-    reason = _PYDANTIC_REASONS.get(first["type"])
-    if first["type"] == "enum":
-        expected = first.get("ctx", {}).get("expected", "")
-        reason = f"valeur non reconnue (attendu : {expected})"
-    return CommandRejected(field=field_name, reason=reason or "valeur invalide",
-                           code=input_code(first["type"]))
+    return CommandRejected(field=field_name, reason=french_reason(first), code=input_code(first["type"]))
 
 
 def parse_command(command_type: str, payload: Mapping[str, Any]) -> Command:

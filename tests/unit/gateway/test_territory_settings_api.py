@@ -1,0 +1,65 @@
+"""A territory administrator reads and changes its territory's alert settings through GraphQL;
+nobody else does, every attempt is audited, refusals name the field and the reason."""
+
+from __future__ import annotations
+
+from tests.unit.gateway.conftest import token
+
+READ = '{ territorySettings(territory: "76") { territory version changedBy changedByAgency document settings } }'
+CHANGE = """mutation($settings: JSON!, $expected: Int) {
+  changeTerritorySettings(territory: "76", settings: $settings, expectedVersion: $expected) {
+    __typename
+    ... on TerritorySettingsVersion { version changedBy document settings }
+    ... on TerritorySettingsRefused { code message refusals { field reason } }
+  }
+}"""
+
+
+def test_the_territory_admin_changes_its_settings_and_each_change_is_a_version(api) -> None:
+    admin = token("ars", "admin_territoire", professional="pro-ars-1")
+    before = api(READ, as_=admin)["territorySettings"]
+    assert before["version"] == 0 and before["settings"]["digest_hour"] == 8 and before["document"] == {}
+
+    changed = api(CHANGE, {"settings": {"digest_hour": 7, "enabled_rules": ["contact-lost", "stalled"]},
+                           "expected": 0}, as_=admin)["changeTerritorySettings"]
+    assert changed["__typename"] == "TerritorySettingsVersion" and changed["version"] == 1
+    assert changed["changedBy"] == "pro-ars-1"
+    assert changed["settings"]["enabled_rules"] == ["contact-lost", "stalled"]
+
+    now = api(READ, as_=admin)["territorySettings"]
+    assert (now["version"], now["changedByAgency"], now["settings"]["digest_hour"]) == (1, "ars", 7)
+    history = api('{ territorySettingsHistory(territory: "76") { version } }', as_=admin)
+    assert [v["version"] for v in history["territorySettingsHistory"]] == [1]
+
+
+def test_a_refused_change_names_each_field_and_reason_and_stores_nothing(api) -> None:
+    admin = token("ars", "admin_territoire")
+    refused = api(CHANGE, {"settings": {"digest_hour": 24, "stalled_dayz": 3}}, as_=admin)["changeTerritorySettings"]
+    assert refused["__typename"] == "TerritorySettingsRefused" and refused["code"] == "INVALID_SETTINGS"
+    assert {r["field"]: r["reason"] for r in refused["refusals"]} == {
+        "stalled_dayz": "réglage inconnu", "digest_hour": "doit être inférieur ou égal à 23"}
+    refused = api(CHANGE, {"settings": {"digest_hour": 24}}, as_=admin)["changeTerritorySettings"]
+    assert refused["refusals"] == [{"field": "digest_hour", "reason": "doit être inférieur ou égal à 23"}]
+    stale = api(CHANGE, {"settings": {"digest_hour": 6}, "expected": 3}, as_=admin)["changeTerritorySettings"]
+    assert stale["code"] == "STALE_VERSION" and stale["refusals"][0]["field"] == "expectedVersion"
+    assert api(READ, as_=admin)["territorySettings"]["version"] == 0
+
+
+def test_other_roles_and_other_territories_are_refused_and_every_attempt_is_audited(api) -> None:
+    for who in (token("ars", "coordinateur"), token("siao", "admin_structure"), token("ars", "analyste")):
+        body = api.post(READ, as_=who).json()
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    outside = token("cnil", "admin_territoire")  # an agency of the 75
+    body = api.post(CHANGE, {"settings": {"digest_hour": 6}}, as_=outside).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "n'administre pas le territoire « 76 »" in body["errors"][0]["message"]
+
+    admin = token("ars", "admin_territoire")
+    api(CHANGE, {"settings": {"digest_hour": 6}}, as_=admin)
+    api(CHANGE, {"settings": {"digest_hour": 99}}, as_=admin)
+    trail = api("{ auditEvents { events { operation agency role outcome } } }",
+                as_=token("ars", "dpo_regional"))["auditEvents"]["events"]
+    change = "mutation.changeTerritorySettings"
+    assert {"operation": change, "agency": "ars", "role": "admin_territoire", "outcome": "0"} in trail
+    assert {"operation": change, "agency": "ars", "role": "admin_territoire", "outcome": "4"} in trail
+    assert {"operation": change, "agency": "cnil", "role": "admin_territoire", "outcome": "4"} in trail
