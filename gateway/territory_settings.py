@@ -10,7 +10,7 @@ of is accountable.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Union
 
 import strawberry
@@ -22,7 +22,12 @@ from domain.rules.settings import TerritorySettings
 from gateway.audit import EXECUTE
 from gateway.context import Context
 from gateway.hardening import PublicError
-from services.risk.territory_settings import SettingsRefused, SettingsVersion, validate_document
+from services.risk import backtest as bt
+from services.risk.territory_settings import SettingsRefused, SettingsSource, SettingsVersion, validate_document
+
+#: A back-test through the API holds a worker thread: a synthetic territory this large at most
+#: (~10 s on one core); larger ones run with `relais rules backtest`.
+API_SYNTHETIC_LIMIT = 2000
 
 
 @strawberry.type(description="Une version des réglages d'alerte d'un territoire.")
@@ -48,6 +53,40 @@ class TerritorySettingsRefused:
     code: str
     message: str
     refusals: list[SettingsFieldRefusal]
+
+
+@strawberry.type(description="Les chiffres d'une règle (ou de toutes) sous un jeu de règles.")
+class BacktestRule:
+    rule_id: str
+    alerts: int
+    alerts_per_week: float
+    alerts_per_worker_week: float = strawberry.field(description="Par semaine et par professionnel des "
+                                                                 "structures qui en ont la charge.")
+    dismissed_share: float | None = strawberry.field(description="Part des alertes écartées ensuite par leur "
+                                                                 "responsable (0 à 1).")
+    breaks_alerted_share: float | None = strawberry.field(description="Part des parcours rompus (perdu de vue, "
+                                                                      "sortie à la rue, sortie manquée) qui avaient "
+                                                                      "eu cette alerte avant la rupture.")
+    median_lead_days: float | None = strawberry.field(description="Délai médian entre la première alerte et la "
+                                                                  "rupture, en jours.")
+
+
+@strawberry.type
+class BacktestRuleSet:
+    name: str
+    rules: list[BacktestRule]
+
+
+@strawberry.type(description="Back-test d'un jeu de règles candidat à côté de celui en vigueur.")
+class RulesBacktest:
+    territory: str
+    source: str
+    pathways: int
+    weeks: float
+    seconds: float
+    breaks: JSON = strawberry.field(description="Parcours rompus par nature de rupture.")
+    rule_sets: list[BacktestRuleSet]
+    report: str = strawberry.field(description="Le rapport en markdown (français).")
 
 
 TerritorySettingsChange = Annotated[Union[TerritorySettingsVersion, TerritorySettingsRefused],
@@ -100,6 +139,47 @@ class TerritorySettingsQuery:
         versions = await asyncio.to_thread(context.services.territory_settings.history, territory)
         context.audit_read("territorySettingsHistory", None, set())
         return [_view(territory, v) for v in versions]
+
+
+BacktestOutcome = Annotated[Union[RulesBacktest, TerritorySettingsRefused], strawberry.union("BacktestOutcome")]
+
+
+@strawberry.type
+class BacktestQuery:
+    @strawberry.field(description="Rejoue l'historique du territoire (ou un territoire synthétique de "
+                                  f"`synthetic` parcours, {API_SYNTHETIC_LIMIT} au plus) avec les réglages "
+                                  "candidats à côté de ceux en vigueur (rôle admin_territoire, votre territoire).")
+    async def rules_backtest(self, info: Info, territory: str, settings: JSON, synthetic: int | None = None,
+                             from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+                             to: date | None = None) -> BacktestOutcome:
+        context: Context = info.context
+        territory_admin(context, "rulesBacktest", territory)
+        if synthetic is not None and not 1 <= synthetic <= API_SYNTHETIC_LIMIT:
+            context.audit_read("rulesBacktest", None, set(), outcome="4")
+            return TerritorySettingsRefused(code="INVALID_SETTINGS", message="Back-test refusé.", refusals=[
+                SettingsFieldRefusal(field="synthetic", reason=f"entre 1 et {API_SYNTHETIC_LIMIT} parcours "
+                                                               "(au-delà : relais rules backtest)")])
+        try:
+            candidate = validate_document(territory, settings)
+        except SettingsRefused as refused:
+            context.audit_read("rulesBacktest", None, set(), outcome="4")
+            return TerritorySettingsRefused(code=refused.code, message=str(refused), refusals=[
+                SettingsFieldRefusal(field=f, reason=r) for f, r in refused.refusals])
+        in_force = SettingsSource(context.services.territory_settings, ttl_s=0)
+        app = context.services.pathways.app
+        report = await asyncio.to_thread(
+            lambda: bt.backtest(territory, candidate, in_force(territory), synthetic=synthetic, app=app,
+                                start=None if from_ is None else datetime.combine(from_, time(0), UTC),
+                                end=None if to is None else datetime.combine(to, time(23, 59, 59), UTC)))
+        context.audit_read("rulesBacktest", None, set())
+        return RulesBacktest(
+            territory=territory, source=report.source, pathways=report.pathways, weeks=report.weeks,
+            seconds=report.seconds, breaks=dict(report.breaks), report=bt.markdown(report),
+            rule_sets=[BacktestRuleSet(name=name, rules=[
+                BacktestRule(rule_id=f.rule_id, alerts=f.alerts, alerts_per_week=f.per_week,
+                             alerts_per_worker_week=f.per_worker_week, dismissed_share=f.dismissed_share,
+                             breaks_alerted_share=f.breaks_alerted_share, median_lead_days=f.median_lead_days)
+                for f in report.figures[name]]) for name in report.rule_sets])
 
 
 async def change_territory_settings(info: Info, territory: str, settings: JSON,

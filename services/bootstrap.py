@@ -161,6 +161,18 @@ def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLo
     return PostgresAuditLog(pool, settings.database_schema), pool.close
 
 
+def open_territory_settings(settings: Settings) -> tuple[TerritorySettingsStore, Callable[[], None]]:
+    """The territory settings store of `settings`'s mode, and how to close it (`relais rules`)."""
+    from services.risk.territory_settings import PostgresTerritorySettingsStore, SqliteTerritorySettingsStore
+
+    if settings.mode == "embedded":
+        return SqliteTerritorySettingsStore(Path(settings.state_dir) / "territory_settings.sqlite3"), lambda: None
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=1, open=True, kwargs={"autocommit": True})
+    return PostgresTerritorySettingsStore(pool, settings.database_schema), pool.close
+
+
 def build_pathways_application(settings: Settings, **overrides: str) -> PathwaysApplication:
     """Builds the pathways application on the store the settings name.
 

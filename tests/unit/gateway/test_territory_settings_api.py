@@ -63,3 +63,38 @@ def test_other_roles_and_other_territories_are_refused_and_every_attempt_is_audi
     assert {"operation": change, "agency": "ars", "role": "admin_territoire", "outcome": "0"} in trail
     assert {"operation": change, "agency": "ars", "role": "admin_territoire", "outcome": "4"} in trail
     assert {"operation": change, "agency": "cnil", "role": "admin_territoire", "outcome": "4"} in trail
+
+
+BACKTEST = """query($settings: JSON!, $synthetic: Int) {
+  rulesBacktest(territory: "76", settings: $settings, synthetic: $synthetic) {
+    __typename
+    ... on RulesBacktest { pathways source ruleSets { name rules { ruleId alerts breaksAlertedShare } } report }
+    ... on TerritorySettingsRefused { refusals { field reason } }
+  }
+}"""
+
+
+def test_the_territory_admin_back_tests_a_candidate_rule_set_beside_the_one_in_force(api) -> None:
+    admin = token("ars", "admin_territoire")
+    out = api(BACKTEST, {"settings": {"referral_unverified_days": 5}, "synthetic": 30}, as_=admin)["rulesBacktest"]
+    assert out["__typename"] == "RulesBacktest" and out["pathways"] == 30
+    assert [s["name"] for s in out["ruleSets"]] == ["en vigueur", "candidat"]
+    alerts = {s["name"]: {r["ruleId"]: r["alerts"] for r in s["rules"]} for s in out["ruleSets"]}
+    assert alerts["candidat"]["referral-unverified"] >= alerts["en vigueur"]["referral-unverified"]
+    assert "# Back-test du territoire 76" in out["report"]
+    refused = api(BACKTEST, {"settings": {"stalled_days": 0}, "synthetic": 100000}, as_=admin)["rulesBacktest"]
+    assert refused["refusals"][0]["field"] == "synthetic"
+    refused = api(BACKTEST, {"settings": {"stalled_days": 0}}, as_=admin)["rulesBacktest"]
+    assert refused["refusals"] == [{"field": "stalled_days", "reason": "doit être supérieur ou égal à 1"}]
+    assert api.post(BACKTEST, {"settings": {}}, as_=token("ars", "coordinateur")).json()["errors"][0][
+        "extensions"]["code"] == "FORBIDDEN"
+
+
+def test_the_back_test_of_the_stored_history_replays_the_territorys_pathways(api) -> None:
+    import uuid
+
+    pid = str(uuid.uuid4())
+    api.send("OpenPassGpPathway", {"pathwayId": pid, "personRef": "P-BT-0001", "territory": "76",
+                                   "leadAgency": "pass"}, as_=token("pass", "assistante_sociale"))
+    out = api(BACKTEST, {"settings": {}}, as_=token("ars", "admin_territoire"))["rulesBacktest"]
+    assert out["pathways"] == 1 and out["source"] == "historique du magasin d'événements"
