@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from projections.embedded import EmbeddedProjections
     from projections.postgres import LiveProjection, Target
     from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
+    from services.alerting.digest import DigestSender
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
     from services.ports import Clock
@@ -237,6 +238,8 @@ class EmbeddedRuntime:
     #: The event store's log onto the bus (Kafka's stand-in).
     relay: Relay
     alerting: AlertingWorker
+    #: The daily digests of alerts below the push line (a thread from `start`).
+    digest: DigestSender
     #: None when built without them (gateway unit tests that read the event store only).
     projections: EmbeddedProjections | None
     risk: EmbeddedRisk | None
@@ -257,7 +260,9 @@ class EmbeddedRuntime:
         return bool(self._threads)
 
     def start(self) -> bool:
-        """Start the relay, the alerting worker and the risk engine; False if already started."""
+        """Start the relay, the alerting worker and its digest, and the risk engine; False if already started."""
+        from services.alerting.digest import DigestLoop
+
         if self._threads:
             return False
         self._stop.clear()
@@ -268,6 +273,9 @@ class EmbeddedRuntime:
             threading.Thread(target=self.relay.run, args=(self._stop,), name="embedded-relay", daemon=True),
             threading.Thread(target=self._alerting_loop, name="embedded-alerting", daemon=True),
         ]
+        if self.projections is not None:  # the digest reads the open alerts' read model
+            self._threads.append(threading.Thread(target=DigestLoop(self.digest).run, args=(self._stop,),
+                                                  name="embedded-digest", daemon=True))
         for thread in self._threads:
             thread.start()
         return True
@@ -359,7 +367,8 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     from services.alerting.worker import AlertingWorker
     from services.relay.positions import MemoryPositionStore
     from services.relay.relay import Relay
-    from services.risk.territory_settings import SqliteTerritorySettingsStore
+    from services.alerting.digest import DigestSender, PushPolicy, SqliteDigestLedger
+    from services.risk.territory_settings import SettingsSource, SqliteTerritorySettingsStore
 
     settings = settings or Settings(mode="embedded")
     state_dir = Path(settings.state_dir)
@@ -374,6 +383,8 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     readmodels = sqlite_readmodels(str(read_models))
 
     agencies = load_registry(settings.agencies_file)
+    read = ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+    settings_source = SettingsSource(territory_settings)
     return EmbeddedRuntime(
         settings=settings, agencies=agencies, pathways=pathways,
         audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
@@ -381,8 +392,9 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
-        alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
-                                webhooks),
+        alerting=AlertingWorker(read, bus.publish, webhooks, should_push=PushPolicy(read, settings_source)),
+        digest=DigestSender(read, bus.publish, SqliteDigestLedger(state_dir / "digests.sqlite3"), agencies,
+                            settings_source, webhooks=webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
                                  settings_store=territory_settings) if risk else None,
@@ -549,8 +561,10 @@ class DistributedRuntime:
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
+        from services.alerting.digest import PushPolicy
         from services.alerting.worker import AlertingHandler, AlertingWorker
         from services.relay.relay import ReconnectingPublisher
+        from services.risk.territory_settings import SettingsSource
 
         settings = self.settings
 
@@ -562,13 +576,35 @@ class DistributedRuntime:
         publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
         read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
-        worker = AlertingWorker(read, publisher.publish, self.webhooks)
+        worker = AlertingWorker(read, publisher.publish, self.webhooks,
+                                should_push=PushPolicy(read, SettingsSource(self.territory_settings)))
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
             deadletter_topic=topic(settings, "deadletter"),
         )
         return ConsumerRunner(AlertingHandler(worker), config, pool=self.pool)
+
+    def digest(self, *, post: Callable[..., Any] | None = None) -> DigestSender:
+        """The daily digests (`relais alerting` runs them in a DigestLoop; `--digest-now` once):
+        published on `<prefix>.alerts`, recorded in `alerting_digests`."""
+        from gateway.readside import ReadSide
+        from infra.kafka.producer import EventProducer
+        from infra.kafka.publisher import KafkaPublisher
+        from services.alerting.digest import DigestSender, PostgresDigestLedger
+        from services.relay.relay import ReconnectingPublisher
+        from services.risk.territory_settings import SettingsSource
+
+        settings = self.settings
+
+        def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+            producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "digest"))
+            return KafkaPublisher(producer, topic(settings, "alerts")), lambda: producer.close(timeout=5)
+
+        return DigestSender(ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s),
+                            ReconnectingPublisher(connect).publish,
+                            PostgresDigestLedger(self.pool, settings.database_schema), self.agencies,
+                            SettingsSource(self.territory_settings), webhooks=self.webhooks, post=post)
 
     def projection_target(self) -> Target:
         return projection_target(self.settings, self.pool)

@@ -203,7 +203,28 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
 
 
 def _alerting(args: argparse.Namespace) -> int:
-    return _worker(lambda runtime: [runtime.alerting()], metrics_port=args.metrics_port)
+    from services.alerting.digest import DigestLoop
+
+    if args.digest_now:
+        return _digest_now()
+    return _worker(lambda runtime: [runtime.alerting(), DigestLoop(runtime.digest())], metrics_port=args.metrics_port)
+
+
+def _digest_now() -> int:
+    """`relais alerting --digest-now`: every agency's digest of today, now, unless already sent."""
+    from services.bootstrap import build_distributed
+    from services.checks import preflight
+
+    settings = _worker_settings()
+    preflight(settings, ["cipher", "kafka", "database"])
+    runtime = build_distributed(settings)
+    try:
+        result = runtime.digest().send_due(force=True)
+    finally:
+        runtime.close()
+    print(f"relais alerting --digest-now : {result.sent} récapitulatif(s) envoyé(s), {result.already_sent} déjà "
+          f"envoyé(s) aujourd'hui, {result.empty} structure(s) sans alerte en attente")
+    return 0
 
 
 def _metrics_option(parser: argparse.ArgumentParser) -> None:
@@ -282,10 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     alerting = sub.add_parser(
         "alerting",
         help="publish alert changes on <prefix>.alerts and to agency webhooks (runs until SIGTERM)",
-        description="Follows <prefix>.pathway-events; every alert change goes to <prefix>.alerts (one "
-        "CloudEvent per receiving agency, personal fields only as that agency may see them) and to the "
-        "agency's registered webhook (signed as Standard Webhooks, retried with backoff, deduplicated).",
+        description="Follows <prefix>.pathway-events; every change of a high or critical alert goes to "
+        "<prefix>.alerts (one CloudEvent per receiving agency, personal fields only as that agency may see "
+        "them) and to the agency's registered webhook (signed as Standard Webhooks, retried with backoff, "
+        "deduplicated). Alerts below the territory's push_min_severity reach their owner in one daily digest "
+        "per agency (fr.relais.alert.digest.v1, from the territory's digest_hour, once per day).",
     )
+    alerting.add_argument("--digest-now", action="store_true",
+                          help="send today's digest of every agency now (those not sent yet), then exit")
     _metrics_option(alerting)
     alerting.set_defaults(func=_alerting)
     _add_tool_parsers(sub)

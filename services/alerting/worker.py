@@ -67,9 +67,12 @@ def recipients(read: ReadSide, item: FeedItem) -> list[str]:
 class AlertingWorker:
     def __init__(self, read: ReadSide, publish: Callable[[list[CloudEvent]], None],
                  webhooks: WebhookRegistry | None = None, post: Callable[..., Any] | None = None,
-                 retry_base_delay: float = 0.5) -> None:
+                 retry_base_delay: float = 0.5, should_push: Callable[[FeedItem], bool] | None = None) -> None:
         self.read, self.publish, self.webhooks = read, publish, webhooks
         self.post, self.retry_base_delay = post, retry_base_delay
+        #: Noise control (services.alerting.digest.PushPolicy): a change it declines waits for
+        #: the owner's daily digest. None: every change is pushed.
+        self.should_push = should_push
 
     def handle(self, events: Iterable[CloudEvent]) -> int:
         """Publish and deliver every alert change among `events`; return how many messages."""
@@ -80,6 +83,8 @@ class AlertingWorker:
         deliveries: list[tuple[str, str, dict[str, Any]]] = []
         for item in items:
             wait_until_applied(self.read, item)
+            if self.should_push is not None and not self.should_push(item):
+                continue
             for agency in recipients(self.read, item):
                 payload = alert_payload(item, agency, self.read)
                 if payload is None:
