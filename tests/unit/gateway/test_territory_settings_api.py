@@ -98,3 +98,43 @@ def test_the_back_test_of_the_stored_history_replays_the_territorys_pathways(api
                                    "leadAgency": "pass"}, as_=token("pass", "assistante_sociale"))
     out = api(BACKTEST, {"settings": {}}, as_=token("ars", "admin_territoire"))["rulesBacktest"]
     assert out["pathways"] == 1 and out["source"] == "historique du magasin d'événements"
+
+
+def test_a_threshold_changed_through_the_api_is_the_one_the_engine_applies(tmp_path) -> None:
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+    from services.bootstrap import build_embedded, build_risk_engine
+    from services.clock import TestClock
+    from services.risk import SQLiteDeadlineIndex
+    from services.settings import Settings
+    from tests.tokens import identity_settings
+    from tests.unit.gateway.conftest import Api
+
+    settings = Settings(state_dir=tmp_path, mode="embedded", **identity_settings())
+    system = build_embedded(settings, risk=False)
+    index = SQLiteDeadlineIndex()
+    # The engine of the composition root, on the store the gateway writes.
+    engine = build_risk_engine(settings, system.pathways, index, clock=TestClock(datetime.now(timezone.utc)),
+                               settings_store=system.territory_settings)
+    try:
+        with TestClient(create_app(system)) as client:
+            api = Api(client)
+            changed = api(CHANGE, {"settings": {"contact_failed_attempts": 2}},
+                          as_=token("ars", "admin_territoire"))["changeTerritorySettings"]
+            assert changed["version"] == 1
+            caso = token("mdm-caso-rouen", "medecin")
+            pid = str(uuid.uuid4())
+            api.send("OpenPassGpPathway", {"pathwayId": pid, "personRef": "P-th-0001", "territory": "76",
+                                           "leadAgency": "mdm-caso-rouen"}, as_=caso)
+            for _ in range(2):
+                api.send("RecordContactAttempt", {"pathwayId": pid, "reached": False, "channel": "phone"}, as_=caso)
+            engine.clock.set(datetime.now(timezone.utc) + timedelta(seconds=1))
+            engine.on_event(None, uuid.UUID(pid))
+            rules = [a.rule_id for a in system.pathways.app.get_pathway(uuid.UUID(pid)).open_alerts]
+            assert "contact-lost" in rules  # two failures: this territory's threshold, not the default 3
+    finally:
+        index.close()
