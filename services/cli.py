@@ -212,6 +212,7 @@ def _alerting(args: argparse.Namespace) -> int:
 
 def _digest_now() -> int:
     """`relais alerting --digest-now`: every agency's digest of today, now, unless already sent."""
+    from gateway.hardening import PublicError
     from services.bootstrap import build_distributed
     from services.checks import preflight
 
@@ -220,6 +221,9 @@ def _digest_now() -> int:
     runtime = build_distributed(settings)
     try:
         result = runtime.digest().send_due(force=True)
+    except PublicError as exc:  # the open alerts' read model is not built yet
+        print(f"relais alerting --digest-now : ERREUR : {exc}", file=sys.stderr)
+        return 1
     finally:
         runtime.close()
     print(f"relais alerting --digest-now : {result.sent} récapitulatif(s) envoyé(s), {result.already_sent} déjà "

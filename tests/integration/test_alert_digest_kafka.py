@@ -131,3 +131,22 @@ def test_a_crash_after_publishing_a_digest_and_before_recording_it_sends_it_agai
     records = [r for r in _read(kafka_bootstrap, topic(runtime.settings, "alerts"), 2)
                if _header(r, "ce_type") == DIGEST_TYPE]
     assert len(records) == 2 and len({_header(r, "ce_id") for r in records}) == 1  # consumers drop the second
+
+
+def test_relais_alerting_digest_now_before_the_read_models_exist_says_so_in_one_line(
+    pg_url, pg_schema, kafka_bootstrap,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from eventsourcing.cipher import AESCipher
+
+    env = {**os.environ, "RELAIS_DATABASE_URL": pg_url, "RELAIS_DATABASE_SCHEMA": pg_schema,
+           "RELAIS_KAFKA_BOOTSTRAP": kafka_bootstrap, "RELAIS_CIPHER_KEY": AESCipher.create_key(32)}
+    out = subprocess.run([sys.executable, "-m", "services.cli", "alerting", "--digest-now"],
+                         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == ("relais alerting --digest-now : ERREUR : Données indisponibles : les vues de "
+                                  "lecture ne sont pas encore construites (relais projections run).")
