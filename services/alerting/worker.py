@@ -1,5 +1,9 @@
 """Automated alerting for partner systems that hold no websocket open.
 
+Noise control first (`should_push`, services/alerting/digest.py): only changes of alerts at or
+above the territory's `push_min_severity` are pushed as below; the others wait for the owner's
+daily digest.
+
 Every alert change on `relais.pathway-events` (AlertRaised / Acknowledged / Escalated /
 Resolved) becomes, for each agency taking part in the pathway (and the owner or escalation
 target), one CloudEvent on `relais.alerts` (key = pathway id, extension `agency` = the
