@@ -100,10 +100,6 @@ def merged(current: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def _jsonable(document: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: sorted(v) if isinstance(v, (set, frozenset, tuple)) else v for k, v in document.items()}
-
-
 class TerritorySettingsStore(Protocol):
     def current(self, territory: str) -> SettingsVersion | None: ...
     def history(self, territory: str) -> list[SettingsVersion]: ...
@@ -159,8 +155,10 @@ class _SqlSettingsStore:
             number = current.version if current else 0
             if expected_version is not None and expected_version != number:
                 raise StaleSettingsVersion(expected_version, number)
-            document = _jsonable(merged(current.document if current else {}, change))
-            settings = validate_document(territory, document)
+            settings = validate_document(territory, merged(current.document if current else {}, change))
+            # Stored as validated ("7" -> 7, a rule list sorted): a version reads back as it applies.
+            applied = settings.model_dump(mode="json")
+            document = {name: applied[name] for name in merged(current.document if current else {}, change)}
             self._insert(conn, (territory, number + 1, json.dumps(document, sort_keys=True, ensure_ascii=False),
                                 changed_by, agency, self._moment(at)), expected_version, number)
         return SettingsVersion(territory, number + 1, document, settings, changed_by, agency, at)

@@ -111,3 +111,28 @@ def test_a_territory_runs_only_the_rules_it_enabled(played, offset, enabled) -> 
     assert {f.rule_id for f in found} <= enabled
     everything = {f.rule_id for f in evaluate(played.pathway, played.end + offset, played.settings)}
     assert {f.rule_id for f in found} == everything & enabled
+
+
+INT_FIELDS = [name for name, f in __import__("domain.rules.settings", fromlist=["TerritorySettings"])
+              .TerritorySettings.model_fields.items() if f.annotation is int]
+
+
+@PROPERTY
+@given(st.dictionaries(st.sampled_from(INT_FIELDS + ["unknown_field", "territory"]),
+                       st.one_of(st.integers(-5, 60), st.text(max_size=3), st.none()), max_size=6))
+def test_a_document_is_stored_whole_or_refused_naming_only_its_own_fields(document) -> None:
+    store = SqliteTerritorySettingsStore()
+    try:
+        version = store.change("76", document, changed_by="pro-ars-1", agency="ars")
+    except SettingsRefused as refused:
+        # Each refusal names a field of the document, or a band the document's change broke
+        # ("exit_high_days : doit être supérieur ou égal à exit_critical_days (8)").
+        assert refused.refusals and all(field in document or any(name in reason for name in document)
+                                        for field, reason in refused.refusals)
+        assert all(reason for _field, reason in refused.refusals)
+        assert store.history("76") == []
+    else:
+        kept = {k for k, v in document.items() if v is not None}
+        assert set(version.document) == kept and store.current("76").settings == version.settings
+        for name in kept:  # stored as it applies ("7" is stored 7)
+            assert version.document[name] == getattr(version.settings, name) == int(document[name])
