@@ -123,7 +123,7 @@ def replay(history: History, rule_sets: Mapping[str, TerritorySettings], end: da
         actor = getattr(event, "actor", None)
         if actor is not None:
             out.workers.setdefault(actor.agency, set()).add(actor.professional)
-        _record_break(out, pathway, event, now)
+        _record_break(out, pathway, now)
         for run in runs.values():
             run.look(pathway, now)
         following = _aware(events[i + 1].occurred_at) if i + 1 < len(events) else end
@@ -139,7 +139,7 @@ def replay(history: History, rule_sets: Mapping[str, TerritorySettings], end: da
     return out
 
 
-def _record_break(out: Replayed, pathway: Any, event: Any, now: datetime) -> None:
+def _record_break(out: Replayed, pathway: Any, now: datetime) -> None:
     if out.broke_at is not None:
         return
     if pathway.is_closed:

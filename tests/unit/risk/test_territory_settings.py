@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.rules import CATALOGUE, evaluate
+from domain.rules.settings import TerritorySettings
 from domain.values import AlertSeverity
 from services.risk.territory_settings import (
     SettingsRefused,
@@ -113,8 +114,7 @@ def test_a_territory_runs_only_the_rules_it_enabled(played, offset, enabled) -> 
     assert {f.rule_id for f in found} == everything & enabled
 
 
-INT_FIELDS = [name for name, f in __import__("domain.rules.settings", fromlist=["TerritorySettings"])
-              .TerritorySettings.model_fields.items() if f.annotation is int]
+INT_FIELDS = [name for name, f in TerritorySettings.model_fields.items() if f.annotation is int]
 
 
 @PROPERTY
