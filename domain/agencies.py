@@ -66,11 +66,11 @@ class Agency:
 
     def __post_init__(self) -> None:
         where = f"structure « {self.code} »"
-        if not CODE.match(self.code):
+        if not CODE.fullmatch(self.code):  # `$` alone would let a final newline through
             raise InvalidRegistry(f"{where} : code invalide (minuscules, chiffres et tirets, 63 au plus).")
         if self.code == SYSTEM_AGENCY:
             raise InvalidRegistry(f"{where} : ce code est l'identité de la plateforme, pas une structure.")
-        if not TERRITORY.match(self.territory):
+        if not TERRITORY.fullmatch(self.territory):
             raise InvalidRegistry(f"{where} : territoire « {self.territory} » invalide (code de département).")
         if not self.name.strip():
             raise InvalidRegistry(f"{where} : nom manquant.")

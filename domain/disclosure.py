@@ -87,6 +87,7 @@ class Role(StrEnum):
     DPO = "dpo"  # délégué à la protection des données: its organisation's audit trail, no personal data
     DPO_REGIONAL = "dpo_regional"  # the platform's DPO (ARS, GRADeS): every organisation's audit trail
     ADMIN = "admin_structure"  # an agency's administrator: its alert webhook, no personal data
+    TERRITORY_ADMIN = "admin_territoire"  # its territory's alert settings and back-test, no personal data
 
 
 #: What each role's job needs to see (and may therefore write).
@@ -105,6 +106,7 @@ ROLE_NEEDS: Mapping[Role, frozenset[Category]] = {
     Role.DPO: frozenset(),
     Role.DPO_REGIONAL: frozenset(),
     Role.ADMIN: frozenset(),
+    Role.TERRITORY_ADMIN: frozenset(),
 }
 
 #: Roles that read pathways at all (the others read indicators or the audit trail).

@@ -7,6 +7,8 @@ of the command is at fault, that field's name so that a form can point at it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -70,6 +72,28 @@ def input_error(kind: str) -> tuple[str, str]:
     """(code, French reason) of one kind of refused input value."""
     code = input_code(kind)
     return code, _INPUT_REASONS.get(kind, INPUT_ERRORS[code])
+
+
+#: Bounds, whose reason names the bound (pydantic's `ctx`).
+_BOUND_REASONS: dict[str, str] = {"greater_than_equal": "doit être supérieur ou égal à {ge}",
+                                  "greater_than": "doit être supérieur à {gt}",
+                                  "less_than_equal": "doit être inférieur ou égal à {le}",
+                                  "less_than": "doit être inférieur à {lt}"}
+
+
+def refused_input(error: Mapping[str, Any]) -> tuple[str, str]:
+    """(code, French reason) of one refused value described as pydantic describes it (an entry
+    of `ValidationError.errors()`: its `type` and `ctx`): the reason names the expected values
+    of an enumeration, the bound that was crossed, or our validators' own French sentence."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    code, reason = input_error(kind)
+    if kind == "enum":
+        reason = f"{reason} (attendu : {ctx.get('expected', '')})"
+    elif kind in _BOUND_REASONS:
+        reason = _BOUND_REASONS[kind].format(**ctx)
+    elif kind == "value_error":
+        reason = str(ctx.get("error", reason))
+    return code, reason
 
 
 class DomainError(Exception):

@@ -172,6 +172,11 @@ class AlertSeverity(StrEnum):
     HIGH = "high"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        """Low 0 … critical 3: the order in which severities matter."""
+        return list(AlertSeverity).index(self)
+
 
 class AlertStatus(StrEnum):
     RAISED = "raised"

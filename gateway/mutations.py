@@ -33,6 +33,7 @@ from gateway.context import Context
 from gateway.hardening import PublicError
 from gateway.permissions import CASE_ROLES
 from gateway.readside import ACCESS_PROJECTIONS, NotAppliedYet
+from gateway.territory_settings import MUTATION_FIELDS as TERRITORY_MUTATIONS
 from services.pathways.commands import COMMANDS, ENVELOPE, Command
 from services.pathways.handler import CommandRejected, parse_command
 
@@ -295,6 +296,7 @@ def _mutation_fields() -> dict[str, Any]:
         resolver=register_webhook,
         description="Enregistre (ou remplace) le webhook d'alertes de votre structure (rôle admin_structure ; "
                     "https, adresse publique).")
+    fields.update(TERRITORY_MUTATIONS)
     return fields
 
 

@@ -22,6 +22,7 @@ from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import MAX_PAGE, PublicError, check_page_size
 from gateway.indicators import IndicatorsQuery
+from gateway.territory_settings import BacktestQuery, TerritorySettingsQuery
 from gateway import permissions as p
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
 from gateway.readside import (
@@ -217,7 +218,7 @@ async def _views(context: Context, ids: list[UUID], operation: str,
 
 # --------------------------------------------------------------------------- the type
 @strawberry.type
-class Query(IndicatorsQuery):
+class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()

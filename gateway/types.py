@@ -55,6 +55,7 @@ ROLE_NAMES: dict[p.Role, tuple[str, str]] = {
     p.Role.DPO: ("DPO", "Délégué à la protection des données : le journal d'audit de sa structure."),
     p.Role.DPO_REGIONAL: ("REGIONAL_DPO", "DPO de la plateforme : le journal d'audit de toutes les structures."),
     p.Role.ADMIN: ("AGENCY_ADMIN", "Administrateur d'une structure : son webhook d'alertes, aucune donnée personnelle."),
+    p.Role.TERRITORY_ADMIN: ("TERRITORY_ADMIN", "Administrateur d'un territoire : ses réglages d'alertes et le rejeu des règles, aucune donnée personnelle."),
 }
 
 

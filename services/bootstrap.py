@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
@@ -48,12 +48,14 @@ if TYPE_CHECKING:
     from projections.embedded import EmbeddedProjections
     from projections.postgres import LiveProjection, Target
     from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
+    from services.alerting.digest import DigestSender
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
     from services.ports import Clock
     from services.relay.relay import Relay
     from services.risk import DeadlineIndex, RiskEngine
     from services.risk.runner import EmbeddedRisk
+    from services.risk.territory_settings import TerritorySettingsStore
 
 log = logging.getLogger("relais.bootstrap")
 
@@ -160,6 +162,18 @@ def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLo
     return PostgresAuditLog(pool, settings.database_schema), pool.close
 
 
+def open_territory_settings(settings: Settings) -> tuple[TerritorySettingsStore, Callable[[], None]]:
+    """The territory settings store of `settings`'s mode, and how to close it (`relais rules`)."""
+    from services.risk.territory_settings import PostgresTerritorySettingsStore, SqliteTerritorySettingsStore
+
+    if settings.mode == "embedded":
+        return SqliteTerritorySettingsStore(Path(settings.state_dir) / "territory_settings.sqlite3"), lambda: None
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=1, open=True, kwargs={"autocommit": True})
+    return PostgresTerritorySettingsStore(pool, settings.database_schema), pool.close
+
+
 def build_pathways_application(settings: Settings, **overrides: str) -> PathwaysApplication:
     """Builds the pathways application on the store the settings name.
 
@@ -216,12 +230,16 @@ class EmbeddedRuntime:
     pathways: PathwaysHandler
     audit: SqliteAuditLog
     webhooks: SqliteWebhookRegistry
+    #: The territory settings in force, versioned (`state_dir/territory_settings.sqlite3`).
+    territory_settings: TerritorySettingsStore
     #: The read models' SQLite file, one connection per call.
     readmodels: ReadModels
     bus: InProcessBus
     #: The event store's log onto the bus (Kafka's stand-in).
     relay: Relay
     alerting: AlertingWorker
+    #: The daily digests of alerts below the push line (a thread from `start`).
+    digest: DigestSender
     #: None when built without them (gateway unit tests that read the event store only).
     projections: EmbeddedProjections | None
     risk: EmbeddedRisk | None
@@ -242,7 +260,9 @@ class EmbeddedRuntime:
         return bool(self._threads)
 
     def start(self) -> bool:
-        """Start the relay, the alerting worker and the risk engine; False if already started."""
+        """Start the relay, the alerting worker and its digest, and the risk engine; False if already started."""
+        from services.alerting.digest import DigestLoop
+
         if self._threads:
             return False
         self._stop.clear()
@@ -253,6 +273,9 @@ class EmbeddedRuntime:
             threading.Thread(target=self.relay.run, args=(self._stop,), name="embedded-relay", daemon=True),
             threading.Thread(target=self._alerting_loop, name="embedded-alerting", daemon=True),
         ]
+        if self.projections is not None:  # the digest reads the open alerts' read model
+            self._threads.append(threading.Thread(target=DigestLoop(self.digest).run, args=(self._stop,),
+                                                  name="embedded-digest", daemon=True))
         for thread in self._threads:
             thread.start()
         return True
@@ -344,6 +367,8 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     from services.alerting.worker import AlertingWorker
     from services.relay.positions import MemoryPositionStore
     from services.relay.relay import Relay
+    from services.alerting.digest import DigestSender, PushPolicy, SqliteDigestLedger
+    from services.risk.territory_settings import SettingsSource, SqliteTerritorySettingsStore
 
     settings = settings or Settings(mode="embedded")
     state_dir = Path(settings.state_dir)
@@ -351,23 +376,28 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     pathways = build_pathways_handler(settings, build_pathways_application(settings, **store_overrides))
     bus = InProcessBus()
     webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
+    territory_settings = SqliteTerritorySettingsStore(state_dir / "territory_settings.sqlite3")
     read_models = state_dir / "read_models.sqlite3"
 
     # One connection per reading thread, kept (WAL: readers never block the projections' writer).
     readmodels = sqlite_readmodels(str(read_models))
 
     agencies = load_registry(settings.agencies_file)
+    read = ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+    settings_source = SettingsSource(territory_settings)
     return EmbeddedRuntime(
         settings=settings, agencies=agencies, pathways=pathways,
         audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
-        webhooks=webhooks, readmodels=readmodels, bus=bus,
+        webhooks=webhooks, territory_settings=territory_settings, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
-        alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
-                                webhooks),
+        alerting=AlertingWorker(read, bus.publish, webhooks, should_push=PushPolicy(read, settings_source)),
+        digest=DigestSender(read, bus.publish, SqliteDigestLedger(state_dir / "digests.sqlite3"), agencies,
+                            settings_source, webhooks=webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
-        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
+        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
+                                 settings_store=territory_settings) if risk else None,
     )
 
 
@@ -385,7 +415,8 @@ def build_embedded_projections(settings: Settings, bus: InProcessBus | None = No
 
 def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: PathwaysHandler, *,
                         clock: Clock | None = None, interval: float = 5.0,
-                        agencies: AgencyRegistry | None = None) -> EmbeddedRisk:
+                        agencies: AgencyRegistry | None = None,
+                        settings_store: TerritorySettingsStore | None = None) -> EmbeddedRisk:
     """The engine on the in-process bus, its SQLite index `state_dir/risk_deadlines.sqlite3`
     and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
     from services.risk import SQLiteDeadlineIndex
@@ -394,18 +425,22 @@ def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: Pathway
     state_dir = Path(settings.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
-    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies), bus,
+    return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies,
+                                          settings_store=settings_store), bus,
                         interval=interval)
 
 
 def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: DeadlineIndex, *,
                       clock: Clock | None = None, territories=None,  # noqa: ANN001 - Mapping
-                      agencies: AgencyRegistry | None = None) -> RiskEngine:
+                      agencies: AgencyRegistry | None = None,
+                      settings_store: TerritorySettingsStore | None = None) -> RiskEngine:
     """The rupture-risk engine on `pathways` with its deadline index. `clock` defaults to the
-    system clock; `territories` maps a territory to its TerritorySettings (defaults otherwise);
+    system clock; the settings of a territory are the version in force in `settings_store`,
+    else `territories` (a territory -> TerritorySettings mapping), else the defaults;
     `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`)."""
     from services.clock import SystemClock
     from services.risk import RiskEngine
+    from services.risk.territory_settings import SettingsSource
 
     if agencies is None:
         from infra.agencies import load_registry
@@ -413,6 +448,7 @@ def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: 
         agencies = load_registry(settings.agencies_file)
     # The rules' sentences and the resolution reasons name agencies by the registry's names.
     return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories,
+                      settings_source=SettingsSource(settings_store, fallback=territories),
                       agency_names=agencies.display_names())
 
 
@@ -437,6 +473,8 @@ class DistributedRuntime:
     audit: PostgresAuditLog
     #: None without the event store too (webhook secrets are sealed with the cipher key).
     webhooks: PostgresWebhookRegistry | None
+    #: The territory settings in force, versioned (`territory_settings` in the schema).
+    territory_settings: TerritorySettingsStore
     #: A pooled connection whose search_path is the read models' schema.
     readmodels: ReadModels
     workers: list[Worker] = field(default_factory=list)
@@ -499,7 +537,8 @@ class DistributedRuntime:
 
         return build_risk_engine(self.settings, self.event_store(),
                                  PostgresDeadlineIndex(self.pool, self.settings.database_schema),
-                                 clock=clock, territories=territories, agencies=self.agencies)
+                                 clock=clock, territories=territories, agencies=self.agencies,
+                                 settings_store=self.territory_settings)
 
     def risk_runner(self, engine: RiskEngine | None = None) -> ConsumerRunner:
         """The risk consumer over `<prefix>.pathway-events` (group `<prefix>-risk`): each
@@ -522,8 +561,10 @@ class DistributedRuntime:
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
+        from services.alerting.digest import PushPolicy
         from services.alerting.worker import AlertingHandler, AlertingWorker
         from services.relay.relay import ReconnectingPublisher
+        from services.risk.territory_settings import SettingsSource
 
         settings = self.settings
 
@@ -535,13 +576,35 @@ class DistributedRuntime:
         publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
         read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
-        worker = AlertingWorker(read, publisher.publish, self.webhooks)
+        worker = AlertingWorker(read, publisher.publish, self.webhooks,
+                                should_push=PushPolicy(read, SettingsSource(self.territory_settings)))
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
             deadletter_topic=topic(settings, "deadletter"),
         )
         return ConsumerRunner(AlertingHandler(worker), config, pool=self.pool)
+
+    def digest(self, *, post: Callable[..., Any] | None = None) -> DigestSender:
+        """The daily digests (`relais alerting` runs them in a DigestLoop; `--digest-now` once):
+        published on `<prefix>.alerts`, recorded in `alerting_digests`."""
+        from gateway.readside import ReadSide
+        from infra.kafka.producer import EventProducer
+        from infra.kafka.publisher import KafkaPublisher
+        from services.alerting.digest import DigestSender, PostgresDigestLedger
+        from services.relay.relay import ReconnectingPublisher
+        from services.risk.territory_settings import SettingsSource
+
+        settings = self.settings
+
+        def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+            producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "digest"))
+            return KafkaPublisher(producer, topic(settings, "alerts")), lambda: producer.close(timeout=5)
+
+        return DigestSender(ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s),
+                            ReconnectingPublisher(connect).publish,
+                            PostgresDigestLedger(self.pool, settings.database_schema), self.agencies,
+                            SettingsSource(self.territory_settings), webhooks=self.webhooks, post=post)
 
     def projection_target(self) -> Target:
         return projection_target(self.settings, self.pool)
@@ -616,6 +679,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
     from infra.agencies import load_registry
     from infra.postgres.migrations import require
     from services.alerting.webhooks import PostgresWebhookRegistry, secret_box
+    from services.risk.territory_settings import PostgresTerritorySettingsStore
 
     settings = settings or Settings(mode="distributed")
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.database_pool_size, open=True,
@@ -643,7 +707,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
         settings=settings, agencies=load_registry(settings.agencies_file), pool=pool, pathways=pathways,
         audit=PostgresAuditLog(pool, schema),
         webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
-        readmodels=readmodels,
+        territory_settings=PostgresTerritorySettingsStore(pool, schema), readmodels=readmodels,
     )
 
 

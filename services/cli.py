@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, time
+from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -202,7 +203,32 @@ def _rebuild(cls, *, embedded: bool) -> int:  # noqa: ANN001
 
 
 def _alerting(args: argparse.Namespace) -> int:
-    return _worker(lambda runtime: [runtime.alerting()], metrics_port=args.metrics_port)
+    from services.alerting.digest import DigestLoop
+
+    if args.digest_now:
+        return _digest_now()
+    return _worker(lambda runtime: [runtime.alerting(), DigestLoop(runtime.digest())], metrics_port=args.metrics_port)
+
+
+def _digest_now() -> int:
+    """`relais alerting --digest-now`: every agency's digest of today, now, unless already sent."""
+    from gateway.hardening import PublicError
+    from services.bootstrap import build_distributed
+    from services.checks import preflight
+
+    settings = _worker_settings()
+    preflight(settings, ["cipher", "kafka", "database"])
+    runtime = build_distributed(settings)
+    try:
+        result = runtime.digest().send_due(force=True)
+    except PublicError as exc:  # the open alerts' read model is not built yet
+        print(f"relais alerting --digest-now : ERREUR : {exc}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(f"relais alerting --digest-now : {result.sent} récapitulatif(s) envoyé(s), {result.already_sent} déjà "
+          f"envoyé(s) aujourd'hui, {result.empty} structure(s) sans alerte en attente")
+    return 0
 
 
 def _metrics_option(parser: argparse.ArgumentParser) -> None:
@@ -281,13 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
     alerting = sub.add_parser(
         "alerting",
         help="publish alert changes on <prefix>.alerts and to agency webhooks (runs until SIGTERM)",
-        description="Follows <prefix>.pathway-events; every alert change goes to <prefix>.alerts (one "
-        "CloudEvent per receiving agency, personal fields only as that agency may see them) and to the "
-        "agency's registered webhook (signed as Standard Webhooks, retried with backoff, deduplicated).",
+        description="Follows <prefix>.pathway-events; every change of a high or critical alert goes to "
+        "<prefix>.alerts (one CloudEvent per receiving agency, personal fields only as that agency may see "
+        "them) and to the agency's registered webhook (signed as Standard Webhooks, retried with backoff, "
+        "deduplicated). Alerts below the territory's push_min_severity reach their owner in one daily digest "
+        "per agency (fr.relais.alert.digest.v1, from the territory's digest_hour, once per day).",
     )
+    alerting.add_argument("--digest-now", action="store_true",
+                          help="send today's digest of every agency now (those not sent yet), then exit")
     _metrics_option(alerting)
     alerting.set_defaults(func=_alerting)
     _add_tool_parsers(sub)
+    _add_rules_parser(sub)
     _add_fhir_parser(sub)
     _add_audit_parser(sub)
     return parser
@@ -508,6 +539,93 @@ def _add_fhir_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
     export.add_argument("--territory", default=None, help="territory code, e.g. 76 (default RELAIS_TERRITORY)")
     export.add_argument("--out", default=None, metavar="FILE", help="write the Bundle to FILE (default: stdout)")
     export.set_defaults(func=_fhir)
+
+
+# --------------------------------------------------------------------------- rules (issue 12)
+def _rules_backtest(args: argparse.Namespace) -> int:
+    import json
+    import tomllib
+    from datetime import UTC
+
+    from services.bootstrap import build_pathways_application, open_territory_settings
+    from services.risk import backtest as bt
+    from services.risk.territory_settings import SettingsRefused, SettingsSource, validate_document
+    from services.settings import Settings
+
+    if (args.plot or args.csv) and not args.out:
+        print("relais rules backtest : --plot et --csv écrivent des fichiers : indiquez --out PREFIXE", file=sys.stderr)
+        return 2
+    settings = Settings()
+    path = Path(args.settings)
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        candidate = validate_document(args.territory, document)
+    except (OSError, ValueError) as exc:  # unreadable, not JSON/TOML, or refused (SettingsRefused)
+        reason = str(exc) if isinstance(exc, SettingsRefused) else f"fichier illisible : {exc}"
+        print(f"relais rules backtest : {path} : {reason}", file=sys.stderr)
+        return 2
+    store, close = open_territory_settings(settings)
+    try:
+        in_force = SettingsSource(store, ttl_s=0)(args.territory)
+    finally:
+        close()
+
+    def moment(day: date | None, end_of_day: bool = False) -> datetime | None:
+        return None if day is None else datetime.combine(day, time(23, 59, 59) if end_of_day else time(0), UTC)
+
+    app = None if args.synthetic is not None else build_pathways_application(settings)
+    try:
+        report = bt.backtest(args.territory, candidate, in_force, synthetic=args.synthetic, seed=args.seed, app=app,
+                             start=moment(args.start), end=moment(args.end, end_of_day=True),
+                             progress=sys.stderr if args.progress else None)
+    finally:
+        if app is not None:
+            app.close()
+    prefix = Path(args.out) if args.out else None
+    outputs = {"md": bt.markdown(report) if args.report == "md" else None,
+               "svg": bt.svg(report) if args.plot == "svg" else None,
+               "csv": bt.csv_text(report) if args.csv else None}
+    for suffix, text in outputs.items():
+        if text is not None and prefix is not None:
+            target = prefix.with_name(f"{prefix.name}.{suffix}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            print(f"relais rules backtest : {target} écrit", file=sys.stderr)
+    if outputs["md"] is not None and prefix is None:
+        print(outputs["md"])
+    return 0
+
+
+def _add_rules_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    rules = sub.add_parser("rules", help="rupture-risk rules: back-test a candidate rule set",
+                           description="The rupture-risk rules of a territory (docs/rules.md, docs/backtest.md).")
+    actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
+    backtest = actions.add_parser(
+        "backtest", help="replay the history with a candidate rule set beside the one in force",
+        description="Replay a territory's history (the configured event store) or a generated synthetic "
+        "territory (--synthetic N) under the candidate settings of FILE (JSON or TOML, the fields of "
+        "`changeTerritorySettings`) and under the settings in force; report per rule the alerts per week "
+        "and per worker, the share later dismissed, the share of broken pathways (lost to follow-up, "
+        "street exit, missed exit) that had an alert, the median lead time before the break, and the run "
+        "time. Nothing is written to the event store. Progress on stderr with --progress.")
+    backtest.add_argument("--territory", required=True, help="territory code, e.g. 76")
+    backtest.add_argument("--settings", required=True, metavar="FILE", help="candidate settings (JSON or TOML)")
+    backtest.add_argument("--from", dest="start", type=date.fromisoformat, default=None, metavar="AAAA-MM-JJ",
+                          help="count alerts raised from this day (default: the first fact)")
+    backtest.add_argument("--to", dest="end", type=date.fromisoformat, default=None, metavar="AAAA-MM-JJ",
+                          help="replay up to the end of this day (default: now); --synthetic: the day it is seen from")
+    backtest.add_argument("--synthetic", type=_pathway_count, default=None, metavar="N",
+                          help="a generated synthetic territory of N pathways instead of the history")
+    backtest.add_argument("--seed", type=int, default=1, help="--synthetic: random seed (default 1)")
+    backtest.add_argument("--report", choices=["md"], default="md", help="report format (markdown)")
+    backtest.add_argument("--plot", choices=["svg"], default=None, help="plot of alerts per week (SVG)")
+    backtest.add_argument("--csv", action="store_true", help="also write the figures as CSV")
+    backtest.add_argument("--out", default=None, metavar="PREFIX",
+                          help="write PREFIX.md, PREFIX.svg, PREFIX.csv (default: markdown on stdout; "
+                          "--plot/--csv need --out)")
+    backtest.add_argument("--progress", action="store_true", help="progress on stderr")
+    backtest.set_defaults(func=_rules_backtest)
 
 
 # --------------------------------------------------------------------------- audit (issue 10)

@@ -100,7 +100,8 @@ def evaluate(pathway: Any, now: datetime, settings: TerritorySettings = DEFAULT_
         return []
     findings: list[RiskFinding] = []
     for rule in CATALOGUE:
-        findings.extend(rule.check(pathway, now, settings))
+        if settings.rule_enabled(rule.rule_id):
+            findings.extend(rule.check(pathway, now, settings))
     return findings
 
 
@@ -109,7 +110,8 @@ def next_deadline(pathway: Any, now: datetime, settings: TerritorySettings = DEF
     the engine indexes it and wakes the pathway then (None: only a new event can change things)."""
     if getattr(pathway, "is_closed", False):
         return None
-    deadlines = [d for rule in CATALOGUE if (d := rule.next_deadline(pathway, now, settings)) is not None]
+    deadlines = [d for rule in CATALOGUE
+                 if settings.rule_enabled(rule.rule_id) and (d := rule.next_deadline(pathway, now, settings)) is not None]
     return like(min(aware(d) for d in deadlines), now) if deadlines else None
 
 

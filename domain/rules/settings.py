@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+
+from domain.values import AlertSeverity
 
 
 class TerritorySettings(BaseModel):
@@ -57,6 +59,16 @@ class TerritorySettings(BaseModel):
     #: A SAS stay lasts three weeks at most: a few idle days already matter.
     sas_stalled_days: int = Field(5, ge=1)
 
+    #: The rules this territory runs (rule ids of the catalogue); None: all of them. A rule
+    #: left out raises nothing and its open alerts are resolved as no longer applying.
+    enabled_rules: frozenset[str] | None = None
+
+    # Noise control (services/alerting/digest.py): alerts at or above `push_min_severity` are
+    # pushed at once; the others reach their owner in one digest per agency and day, sent at
+    # `digest_hour` (local time of the territory).
+    push_min_severity: AlertSeverity = AlertSeverity.HIGH
+    digest_hour: int = Field(8, ge=0, le=23)
+
     # Fallback owners (names of the territory's agencies).
     siao_agency: str = "SIAO"
     cpam_agency: str = "CPAM"
@@ -75,6 +87,35 @@ class TerritorySettings(BaseModel):
     def agency_name(self, code: str) -> str:
         """The display name of an agency in a French sentence (the code if the registry lacks it)."""
         return self.agency_names.get(code, code)
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        return self.enabled_rules is None or rule_id in self.enabled_rules
+
+    def pushed_at_once(self, severity: AlertSeverity | str) -> bool:
+        """Whether an alert of `severity` is pushed when it changes (else: the daily digest)."""
+        return AlertSeverity(severity).rank >= self.push_min_severity.rank
+
+    @field_validator("exit_high_days")
+    @classmethod
+    def _high_band_after_critical(cls, value: int, info: ValidationInfo) -> int:
+        critical = info.data.get("exit_critical_days")
+        if critical is not None and value < critical:
+            raise ValueError(f"doit être supérieur ou égal à exit_critical_days ({critical})")
+        return value
+
+    @field_validator("enabled_rules")
+    @classmethod
+    def _known_rules(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+        from domain.rules import RULES  # at call time: the package imports this module first
+
+        unknown = sorted(set(value or ()) - set(RULES))
+        if unknown:
+            raise ValueError(f"règle inconnue : {', '.join(unknown)} (règles : {', '.join(RULES)})")
+        return value
+
+    @field_serializer("enabled_rules")
+    def _rules_in_order(self, value: frozenset[str] | None) -> list[str] | None:
+        return None if value is None else sorted(value)  # a stored document reads the same twice
 
     @field_validator("timezone")
     @classmethod

@@ -1,5 +1,9 @@
 """Automated alerting for partner systems that hold no websocket open.
 
+Noise control first (`should_push`, services/alerting/digest.py): only changes of alerts at or
+above the territory's `push_min_severity` are pushed as below; the others wait for the owner's
+daily digest.
+
 Every alert change on `relais.pathway-events` (AlertRaised / Acknowledged / Escalated /
 Resolved) becomes, for each agency taking part in the pathway (and the owner or escalation
 target), one CloudEvent on `relais.alerts` (key = pathway id, extension `agency` = the
@@ -67,9 +71,12 @@ def recipients(read: ReadSide, item: FeedItem) -> list[str]:
 class AlertingWorker:
     def __init__(self, read: ReadSide, publish: Callable[[list[CloudEvent]], None],
                  webhooks: WebhookRegistry | None = None, post: Callable[..., Any] | None = None,
-                 retry_base_delay: float = 0.5) -> None:
+                 retry_base_delay: float = 0.5, should_push: Callable[[FeedItem], bool] | None = None) -> None:
         self.read, self.publish, self.webhooks = read, publish, webhooks
         self.post, self.retry_base_delay = post, retry_base_delay
+        #: Noise control (services.alerting.digest.PushPolicy): a change it declines waits for
+        #: the owner's daily digest. None: every change is pushed.
+        self.should_push = should_push
 
     def handle(self, events: Iterable[CloudEvent]) -> int:
         """Publish and deliver every alert change among `events`; return how many messages."""
@@ -80,6 +87,8 @@ class AlertingWorker:
         deliveries: list[tuple[str, str, dict[str, Any]]] = []
         for item in items:
             wait_until_applied(self.read, item)
+            if self.should_push is not None and not self.should_push(item):
+                continue
             for agency in recipients(self.read, item):
                 payload = alert_payload(item, agency, self.read)
                 if payload is None:

@@ -106,7 +106,9 @@ class PathwaysApplication(Application[UUID]):
             return None
 
     # ------------------------------------------------------------------ commands
-    def open_pathway(self, command: OpenPathway) -> Pathway:
+    @staticmethod
+    def open_pathway(command: OpenPathway) -> Pathway:
+        """The new pathway of an opening command (not saved: the caller saves or replays it)."""
         pathway_class: Any = command.aggregate_class
         return cast(
             Pathway,

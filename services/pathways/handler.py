@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
 from domain import writepolicy
-from domain.errors import DomainError, error_code, input_error
+from domain.errors import DomainError, error_code, refused_input
 from domain.pathway import Pathway
 from services.pathways.application import PathwaysApplication
 from services.pathways.commands import COMMANDS, Command, OpenPathway
@@ -75,9 +75,7 @@ class ConcurrencyExhausted(RuntimeError):
 def rejection_from_validation(error: ValidationError) -> CommandRejected:
     first = error.errors()[0]
     field_name = ".".join(str(part) for part in first["loc"]) or None
-    code, reason = input_error(first["type"])
-    if first["type"] == "enum":
-        reason = f"{reason} (attendu : {first.get('ctx', {}).get('expected', '')})"
+    code, reason = refused_input(first)
     return CommandRejected(field=field_name, reason=reason, code=code)
 
 

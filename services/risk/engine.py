@@ -175,6 +175,7 @@ class RiskEngine:
         deadlines: DeadlineIndex,
         *,
         territories: Mapping[str, TerritorySettings] | None = None,
+        settings_source: Callable[[str], TerritorySettings] | None = None,
         escalation: EscalationPolicy | None = None,
         sweep_batch: int = 200,
         retry_after: timedelta = timedelta(minutes=5),
@@ -184,9 +185,12 @@ class RiskEngine:
         self.clock = clock
         self.deadlines = deadlines
         self.territories = dict(territories or {})
+        #: The settings in force per territory (services.risk.territory_settings.SettingsSource:
+        #: the versioned store); without one, `territories` or the defaults.
+        self.settings_source = settings_source
         #: The registry's display names, given to the rules' settings (their sentences use them).
         self.agency_names = dict(agency_names or {})
-        self._named: dict[str, TerritorySettings] = {}
+        self._named: dict[str, tuple[TerritorySettings, TerritorySettings]] = {}
         self.escalation = escalation or EscalationPolicy()
         self.sweep_batch = sweep_batch
         self.retry_after = retry_after
@@ -198,12 +202,14 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ entry points
     def settings_for(self, territory: str) -> TerritorySettings:
-        settings = _settings_for(territory, self.territories)
+        settings = (self.settings_source(territory) if self.settings_source is not None
+                    else _settings_for(territory, self.territories))
         if not self.agency_names or settings.agency_names:
             return settings
-        if territory not in self._named:
-            self._named[territory] = settings.model_copy(update={"agency_names": self.agency_names})
-        return self._named[territory]
+        named = self._named.get(territory)
+        if named is None or named[0] is not settings:  # a new version came into force
+            named = self._named[territory] = (settings, settings.model_copy(update={"agency_names": self.agency_names}))
+        return named[1]
 
     def on_event(self, conn: Any, pathway_id: UUID, *, event_name: str | None = None,
                  actor_agency: str | None = None) -> Outcome:

@@ -37,7 +37,7 @@ def test_postgres_and_sqlite_migrations_name_the_same_tables_with_the_same_colum
     # Every table a service writes is in the list (the read models' versioned tables are not).
     assert {"relay_positions", "kafka_consumer_positions", "kafka_applied_events", "gateway_audit_events",
             "alerting_webhooks", "alerting_deliveries", "risk_deadlines", "projection_versions",
-            "projection_positions", "pathway_checksums"} <= set(pg)
+            "projection_positions", "pathway_checksums", "territory_settings", "alerting_digests"} <= set(pg)
 
 
 def test_a_consumer_on_a_schema_without_migrations_refuses_to_start_with_a_french_sentence(

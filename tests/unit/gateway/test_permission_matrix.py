@@ -30,7 +30,7 @@ NEEDS = {
     "medecin": "IASM", "infirmier": "IASM", "sage_femme": "IASM", "puericultrice": "IASM",
     "travailleur_social": "IAS", "assistante_sociale": "IAS", "coordinateur": "IAS",
     "conseiller": "IA", "conseiller_penitentiaire": "IAS", "benevole": "IS", "analyste": "", "dpo": "",
-    "dpo_regional": "", "admin_structure": "",
+    "dpo_regional": "", "admin_structure": "", "admin_territoire": "",
 }
 LETTER = {C.IDENTITY: "I", C.ADMINISTRATIVE: "A", C.SOCIAL: "S", C.MEDICAL: "M"}
 MEMBERSHIPS = {
