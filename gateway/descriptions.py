@@ -55,6 +55,9 @@ TYPES: dict[str, str] = {
     "GpVisitOutcome": "Issue d'une orientation vers un médecin de ville.",
     "NotWentReason": "Pourquoi la personne n'est pas allée chez le médecin orienté.",
     "TreatmentKind": "Type de traitement à poursuivre.",
+    "BacktestOutcome": "La réponse à un back-test : ses chiffres, ou les réglages refusés.",
+    "BacktestRuleSet": "Un jeu de règles (en vigueur ou candidat) et ses chiffres par règle.",
+    "TerritorySettingsChange": "La réponse à un changement de réglages : la nouvelle version, ou les réglages refusés.",
 }
 
 FIELDS: dict[str, str] = {
@@ -275,6 +278,17 @@ FIELDS: dict[str, str] = {
     "suppressed": "Vrai si l'effectif, trop petit, est masqué.",
     "key": "Ce qui est compté.",
     "count": "Effectif (null s'il est masqué).",
+    "BacktestRule.alertsPerWeek": "Alertes levées par semaine en moyenne sur la période rejouée.",
+    "BacktestRuleSet.rules": "Les chiffres par règle (une ligne « toutes règles » comprise).",
+    "RulesBacktest.source": "Ce qui a été rejoué : l'historique du territoire ou un territoire synthétique.",
+    "RulesBacktest.pathways": "Nombre de parcours rejoués.",
+    "RulesBacktest.weeks": "Durée de la période rejouée, en semaines.",
+    "RulesBacktest.seconds": "Durée de calcul du back-test, en secondes.",
+    "RulesBacktest.ruleSets": "Le jeu de règles en vigueur et le jeu candidat, côte à côte.",
+    "TerritorySettingsRefused.refusals": "Chaque réglage refusé, avec son motif.",
+    "TerritorySettingsVersion.changedBy": "Le professionnel qui a enregistré cette version (null : valeurs par défaut).",
+    "TerritorySettingsVersion.changedByAgency": "Sa structure.",
+    "TerritorySettingsVersion.changedAt": "Quand cette version a été enregistrée.",
 }
 
 ARGUMENTS: dict[str, str] = {
@@ -294,6 +308,12 @@ ARGUMENTS: dict[str, str] = {
                            "entre deux connexions ; sans lui, les changements à partir de maintenant.",
     "timeline(after)": "Position : lire les entrées qui suivent.",
     "(url)": "Adresse HTTPS publique.",
+    "Mutation.changeTerritorySettings(settings)": "Les réglages à changer (objet JSON : seuls les champs donnés changent).",
+    "Mutation.changeTerritorySettings(expectedVersion)": "La version sur laquelle porte le changement (refus si une autre a été enregistrée entre-temps).",
+    "Query.rulesBacktest(settings)": "Le jeu de règles candidat (objet JSON de réglages, comme pour changeTerritorySettings).",
+    "Query.rulesBacktest(synthetic)": "Rejouer un territoire synthétique de ce nombre de parcours (au plus 2 000) plutôt que l'historique.",
+    "Query.rulesBacktest(from)": "Début de la période rejouée (date incluse).",
+    "Query.rulesBacktest(to)": "Fin de la période rejouée (date incluse).",
 }
 
 

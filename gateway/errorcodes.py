@@ -55,6 +55,7 @@ EDGE_ERRORS: dict[str, str] = {
     "BAD_CURSOR": "Curseur « after » invalide (il vient d'une page précédente, tel quel).",
     "BAD_DATE": "« asOf » doit être une date passée.",
     "BAD_URL": "Adresse de webhook refusée (HTTPS public seulement).",
+    "INVALID_SETTINGS": "Réglages de territoire refusés : chaque champ refusé est nommé avec son motif (refusals).",
     # -- availability of the read side
     "UNAVAILABLE": "Service indisponible sur cette instance, ou vues de lecture pas encore construites.",
     "NOT_YET_IN_EFFECT": "Commande enregistrée mais pas encore visible dans les vues de lecture : relire un peu plus tard.",
