@@ -150,10 +150,14 @@ def format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: One encoder for every body (`json.dumps` with options builds a new one per call).
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_data(data: Any) -> bytes | None:
     if data is None:
         return None
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _JSON_ENCODER.encode(data).encode("utf-8")
 
 
 def encode(
