@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 
-from projections.base import NotAPathwayEvent, PathwayEvent, Projection, applied_table
+from projections.base import NotAPathwayEvent, PathwayEvent, Projection, Statement, applied_table
 from projections.schema import Db
 
 #: Pathway ids per position query (well under SQLite's and PostgreSQL's parameter limits).
@@ -74,7 +74,10 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
         return result
     stored: MutableMapping[str, int] = known if known is not None else positions(
         db, projection, [e.pathway_id for e in events])
-    run = db.run
+    # Every statement of the batch, run together at the end: the projection's statements are
+    # pure (made from the event alone), so nothing waits on the database between two events,
+    # and on PostgreSQL `Db.run` sends them pipelined (one round trip for the batch).
+    pending: list[Statement] = []
     for event in events:
         if event.seq <= stored.get(event.pathway_id, 0):
             result.skipped += 1
@@ -87,7 +90,8 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
             on_refused(event, exc)
             result.refused += 1
             continue
-        run(statements)
+        pending.extend(statements)
         stored[event.pathway_id] = event.seq
         result.applied += 1
+    db.run(pending)
     return result

@@ -51,8 +51,17 @@ class Db:
             for s in statements:
                 ex(s.sql.replace("%s", "?"), s.params)
         else:
-            for s in statements:
-                ex(s.sql, s.params)
+            statements = list(statements)
+            if len(statements) < 2:
+                for s in statements:
+                    ex(s.sql, s.params)
+                return
+            # Pipelined: the statements go out without waiting for each answer (the server
+            # still runs them in order, in the caller's transaction; an error surfaces when
+            # the pipeline ends, and the caller rolls back as before).
+            with self.conn.pipeline():
+                for s in statements:
+                    ex(s.sql, s.params)
 
     def fetchall(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.execute(text, params).fetchall()]
