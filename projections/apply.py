@@ -9,8 +9,10 @@
    (per pathway, the last version ``seq`` applied; :func:`projections.base.applied_table`);
 2. skips every event at or below that position (already applied: a re-delivery, a relay that
    published twice after a restart, a replayed log);
-3. runs :meth:`Projection.statements` for the rest, which writes the rows AND moves the
-   position, so rows and position commit or roll back together.
+3. runs :meth:`Projection.apply` for the rest, then moves each pathway's position once, to
+   its last event of the batch (:meth:`Projection.applied_statement`: what
+   :meth:`Projection.statements` writes after every event), so rows and position commit or
+   roll back together.
 
 A pathway's events reach a projection in version order on every transport (one Kafka
 partition per pathway; the event store's log order), so "seq at or below the position" is
@@ -78,12 +80,13 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
     # pure (made from the event alone), so nothing waits on the database between two events,
     # and on PostgreSQL `Db.run` sends them pipelined (one round trip for the batch).
     pending: list[Statement] = []
+    advanced: dict[str, int] = {}  # pathway -> last seq applied in this batch
     for event in events:
         if event.seq <= stored.get(event.pathway_id, 0):
             result.skipped += 1
             continue
         try:
-            statements = projection.statements(event)
+            statements = projection.apply(event)
         except NotAPathwayEvent as exc:
             if on_refused is None:
                 raise
@@ -91,7 +94,10 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
             result.refused += 1
             continue
         pending.extend(statements)
-        stored[event.pathway_id] = event.seq
+        stored[event.pathway_id] = advanced[event.pathway_id] = event.seq
         result.applied += 1
+    # Each pathway's position once, at its last event of the batch (what
+    # Projection.statements writes after every event, same final value, same transaction).
+    pending.extend(projection.applied_statement(pathway, seq) for pathway, seq in advanced.items())
     db.run(pending)
     return result
