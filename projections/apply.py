@@ -77,8 +77,7 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
     stored: MutableMapping[str, int] = known if known is not None else positions(
         db, projection, [e.pathway_id for e in events])
     # Every statement of the batch, run together at the end: the projection's statements are
-    # pure (made from the event alone), so nothing waits on the database between two events,
-    # and on PostgreSQL `Db.run` sends them pipelined (one round trip for the batch).
+    # pure (made from the event alone), so nothing needs the database between two events.
     pending: list[Statement] = []
     advanced: dict[str, int] = {}  # pathway -> last seq applied in this batch
     for event in events:

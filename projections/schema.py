@@ -51,17 +51,12 @@ class Db:
             for s in statements:
                 ex(s.sql.replace("%s", "?"), s.params)
         else:
-            statements = list(statements)
-            if len(statements) < 2:
-                for s in statements:
-                    ex(s.sql, s.params)
-                return
-            # Pipelined: the statements go out without waiting for each answer (the server
-            # still runs them in order, in the caller's transaction; an error surfaces when
-            # the pipeline ends, and the caller rolls back as before).
-            with self.conn.pipeline():
-                for s in statements:
-                    ex(s.sql, s.params)
+            # One execute per statement, on purpose: the same batch sent pipelined
+            # (`conn.pipeline()`) was faster alone in one process but made the distributed
+            # mode's seven read-model runners, sharing one process, catch up a territory
+            # load 1.5 times slower (docs/benchmarks.md, issue 15).
+            for s in statements:
+                ex(s.sql, s.params)
 
     def fetchall(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.execute(text, params).fetchall()]

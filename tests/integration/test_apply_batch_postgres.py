@@ -1,6 +1,7 @@
-"""The one exactly-once step on PostgreSQL, where a batch's statements go out pipelined: the
-same rows as event by event, and a batch that fails half-way leaves nothing of itself (rows
-and positions roll back together); applied again, it lands once."""
+"""The one exactly-once step on PostgreSQL, where a batch's statements run together and each
+pathway's position is written once: the same rows as event by event, and a batch that fails
+half-way leaves nothing of itself (rows and positions roll back together); applied again, it
+lands once."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def connect(pg_url: str, schema: str) -> psycopg.Connection:
     return conn
 
 
-def test_a_pipelined_batch_writes_the_rows_of_the_same_events_applied_one_at_a_time(pg_url, pg_schema, events):
+def test_a_batch_writes_the_rows_of_the_same_events_applied_one_at_a_time(pg_url, pg_schema, events):
     with connect(pg_url, pg_schema) as conn:
         db = Db(conn, "postgres")
         for cls in PROJECTIONS.values():
