@@ -145,6 +145,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; medians are reported")
     parser.add_argument("--per-message", action="store_true",
                         help="runner calls the projection's handle() per event instead of handle_batch()")
+    parser.add_argument("--profile", action="store_true", help="cProfile one extra runner run; print the top functions")
     args = parser.parse_args()
 
     import psycopg
@@ -191,6 +192,17 @@ def main() -> int:
               f"the median of each run's ratio)")
         print(f"raw consume-and-insert with one execute per record (no executemany): {fmt_rate(total, loop_t)}, "
               f"runner/that {statistics.median(lo / run for lo, run in zip(loop_s, runner_s)):.0%}")
+        if args.profile:
+            import cProfile
+            import pstats
+
+            with psycopg.connect(s.settings.database_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(s.schema), sql.Identifier(TABLE)))
+            prof = cProfile.Profile()
+            prof.enable()
+            run_runner(s, topic, total, args.max_batch, "bench-checksum-profile", per_message=args.per_message)
+            prof.disable()
+            pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     return 0
 
 

@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="projection(s) to rebuild (default: pathway_summary, timeline, territory_indicators)")
     parser.add_argument("--repeat", type=int, default=3, help="raw/rebuild pairs per projection (medians)")
     parser.add_argument("--workers", type=int, default=1, help="rebuild worker processes (default 1)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one extra rebuild of each; print the top functions")
     parser.add_argument("--database-url", default=settings.database_url)
     parser.add_argument("--bootstrap", default=settings.kafka_bootstrap)
     args = parser.parse_args(argv)
@@ -151,6 +152,16 @@ def main(argv: list[str] | None = None) -> int:
                 result = rebuild(target, projection_class(name), progress=Progress(f"reconstruction {name}"),
                                  workers=args.workers)
                 pairs.append((n / seconds, seconds, result.rate, result.seconds, result.rate / (n / seconds)))
+            if args.profile:
+                import cProfile
+                import pstats
+
+                prof = cProfile.Profile()
+                prof.enable()
+                rebuild(target, projection_class(name), progress=None, workers=args.workers)
+                prof.disable()
+                print(f"profile of a rebuild of {name}:", file=sys.stderr)
+                pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
             med = [statistics.median(p[i] for p in pairs) for i in range(5)]
             results.append(("raw consume-only pass", n, med[1], med[0], None))
             results.append((f"rebuild {name} (x{args.repeat}, last v{result.old_version}->v{result.new_version})",

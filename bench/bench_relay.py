@@ -48,13 +48,18 @@ def read_records(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, by
     return out[:count]
 
 
+#: This process's CPU seconds (all its threads: the producer's sender too) of each timed run,
+#: in order: on a shared machine the wall-clock rates move with the load, CPU per event less.
+CPU: list[float] = []
+
+
 def run_relay(settings, app, name: str, batch_size: int) -> tuple[float, int]:  # noqa: ANN001
     from services.bootstrap import build_distributed
 
     relay = build_distributed(settings).relay(app)
     relay.name, relay.batch_size = name, batch_size
     relay._publisher.publish([])  # connect the producer before the clock starts  # noqa: SLF001
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     notifications = 0
     while True:
         n = relay.run_once()
@@ -62,6 +67,7 @@ def run_relay(settings, app, name: str, batch_size: int) -> tuple[float, int]:  
             break
         notifications += n
     seconds = time.perf_counter() - start
+    CPU.append(time.process_time() - cpu)
     relay._publisher.close()  # noqa: SLF001
     return seconds, notifications
 
@@ -71,14 +77,52 @@ def run_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, list]]
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     producer.partitions_for(topic)  # metadata before the clock starts
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     futures = [producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
     producer.flush()
     for f in futures:
         f.get(timeout=60)
     seconds = time.perf_counter() - start
+    CPU.append(time.process_time() - cpu)
     producer.close()
     return seconds
+
+
+def stages(app, events: int, raw_seconds: float) -> None:  # noqa: ANN001
+    """Each stage of a relay pass timed alone over the whole log, in this process (wall and
+    CPU), beside the raw producer's median: the per-event cost of the work the raw pass
+    does not do."""
+    from infra.kafka.cloudevents import encode
+    from services.bootstrap import is_pathway_event
+    from services.relay.relay import aggregate_name
+    from services.relay.wire import to_cloud_event
+
+    def timed(fn):  # noqa: ANN001, ANN202
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        return out, time.perf_counter() - wall, time.process_time() - cpu
+
+    def read_log() -> list:
+        out, position = [], 0
+        while batch := app.recorder.select_notifications(start=position, limit=500, inclusive_of_start=False):
+            out.append(batch)
+            position = batch[-1].id
+        return out
+
+    notifications, w1, c1 = timed(read_log)
+    notifications = [n for batch in notifications for n in batch if is_pathway_event(n.topic)]
+    domain, w2, c2 = timed(lambda: [app.mapper.to_domain_event(n) for n in notifications])
+    cloud, w3, c3 = timed(lambda: [to_cloud_event(d, notification_id=n.id, pathway_kind=aggregate_name(n.topic))
+                                   for d, n in zip(domain, notifications)])
+    _, w4, c4 = timed(lambda: [encode(c) for c in cloud])
+    us = 1e6 / events
+    print(f"stages alone, per event (wall / CPU of this process), {events} events:")
+    for name, w, c in (("select the log (8 000 rows with the answers)", w1, c1),
+                       ("decrypt + rebuild the domain event", w2, c2),
+                       ("domain event -> CloudEvent", w3, c3), ("CloudEvent -> key, body, headers", w4, c4)):
+        print(f"  {name:48s} {w * us:6.1f} / {c * us:6.1f} us")
+    print(f"  {'sum of the relay own work':48s} {(w1 + w2 + w3 + w4) * us:6.1f} us; raw producer's whole pass "
+          f"{raw_seconds * us:6.1f} us per record")
 
 
 def main() -> int:
@@ -94,6 +138,8 @@ def main() -> int:
                         help="the eventsourcing cipher class instead of the composition root's, e.g. "
                         "eventsourcing.cipher:AESCipher (pycryptodome) or eventsourcing.cryptography:AESCipher (PyCA)")
     parser.add_argument("--profile", action="store_true", help="cProfile one extra relay run; print the top functions")
+    parser.add_argument("--stages", action="store_true",
+                        help="time each stage of the relay's work alone over the whole log (what is irreducible)")
     args = parser.parse_args()
 
     from services.bootstrap import build_pathways_application
@@ -128,11 +174,14 @@ def main() -> int:
                       f"notifications read by the relay: {notifications}")
             raw_s.append(run_raw(s.settings.kafka_bootstrap, s.topic(f"raw-{r}", args.partitions), records))
             print(f"  run {r + 1}: relay {fmt_rate(events, relay_s[-1])} ({relay_s[-1]:.2f}s), "
-                  f"raw {fmt_rate(events, raw_s[-1])} ({raw_s[-1]:.2f}s), relay/raw {raw_s[-1] / relay_s[-1]:.0%}")
+                  f"raw {fmt_rate(events, raw_s[-1])} ({raw_s[-1]:.2f}s), relay/raw {raw_s[-1] / relay_s[-1]:.0%}; "
+                  f"CPU per event relay {CPU[-2] * 1e6 / events:.0f} us, raw {CPU[-1] * 1e6 / events:.0f} us")
         relay_t, raw_t = statistics.median(relay_s), statistics.median(raw_s)
         ratio = statistics.median(raw / relay for raw, relay in zip(raw_s, relay_s))
         print(f"relay {fmt_rate(events, relay_t)}   raw kafka-python {fmt_rate(events, raw_t)}   "
               f"relay/raw {ratio:.0%} (medians of {args.repeat} runs; the ratio is the median of each run's ratio)")
+        if args.stages:
+            stages(app, events, raw_t)
         if args.profile:
             import cProfile
             import pstats
@@ -141,7 +190,7 @@ def main() -> int:
             prof.enable()
             run_relay(s.settings, app, "bench-profile", batch_size)
             prof.disable()
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(30)
         app.close()
     return 0
 

@@ -9,8 +9,10 @@
    (per pathway, the last version ``seq`` applied; :func:`projections.base.applied_table`);
 2. skips every event at or below that position (already applied: a re-delivery, a relay that
    published twice after a restart, a replayed log);
-3. runs :meth:`Projection.statements` for the rest, which writes the rows AND moves the
-   position, so rows and position commit or roll back together.
+3. runs :meth:`Projection.apply` for the rest, then moves each pathway's position once, to
+   its last event of the batch (:meth:`Projection.applied_statement`: what
+   :meth:`Projection.statements` writes after every event), so rows and position commit or
+   roll back together.
 
 A pathway's events reach a projection in version order on every transport (one Kafka
 partition per pathway; the event store's log order), so "seq at or below the position" is
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 
-from projections.base import NotAPathwayEvent, PathwayEvent, Projection, applied_table
+from projections.base import NotAPathwayEvent, PathwayEvent, Projection, Statement, applied_table
 from projections.schema import Db
 
 #: Pathway ids per position query (well under SQLite's and PostgreSQL's parameter limits).
@@ -74,20 +76,27 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
         return result
     stored: MutableMapping[str, int] = known if known is not None else positions(
         db, projection, [e.pathway_id for e in events])
-    run = db.run
+    # Every statement of the batch, run together at the end: the projection's statements are
+    # pure (made from the event alone), so nothing needs the database between two events.
+    pending: list[Statement] = []
+    advanced: dict[str, int] = {}  # pathway -> last seq applied in this batch
     for event in events:
         if event.seq <= stored.get(event.pathway_id, 0):
             result.skipped += 1
             continue
         try:
-            statements = projection.statements(event)
+            statements = projection.apply(event)
         except NotAPathwayEvent as exc:
             if on_refused is None:
                 raise
             on_refused(event, exc)
             result.refused += 1
             continue
-        run(statements)
-        stored[event.pathway_id] = event.seq
+        pending.extend(statements)
+        stored[event.pathway_id] = advanced[event.pathway_id] = event.seq
         result.applied += 1
+    # Each pathway's position once, at its last event of the batch (what
+    # Projection.statements writes after every event, same final value, same transaction).
+    pending.extend(projection.applied_statement(pathway, seq) for pathway, seq in advanced.items())
+    db.run(pending)
     return result

@@ -223,7 +223,8 @@ class Projection:
     ``Projection(version=N)`` is bound to physical tables ``<table>_vN``; ``self.t[name]``
     gives the physical name of a logical table (use it in the SQL of ``apply``). Every
     subclass also gets the table :func:`applied_table` (appended to its ``tables``), written
-    by :meth:`statements`: runners call ``statements``, never ``apply`` alone.
+    by :meth:`statements` after each event, or by :func:`projections.apply.apply_once` (the
+    runners' one step) once per pathway and batch: never ``apply`` without it.
     """
 
     name: ClassVar[str]
@@ -262,12 +263,18 @@ class Projection:
 
     def statements(self, event: PathwayEvent) -> list[Statement]:
         """What a runner executes for ``event``: :meth:`apply`, then the pathway's applied
-        version (never moved back: a re-delivered older event leaves it as it is)."""
+        version (:meth:`applied_statement`)."""
+        return [*self.apply(event), self.applied_statement(event.pathway_id, event.seq)]
+
+    def applied_statement(self, pathway_id: str, seq: int) -> Statement:
+        """The pathway's applied version set to ``seq`` (never moved back: a re-delivered
+        older event leaves it as it is). A batch needs it once per pathway, after the
+        pathway's last event (projections.apply.apply_once): no projection reads it."""
         table = self.t[applied_table(self.name).name]
-        return [*self.apply(event), Statement(
+        return Statement(
             f"INSERT INTO {table} (pathway_id, seq) VALUES (%s, %s) ON CONFLICT (pathway_id) DO UPDATE SET "
             f"seq = CASE WHEN {table}.seq < excluded.seq THEN excluded.seq ELSE {table}.seq END",
-            (event.pathway_id, event.seq))]
+            (pathway_id, seq))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} v{self.version}>"

@@ -51,6 +51,10 @@ class Db:
             for s in statements:
                 ex(s.sql.replace("%s", "?"), s.params)
         else:
+            # One execute per statement, on purpose: the same batch sent pipelined
+            # (`conn.pipeline()`) was faster alone in one process but made the distributed
+            # mode's seven read-model runners, sharing one process, catch up a territory
+            # load 1.5 times slower (docs/benchmarks.md, issue 15).
             for s in statements:
                 ex(s.sql, s.params)
 

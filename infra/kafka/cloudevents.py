@@ -19,6 +19,7 @@ written for hostile input: it never raises anything else, whatever the bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,7 @@ _RFC3339 = re.compile(
     r"(?P<tz>[Zz]|[+-]\d{2}:\d{2})$"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class MalformedMessage(ValueError):
@@ -148,10 +150,14 @@ def format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: One encoder for every body (`json.dumps` with options builds a new one per call).
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_data(data: Any) -> bytes | None:
     if data is None:
         return None
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _JSON_ENCODER.encode(data).encode("utf-8")
 
 
 def encode(
@@ -216,6 +222,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+#: One decoder for every body (`json.loads` with an option builds a new one per call).
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_data(value: bytes | None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
     """Decode a JSON body; raise :class:`MalformedMessage` with the exact problem."""
     if value is None:
@@ -232,7 +242,7 @@ def decode_data(value: bytes | None, *, max_body_bytes: int = DEFAULT_MAX_BODY_B
     if text.startswith("\ufeff"):
         raise MalformedMessage("body starts with a byte-order mark; JSON must not")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = _JSON_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise MalformedMessage(
             f"bad JSON at position {exc.pos} (line {exc.lineno} column {exc.colno}): {exc.msg}"
@@ -254,6 +264,11 @@ _VALID_NAMES: set[str] = set()
 _VALID_NAMES_MAX = 256
 
 
+#: ``ce_<attr>`` header names already accepted (the exact spelling) -> ``<attr>`` (bounded
+#: the same way).
+_ATTRIBUTE_OF_HEADER: dict[str, str] = {}
+
+
 def _valid_name(attr: str) -> bool:
     if not _EXTENSION_NAME.match(attr):
         return False
@@ -263,6 +278,15 @@ def _valid_name(attr: str) -> bool:
 
 
 def _header_text(name: str, raw: Any) -> str:
+    # Fast path for the common case, checked as strictly as below: plain bytes within the
+    # limit with no control byte (UTF-8 encodes every non-ASCII character with bytes >= 0x80,
+    # so the byte check is the text check), valid UTF-8. Anything else takes the slow path,
+    # which names the problem.
+    if type(raw) is bytes and 0 < len(raw) <= MAX_HEADER_VALUE_BYTES and not _CONTROL_BYTES.search(raw):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     if raw is None:
         raise MalformedMessage(f"header {name} has no value (null)")
     if not isinstance(raw, (bytes, bytearray, memoryview)):
@@ -305,6 +329,11 @@ def decode(
         raise MalformedMessage(f"undecodable record: {type(exc).__name__}: {exc}") from None
 
 
+@functools.lru_cache(maxsize=32)
+def _required_attributes(required: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*SPEC_REQUIRED, *required]))
+
+
 def _decode(
     key: Any, value: Any, headers: Any, *, required: Sequence[str], max_body_bytes: int
 ) -> CloudEvent:
@@ -316,6 +345,13 @@ def _decode(
         name, raw = item
         if not isinstance(name, str):
             raise MalformedMessage(f"header name {name!r:.80} is not a string")
+        # A header name that passed every check below before: straight to its value.
+        attr = _ATTRIBUTE_OF_HEADER.get(name)
+        if attr is not None:
+            if attr in attrs:
+                raise MalformedMessage(f"duplicate header {name}")
+            attrs[attr] = _header_text(name, raw)
+            continue
         lname = name.lower()
         if lname == CONTENT_TYPE_HEADER:
             if content_type is not None:
@@ -335,12 +371,14 @@ def _decode(
                     f"header {name} not allowed in binary mode (use the value / content-type)"
                 )
             attrs[attr] = _header_text(name, raw)
+            if len(_ATTRIBUTE_OF_HEADER) < _VALID_NAMES_MAX:
+                _ATTRIBUTE_OF_HEADER[name] = attr
 
     if content_type is not None and content_type.lower().startswith("application/cloudevents"):
         raise MalformedMessage(
             f"structured content mode ({content_type}) is not supported; Relais uses binary mode"
         )
-    missing = [a for a in dict.fromkeys([*SPEC_REQUIRED, *required]) if a not in attrs]
+    missing = [a for a in _required_attributes(tuple(required)) if a not in attrs]
     if missing:
         raise MalformedMessage("missing header " + ", ".join(HEADER_PREFIX + a for a in missing))
     if "specversion" in attrs and attrs["specversion"] != SPECVERSION:

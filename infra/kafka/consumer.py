@@ -513,7 +513,8 @@ class ConsumerRunner:
             self._log("debug", "rebalance watchdog unavailable", event="rejoin", error=repr(exc))
 
     def _message(self, record: Any) -> ConsumedMessage:
-        headers = tuple((str(n), v) for n, v in (record.headers or ()))
+        # kafka-python gives (str, bytes) tuples; `decode` checks each entry anyway.
+        headers = tuple(record.headers) if record.headers else ()
         event: CloudEvent | None = None
         error: MalformedMessage | None = None
         try:

@@ -119,7 +119,15 @@ class EventProducer:
         whole batch as unsent (and may re-send it: a duplicate on the wire is fine, consumers
         deduplicate by ``ce_id``).
         """
-        futures = [self.send(topic, event) for event in events]
+        # Every record encoded before the first is queued: the sends then follow each other as
+        # fast as the client takes them, so the producer's batches fill instead of lingering
+        # half-empty between two encodings (fewer, fuller requests; measured in
+        # docs/benchmarks.md); and a record that cannot be encoded fails the batch before
+        # anything of it is on the wire.
+        records = [encode(event, max_body_bytes=self.max_body_bytes) for event in events]
+        futures = [
+            self._producer.send(topic, value=value, key=key, headers=headers) for key, value, headers in records
+        ]
         return self.wait(futures, timeout=timeout)
 
     def wait(

@@ -37,8 +37,23 @@ def _type_of_class(cls: type) -> str:
     return f"{TYPE_PREFIX}{cls.__name__}.v{getattr(cls, 'class_version', 1)}"
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+#: The exact types most attributes have, converted without walking the chain of
+#: `isinstance` below (a subclass, e.g. a str enum, still takes the chain).
+_BY_TYPE: dict[type, Any] = {
+    str: _same, int: _same, float: _same, bool: _same, type(None): _same,
+    UUID: str, datetime: datetime.isoformat, date: date.isoformat,
+}
+
+
 def to_json(value: Any) -> Any:
     """Plain JSON of an event attribute (UUIDs, datetimes, enums, dataclasses, sets...)."""
+    convert = _BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, enum.Enum):

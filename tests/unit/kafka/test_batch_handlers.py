@@ -1,16 +1,19 @@
 """The runner's batch entry point: the protocol, and the checksum projection's handle_batch
-(same statements, same order as handle; a record that is not a pathway event named in the
-rejection, before any write)."""
+(its per-pathway fold; a record that is not a pathway event named in the rejection, before
+any write). That the batch writes the same rows as handle is shown against PostgreSQL in
+tests/integration/test_checksum_batch_postgres.py."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.kafka.cloudevents import CloudEvent, MalformedMessage, decode, encode
 from infra.kafka.consumer import BatchHandler, ConsumedMessage, FunctionHandler, Handler, RejectMessage
-from projections.checksum import ChecksumProjection
+from projections.checksum import ChecksumProjection, ChecksumRow, expected_chain, fold
 from services.relay.wire import SOURCE, TYPE_PREFIX, event_id
 
 
@@ -56,17 +59,29 @@ def test_the_checksum_projection_is_a_batch_handler_and_a_plain_function_handler
     assert not isinstance(FunctionHandler(lambda c, m: None), BatchHandler)
 
 
-def test_handle_batch_sends_the_same_statements_in_the_same_order_as_handle_one_executemany():
-    messages = [message("p1", 1, 0), message("p2", 1, 1), message("p1", 2, 2), message("p1", 3, 3)]
-    one_by_one, batched = FakeConn(), FakeConn()
-    projection = ChecksumProjection()
-    for m in messages:
-        projection.handle(one_by_one, m)
-    projection.handle_batch(batched, messages)
-    assert len(batched.log) == 1 and batched.log[0][0] == "executemany"
-    _, statement, params = batched.log[0]
-    assert [(s, p) for _, s, p in one_by_one.log] == [(statement, p) for p in params]
-    assert [p["version"] for p in params] == [1, 1, 2, 3]
+def test_fold_of_a_pathway_seen_in_order_counts_every_event_and_chains_its_ids():
+    row = None
+    for version in (1, 2, 3):
+        row = fold(row, version, event_id("p1", version))
+    assert row == ChecksumRow(3, 3, expected_chain(event_id("p1", v) for v in (1, 2, 3)), 0, None)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=12))
+def test_fold_counts_each_event_that_is_not_the_next_version_and_names_the_first(versions):
+    row = None
+    for version in versions:
+        row = fold(row, version, f"id-{version}")
+    assert row is not None and row.events == len(versions) and row.last_version == versions[-1]
+    expected_next = [1, *(v + 1 for v in versions[:-1])]
+    disorders = [(i, v) for i, (v, want) in enumerate(zip(versions, expected_next)) if v != want]
+    assert row.out_of_order == len(disorders)
+    if not disorders:
+        assert row.first_disorder is None
+    elif disorders[0][0] == 0:
+        assert row.first_disorder == f"v{versions[0]} first"
+    else:
+        i, v = disorders[0]
+        assert row.first_disorder == f"v{v} after v{versions[i - 1]}"
 
 
 @pytest.mark.parametrize("bad", [

@@ -42,3 +42,23 @@ def test_the_events_after_a_pathways_position_are_applied_and_the_ones_before_ar
     result = apply_once(db, projection, events)  # the opening again, then what came after it
     assert (result.skipped, result.applied) == (1, len(events) - 1)
     assert db.fetchall("SELECT agency FROM caseload_participants ORDER BY agency") == [("pass",), ("siao",)]
+
+
+def test_a_batch_of_several_pathways_leaves_every_read_model_as_the_same_events_applied_one_at_a_time(
+        world: World) -> None:
+    first, second = open_pass_gp(world), open_pass_gp(world)
+    world.send("AddAgency", first, "pass", 1, agency="siao", role="housing")
+    world.send("AddAgency", second, "pass", 1, agency="dac", role="coordination")
+    world.send("AddAgency", first, "pass", 2, agency="dac", role="coordination")
+    events = _events(world)
+    for cls in PROJECTIONS.values():
+        one_at_a_time, batched = Db(connect(":memory:"), "sqlite"), Db(connect(":memory:"), "sqlite")
+        projection = ensure_current(one_at_a_time, cls)
+        ensure_current(batched, cls)
+        for event in events:
+            apply_once(one_at_a_time, projection, [event])
+        assert apply_once(batched, projection, events).applied == len(events)
+        assert table_rows(batched, projection) == table_rows(one_at_a_time, projection), cls.name
+        applied = projection.t[f"{cls.name}_applied"]
+        assert sorted(batched.fetchall(f"SELECT pathway_id, seq FROM {applied}")) == sorted(
+            (e.pathway_id, e.seq) for e in events if e.seq == max(x.seq for x in events if x.pathway_id == e.pathway_id))
