@@ -40,7 +40,7 @@ from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
 from infra.metrics import GRAPHQL_LATENCY, metrics_text
-from services.bootstrap import DistributedRuntime, EmbeddedRuntime
+from services.bootstrap import DistributedRuntime, EmbeddedRuntime, build_erasure
 
 log = logging.getLogger("relais.gateway")
 
@@ -148,7 +148,8 @@ def build_services(runtime: Runtime) -> GatewayServices:
     read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
-                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)
+                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
+                           erasure=build_erasure(pathways))
 
 
 def purpose_of(header: str | None) -> str:

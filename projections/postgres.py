@@ -43,7 +43,7 @@ from infra.postgres.migrations import require
 from infra.retry import Backoff
 from infra.progress import Progress
 from projections.apply import Applied, apply_once
-from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
+from projections.base import TYPE_PREFIX, NotAPathwayEvent, Opener, PathwayEvent, Projection
 from projections.rebuild import Batch, RebuildResult, replay
 from projections.rebuild import rebuild as run_rebuild
 from projections.schema import (
@@ -65,8 +65,10 @@ def _set_path(conn: psycopg.Connection, schema: str) -> None:
 class ProjectionHandler:
     """Applies one projection at one version inside the consumer runner's transaction."""
 
-    def __init__(self, projection: Projection) -> None:
+    def __init__(self, projection: Projection, opener: Opener | None = None) -> None:
+        """`opener` opens the sealed personal part of each event (the key store's)."""
         self.projection = projection
+        self.opener = opener
 
     def setup(self, conn: psycopg.Connection) -> None:
         db = Db(conn, "postgres")
@@ -95,8 +97,8 @@ class ProjectionHandler:
             if not ce.type.startswith(TYPE_PREFIX):
                 continue  # another kind of event on the topic: not ours to read
             try:
-                event = PathwayEvent.from_cloud_event(ce)
-            except NotAPathwayEvent as exc:
+                event = PathwayEvent.from_cloud_event(ce, self.opener)
+            except ValueError as exc:  # NotAPathwayEvent, or a sealed part that does not open
                 raise RejectMessage(f"projection {self.projection.name}: {exc}", message=message) from None
             events.append(event)
             source[id(event)] = message
@@ -121,6 +123,8 @@ class Target:
     runner_options: dict[str, Any] = field(default_factory=dict)
     #: The process's shared pool (services.bootstrap); None: each runner opens a small one.
     pool: ConnectionPool | None = None
+    #: Opens the sealed personal part of the events (services.bootstrap: the key store's).
+    opener: Opener | None = None
 
     def group(self, projection: Projection) -> str:
         return projection.group_id(self.group_prefix)
@@ -149,9 +153,10 @@ def build_runner(target: Target, projection: Projection) -> ConsumerRunner:
         schema=target.schema, deadletter_topic=target.deadletter_topic,
         client_id=target.group(projection), **options,
     )
+    handler = ProjectionHandler(projection, target.opener)
     if target.pool is not None:
-        return ConsumerRunner(ProjectionHandler(projection), config, pool=target.pool)
-    return ConsumerRunner(ProjectionHandler(projection), config, conninfo=target.conninfo)
+        return ConsumerRunner(handler, config, pool=target.pool)
+    return ConsumerRunner(handler, config, conninfo=target.conninfo)
 
 
 class LiveProjection:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from domain.agencies import AgencyRegistry
     from gateway.audit import PostgresAuditLog, SqliteAuditLog
     from infra.bus import InProcessBus
+    from infra.keystore import KeyStore, MasterKeys, PersonalCipher
     from infra.kafka.cloudevents import CloudEvent
     from infra.kafka.consumer import ConsumerRunner
     from projections.base import Projection
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
     from services.ports import Clock
+    from services.privacy.erasure import Erasure
     from services.relay.relay import Relay
     from services.risk import DeadlineIndex, RiskEngine
     from services.risk.runner import EmbeddedRisk
@@ -112,6 +114,58 @@ def cipher_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def master_keys(settings: Settings) -> MasterKeys | None:
+    """The master keys of the key store: RELAIS_MASTER_KEYS, plus the one derived from the
+    cipher key (accepted for unwrapping; wrapping when RELAIS_MASTER_KEYS is absent). None when
+    neither is configured (a projections process without secrets: personal parts stay sealed)."""
+    from infra.keystore import DERIVED_MASTER_ID, MasterKeys, derived_master_key
+
+    derived: bytes | None = None
+    if settings.cipher_key is not None or settings.mode == "embedded":
+        derived = derived_master_key(cipher_key(settings))
+    if settings.master_keys is not None:
+        keys = MasterKeys.parse(settings.master_keys.get_secret_value())
+        return keys.accepting(DERIVED_MASTER_ID, derived) if derived is not None else keys
+    if derived is None:
+        return None
+    return MasterKeys(DERIVED_MASTER_ID, {DERIVED_MASTER_ID: derived})
+
+
+def build_key_store(settings: Settings, *, pool: ConnectionPool | None = None, schema: str | None = None,
+                    sqlite_path: str | None = None) -> KeyStore | None:
+    """The key store of the person data keys: PostgreSQL (distributed; `pool`, or a small pool
+    of its own) in the event store's schema, or SQLite `state_dir/keys.sqlite3` (embedded)."""
+    from infra.keystore import KeyStore, PostgresSql, SqliteSql
+
+    masters = master_keys(settings)
+    if masters is None:
+        return None
+    if sqlite_path is not None or settings.mode == "embedded" and pool is None and schema is None:
+        path = sqlite_path or str(Path(settings.state_dir) / "keys.sqlite3")
+        return KeyStore(SqliteSql(path), masters, cache_ttl_s=settings.key_cache_s)
+    sql = PostgresSql(pool, schema or settings.database_schema, conninfo=settings.database_url)
+    return KeyStore(sql, masters, cache_ttl_s=settings.key_cache_s)
+
+
+def personal_cipher(settings: Settings, **store: Any) -> PersonalCipher | None:
+    """The cipher of the persons' fields (infra.keystore.PersonalCipher) on `build_key_store`."""
+    from infra.keystore import PersonalCipher
+
+    keys = build_key_store(settings, **store)
+    return PersonalCipher(keys) if keys is not None else None
+
+
+def build_erasure(pathways: PathwaysHandler) -> Erasure | None:
+    """Erasure (services.privacy.erasure) on the pathways' key store; None without one."""
+    from services.privacy.erasure import Erasure
+
+    personal = pathways.app.personal
+    keys = getattr(personal, "keys", None)
+    if personal is None or keys is None:
+        return None
+    return Erasure(pathways, keys, on_erased=personal.forget)
+
+
 def postgres_env(database_url: str, schema: str) -> dict[str, str]:
     """The eventsourcing library's POSTGRES_* keys for a postgresql:// URL."""
     parts = urlsplit(database_url)
@@ -160,7 +214,8 @@ def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLo
     return PostgresAuditLog(pool, settings.database_schema), pool.close
 
 
-def build_pathways_application(settings: Settings, **overrides: str) -> PathwaysApplication:
+def build_pathways_application(settings: Settings, *, personal: PersonalCipher | None = None,
+                               **overrides: str) -> PathwaysApplication:
     """Builds the pathways application on the store the settings name.
 
     Embedded mode: SQLite file `state_dir/events.sqlite3`; distributed mode: the PostgreSQL
@@ -197,7 +252,12 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     env.update(overrides)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
-    return PathwaysApplication(env=env)
+        personal = personal or personal_cipher(settings, schema=env["POSTGRES_SCHEMA"])
+    else:
+        memory = env.get("SQLITE_DBNAME") in (":memory:", "file::memory:")
+        personal = personal or personal_cipher(
+            settings, sqlite_path=":memory:" if memory else str(Path(env["SQLITE_DBNAME"]).with_name("keys.sqlite3")))
+    return PathwaysApplication(env=env, personal=personal)
 
 
 # --- the embedded runtime ---------------------------------------------------------------------
@@ -363,21 +423,27 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         webhooks=webhooks, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
-        relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
+        relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded",
+                    personal=pathways.app.personal),
         alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
                                 webhooks),
-        projections=build_embedded_projections(settings, bus) if projections else None,
+        projections=build_embedded_projections(settings, bus, personal=pathways.app.personal) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
     )
 
 
-def build_embedded_projections(settings: Settings, bus: InProcessBus | None = None) -> EmbeddedProjections:
-    """Every projection in `state_dir/read_models.sqlite3`, subscribed to `bus` when given."""
+def build_embedded_projections(settings: Settings, bus: InProcessBus | None = None, *,
+                               personal: PersonalCipher | None = None) -> EmbeddedProjections:
+    """Every projection in `state_dir/read_models.sqlite3`, subscribed to `bus` when given;
+    `personal` opens the events' sealed parts (default: the key store of `state_dir`)."""
     from projections.embedded import EmbeddedProjections
+    from services.privacy.sealing import body_opener
 
     state_dir = Path(settings.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    projections = EmbeddedProjections(state_dir / "read_models.sqlite3")
+    personal = personal or personal_cipher(settings)
+    projections = EmbeddedProjections(state_dir / "read_models.sqlite3",
+                                      opener=body_opener(personal) if personal is not None else None)
     if bus is not None:
         projections.attach(bus)
     return projections
@@ -469,7 +535,7 @@ class DistributedRuntime:
 
         return RelayClass(
             app, ReconnectingPublisher(connect), PostgresPositionStore(self.pool, settings.database_schema),
-            is_published=is_pathway_event,
+            is_published=is_pathway_event, personal=app.personal,
             # Woken by the event store's NOTIFY on each write (the 50 ms poll stays as a
             # fallback). LISTEN needs a connection of its own, outside any pool.
             waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
@@ -650,11 +716,15 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
 def projection_target(settings: Settings, pool: ConnectionPool | None = None) -> Target:
     """Where the distributed projections read (`<prefix>.pathway-events`) and write (PostgreSQL)."""
     from projections.postgres import Target
+    from services.privacy.sealing import body_opener
 
+    personal = personal_cipher(settings, pool=pool, schema=settings.database_schema)
+    if personal is None:
+        log.warning("no master key nor cipher key: the personal parts of the events stay sealed in the read models")
     return Target(
         conninfo=settings.database_url, schema=settings.database_schema, bootstrap=settings.kafka_bootstrap,
         topic=topic(settings, "pathway-events"), deadletter_topic=topic(settings, "deadletter"),
-        group_prefix=settings.topic_prefix, pool=pool,
+        group_prefix=settings.topic_prefix, pool=pool, opener=body_opener(personal) if personal is not None else None,
     )
 
 

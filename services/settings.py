@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         description="AES key (base64, 16/24/32 bytes) encrypting event payloads at rest; "
         "generated and kept in state_dir in embedded mode when absent.",
     )
+    master_keys: SecretStr | None = Field(
+        None,
+        description="Master keys wrapping the per-person data keys (crypto-shredding): `id:base64` of 32-byte keys, "
+        "comma-separated; the first wraps, every one listed unwraps (a rotation: `relais keys rotate`). Absent: one "
+        "derived from the cipher key (id `cipher`), which stays accepted for unwrapping while the cipher key is set.",
+    )
+    key_cache_s: float = Field(30.0, gt=0, le=3600, description="How long a process keeps an unwrapped data key "
+                               "(an erased person's key is forgotten by every process within this time).")
     http_host: str = Field("127.0.0.1", description="Gateway bind address.")
     http_port: int = Field(8000, ge=1, le=65535, description="Gateway port.")
     environment: Literal["development", "production"] = Field(

@@ -77,6 +77,9 @@ def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     conn = sqlite3.connect(where, timeout=timeout, check_same_thread=False, isolation_level=None)
     if where != ":memory:":
         conn.execute("PRAGMA journal_mode=WAL")
+    # A deleted row is overwritten with zeros, not left in a free page: an erased person's rows
+    # (services/privacy) must not stay readable in the file.
+    conn.execute("PRAGMA secure_delete=ON")
     apply(conn)
     return conn
 
