@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     )
     key_cache_s: float = Field(30.0, gt=0, le=3600, description="How long a process keeps an unwrapped data key "
                                "(an erased person's key is forgotten by every process within this time).")
+    retention_days: int = Field(
+        1825, ge=1, description="Days a closed pathway is kept before `relais retention run` erases its person's "
+        "data (every pathway of the person closed for that long); per territory: retention_days_by_territory.")
+    retention_days_by_territory: dict[str, int] = Field(
+        default_factory=dict, description='Retention per territory, JSON: {"76": 730} (others: retention_days).')
     http_host: str = Field("127.0.0.1", description="Gateway bind address.")
     http_port: int = Field(8000, ge=1, le=65535, description="Gateway port.")
     environment: Literal["development", "production"] = Field(

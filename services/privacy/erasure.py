@@ -100,19 +100,53 @@ class Erasure:
                                          "legal_basis": legal_basis.value})
         return Erased(key_id, pathways, legal_basis)
 
-    def due_for_retention(self, closed: Sequence[ClosedPathway], retention_days: Mapping[str, int], *,
-                          now: datetime, default_days: int) -> list[str]:
-        """The keys whose every pathway is closed for longer than its territory's retention."""
-        by_key: dict[str, list[bool]] = {}
+    def due_for_retention(self, closed: Sequence[ClosedPathway], policy: RetentionPolicy, *,
+                          now: datetime) -> list[tuple[str, tuple[ClosedPathway, ...]]]:
+        """The keys (persons) whose every pathway is closed for longer than its territory's
+        retention period, each with those pathways; a person with one pathway still open, or
+        closed too recently, keeps all of theirs."""
+        by_key: dict[str, list[ClosedPathway]] = {}
         for pathway in closed:
             key_id = self._keys.key_id_of_pathway(pathway.pathway_id)
-            if key_id is None:
-                continue
-            days = retention_days.get(pathway.territory, default_days)
-            by_key.setdefault(key_id, []).append(now - pathway.closed_at >= timedelta(days=days))
+            if key_id is not None:
+                by_key.setdefault(key_id, []).append(pathway)
         due = []
-        for key_id, expired in by_key.items():
-            # Every pathway of the person, closed or not, must be past its period.
-            if all(expired) and len(expired) == len(self._keys.pathways_of_key(key_id)):
-                due.append(key_id)
-        return sorted(due)
+        for key_id, pathways in sorted(by_key.items()):
+            expired = [p for p in pathways if now - p.closed_at >= timedelta(days=policy.days(p.territory))]
+            if len(expired) == len(pathways) == len(self._keys.pathways_of_key(key_id)):
+                due.append((key_id, tuple(sorted(expired, key=lambda p: p.pathway_id))))
+        return due
+
+    def sweep(self, closed: Sequence[ClosedPathway], policy: RetentionPolicy, *, now: datetime, dry_run: bool = False,
+              on_erased: Callable[[int, int, tuple[ClosedPathway, ...]], None] | None = None,
+              ) -> list[tuple[ClosedPathway, ...]]:
+        """`relais retention run`: erase (RETENTION_EXPIRED) every person due; `dry_run` erases
+        nothing and says the same. `on_erased(done, total, pathways)` after each person."""
+        due = self.due_for_retention(closed, policy, now=now)
+        for done, (key_id, pathways) in enumerate(due, start=1):
+            if not dry_run:
+                self.erase_key(key_id, ErasureBasis.RETENTION_EXPIRED, now=now)
+            if on_erased is not None:
+                on_erased(done, len(due), pathways)
+        return [pathways for _, pathways in due]
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long a closed pathway is kept, per territory (settings: retention_days and
+    retention_days_by_territory)."""
+
+    default_days: int
+    by_territory: Mapping[str, int]
+
+    def days(self, territory: str) -> int:
+        return self.by_territory.get(territory, self.default_days)
+
+
+#: What the retention sweep reads of the read models: the closed pathways and when.
+CLOSED_PATHWAYS = "SELECT pathway_id, territory, closed_at FROM pathway_summary WHERE state = 'closed' ORDER BY pathway_id"
+
+
+def closed_pathways(rows: Sequence[Sequence[Any]]) -> list[ClosedPathway]:
+    return [ClosedPathway(str(pid), str(territory), datetime.fromisoformat(str(closed).replace("Z", "+00:00")))
+            for pid, territory, closed in rows if closed]
