@@ -125,6 +125,8 @@ class Target:
     pool: ConnectionPool | None = None
     #: Opens the sealed personal part of the events (services.bootstrap: the key store's).
     opener: Opener | None = None
+    #: Builds such an opener in a rebuild's worker process (picklable; None: parts stay sealed).
+    opener_factory: Callable[[], Opener] | None = None
 
     def group(self, projection: Projection) -> str:
         return projection.group_id(self.group_prefix)
@@ -293,7 +295,8 @@ def _consumer(bootstrap: str, batch: int) -> Any:
 
 
 def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list[int], begin: dict[int, int],
-           end: dict[int, int], path: str, batch: int, report: Any = None, consumer: Any = None) -> _Staged:
+           end: dict[int, int], path: str, batch: int, report: Any = None, consumer: Any = None,
+           opener: Opener | None = None) -> _Staged:
     """Replay partitions ``[begin, end)`` of ``topic`` into a staging SQLite file at ``path``
     (:func:`projections.rebuild.replay`: the one exactly-once step, batch after batch).
     Runs in the rebuilding process or in a worker process (one per group of partitions: a
@@ -336,7 +339,7 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
                         if not wire.type.startswith(TYPE_PREFIX) or wire.id in seen:
                             skipped += 1
                             continue
-                        event = PathwayEvent.from_cloud_event(wire)
+                        event = PathwayEvent.from_cloud_event(wire, opener)
                     except (KeyError, ValueError, NotAPathwayEvent):
                         skipped += 1  # the live runner dead-letters these; nothing to build
                         continue
@@ -366,8 +369,9 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
 
 
 def _stage_in_worker(args: tuple[Any, ...]) -> _Staged:
-    *rest, queue = args
-    return _stage(*rest, report=queue.put)
+    *rest, opener_factory, queue = args
+    # A spawned worker inherits no connection: it opens its own key store, if the target has one.
+    return _stage(*rest, report=queue.put, opener=opener_factory() if opener_factory is not None else None)
 
 
 def _sum(staged: Sequence[_Staged]) -> Applied:
@@ -432,7 +436,8 @@ class TopicRebuild:
         self.busy, self.shares = busy, [busy[i::n] for i in range(n)]
         consumer, self._consumer = self._consumer, None
         if n == 1:
-            self.staged = [_stage(*self._args(new, busy, 0), report=report, consumer=consumer)]
+            self.staged = [_stage(*self._args(new, busy, 0), report=report, consumer=consumer,
+                                  opener=self.target.opener)]
             return _sum(self.staged)
         consumer.close()
         import multiprocessing
@@ -441,7 +446,7 @@ class TopicRebuild:
         ctx = multiprocessing.get_context(WORKER_START)
         with ctx.Manager() as manager, ProcessPoolExecutor(n, mp_context=ctx) as pool:
             queue = manager.Queue()
-            futures = [pool.submit(_stage_in_worker, (*self._args(new, share, i), queue))
+            futures = [pool.submit(_stage_in_worker, (*self._args(new, share, i), self.target.opener_factory, queue))
                        for i, share in enumerate(self.shares)]
             while not all(f.done() for f in futures):
                 try:

@@ -20,6 +20,7 @@ and checks (distributed) that every migration is applied, with a French sentence
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -105,9 +106,15 @@ def cipher_key(settings: Settings) -> str:
         return settings.cipher_key.get_secret_value()
     from eventsourcing.cryptography import AESCipher
 
-    path = Path(settings.state_dir) / "cipher.key"
+    from infra.files import private_dir
+
+    path = private_dir(settings.generated_keys_dir()) / "cipher.key"
+    beside = Path(settings.state_dir) / "cipher.key"
+    if not path.exists() and path != beside and beside.exists():
+        # A state directory of an earlier release keeps its key inside: moved out, once.
+        os.replace(beside, path)
+        log.warning("cipher key moved out of the state directory", extra={"event": "cipher_key_moved", "to": str(path)})
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(AESCipher.create_key(num_bytes=32))
@@ -124,7 +131,13 @@ def master_keys(settings: Settings) -> MasterKeys | None:
     if settings.cipher_key is not None or settings.mode == "embedded":
         derived = derived_master_key(cipher_key(settings))
     if settings.master_keys is not None:
-        keys = MasterKeys.parse(settings.master_keys.get_secret_value())
+        from infra.keystore import MalformedMasterKeys
+        from services.checks import CheckFailed
+
+        try:
+            keys = MasterKeys.parse(settings.master_keys.get_secret_value())
+        except MalformedMasterKeys as exc:
+            raise CheckFailed(f"RELAIS_MASTER_KEYS : {exc} ; `relais keys new` en génère une.") from None
         return keys.accepting(DERIVED_MASTER_ID, derived) if derived is not None else keys
     if derived is None:
         return None
@@ -229,9 +242,10 @@ def build_pathways_application(settings: Settings, *, personal: PersonalCipher |
         # The library's recorder, sending the rows in binary (services/pathways/recorder.py).
         env["APPLICATION_RECORDER_TOPIC"] = "services.pathways.recorder:PathwaysPostgresRecorder"
     else:
-        state_dir = Path(settings.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(state_dir / "events.sqlite3")}
+        from infra.files import private_file
+
+        events = private_file(Path(settings.state_dir) / "events.sqlite3")  # 0600 in 0700, before SQLite
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(events)}
     env.update(
         {
             # AES-256-GCM with PyCA `cryptography` (~3 µs a payload; pycryptodome's
@@ -405,9 +419,10 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     from services.relay.positions import MemoryPositionStore
     from services.relay.relay import Relay
 
+    from infra.files import private_dir
+
     settings = settings or Settings(mode="embedded")
-    state_dir = Path(settings.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = private_dir(settings.state_dir)
     pathways = build_pathways_handler(settings, build_pathways_application(settings, **store_overrides))
     bus = InProcessBus()
     webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
@@ -725,7 +740,17 @@ def projection_target(settings: Settings, pool: ConnectionPool | None = None) ->
         conninfo=settings.database_url, schema=settings.database_schema, bootstrap=settings.kafka_bootstrap,
         topic=topic(settings, "pathway-events"), deadletter_topic=topic(settings, "deadletter"),
         group_prefix=settings.topic_prefix, pool=pool, opener=body_opener(personal) if personal is not None else None,
+        opener_factory=functools.partial(worker_opener, settings) if personal is not None else None,
     )
+
+
+def worker_opener(settings: Settings) -> Callable[[str, Any], Any]:
+    """The opener of a rebuild worker process (its own small pool on the key store)."""
+    from services.privacy.sealing import body_opener
+
+    personal = personal_cipher(settings, schema=settings.database_schema)
+    assert personal is not None  # the parent had one from the same settings
+    return body_opener(personal)
 
 
 Runtime: TypeAlias = "EmbeddedRuntime | DistributedRuntime"
