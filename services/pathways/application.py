@@ -16,8 +16,16 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
-from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, StoredEvent, Transcoding
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    Recording,
+    StoredEvent,
+    Transcoding,
+    find_id_convertor,
+)
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.pathway import Pathway
 from domain.values import Actor
@@ -76,13 +84,34 @@ class SealingMapper(Mapper[UUID]):
                            state=stored)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        domain_event = super().to_domain_event(stored_event)
-        state = vars(domain_event)
-        if sealing.SEALED in state:
-            opened = sealing.open_sealed(self.personal, str(stored_event.originator_id),
-                                         stored_event.originator_version, sealing.actor_as_mapping(state),
-                                         self.transcoder.decode)
-            object.__setattr__(domain_event, "__dict__", sealing.actor_restored(opened))
+        # The library's steps, with the sealed part opened BEFORE the upcasters run (an
+        # upcaster may read a personal field, as InterpreterNeedRecorded's reads `language`).
+        cls = resolve_topic(stored_event.topic)
+        state = stored_event.state
+        try:
+            if self.cipher:
+                state = self.cipher.decrypt(state)
+            if self.compressor:
+                state = self.compressor.decompress(state)
+            event_state: dict[str, Any] = self.transcoder.decode(state)
+        except Exception as exc:
+            raise MapperDeserialisationError(
+                f"Failed to deserialise state of stored event with topic '{stored_event.topic}', originator_id "
+                f"'{stored_event.originator_id}' and originator_version {stored_event.originator_version}: {exc}",
+            ) from exc
+        if sealing.SEALED in event_state:
+            event_state = sealing.actor_restored(sealing.open_sealed(
+                self.personal, str(stored_event.originator_id), stored_event.originator_version,
+                sealing.actor_as_mapping(event_state), self.transcoder.decode))
+        event_state["originator_id"] = find_id_convertor(cls, type(stored_event.originator_id))(stored_event.originator_id)
+        event_state["originator_version"] = stored_event.originator_version
+        class_version = getattr(cls, "class_version", 1)
+        from_version = event_state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            from_version += 1
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event
 
 
