@@ -262,6 +262,7 @@ class KeyStore:
 
     def _create(self, run: Callable[..., list[tuple[Any, ...]]], key_id: str, person_hash: str | None) -> None:
         master_id, wrapped = self.masters.wrap(key_id, AESGCM.generate_key(bit_length=256))
+        # Not remembered here: another process may win the insert with its own key.
         run("INSERT INTO person_keys (key_id, person_hash, master_id, wrapped, created_at) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING", (key_id, person_hash, master_id, wrapped, _now()))
 
@@ -288,6 +289,28 @@ class KeyStore:
                 return str(rows[0][0])
             self._create(run, str(uuid.uuid4()), digest)
             return str(run("SELECT key_id FROM person_keys WHERE person_hash = %s", (digest,))[0][0])
+
+    def bind_person(self, pathway_id: str, person_ref: str) -> str:
+        """The key sealing `pathway_id`, bound to its person's key (created on first use) if it
+        had none: one transaction (an opening event pays one round trip, not four)."""
+        with self._lock:
+            known = self._pathways.get(pathway_id)
+        if known is not None:
+            return known
+        digest = self.person_hash(person_ref)
+        with self._sql.transaction() as run:
+            bound = run("SELECT key_id FROM pathway_keys WHERE pathway_id = %s", (pathway_id,))
+            if not bound:
+                rows = run("SELECT key_id FROM person_keys WHERE person_hash = %s", (digest,))
+                if not rows:
+                    self._create(run, str(uuid.uuid4()), digest)
+                    rows = run("SELECT key_id FROM person_keys WHERE person_hash = %s", (digest,))
+                run("INSERT INTO pathway_keys (pathway_id, key_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    (pathway_id, str(rows[0][0])))
+                bound = run("SELECT key_id FROM pathway_keys WHERE pathway_id = %s", (pathway_id,))
+        with self._lock:
+            self._pathways[pathway_id] = str(bound[0][0])
+        return str(bound[0][0])
 
     def bind(self, pathway_id: str, key_id: str) -> str:
         """Seal `pathway_id`'s events with `key_id` from now on; returns the key bound (the
@@ -397,12 +420,11 @@ class PersonalCipher:
         """The key sealing `pathway_id`: its person's (the opening event names them), else the
         one already bound, else (a pathway stored before keys existed) a key of its own."""
         if person_ref:
-            known = self.keys.key_id_of_pathway(pathway_id)
-            return known if known is not None else self.keys.bind(pathway_id, self.keys.key_of_person(person_ref))
+            return self.keys.bind_person(pathway_id, person_ref)
         known = self.keys.key_id_of_pathway(pathway_id)
         if known is not None:
             return known
-        return self.keys.bind(pathway_id, self.keys.key_of_person(f"pathway:{pathway_id}"))
+        return self.keys.bind_person(pathway_id, f"pathway:{pathway_id}")
 
     def seal(self, pathway_id: str, version: int, fields: tuple[str, ...], plaintext: bytes,
              person_ref: str | None = None) -> Sealed | None:
