@@ -185,3 +185,21 @@ def test_erasing_a_person_leaves_none_of_their_data_anywhere_and_another_person_
     # The indicators count the same facts as before.
     assert _read(running, "SELECT metric, territory, month, COUNT(*) FROM territory_facts "
                           "GROUP BY metric, territory, month ORDER BY 1, 2, 3") == indicators
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["in_process", "two_workers"])
+def test_a_rebuild_from_the_topic_opens_the_sealed_parts_and_leaves_an_erased_person_out(running, settings, workers):
+    from projections.postgres import rebuild
+    from projections.summary import PathwaySummary
+    from services.bootstrap import build_erasure, projection_target
+
+    erased, kept = _person(), _person()
+    erased_pid, kept_pid = _open(running, erased), _open(running, kept)
+    _wait(lambda: _applied(running, erased_pid, 2) and _applied(running, kept_pid, 2), "projections à jour")
+    build_erasure(running.pathways).erase_person(erased["person_ref"], "objection", now=datetime.now(timezone.utc))
+    _wait(lambda: _applied(running, erased_pid, 3), "effacement appliqué")
+
+    rebuild(projection_target(settings), PathwaySummary, progress=None, batch=50, workers=workers)
+    assert _read(running, "SELECT person_ref FROM pathway_summary WHERE pathway_id = %s", kept_pid) == [
+        (kept["person_ref"],)]
+    assert not _read(running, "SELECT 1 FROM pathway_summary WHERE pathway_id = %s", erased_pid)
