@@ -126,18 +126,13 @@ def master_keys(settings: Settings) -> MasterKeys | None:
     cipher key (accepted for unwrapping; wrapping when RELAIS_MASTER_KEYS is absent). None when
     neither is configured (a projections process without secrets: personal parts stay sealed)."""
     from infra.keystore import DERIVED_MASTER_ID, MasterKeys, derived_master_key
+    from services.checks import master_keys_setting
 
     derived: bytes | None = None
     if settings.cipher_key is not None or settings.mode == "embedded":
         derived = derived_master_key(cipher_key(settings))
-    if settings.master_keys is not None:
-        from infra.keystore import MalformedMasterKeys
-        from services.checks import CheckFailed
-
-        try:
-            keys = MasterKeys.parse(settings.master_keys.get_secret_value())
-        except MalformedMasterKeys as exc:
-            raise CheckFailed(f"RELAIS_MASTER_KEYS : {exc} ; `relais keys new` en génère une.") from None
+    keys = master_keys_setting(settings)  # malformed: CheckFailed, one French line
+    if keys is not None:
         return keys.accepting(DERIVED_MASTER_ID, derived) if derived is not None else keys
     if derived is None:
         return None

@@ -349,9 +349,22 @@ def check_keys_apart(settings: Settings) -> None:
                           "développement).")
 
 
+def master_keys_setting(settings: Settings):  # noqa: ANN201 - infra.keystore.MasterKeys | None
+    """RELAIS_MASTER_KEYS parsed (None when absent); malformed: CheckFailed, one French line."""
+    from infra.keystore import MalformedMasterKeys, MasterKeys
+
+    if settings.master_keys is None:
+        return None
+    try:
+        return MasterKeys.parse(settings.master_keys.get_secret_value())
+    except MalformedMasterKeys as exc:
+        raise CheckFailed(f"RELAIS_MASTER_KEYS : {exc} ; `relais keys new` en génère une.") from None
+
+
 def check_cipher_key(settings: Settings) -> str:
     """RELAIS_CIPHER_KEY: present where needed (distributed), decodable, of an AES length.
-    In embedded mode without it, the key kept under state_dir (if any) is checked."""
+    In embedded mode without it, the generated key (if any) is checked. RELAIS_MASTER_KEYS too."""
+    master_keys_setting(settings)
     if settings.cipher_key is not None:
         problem = cipher_key_problem(settings.cipher_key.get_secret_value())
         if problem:

@@ -71,3 +71,13 @@ def test_rotation_rewraps_every_key_and_the_old_master_is_needed_no_more(tmp_pat
 def test_malformed_master_keys_say_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(MalformedMasterKeys, match=says):
         MasterKeys.parse(text)
+
+
+def test_relais_check_says_in_one_french_line_what_is_wrong_with_the_master_keys(tmp_path) -> None:
+    from pydantic import SecretStr
+
+    from services.checks import CheckFailed, check_cipher_key
+    from services.settings import Settings
+
+    with pytest.raises(CheckFailed, match="RELAIS_MASTER_KEYS : clé maîtresse « k1 » : 3 octets, 32 attendus"):
+        check_cipher_key(Settings(mode="embedded", state_dir=tmp_path / "s", master_keys=SecretStr("k1:YWJj")))
