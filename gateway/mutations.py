@@ -233,13 +233,14 @@ async def erase_person(info: Info, person_ref: str, legal_basis: ErasureBasis) -
     from services.privacy.erasure import UnknownPerson
 
     context: Context = info.context
-    context.require(Role.DPO)  # the data protection officer's act, never a care team's
+    principal = context.require(Role.DPO)  # the data protection officer's act, never a care team's
     erasure = context.services.erasure
     if erasure is None:
         raise PublicError("Effacement indisponible sur cette instance.", "UNAVAILABLE")
     basis = ErasureBasis(legal_basis)
     try:
-        done = await asyncio.to_thread(erasure.erase_person, person_ref, basis, now=datetime.now(timezone.utc))
+        done = await asyncio.to_thread(erasure.erase_person, person_ref, basis, now=datetime.now(timezone.utc),
+                                       for_agency=principal.agency)
     except UnknownPerson as unknown:
         context.audit_read("mutation.erasePerson", None, set(), outcome="4", action=EXECUTE)
         raise PublicError(unknown.reason, unknown.code) from None

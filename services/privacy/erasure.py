@@ -48,6 +48,8 @@ class Keys(Protocol):
 class Commands(Protocol):
     """The pathways handler (services.pathways.PathwaysHandler)."""
 
+    app: Any  # its PathwaysApplication (get_pathway)
+
     def handle(self, command: Any) -> Any: ...
 
 
@@ -76,9 +78,17 @@ class Erasure:
         self._keys = keys
         self._on_erased = on_erased
 
-    def erase_person(self, person_ref: str, legal_basis: ErasureBasis | str, *, now: datetime) -> Erased:
+    def erase_person(self, person_ref: str, legal_basis: ErasureBasis | str, *, now: datetime,
+                     for_agency: str | None = None) -> Erased:
+        """Erase the person. `for_agency`: the requesting DPO's agency, which must take part in
+        one of the person's pathways; otherwise the answer is the one for an unknown person (a
+        DPO learns nothing of a person their organisation never followed)."""
         key_id = self._keys.find_person(person_ref)
         if key_id is None:
+            raise UnknownPerson()
+        if for_agency is not None and not any(
+                for_agency in self._pathways.app.get_pathway(UUID(pid)).participants
+                for pid in self._keys.pathways_of_key(key_id)):
             raise UnknownPerson()
         return self.erase_key(key_id, ErasureBasis(legal_basis), now=now)
 

@@ -73,10 +73,14 @@ def test_a_dpo_erases_a_person_and_no_sqlite_file_keeps_their_data_another_perso
     assert audited == [("dpo", erased_pid, "0")]
 
 
-def test_only_the_dpo_may_erase_and_an_unknown_person_is_refused_by_name(api):
+def test_only_the_dpo_of_an_agency_of_the_person_s_pathways_may_erase_and_others_learn_nothing(api):
     usmp = token("usmp", "medecin")
-    _open(api, usmp, "x1")
+    pid = _open(api, usmp, "x1")
     refused = api.post(ERASE, {"ref": "P-SYNTH-x1", "basis": "OBJECTION"}, as_=usmp).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     unknown = api.post(ERASE, {"ref": "P-NOBODY", "basis": "OBJECTION"}, as_=token("usmp", "dpo")).json()
-    assert unknown["errors"][0]["extensions"]["code"] == "UNKNOWN_PERSON"
+    # The SIAO's DPO: its agency never took part, it is told what it is told of nobody.
+    stranger = api.post(ERASE, {"ref": "P-SYNTH-x1", "basis": "OBJECTION"}, as_=token("siao", "dpo")).json()
+    assert unknown["errors"][0]["extensions"]["code"] == stranger["errors"][0]["extensions"]["code"] == "UNKNOWN_PERSON"
+    assert unknown["errors"][0]["message"] == stranger["errors"][0]["message"]
+    assert api(PATHWAY, {"id": pid}, as_=usmp)["pathway"]["personRef"] == "P-SYNTH-x1"  # not erased
