@@ -191,6 +191,15 @@ DISMISSAL_REASON_LABELS: Mapping[str, str] = {
     "false_alarm": "fausse alerte", "handled_elsewhere": "déjà traité ailleurs", "person_refused": "refus de la personne",
 }
 
+ERASURE_BASIS_LABELS: Mapping[str, str] = {
+    "no_longer_necessary": "finalité atteinte (RGPD art. 17.1.a)",
+    "consent_withdrawn": "retrait du consentement (RGPD art. 17.1.b)",
+    "objection": "opposition de la personne (RGPD art. 17.1.c et 21)",
+    "unlawful_processing": "traitement illicite (RGPD art. 17.1.d)",
+    "legal_obligation": "obligation légale ou décision de justice (RGPD art. 17.1.e)",
+    "retention_expired": "durée de conservation écoulée après la clôture",
+}
+
 
 def value_label(labels: Mapping[str, str], value: Any) -> str:
     """The French label of a code (an enum or its value); the code itself if none."""
@@ -397,6 +406,8 @@ EVENTS: Mapping[str, EventEntry] = {
     # --- closure
     "PathwayClosed": _e("Parcours clôturé", S),
     "PathwayReopened": _e("Parcours rouvert", S),
+    # --- erasure (RGPD art. 17): that it happened, when and on which ground; nothing personal
+    "PersonalDataErased": _e("Données personnelles effacées", A),
     # --- sortie de détention. Dates are administrative (as the pathway's exit date); the
     # treatments are medical.
     "ReleaseDateSet": _e("Date de libération fixée", A),
@@ -576,6 +587,8 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "DismissAlert": _c("Classer une alerte sans suite", I),
     "ClosePathway": _c("Clôturer le parcours", S),
     "ReopenPathway": _c("Rouvrir le parcours", S),
+    # The DPO's act (domain.pathway.Pathway.check_may_erase), not a care team's write.
+    "ErasePersonalData": _c("Effacer les données personnelles", A),
     "ScheduleRelease": _c("Fixer la date de libération", A),
     "RecordTreatmentToContinue": _c("Enregistrer un traitement à poursuivre", M),
     "PlanTreatmentFollowUp": _c("Planifier le suivi d'un traitement", M),
@@ -613,3 +626,53 @@ def command_category(name: str, fields: Mapping[str, Any] | Any | None = None) -
         if need is not None:
             return need_category(need)
     return entry.category
+
+
+# --------------------------------------------------------------------------- personal fields
+#: The fields of pathway events that identify or describe the person, by name, whatever the
+#: event: pseudonymous references (the person's, a newborn's, a GP's, a prescriber's), places
+#: (prison, maternity ward, housing place, communes, exit destination), treatments (name,
+#: kind), and every free text (descriptions, reasons, details, decisions, alert texts, the
+#: refused care, the service seen or oriented to). They are sealed with the person's own key
+#: before the event store and Kafka (infra/keystore.py), so that destroying that key erases
+#: them everywhere at once. What stays in clear is the structure the indicators and the
+#: disclosure rules need: ids, dates, enums (need category, rule, severity, outcome), agencies.
+PERSONAL_FIELDS: frozenset[str] = frozenset({
+    "person_ref", "newborn_ref", "gp_ref", "prescribed_by",
+    "prison", "maternity_ward", "place", "commune", "gp_commune", "destination",
+    "name", "kind", "care", "service", "language", "languages",
+    "description", "reason", "detail", "decisions", "suggested_action",
+    "from_high_tb_endemicity", "follow_up_needed",
+})
+#: The personal fields of the `actor` of every event: the professional's id (the agency and
+#: role stay in clear: they are the structure of who may see what).
+PERSONAL_ACTOR_FIELDS: frozenset[str] = frozenset({"professional"})
+ACTOR = "actor"
+
+
+def split_personal(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`(rest, personal)`: the event's fields without its personal ones, and those (the actor's
+    as `actor.<field>`). Pure; `merge_personal` undoes it."""
+    rest: dict[str, Any] = {}
+    personal: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in PERSONAL_FIELDS:
+            personal[name] = value
+        elif name == ACTOR and isinstance(value, Mapping):
+            rest[name] = {k: v for k, v in value.items() if k not in PERSONAL_ACTOR_FIELDS}
+            personal.update({f"{ACTOR}.{k}": v for k, v in value.items() if k in PERSONAL_ACTOR_FIELDS})
+        else:
+            rest[name] = value
+    return rest, personal
+
+
+def merge_personal(rest: Mapping[str, Any], personal: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's fields with its personal ones put back (None for each erased one)."""
+    out = dict(rest)
+    for name, value in personal.items():
+        head, _, sub = name.partition(".")
+        if sub and head == ACTOR and isinstance(out.get(ACTOR), Mapping):
+            out[ACTOR] = {**out[ACTOR], sub: value}
+        else:
+            out[name] = value
+    return out

@@ -117,6 +117,15 @@ class PathwayClosed(DomainError):
     default_reason = "Le parcours est clos : seule une réouverture est possible."
 
 
+class PathwayErased(DomainError):
+    default_reason = "Les données personnelles de ce parcours ont été effacées : plus rien ne peut y être enregistré."
+
+
+class ErasureNotAllowed(DomainError):
+    default_reason = ("Seul le délégué à la protection des données (DPO) d'une structure du parcours peut "
+                      "demander l'effacement.")
+
+
 class PathwayNotClosed(DomainError):
     default_reason = "Le parcours n'est pas clos."
 

@@ -40,6 +40,7 @@ from domain.values import (
     CoverageScheme,
     CoverageStatus,
     DismissalReason,
+    ErasureBasis,
     HousingRequest,
     HousingStatus,
     InformationCategory,
@@ -56,6 +57,8 @@ from domain.values import (
 
 
 class Pathway(Aggregate):
+    #: Set by PersonalDataErased; a class default so that pathways stored before it replay.
+    is_erased = False  # no annotation: the library would make it an argument of the opening event
     """Base of the four pathway aggregates. Not opened directly: open one of its kinds."""
 
     class Event(Aggregate.Event):
@@ -140,8 +143,21 @@ class Pathway(Aggregate):
 
     # ------------------------------------------------------------------ invariants
     def check_open(self) -> None:
+        self.check_not_erased()
         if self.is_closed:
             raise errors.PathwayClosed()
+
+    def check_not_erased(self) -> None:
+        if self.is_erased:
+            raise errors.PathwayErased()
+
+    def check_may_erase(self, actor: Actor) -> None:
+        # Erasure is the data protection officer's act (RGPD art. 37-39), for an agency taking
+        # part; the system erases on its own only when the territory's retention period ends.
+        if actor.is_system:
+            return
+        if actor.role != disclosure.Role.DPO or actor.agency not in self.participants:
+            raise errors.ErasureNotAllowed()
 
     def check_participates(self, actor: Actor) -> None:
         # Secret professionnel partagé: only agencies taking part in the care write here.
@@ -1057,11 +1073,28 @@ class Pathway(Aggregate):
         self._touch(actor, occurred_at)
 
     def reopen(self, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self.check_not_erased()
         if not self.is_closed:
             raise errors.PathwayNotClosed()
         self.check_participates(actor)
         self.check_reason_given(reason)
         self._pathway_reopened(reason=reason, actor=actor, occurred_at=occurred_at)
+
+    def erase_personal_data(self, legal_basis: ErasureBasis, actor: Actor, occurred_at: datetime) -> None:
+        """The person's data are erased (crypto-shredding: their key is destroyed right after
+        this event is stored). The event carries no personal data; the read models purge the
+        pathway's rows on it; nothing can be recorded on the pathway afterwards."""
+        self.check_not_erased()
+        self.check_may_erase(actor)
+        self._personal_data_erased(legal_basis=ErasureBasis(legal_basis), actor=actor, occurred_at=occurred_at)
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, legal_basis: ErasureBasis, actor: Actor, occurred_at: datetime) -> None:
+        self.is_erased = True
+        self.is_closed = True
+        # Opening events replayed after the erasure have no reference left (key destroyed).
+        self.person_ref = None
+        self._touch(actor, occurred_at)
 
     @event("PathwayReopened")
     def _pathway_reopened(self, reason: str, actor: Actor, occurred_at: datetime) -> None:

@@ -208,6 +208,18 @@ class ClosureOutcome(StrEnum):
     OTHER = "other"
 
 
+class ErasureBasis(StrEnum):
+    """Why a person's personal data is erased: the closed list of RGPD art. 17 grounds Relais
+    accepts (labels in domain.disclosure.ERASURE_BASIS_LABELS)."""
+
+    NO_LONGER_NECESSARY = "no_longer_necessary"  # art. 17.1.a: the purpose is reached
+    CONSENT_WITHDRAWN = "consent_withdrawn"  # art. 17.1.b
+    OBJECTION = "objection"  # art. 17.1.c / art. 21: droit d'opposition
+    UNLAWFUL_PROCESSING = "unlawful_processing"  # art. 17.1.d
+    LEGAL_OBLIGATION = "legal_obligation"  # art. 17.1.e: a court or the CNIL ordered it
+    RETENTION_EXPIRED = "retention_expired"  # the territory's retention period after closure
+
+
 class TreatmentKind(StrEnum):
     SUBSTITUTION = "substitution"  # TSO: methadone, buprenorphine
     PSYCHIATRIC = "psychiatric"

@@ -81,6 +81,8 @@ _ENGINE = WriteRule(Writer.ENGINE, "une alerte est déclenchée et réévaluée 
 _CARE_TEAM = WriteRule(Writer.COORDINATION, "l'équipe de soins est composée par la structure référente ou la coordination")
 _OWNER = WriteRule(Writer.ALERT_OWNER, "une alerte est close par la structure qui en a la charge, ou la référente")
 _LEAD = WriteRule(Writer.LEAD, "la clôture du parcours revient à la structure référente")
+_ERASURE = WriteRule(Writer.ENGINE, "l'effacement est demandé par le DPO (erasePerson) ou par la durée de conservation, "
+                                    "et exécuté par Relais")
 
 _SPECIAL: Mapping[str, WriteRule] = {
     "OpenDetentionPathway": _OPEN, "OpenMaternityPathway": _OPEN, "OpenSasPathway": _OPEN,
@@ -89,6 +91,7 @@ _SPECIAL: Mapping[str, WriteRule] = {
     "RaiseAlert": _ENGINE, "EscalateAlert": _ENGINE, "UpdateAlert": _ENGINE,
     "ResolveAlert": _OWNER, "DismissAlert": _OWNER,
     "ClosePathway": _LEAD, "ReopenPathway": _LEAD,
+    "ErasePersonalData": _ERASURE,
 }
 
 #: Every command of the catalogue -> who may send it. The professional roles come from the

@@ -42,7 +42,7 @@ from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
 from infra.metrics import GRAPHQL_LATENCY, metrics_text
-from services.bootstrap import DistributedRuntime, EmbeddedRuntime
+from services.bootstrap import DistributedRuntime, EmbeddedRuntime, build_erasure
 
 log = logging.getLogger("relais.gateway")
 
@@ -158,7 +158,8 @@ def build_services(runtime: Runtime) -> GatewayServices:
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
-                           territory_settings=runtime.territory_settings, agencies=runtime.agencies)
+                           territory_settings=runtime.territory_settings, agencies=runtime.agencies,
+                           erasure=build_erasure(pathways))
 
 
 async def refusal_response(request: Request, refused: Exception) -> Response:

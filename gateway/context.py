@@ -36,6 +36,7 @@ class GatewayServices:
     webhooks: Any = None  # services.alerting.webhooks.WebhookRegistry
     territory_settings: Any = None  # services.risk.territory_settings.TerritorySettingsStore
     agencies: Any = None  # domain.agencies.AgencyRegistry (an agency's territory)
+    erasure: Any = None  # services.privacy.erasure.Erasure
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
     #: token -> its execution slots (gateway.hardening.BoundedPerCaller), on this app's loop
     in_flight: dict[str, asyncio.Semaphore] = field(default_factory=dict)

@@ -25,7 +25,8 @@ from pydantic import BaseModel
 from strawberry.types import Info
 
 from domain import disclosure
-from domain.values import InformationCategory
+from domain.disclosure import ERASURE_BASIS_LABELS, value_label
+from domain.values import ErasureBasis, InformationCategory
 from domain.writepolicy import UNKNOWN_PATHWAY, UNKNOWN_PATHWAY_CODE
 from gateway import types as _types  # noqa: F401 - registers the strawberry enums
 from gateway.audit import EXECUTE
@@ -224,6 +225,39 @@ def _resolver(name: str, input_type: type):  # noqa: ANN202
     return resolve
 
 
+# --------------------------------------------------------------------------- erasure
+@strawberry.type(description="Effacement exécuté : la clé de la personne est détruite, ses parcours purgés des vues.")
+class PersonErased:
+    pathways: int = strawberry.field(description="Nombre de parcours de la personne effacés.")
+    legal_basis: ErasureBasis
+    legal_basis_label: str
+
+
+async def erase_person(info: Info, person_ref: str, legal_basis: ErasureBasis) -> PersonErased:
+    from datetime import datetime, timezone
+
+    from gateway.permissions import Role
+    from services.privacy.erasure import UnknownPerson
+
+    context: Context = info.context
+    principal = context.require(Role.DPO)  # the data protection officer's act, never a care team's
+    erasure = context.services.erasure
+    if erasure is None:
+        raise PublicError("Effacement indisponible sur cette instance.", "UNAVAILABLE")
+    basis = ErasureBasis(legal_basis)
+    try:
+        done = await asyncio.to_thread(erasure.erase_person, person_ref, basis, now=datetime.now(timezone.utc),
+                                       for_agency=principal.agency)
+    except UnknownPerson as unknown:
+        context.audit_read("mutation.erasePerson", None, set(), outcome="4", action=EXECUTE)
+        raise PublicError(unknown.reason, unknown.code) from None
+    # One record per pathway erased (the reference itself is never written to the audit).
+    for pathway_id in done.pathways:
+        context.audit_read("mutation.erasePerson", pathway_id, set(), action=EXECUTE)
+    return PersonErased(pathways=len(done.pathways), legal_basis=basis,
+                        legal_basis_label=value_label(ERASURE_BASIS_LABELS, basis))
+
+
 # --------------------------------------------------------------------------- webhooks
 @strawberry.type(description="Webhook d'alertes enregistré pour votre structure. Le secret n'est montré qu'une fois.")
 class WebhookRegistration:
@@ -287,11 +321,21 @@ def command_description(name: str) -> str:
     return text
 
 
+#: Commands with no mutation of their own: erasure is asked by person (erasePerson), not by pathway.
+NOT_MUTATIONS = frozenset({"ErasePersonalData"})
+
+
 def _mutation_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, input_type in INPUTS.items():
+        if name in NOT_MUTATIONS:
+            continue
         fields[_field_name(name)] = strawberry.mutation(
             resolver=_resolver(name, input_type), description=command_description(name))
+    fields["erase_person"] = strawberry.mutation(
+        resolver=erase_person,
+        description="Efface les données personnelles d'une personne (rôle dpo) : sa clé est détruite, ses parcours "
+                    "purgés des vues ; les indicateurs restent. Audité, avec son fondement.")
     fields["register_alert_webhook"] = strawberry.mutation(
         resolver=register_webhook,
         description="Enregistre (ou remplace) le webhook d'alertes de votre structure (rôle admin_structure ; "

@@ -85,7 +85,7 @@ def apply_once(db: Db, projection: Projection, events: Sequence[PathwayEvent], *
             result.skipped += 1
             continue
         try:
-            statements = projection.apply(event)
+            statements = projection.event_statements(event)
         except NotAPathwayEvent as exc:
             if on_refused is None:
                 raise

@@ -21,7 +21,7 @@ transaction (see :mod:`projections.schema`), so readers never see an empty or mi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -43,6 +43,13 @@ OPENING_EVENTS = {
     "SasPathwayOpened": "sas",
     "PassGpPathwayOpened": "pass_gp",
 }
+
+
+#: Opens the sealed personal part of an event body: (pathway id, body) -> body.
+Opener = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
+
+#: The event after which no row of the pathway may stay in a read model holding personal data.
+ERASURE_EVENT = "PersonalDataErased"
 
 
 class NotAPathwayEvent(ValueError):
@@ -120,8 +127,10 @@ class PathwayEvent:
     data: Mapping[str, Any]
 
     @classmethod
-    def from_cloud_event(cls, event: Any) -> PathwayEvent:
-        """From an :class:`infra.kafka.cloudevents.CloudEvent` (or anything shaped like one)."""
+    def from_cloud_event(cls, event: Any, opener: Opener | None = None) -> PathwayEvent:
+        """From an :class:`infra.kafka.cloudevents.CloudEvent` (or anything shaped like one).
+        `opener(pathway_id, data)` opens the sealed personal part of the body (the runner's key
+        store, services.privacy.sealing); without it the part stays sealed."""
         ce_type = str(event.type)
         if not ce_type.startswith(TYPE_PREFIX):
             raise NotAPathwayEvent(f"type {ce_type!r} is not a pathway event")
@@ -136,6 +145,8 @@ class PathwayEvent:
         seq = data.get("originator_version")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             raise NotAPathwayEvent(f"data.originator_version {seq!r} is not a version")
+        if opener is not None:
+            data = opener(str(event.subject), data)
         extensions = getattr(event, "extensions", None) or {}
         aggregate = extensions.get("pathwaykind")
         kind = KIND_BY_AGGREGATE.get(aggregate, OPENING_EVENTS.get(name))
@@ -229,6 +240,10 @@ class Projection:
 
     name: ClassVar[str]
     tables: ClassVar[Sequence[Table]]
+    #: False: the projection's rows of a pathway are deleted when its person is erased
+    #: (ERASURE_EVENT). True only for read models holding no personal data at all, only the
+    #: structure indicators count (territory, kind, dates, outcomes, rules).
+    kept_after_erasure: ClassVar[bool] = False
     #: French one-line description (``relais projections list``).
     title: ClassVar[str] = ""
 
@@ -262,9 +277,13 @@ class Projection:
         raise NotImplementedError
 
     def statements(self, event: PathwayEvent) -> list[Statement]:
-        """What a runner executes for ``event``: :meth:`apply`, then the pathway's applied
-        version (:meth:`applied_statement`)."""
-        return [*self.apply(event), self.applied_statement(event.pathway_id, event.seq)]
+        """What a runner executes for ``event``: :meth:`event_statements`, then the pathway's
+        applied version (:meth:`applied_statement`)."""
+        return [*self.event_statements(event), self.applied_statement(event.pathway_id, event.seq)]
+
+    def event_statements(self, event: PathwayEvent) -> list[Statement]:
+        """The rows ``event`` writes: :meth:`apply`, and on an erasure :meth:`erasure`."""
+        return [*self.apply(event), *self.erasure(event)]
 
     def applied_statement(self, pathway_id: str, seq: int) -> Statement:
         """The pathway's applied version set to ``seq`` (never moved back: a re-delivered
@@ -275,6 +294,16 @@ class Projection:
             f"INSERT INTO {table} (pathway_id, seq) VALUES (%s, %s) ON CONFLICT (pathway_id) DO UPDATE SET "
             f"seq = CASE WHEN {table}.seq < excluded.seq THEN excluded.seq ELSE {table}.seq END",
             (pathway_id, seq))
+
+    def erasure(self, event: PathwayEvent) -> list[Statement]:
+        """On the erasure of the pathway's person: every row of the pathway deleted, from every
+        table keyed by pathway (the applied table aside: re-delivered older events must stay
+        skipped)."""
+        if event.name != ERASURE_EVENT or self.kept_after_erasure:
+            return []
+        applied = applied_table(self.name).name
+        return [Statement(f"DELETE FROM {self.t[t.name]} WHERE pathway_id = %s", (event.pathway_id,))
+                for t in self.tables if t.name != applied and "pathway_id TEXT" in t.columns]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} v{self.version}>"

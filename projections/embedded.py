@@ -24,7 +24,7 @@ from typing import Any
 
 from infra.progress import Progress
 from projections.apply import Applied, apply_once
-from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
+from projections.base import ERASURE_EVENT, TYPE_PREFIX, NotAPathwayEvent, Opener, PathwayEvent, Projection
 from projections.rebuild import Batch, rebuild, replay
 from projections.registry import PROJECTIONS, projection_class
 from projections.schema import Db, create_tables, drop_version, ensure_current, layout_changed, swap
@@ -46,14 +46,14 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def _to_event(cloud_event: Any) -> PathwayEvent | None:
+def _to_event(cloud_event: Any, opener: Opener | None = None) -> PathwayEvent | None:
     # The embedded bus also carries the alerting messages (relais.alerts' stand-in): those
     # are not ours and pass silently; a malformed *pathway* event is worth a warning.
     if not str(cloud_event.type).startswith(TYPE_PREFIX):
         return None
     try:
-        return PathwayEvent.from_cloud_event(cloud_event)
-    except NotAPathwayEvent as exc:
+        return PathwayEvent.from_cloud_event(cloud_event, opener)
+    except ValueError as exc:  # NotAPathwayEvent, or a sealed part that does not open
         log.warning("not a pathway event, ignored", extra={"error": str(exc)})
         return None
 
@@ -69,7 +69,10 @@ class EmbeddedProjections:
     """Runs ``projections`` (default: all) on ``conn`` (an SQLite connection or file path)."""
 
     def __init__(self, conn: sqlite3.Connection | str | Path,
-                 projections: Iterable[type[Projection]] | None = None) -> None:
+                 projections: Iterable[type[Projection]] | None = None, *, opener: Opener | None = None) -> None:
+        """`opener` opens the sealed personal part of the events (the key store's)."""
+        self.opener = opener
+        self._file = not (isinstance(conn, str) and conn == ":memory:")
         self.conn = conn if isinstance(conn, sqlite3.Connection) else connect(conn)
         self.db = Db(self.conn, "sqlite")
         self._lock = threading.RLock()
@@ -133,7 +136,7 @@ class EmbeddedProjections:
 
     def handle(self, cloud_event: Any) -> None:
         """The bus subscriber: apply one CloudEvent to every projection, once."""
-        event = _to_event(cloud_event)
+        event = _to_event(cloud_event, self.opener)
         if event is None:
             return
         self.apply_events([event])
@@ -160,6 +163,9 @@ class EmbeddedProjections:
                         self._save_position(name, projection.version, last)
                         new_positions[name] = last
             self._positions = new_positions
+            if any(e.name == ERASURE_EVENT for e in events) and self._file:
+                # The purged rows' old pages are still in the write-ahead log until checkpointed.
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return applied
 
     # ------------------------------------------------------------------ rebuild
@@ -205,7 +211,7 @@ class LogRebuild:
     def _batches(self) -> Iterator[Batch]:
         for start in range(0, len(self._source), self.batch):
             items = self._source[start:start + self.batch]
-            events = [e for e in (i if isinstance(i, PathwayEvent) else _to_event(i) for i in items) if e is not None]
+            events = [e for e in (i if isinstance(i, PathwayEvent) else _to_event(i, self.runner.opener) for i in items) if e is not None]
             self._position = max([self._position, *(e.notification_id or 0 for e in events)])
             yield events, len(items)
 

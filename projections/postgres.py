@@ -44,7 +44,7 @@ from infra.postgres.migrations import require
 from infra.retry import Backoff
 from infra.progress import Progress
 from projections.apply import Applied, apply_once
-from projections.base import TYPE_PREFIX, NotAPathwayEvent, PathwayEvent, Projection
+from projections.base import TYPE_PREFIX, NotAPathwayEvent, Opener, PathwayEvent, Projection
 from projections.rebuild import Batch, RebuildResult, replay
 from projections.rebuild import rebuild as run_rebuild
 from projections.schema import (
@@ -66,8 +66,10 @@ def _set_path(conn: psycopg.Connection, schema: str) -> None:
 class ProjectionHandler:
     """Applies one projection at one version inside the consumer runner's transaction."""
 
-    def __init__(self, projection: Projection) -> None:
+    def __init__(self, projection: Projection, opener: Opener | None = None) -> None:
+        """`opener` opens the sealed personal part of each event (the key store's)."""
         self.projection = projection
+        self.opener = opener
 
     def setup(self, conn: psycopg.Connection) -> None:
         db = Db(conn, "postgres")
@@ -96,8 +98,8 @@ class ProjectionHandler:
             if not ce.type.startswith(TYPE_PREFIX):
                 continue  # another kind of event on the topic: not ours to read
             try:
-                event = PathwayEvent.from_cloud_event(ce)
-            except NotAPathwayEvent as exc:
+                event = PathwayEvent.from_cloud_event(ce, self.opener)
+            except ValueError as exc:  # NotAPathwayEvent, or a sealed part that does not open
                 raise RejectMessage(f"projection {self.projection.name}: {exc}", message=message) from None
             events.append(event)
             source[id(event)] = message
@@ -122,6 +124,10 @@ class Target:
     runner_options: dict[str, Any] = field(default_factory=dict)
     #: The process's shared pool (services.bootstrap); None: each runner opens a small one.
     pool: ConnectionPool | None = None
+    #: Opens the sealed personal part of the events (services.bootstrap: the key store's).
+    opener: Opener | None = None
+    #: Builds such an opener in a rebuild's worker process (picklable; None: parts stay sealed).
+    opener_factory: Callable[[], Opener] | None = None
 
     def group(self, projection: Projection) -> str:
         return projection.group_id(self.group_prefix)
@@ -150,9 +156,10 @@ def build_runner(target: Target, projection: Projection) -> ConsumerRunner:
         schema=target.schema, deadletter_topic=target.deadletter_topic,
         client_id=target.group(projection), **options,
     )
+    handler = ProjectionHandler(projection, target.opener)
     if target.pool is not None:
-        return ConsumerRunner(ProjectionHandler(projection), config, pool=target.pool)
-    return ConsumerRunner(ProjectionHandler(projection), config, conninfo=target.conninfo)
+        return ConsumerRunner(handler, config, pool=target.pool)
+    return ConsumerRunner(handler, config, conninfo=target.conninfo)
 
 
 class LiveProjection:
@@ -289,7 +296,8 @@ def _consumer(bootstrap: str, batch: int) -> Any:
 
 
 def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list[int], begin: dict[int, int],
-           end: dict[int, int], path: str, batch: int, report: Any = None, consumer: Any = None) -> _Staged:
+           end: dict[int, int], path: str, batch: int, report: Any = None, consumer: Any = None,
+           opener: Opener | None = None) -> _Staged:
     """Replay partitions ``[begin, end)`` of ``topic`` into a staging SQLite file at ``path``
     (:func:`projections.rebuild.replay`: the one exactly-once step, batch after batch).
     Runs in the rebuilding process or in a worker process (one per group of partitions: a
@@ -332,7 +340,7 @@ def _stage(bootstrap: str, topic: str, name: str, version: int, partitions: list
                         if not wire.type.startswith(TYPE_PREFIX) or wire.id in seen:
                             skipped += 1
                             continue
-                        event = PathwayEvent.from_cloud_event(wire)
+                        event = PathwayEvent.from_cloud_event(wire, opener)
                     except (KeyError, ValueError, NotAPathwayEvent):
                         skipped += 1  # the live runner dead-letters these; nothing to build
                         continue
@@ -379,8 +387,9 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _stage_in_worker(args: tuple[Any, ...]) -> _Staged:
-    *rest, queue = args
-    return _stage(*rest, report=queue.put)
+    *rest, opener_factory, queue = args
+    # A spawned worker inherits no connection: it opens its own key store, if the target has one.
+    return _stage(*rest, report=queue.put, opener=opener_factory() if opener_factory is not None else None)
 
 
 def _sum(staged: Sequence[_Staged]) -> Applied:
@@ -445,7 +454,8 @@ class TopicRebuild:
         self.busy, self.shares = busy, [busy[i::n] for i in range(n)]
         consumer, self._consumer = self._consumer, None
         if n == 1:
-            self.staged = [_stage(*self._args(new, busy, 0), report=report, consumer=consumer)]
+            self.staged = [_stage(*self._args(new, busy, 0), report=report, consumer=consumer,
+                                  opener=self.target.opener)]
             return _sum(self.staged)
         consumer.close()
         import multiprocessing
@@ -454,7 +464,7 @@ class TopicRebuild:
         ctx = multiprocessing.get_context(WORKER_START)
         with ctx.Manager() as manager, ProcessPoolExecutor(n, mp_context=ctx) as pool:
             queue = manager.Queue()
-            futures = [pool.submit(_stage_in_worker, (*self._args(new, share, i), queue))
+            futures = [pool.submit(_stage_in_worker, (*self._args(new, share, i), self.target.opener_factory, queue))
                        for i, share in enumerate(self.shares)]
             while not all(f.done() for f in futures):
                 try:

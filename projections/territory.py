@@ -38,6 +38,8 @@ from projections.base import OPENING_EVENTS, PathwayEvent, Projection, Statement
 class TerritoryIndicators(Projection):
     name = "territory_indicators"
     title = "Indicateurs territoriaux anonymisés pour l'ARS (par territoire et par mois)"
+    #: Territory, kind, months, outcomes, rules and delays only: the indicators survive erasure.
+    kept_after_erasure = True
     tables = (
         Table(
             "territory_facts",

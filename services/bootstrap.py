@@ -20,6 +20,7 @@ and checks (distributed) that every migration is applied, with a French sentence
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from domain.agencies import AgencyRegistry
     from gateway.audit import PostgresAuditLog, SqliteAuditLog
     from infra.bus import InProcessBus
+    from infra.keystore import KeyStore, MasterKeys, PersonalCipher
     from infra.kafka.cloudevents import CloudEvent
     from infra.kafka.consumer import ConsumerRunner
     from projections.base import Projection
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
     from services.ports import Clock
+    from services.privacy.erasure import Erasure
     from services.relay.relay import Relay
     from services.risk import DeadlineIndex, RiskEngine
     from services.risk.runner import EmbeddedRisk
@@ -105,13 +108,72 @@ def cipher_key(settings: Settings) -> str:
         return settings.cipher_key.get_secret_value()
     from eventsourcing.cryptography import AESCipher
 
-    path = Path(settings.state_dir) / "cipher.key"
+    from infra.files import private_dir
+
+    path = private_dir(settings.generated_keys_dir()) / "cipher.key"
+    beside = Path(settings.state_dir) / "cipher.key"
+    if not path.exists() and path != beside and beside.exists():
+        # A state directory of an earlier release keeps its key inside: moved out, once.
+        os.replace(beside, path)
+        log.warning("cipher key moved out of the state directory", extra={"event": "cipher_key_moved", "to": str(path)})
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(AESCipher.create_key(num_bytes=32))
     return path.read_text().strip()
+
+
+def master_keys(settings: Settings) -> MasterKeys | None:
+    """The master keys of the key store: RELAIS_MASTER_KEYS, plus the one derived from the
+    cipher key (accepted for unwrapping; wrapping when RELAIS_MASTER_KEYS is absent). None when
+    neither is configured (a projections process without secrets: personal parts stay sealed)."""
+    from infra.keystore import DERIVED_MASTER_ID, MasterKeys, derived_master_key
+    from services.checks import master_keys_setting
+
+    derived: bytes | None = None
+    if settings.cipher_key is not None or settings.mode == "embedded":
+        derived = derived_master_key(cipher_key(settings))
+    keys = master_keys_setting(settings)  # malformed: CheckFailed, one French line
+    if keys is not None:
+        return keys.accepting(DERIVED_MASTER_ID, derived) if derived is not None else keys
+    if derived is None:
+        return None
+    return MasterKeys(DERIVED_MASTER_ID, {DERIVED_MASTER_ID: derived})
+
+
+def build_key_store(settings: Settings, *, pool: ConnectionPool | None = None, schema: str | None = None,
+                    sqlite_path: str | None = None) -> KeyStore | None:
+    """The key store of the person data keys: PostgreSQL (distributed; `pool`, or a small pool
+    of its own) in the event store's schema, or SQLite `state_dir/keys.sqlite3` (embedded)."""
+    from infra.keystore import KeyStore, PostgresSql, SqliteSql
+
+    masters = master_keys(settings)
+    if masters is None:
+        return None
+    if sqlite_path is not None or settings.mode == "embedded" and pool is None and schema is None:
+        path = sqlite_path or str(Path(settings.state_dir) / "keys.sqlite3")
+        return KeyStore(SqliteSql(path), masters, cache_ttl_s=settings.key_cache_s)
+    sql = PostgresSql(pool, schema or settings.database_schema, conninfo=settings.database_url)
+    return KeyStore(sql, masters, cache_ttl_s=settings.key_cache_s)
+
+
+def personal_cipher(settings: Settings, **store: Any) -> PersonalCipher | None:
+    """The cipher of the persons' fields (infra.keystore.PersonalCipher) on `build_key_store`."""
+    from infra.keystore import PersonalCipher
+
+    keys = build_key_store(settings, **store)
+    return PersonalCipher(keys) if keys is not None else None
+
+
+def build_erasure(pathways: PathwaysHandler) -> Erasure | None:
+    """Erasure (services.privacy.erasure) on the pathways' key store; None without one."""
+    from services.privacy.erasure import Erasure
+
+    personal = pathways.app.personal
+    keys = getattr(personal, "keys", None)
+    if personal is None or keys is None:
+        return None
+    return Erasure(pathways, keys, on_erased=personal.forget)
 
 
 def postgres_env(database_url: str, schema: str) -> dict[str, str]:
@@ -174,7 +236,8 @@ def open_territory_settings(settings: Settings) -> tuple[TerritorySettingsStore,
     return PostgresTerritorySettingsStore(pool, settings.database_schema), pool.close
 
 
-def build_pathways_application(settings: Settings, **overrides: str) -> PathwaysApplication:
+def build_pathways_application(settings: Settings, *, personal: PersonalCipher | None = None,
+                               **overrides: str) -> PathwaysApplication:
     """Builds the pathways application on the store the settings name.
 
     Embedded mode: SQLite file `state_dir/events.sqlite3`; distributed mode: the PostgreSQL
@@ -188,9 +251,10 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
         # The library's recorder, sending the rows in binary (services/pathways/recorder.py).
         env["APPLICATION_RECORDER_TOPIC"] = "services.pathways.recorder:PathwaysPostgresRecorder"
     else:
-        state_dir = Path(settings.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(state_dir / "events.sqlite3")}
+        from infra.files import private_file
+
+        events = private_file(Path(settings.state_dir) / "events.sqlite3")  # 0600 in 0700, before SQLite
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(events)}
     env.update(
         {
             # AES-256-GCM with PyCA `cryptography` (~3 µs a payload; pycryptodome's
@@ -211,7 +275,12 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     env.update(overrides)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
-    return PathwaysApplication(env=env)
+        personal = personal or personal_cipher(settings, schema=env["POSTGRES_SCHEMA"])
+    else:
+        memory = env.get("SQLITE_DBNAME") in (":memory:", "file::memory:")
+        personal = personal or personal_cipher(
+            settings, sqlite_path=":memory:" if memory else str(Path(env["SQLITE_DBNAME"]).with_name("keys.sqlite3")))
+    return PathwaysApplication(env=env, personal=personal)
 
 
 # --- the embedded runtime ---------------------------------------------------------------------
@@ -370,9 +439,10 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     from services.alerting.digest import DigestSender, PushPolicy, SqliteDigestLedger
     from services.risk.territory_settings import SettingsSource, SqliteTerritorySettingsStore
 
+    from infra.files import private_dir
+
     settings = settings or Settings(mode="embedded")
-    state_dir = Path(settings.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = private_dir(settings.state_dir)
     pathways = build_pathways_handler(settings, build_pathways_application(settings, **store_overrides))
     bus = InProcessBus()
     webhooks = SqliteWebhookRegistry(state_dir / "webhooks.sqlite3", box=secret_box(settings))
@@ -391,23 +461,29 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         webhooks=webhooks, territory_settings=territory_settings, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
-        relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
+        relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded",
+                    personal=pathways.app.personal),
         alerting=AlertingWorker(read, bus.publish, webhooks, should_push=PushPolicy(read, settings_source)),
         digest=DigestSender(read, bus.publish, SqliteDigestLedger(state_dir / "digests.sqlite3"), agencies,
                             settings_source, webhooks=webhooks),
-        projections=build_embedded_projections(settings, bus) if projections else None,
+        projections=build_embedded_projections(settings, bus, personal=pathways.app.personal) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
                                  settings_store=territory_settings) if risk else None,
     )
 
 
-def build_embedded_projections(settings: Settings, bus: InProcessBus | None = None) -> EmbeddedProjections:
-    """Every projection in `state_dir/read_models.sqlite3`, subscribed to `bus` when given."""
+def build_embedded_projections(settings: Settings, bus: InProcessBus | None = None, *,
+                               personal: PersonalCipher | None = None) -> EmbeddedProjections:
+    """Every projection in `state_dir/read_models.sqlite3`, subscribed to `bus` when given;
+    `personal` opens the events' sealed parts (default: the key store of `state_dir`)."""
     from projections.embedded import EmbeddedProjections
+    from services.privacy.sealing import body_opener
 
     state_dir = Path(settings.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    projections = EmbeddedProjections(state_dir / "read_models.sqlite3")
+    personal = personal or personal_cipher(settings)
+    projections = EmbeddedProjections(state_dir / "read_models.sqlite3",
+                                      opener=body_opener(personal) if personal is not None else None)
     if bus is not None:
         projections.attach(bus)
     return projections
@@ -507,7 +583,7 @@ class DistributedRuntime:
 
         return RelayClass(
             app, ReconnectingPublisher(connect), PostgresPositionStore(self.pool, settings.database_schema),
-            is_published=is_pathway_event,
+            is_published=is_pathway_event, personal=app.personal,
             # Woken by the event store's NOTIFY on each write (the 50 ms poll stays as a
             # fallback). LISTEN needs a connection of its own, outside any pool.
             waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
@@ -714,12 +790,26 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
 def projection_target(settings: Settings, pool: ConnectionPool | None = None) -> Target:
     """Where the distributed projections read (`<prefix>.pathway-events`) and write (PostgreSQL)."""
     from projections.postgres import Target
+    from services.privacy.sealing import body_opener
 
+    personal = personal_cipher(settings, pool=pool, schema=settings.database_schema)
+    if personal is None:
+        log.warning("no master key nor cipher key: the personal parts of the events stay sealed in the read models")
     return Target(
         conninfo=settings.database_url, schema=settings.database_schema, bootstrap=settings.kafka_bootstrap,
         topic=topic(settings, "pathway-events"), deadletter_topic=topic(settings, "deadletter"),
-        group_prefix=settings.topic_prefix, pool=pool,
+        group_prefix=settings.topic_prefix, pool=pool, opener=body_opener(personal) if personal is not None else None,
+        opener_factory=functools.partial(worker_opener, settings) if personal is not None else None,
     )
+
+
+def worker_opener(settings: Settings) -> Callable[[str, Any], Any]:
+    """The opener of a rebuild worker process (its own small pool on the key store)."""
+    from services.privacy.sealing import body_opener
+
+    personal = personal_cipher(settings, schema=settings.database_schema)
+    assert personal is not None  # the parent had one from the same settings
+    return body_opener(personal)
 
 
 Runtime: TypeAlias = "EmbeddedRuntime | DistributedRuntime"

@@ -312,7 +312,7 @@ def check_state_dir(path: Path) -> str:
 
 #: The files of the embedded mode under the state directory (each must stay readable).
 STATE_FILES = ("events.sqlite3", "read_models.sqlite3", "audit.sqlite3", "webhooks.sqlite3",
-               "risk_deadlines.sqlite3", "cipher.key")
+               "risk_deadlines.sqlite3", "keys.sqlite3")
 
 #: How to make a key (shown in the messages).
 NEW_KEY_HINT = "générez-en une avec `openssl rand -base64 32`"
@@ -332,9 +332,39 @@ def cipher_key_problem(raw: str) -> str | None:
     return None
 
 
+def check_keys_apart(settings: Settings) -> None:
+    """The generated keys never sit with the data they protect, unless the development setting
+    RELAIS_KEYS_BESIDE_DATA says so (refused in production)."""
+    if settings.keys_beside_data:
+        if settings.environment != "development":
+            raise CheckFailed("RELAIS_KEYS_BESIDE_DATA est réservé au développement : en production la clé ne doit "
+                              "pas être rangée avec les données qu'elle protège (RELAIS_KEY_DIR ailleurs, ou "
+                              "RELAIS_CIPHER_KEY depuis votre coffre de secrets).")
+        return
+    keys = settings.generated_keys_dir().absolute()
+    state = Path(settings.state_dir).absolute()
+    if keys == state or state in keys.parents:
+        raise CheckFailed(f"RELAIS_KEY_DIR={str(settings.key_dir)!r} est dans RELAIS_STATE_DIR : la clé ne doit pas "
+                          "être rangée avec les données qu'elle protège (ou RELAIS_KEYS_BESIDE_DATA=true en "
+                          "développement).")
+
+
+def master_keys_setting(settings: Settings):  # noqa: ANN201 - infra.keystore.MasterKeys | None
+    """RELAIS_MASTER_KEYS parsed (None when absent); malformed: CheckFailed, one French line."""
+    from infra.keystore import MalformedMasterKeys, MasterKeys
+
+    if settings.master_keys is None:
+        return None
+    try:
+        return MasterKeys.parse(settings.master_keys.get_secret_value())
+    except MalformedMasterKeys as exc:
+        raise CheckFailed(f"RELAIS_MASTER_KEYS : {exc} ; `relais keys new` en génère une.") from None
+
+
 def check_cipher_key(settings: Settings) -> str:
     """RELAIS_CIPHER_KEY: present where needed (distributed), decodable, of an AES length.
-    In embedded mode without it, the key kept under state_dir (if any) is checked."""
+    In embedded mode without it, the generated key (if any) is checked. RELAIS_MASTER_KEYS too."""
+    master_keys_setting(settings)
     if settings.cipher_key is not None:
         problem = cipher_key_problem(settings.cipher_key.get_secret_value())
         if problem:
@@ -344,7 +374,11 @@ def check_cipher_key(settings: Settings) -> str:
     if settings.mode != "embedded":
         raise CheckFailed("RELAIS_CIPHER_KEY manquante : le mode distributed chiffre les événements au repos ; "
                           f"{NEW_KEY_HINT} et gardez-la dans votre coffre de secrets (la même pour tous les services).")
-    path = Path(settings.state_dir) / "cipher.key"
+    check_keys_apart(settings)
+    path = settings.generated_keys_dir() / "cipher.key"
+    legacy = Path(settings.state_dir) / "cipher.key"
+    if not path.exists() and legacy.exists():
+        path = legacy  # an earlier release's place: checked here, moved out by the first start
     if not path.exists():
         return f"clé de chiffrement générée au premier démarrage ({path})"
     try:

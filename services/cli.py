@@ -321,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules_parser(sub)
     _add_fhir_parser(sub)
     _add_audit_parser(sub)
+    _add_privacy_parsers(sub)
     return parser
 
 
@@ -646,6 +647,92 @@ def _audit(args: argparse.Namespace) -> int:
     print("relais audit verify : chaîne intacte (chaque enregistrement correspond à son empreinte et "
           "suit le précédent)")
     return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from services.bootstrap import EmbeddedRuntime, bootstrap, build_erasure
+    from services.privacy.erasure import CLOSED_PATHWAYS, RetentionPolicy, closed_pathways
+    from services.settings import Settings
+
+    settings = Settings()
+    runtime = bootstrap(settings)
+    try:
+        embedded = isinstance(runtime, EmbeddedRuntime)
+        erasure = build_erasure(runtime.pathways if embedded else runtime.event_store())
+        if erasure is None:
+            print("relais retention run : ERREUR : pas de magasin de clés (RELAIS_MASTER_KEYS ou RELAIS_CIPHER_KEY)",
+                  file=sys.stderr)
+            return 1
+        with runtime.readmodels() as conn:
+            closed = closed_pathways(conn.execute(CLOSED_PATHWAYS).fetchall())
+        policy = RetentionPolicy(settings.retention_days, settings.retention_days_by_territory)
+        verb = "à effacer" if args.dry_run else "effacé"
+
+        def said(done: int, total: int, pathways: tuple) -> None:  # noqa: ANN001
+            for p in pathways:
+                print(f"[{done}/{total}] parcours {p.pathway_id} (territoire {p.territory}, clos le "
+                      f"{p.closed_at.date().isoformat()}) : {verb}", flush=True)
+
+        erased = erasure.sweep(closed, policy, now=datetime.now(timezone.utc), dry_run=args.dry_run, on_erased=said)
+        if not args.dry_run and isinstance(runtime, EmbeddedRuntime):
+            while runtime.relay.run_once():  # embedded: the read models purge them before we exit
+                pass
+        count = sum(len(p) for p in erased)
+        print(f"relais retention run : {len(erased)} personne(s), {count} parcours {verb}"
+              + (" (simulation : rien n'a été effacé)" if args.dry_run else ""), flush=True)
+        return 0
+    finally:
+        runtime.close()
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from infra.keystore import new_master_key, rotate
+    from services.bootstrap import build_key_store
+    from services.settings import Settings
+
+    if args.action == "new":
+        print(f"{args.id}:{new_master_key()}")
+        return 0
+    keys = build_key_store(Settings())
+    if keys is None:
+        print("relais keys rotate : ERREUR : aucune clé maîtresse (RELAIS_MASTER_KEYS ou RELAIS_CIPHER_KEY)",
+              file=sys.stderr)
+        return 1
+    try:
+        done = rotate(keys, sys.stderr)
+    finally:
+        keys.close()
+    print(f"relais keys rotate : {done} clé(s) de données rechiffrée(s) sous la clé maîtresse « "
+          f"{keys.masters.current} » ; les anciennes clés maîtresses peuvent être retirées de RELAIS_MASTER_KEYS",
+          flush=True)
+    return 0
+
+
+def _add_privacy_parsers(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    retention = sub.add_parser(
+        "retention", help="erase the persons whose pathways are all closed past the retention period",
+        description="Erase (crypto-shredding, legal basis retention_expired) every person whose pathways are all "
+        "closed for longer than RELAIS_RETENTION_DAYS (per territory: RELAIS_RETENTION_DAYS_BY_TERRITORY); "
+        "prints each pathway erased.")
+    actions = retention.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="run the sweep once", description="Run the retention sweep once.")
+    run.add_argument("--dry-run", action="store_true", help="say what would be erased, erase nothing")
+    run.set_defaults(func=_retention)
+    keys = sub.add_parser("keys", help="the master keys of the key store: new, rotate",
+                          description="Master keys wrapping the per-person data keys (RELAIS_MASTER_KEYS).")
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    new = key_actions.add_parser("new", help="print a new master key (id:base64) to put first in RELAIS_MASTER_KEYS",
+                                 description="Print a new 256-bit master key as id:base64.")
+    new.add_argument("--id", default="k" + __import__("datetime").date.today().strftime("%Y%m%d"),
+                     help="its id (default: k<today>)")
+    new.set_defaults(func=_keys)
+    rotate = key_actions.add_parser(
+        "rotate", help="re-wrap every data key under the first master key (progress on stderr)",
+        description="Re-wrap every data key wrapped by another master key under the first one of RELAIS_MASTER_KEYS. "
+        "The services keep running: every key listed still unwraps until you remove it.")
+    rotate.set_defaults(func=_keys)
 
 
 def _add_audit_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type

@@ -43,6 +43,24 @@ class Settings(BaseSettings):
         description="AES key (base64, 16/24/32 bytes) encrypting event payloads at rest; "
         "generated and kept in state_dir in embedded mode when absent.",
     )
+    key_dir: Path | None = Field(
+        None, description="Where the embedded mode keeps the keys it generates (cipher.key): default "
+        "`<state_dir>.keys`, a 0700 directory beside the data directory, never inside it.")
+    keys_beside_data: bool = Field(
+        False, description="Development only: keep the generated keys inside state_dir itself (refused in production).")
+    master_keys: SecretStr | None = Field(
+        None,
+        description="Master keys wrapping the per-person data keys (crypto-shredding): `id:base64` of 32-byte keys, "
+        "comma-separated; the first wraps, every one listed unwraps (a rotation: `relais keys rotate`). Absent: one "
+        "derived from the cipher key (id `cipher`), which stays accepted for unwrapping while the cipher key is set.",
+    )
+    key_cache_s: float = Field(30.0, gt=0, le=3600, description="How long a process keeps an unwrapped data key "
+                               "(an erased person's key is forgotten by every process within this time).")
+    retention_days: int = Field(
+        1825, ge=1, description="Days a closed pathway is kept before `relais retention run` erases its person's "
+        "data (every pathway of the person closed for that long); per territory: retention_days_by_territory.")
+    retention_days_by_territory: dict[str, int] = Field(
+        default_factory=dict, description='Retention per territory, JSON: {"76": 730} (others: retention_days).')
     http_host: str = Field("127.0.0.1", description="Gateway bind address.")
     http_port: int = Field(8000, ge=1, le=65535, description="Gateway port.")
     environment: Literal["development", "production"] = Field(
@@ -87,6 +105,16 @@ class Settings(BaseSettings):
     synthetic_pathways: int = Field(
         200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."
     )
+
+    def generated_keys_dir(self) -> Path:
+        """The directory of the keys the embedded mode generates (see key_dir)."""
+        if self.keys_beside_data:
+            return Path(self.state_dir)
+        if self.key_dir is not None:
+            return Path(self.key_dir)
+        state = Path(self.state_dir)
+        return state.with_name(state.name + ".keys") if state.name not in ("", ".", "..") else \
+            state.absolute().with_name(state.absolute().name + ".keys")
 
     @model_validator(mode="before")
     @classmethod

@@ -71,12 +71,17 @@ def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     """An SQLite connection on `path` (a file, or ":memory:") with every migration applied:
     autocommit (callers open their transactions), usable from several threads behind the
     caller's lock, WAL for files so that readers do not wait for the writer."""
+    from infra.files import private_file
+
     where = str(path)
     if where != ":memory:":
-        Path(where).parent.mkdir(parents=True, exist_ok=True)
+        private_file(where)  # 0600 in a 0700 directory, before SQLite creates it 0644
     conn = sqlite3.connect(where, timeout=timeout, check_same_thread=False, isolation_level=None)
     if where != ":memory:":
         conn.execute("PRAGMA journal_mode=WAL")
+    # A deleted row is overwritten with zeros, not left in a free page: an erased person's rows
+    # (services/privacy) must not stay readable in the file.
+    conn.execute("PRAGMA secure_delete=ON")
     apply(conn)
     return conn
 

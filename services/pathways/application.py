@@ -16,12 +16,22 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
-from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    Recording,
+    StoredEvent,
+    Transcoding,
+    find_id_convertor,
+)
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.pathway import Pathway
 from domain.values import Actor
 from services.pathways.commands import Command, OpenPathway
 from services.pathways.processed import ProcessedCommand, processed_command_id
+from services.privacy import sealing
 
 
 class ActorAsDict(Transcoding):
@@ -46,6 +56,65 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class SealingMapper(Mapper[UUID]):
+    """The library's mapper, with each pathway event's personal fields sealed by its person's
+    key before it is stored, and opened when read (services.privacy.sealing). The idempotency
+    records (ProcessedCommand) hold no personal field and are stored as they are."""
+
+    personal: sealing.Cipher
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        topic = get_topic(domain_event.__class__)
+        if not topic.startswith("domain."):
+            return super().to_stored_event(domain_event)
+        state = sealing.actor_as_mapping(dict(vars(domain_event)))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        state = sealing.actor_restored(
+            sealing.seal(self.personal, str(originator_id), originator_version, state, self.transcoder.encode))
+        stored = self.transcoder.encode(state)
+        if self.compressor:
+            stored = self.compressor.compress(stored)
+        if self.cipher:
+            stored = self.cipher.encrypt(stored)
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version, topic=topic,
+                           state=stored)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        # The library's steps, with the sealed part opened BEFORE the upcasters run (an
+        # upcaster may read a personal field, as InterpreterNeedRecorded's reads `language`).
+        cls = resolve_topic(stored_event.topic)
+        state = stored_event.state
+        try:
+            if self.cipher:
+                state = self.cipher.decrypt(state)
+            if self.compressor:
+                state = self.compressor.decompress(state)
+            event_state: dict[str, Any] = self.transcoder.decode(state)
+        except Exception as exc:
+            raise MapperDeserialisationError(
+                f"Failed to deserialise state of stored event with topic '{stored_event.topic}', originator_id "
+                f"'{stored_event.originator_id}' and originator_version {stored_event.originator_version}: {exc}",
+            ) from exc
+        if sealing.SEALED in event_state:
+            event_state = sealing.actor_restored(sealing.open_sealed(
+                self.personal, str(stored_event.originator_id), stored_event.originator_version,
+                sealing.actor_as_mapping(event_state), self.transcoder.decode))
+        event_state["originator_id"] = find_id_convertor(cls, type(stored_event.originator_id))(stored_event.originator_id)
+        event_state["originator_version"] = stored_event.originator_version
+        class_version = getattr(cls, "class_version", 1)
+        from_version = event_state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            from_version += 1
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", event_state)
+        return domain_event
+
+
 class PathwaysApplication(Application[UUID]):
     name = "Pathways"
 
@@ -53,12 +122,34 @@ class PathwaysApplication(Application[UUID]):
     #: would only collide with each other, and they share the cached pathway instance.
     LOCK_STRIPES = 64
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, personal: sealing.Cipher | None = None) -> None:
+        """`personal`: the cipher sealing each person's fields with their own key (wired by
+        services.bootstrap; None only in unit tests of the aggregate store)."""
+        self._personal = personal
         super().__init__(env)
         self._locks = [threading.Lock() for _ in range(self.LOCK_STRIPES)]
 
     def lock(self, pathway_id: UUID) -> threading.Lock:
         return self._locks[pathway_id.int % self.LOCK_STRIPES]
+
+    @property
+    def personal(self) -> sealing.Cipher | None:
+        """The cipher sealing the persons' fields (the relay seals the wire with it too)."""
+        return self._personal
+
+    def close(self) -> None:
+        super().close()
+        close = getattr(self._personal, "close", None)
+        if close is not None:
+            close()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        if self._personal is None:
+            return super().construct_mapper()
+        mapper = cast(SealingMapper, self.factory.mapper(transcoder=self.construct_transcoder(),
+                                                         mapper_class=SealingMapper))
+        mapper.personal = self._personal
+        return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

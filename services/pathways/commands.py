@@ -23,6 +23,7 @@ from domain.values import (
     ClosureOutcome,
     CoverageScheme,
     DismissalReason,
+    ErasureBasis,
     GpVisitOutcome,
     InformationCategory,
     NeedCategory,
@@ -373,6 +374,15 @@ class ClosePathway(Command):
 class ReopenPathway(Command):
     verb: ClassVar[str] = "reopen"
     reason: Text
+
+
+# --- erasure ---------------------------------------------------------------------------
+class ErasePersonalData(Command):
+    """Sent by services.privacy (the DPO's request, or the retention sweep), never by a care
+    team: the key that seals the person's data is destroyed once this is stored."""
+
+    verb: ClassVar[str] = "erase_personal_data"
+    legal_basis: ErasureBasis
 
 
 # --- sortie de détention ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from infra.kafka.cloudevents import CloudEvent
 from infra.metrics import RELAY_BACKLOG, RELAY_PUBLISHED
 from infra.retry import Backoff
 from services.ports import PositionStore, Publisher
+from services.privacy import sealing
 from services.relay.wire import to_cloud_event
 
 log = logging.getLogger("relais.relay")
@@ -41,12 +42,14 @@ class Relay:
         name: str = "relay",
         batch_size: int = 500,
         waker: Waker | None = None,
+        personal: sealing.Cipher | None = None,
     ) -> None:
         """`is_published(topic)` says which stored events are pathway events (the
         idempotency records kept beside them stay private). `waker`, when given, replaces the
         idle sleep of `run`: it returns early when the event store says it wrote (PostgreSQL
         LISTEN/NOTIFY), so a new event is relayed at once instead of at the next poll; the
-        log is still read from the stored position, so a lost notification only delays."""
+        log is still read from the stored position, so a lost notification only delays.
+        `personal` seals each event's personal fields with its person's key (wire.py)."""
         self._app = app
         self._publisher = publisher
         self._positions = positions
@@ -54,6 +57,7 @@ class Relay:
         self.name = name
         self.batch_size = batch_size
         self.waker = waker
+        self._personal = personal
 
     def run_once(self) -> int:
         """Publish the next batch; return how many notifications it covered."""
@@ -69,6 +73,7 @@ class Relay:
                 self._app.mapper.to_domain_event(n),
                 notification_id=n.id,
                 pathway_kind=aggregate_name(n.topic),
+                personal=self._personal,
             )
             for n in notifications
             if self._is_published(n.topic)

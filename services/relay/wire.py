@@ -2,6 +2,10 @@
 
 `ce_id` is derived from (pathway id, version), so the same event re-published after a relay
 restart carries the same id and consumers can drop the duplicate.
+
+The relay seals the body's personal fields (domain.disclosure.PERSONAL_FIELDS) with the
+person's key (services.privacy.sealing): on the topic they are one `sealed` part, readable only
+through the key store, and unreadable by anyone once the person is erased.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from infra.kafka.cloudevents import CloudEvent
+from services.privacy import sealing
 
 EVENT_ID_NAMESPACE = UUID("6f1f3c8e-8d7a-4b8e-9a43-5b0f5d1c2e71")
 SOURCE = "/relais/pathways"
@@ -82,13 +87,17 @@ def event_body(domain_event: object) -> dict[str, Any]:
     return {name: to_json(val) for name, val in vars(domain_event).items() if not name.startswith("_")}
 
 
-def to_cloud_event(domain_event: Any, *, notification_id: int, pathway_kind: str) -> CloudEvent:
+def to_cloud_event(domain_event: Any, *, notification_id: int, pathway_kind: str,
+                   personal: sealing.Cipher | None = None) -> CloudEvent:
+    """The CloudEvent of a stored event; `personal` (the relay's) seals its personal fields."""
     pathway_id = str(domain_event.originator_id)
     happened = getattr(domain_event, "occurred_at", None) or domain_event.timestamp
     if isinstance(happened, datetime) and happened.tzinfo is None:
         happened = happened.replace(tzinfo=timezone.utc)
     body = event_body(domain_event)
     body["notification_id"] = notification_id
+    if personal is not None:
+        body = sealing.seal_body(personal, pathway_id, body)
     # Built without pydantic validation (half of what building it cost in a profile): every
     # field is made here from a stored event, the body is plain JSON by construction
     # (`to_json`), the time is made UTC as the validator would, and `encode` refuses a body

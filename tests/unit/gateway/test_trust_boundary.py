@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from domain import disclosure, writepolicy
+from gateway.mutations import NOT_MUTATIONS
 from domain.values import ParticipantRole
 from tests.unit.gateway.conftest import token
 
@@ -252,7 +253,9 @@ def gql_input(name: str, pid: str) -> dict:
 
 MATRIX_ROLES = ("medecin", "coordinateur", "conseiller", "benevole")
 MATRIX_PARTICIPANTS = (None, ParticipantRole.LEAD, ParticipantRole.COORDINATION, ParticipantRole.HOUSING)
-CARE_COMMANDS = sorted(n for n in disclosure.COMMANDS if writepolicy.WRITE_POLICY[n].writer is not writepolicy.Writer.OPENER)
+#: Erasure has no per-pathway mutation (erasePerson, by person, for the DPO: test_privacy_erasure_gateway.py).
+CARE_COMMANDS = sorted(n for n in disclosure.COMMANDS if writepolicy.WRITE_POLICY[n].writer is not writepolicy.Writer.OPENER
+                       and n not in NOT_MUTATIONS)
 
 
 @pytest.mark.parametrize("participant", MATRIX_PARTICIPANTS, ids=lambda p: getattr(p, "value", "non_membre"))

@@ -15,11 +15,12 @@ from services.settings import Settings
 def test_embedded_mode_generates_the_cipher_key_once_and_keeps_it(tmp_path: Path) -> None:
     settings = Settings(mode="embedded", state_dir=tmp_path)
     first = build_pathways_application(settings)
-    key = (tmp_path / "cipher.key").read_text()
+    keyfile = settings.generated_keys_dir() / "cipher.key"  # apart from the data (issue 11)
+    key = keyfile.read_text()
     second = build_pathways_application(settings)
-    assert (tmp_path / "cipher.key").read_text() == key
+    assert keyfile.read_text() == key and not (tmp_path / "cipher.key").exists()
     assert first.env["CIPHER_KEY"] == second.env["CIPHER_KEY"] == key
-    assert (tmp_path / "cipher.key").stat().st_mode & 0o077 == 0
+    assert keyfile.stat().st_mode & 0o077 == 0
     assert (tmp_path / "events.sqlite3").exists()
     first.close()
     second.close()
