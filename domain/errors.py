@@ -350,3 +350,11 @@ class UnknownRule(NotInCatalogue):
 class UnknownNeedCategory(NotInCatalogue):
     default_reason = "Catégorie de besoin inconnue du catalogue"
     default_field = "category"
+
+
+class UnknownPerson(DomainError):
+    """An erasure asked for a person Relais holds no key of (or one the caller's agency never
+    cared for: the same answer, so the refusal tells nothing)."""
+
+    default_reason = "Aucune donnée de cette personne n'est chiffrée dans Relais (référence inconnue ou déjà effacée)."
+    default_field = "personRef"

@@ -15,12 +15,15 @@ docs/graphql/errors.md is generated from the code, never written by hand.
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from domain import errors, writepolicy  # noqa: F401 - writepolicy defines refusals of its own
+import domain
+from domain import errors
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the codes a partner can receive are raised.
@@ -75,6 +78,8 @@ EDGE_ERRORS: dict[str, str] = {
 def domain_refusals() -> dict[str, str]:
     """Code -> French reason of every DomainError class whose code is its name."""
     out: dict[str, str] = {}
+    for module in pkgutil.iter_modules(domain.__path__):  # every refusal, whatever was imported before
+        importlib.import_module(f"domain.{module.name}")
 
     def walk(cls: type[errors.DomainError]) -> None:
         for sub in cls.__subclasses__():

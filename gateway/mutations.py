@@ -237,7 +237,7 @@ async def erase_person(info: Info, person_ref: str, legal_basis: ErasureBasis) -
     from datetime import datetime, timezone
 
     from gateway.permissions import Role
-    from services.privacy.erasure import UnknownPerson
+    from domain.errors import UnknownPerson
 
     context: Context = info.context
     principal = context.require(Role.DPO)  # the data protection officer's act, never a care team's

@@ -31,11 +31,6 @@ ERASURE_NAMESPACE = UUID("3b0e8f64-2f7e-4a43-9d0c-7a4f3c1e9b52")
 PRIVACY_ACTOR = ActorModel(agency=SYSTEM_AGENCY, professional="privacy", role="effacement")
 
 
-class UnknownPerson(DomainError):
-    default_reason = "Aucune donnée de cette personne n'est chiffrée dans Relais (référence inconnue ou déjà effacée)."
-    default_field = "personRef"
-
-
 class Keys(Protocol):
     """What erasure needs of the key store (infra.keystore.KeyStore)."""
 
