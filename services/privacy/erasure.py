@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid5
 
-from domain.errors import DomainError
+from domain.errors import UnknownPerson
 from domain.values import SYSTEM_AGENCY, ErasureBasis
 from services.pathways.commands import ActorModel, ErasePersonalData
 
