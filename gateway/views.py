@@ -104,11 +104,13 @@ def alert_view(row: dict[str, Any], disclosure: p.Disclosure,
     return view
 
 
-def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: str) -> t.Alert | None:
+def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: str,
+                      returned: set[InformationCategory] | None = None) -> t.Alert | None:
     """This alert as `agency` (a receiving system, no role) may see it, from the read models:
     None when the agency does not take part in the pathway or the alert is unknown there.
     Membership and consent are the read models' current ones (gateway.permissions
-    `decide_for_agency`); the alert's personal fields are redacted as for a query."""
+    `decide_for_agency`); the alert's personal fields are redacted as for a query, and the
+    categories left in are added to `returned` (what a push really carries: its audit)."""
     access = read.access([pathway_id]).get(pathway_id)
     if access is None:
         return None
@@ -116,7 +118,7 @@ def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: 
     if not disclosure.can_see_pathway:
         return None
     row = read.alert(pathway_id, alert_id)
-    return None if row is None else alert_view(row, disclosure)
+    return None if row is None else alert_view(row, disclosure, returned)
 
 
 # --------------------------------------------------------------------------- timeline

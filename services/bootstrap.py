@@ -357,15 +357,16 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     readmodels = sqlite_readmodels(str(read_models))
 
     agencies = load_registry(settings.agencies_file)
+    audit = SqliteAuditLog(state_dir / "audit.sqlite3")
     return EmbeddedRuntime(
         settings=settings, agencies=agencies, pathways=pathways,
-        audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
+        audit=audit,
         webhooks=webhooks, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
         alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
-                                webhooks),
+                                webhooks, audit=audit, development=settings.environment == "development"),
         projections=build_embedded_projections(settings, bus) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
     )
@@ -535,7 +536,8 @@ class DistributedRuntime:
         publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
         read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
-        worker = AlertingWorker(read, publisher.publish, self.webhooks)
+        worker = AlertingWorker(read, publisher.publish, self.webhooks, audit=self.audit,
+                                development=settings.environment == "development")
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,

@@ -20,6 +20,11 @@ from services.relay.wire import to_cloud_event
 from services.settings import Settings
 
 
+def PUBLIC(host: str) -> list[str]:  # noqa: N802 - a constant-like resolver
+    """Every name resolves to one public address (documentation range of RFC 5737 is not global)."""
+    return ["93.184.216.34"]
+
+
 class Response:
     def __init__(self, status: int) -> None:
         self.status_code = status
@@ -92,13 +97,13 @@ def test_webhooks_are_signed_retried_and_delivered_once(store):
     calls = []
     answers = iter([Response(503), Response(200)])
 
-    def post(url, content, headers, timeout):  # noqa: ANN001, ANN202
+    def post(url, content, headers, timeout, extensions):  # noqa: ANN001, ANN202
         calls.append((url, content, headers))
         return next(answers, Response(200))
 
     events = wire_events(app)
     worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry, post=post,
-                            retry_base_delay=0)
+                            retry_base_delay=0, resolve=PUBLIC)
     worker.handle(events)
     assert len(calls) == 2  # one 503, one success
     url, body, headers = calls[-1]
@@ -113,9 +118,9 @@ def test_a_receiver_refusing_with_4xx_is_not_retried():
     from services.alerting.webhooks import Webhook
 
     calls = []
-    ok = deliver(Webhook("a", "https://x", "s"), "d1", {"x": 1},
+    ok = deliver(Webhook("a", "https://x", "s"), "d1", {"x": 1}, resolve=PUBLIC,
                  post=lambda *a, **k: calls.append(1) or Response(410), sleep=lambda s: None)
-    assert ok is False and len(calls) == 1
+    assert not ok and ok.reason == "refusé par le destinataire (HTTP 410)" and len(calls) == 1
 
 
 def test_backoff_doubles_between_attempts_give_or_take_the_jitter():
@@ -123,7 +128,7 @@ def test_backoff_doubles_between_attempts_give_or_take_the_jitter():
 
     waits = []
     deliver(Webhook("a", "https://x", "s"), "d1", {}, post=lambda *a, **k: Response(500), attempts=4,
-            base_delay=0.5, sleep=waits.append)
+            base_delay=0.5, sleep=waits.append, resolve=PUBLIC)
     assert len(waits) == 3
     assert all(0.8 * d <= w <= 1.2 * d for w, d in zip(waits, [0.5, 1.0, 2.0], strict=True))
 
