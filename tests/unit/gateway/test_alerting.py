@@ -165,3 +165,49 @@ def test_a_secret_stored_in_clear_by_an_older_version_is_sealed_on_first_read(tm
     stored = conn.execute("SELECT secret FROM alerting_webhooks").fetchone()[0]
     assert stored.startswith("v1:") and "old-clear-secret" not in stored
     assert registry.get("siao").secret == "old-clear-secret"
+
+
+def test_every_push_is_audited_per_receiving_agency_with_the_categories_it_really_carries(store):
+    from gateway.audit import AuditQuery, SqliteAuditLog
+
+    app, handler, tmp_path = store
+    pid, _ = scenario(handler)
+    registry = SqliteWebhookRegistry(box=SecretBox("unit-test-key"))
+    registry.register("siao", "https://siao.example/hooks/relais")
+    registry.register("spip", "https://spip.example/hooks/relais")
+    audit = SqliteAuditLog()
+    events = wire_events(app)
+
+    def post(url, content, headers, timeout, extensions):  # noqa: ANN001, ANN202
+        return Response(200 if extensions["sni_hostname"] == "siao.example" else 410)
+
+    worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry, post=post,
+                            retry_base_delay=0, audit=audit, resolve=PUBLIC)
+    worker.handle(events)
+    records = audit.search(AuditQuery(pathway_id=str(pid), limit=20))
+    kafka = {r.agency: r for r in records if r.operation == "alerting.kafka"}
+    hooks = {r.agency: r for r in records if r.operation == "alerting.webhook"}
+    assert set(kafka) == {"usmp", "siao", "spip"}
+    assert kafka["siao"].categories == ("social",) and kafka["usmp"].categories == ("social",)
+    assert kafka["spip"].categories == ()  # its message had the alert's text redacted: nothing social left the platform
+    assert hooks["siao"].outcome == "0" and hooks["siao"].categories == ("social",)
+    assert hooks["spip"].outcome == "4" and hooks["spip"].detail == "refusé par le destinataire (HTTP 410)"
+    assert "usmp" not in hooks  # no webhook registered: no delivery, no record
+    assert audit.verify() == []
+
+
+def test_a_webhook_refused_before_sending_is_audited_with_no_category(store):
+    from gateway.audit import AuditQuery, SqliteAuditLog
+
+    app, handler, tmp_path = store
+    pid, _ = scenario(handler)
+    registry = SqliteWebhookRegistry(box=SecretBox("unit-test-key"))
+    registry.register("siao", "https://siao.example/hooks/relais")
+    audit = SqliteAuditLog()
+    events = wire_events(app)
+    worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry,
+                            post=lambda *a, **k: Response(200), retry_base_delay=0, audit=audit,
+                            resolve=lambda host: ["127.0.0.1"])  # rebound to loopback since registration
+    worker.handle(events)
+    [hook] = [r for r in audit.search(AuditQuery(pathway_id=str(pid))) if r.operation == "alerting.webhook"]
+    assert hook.outcome == "4" and hook.categories == () and "adresse interne" in hook.detail
