@@ -383,6 +383,8 @@ EVENTS: Mapping[str, EventEntry] = {
     "ContactAttempted": _e("Tentative de contact", I),
     # --- case conferences
     "CaseConferenceHeld": _e("Synthèse tenue", S),
+    # who was there is the care team's organisation, not the person's situation
+    "ConferencePresenceConfirmed": _e("Présence à la synthèse confirmée", A),
     "ActionAssigned": _e("Action assignée", S),
     "ActionCompleted": _e("Action réalisée", S),
     # --- alerts: what their rule (or subject) reveals, for every step of their life
@@ -562,6 +564,7 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "RecordPhoneStatus": _c("Indiquer l'état du téléphone", I),
     "RecordContactAttempt": _c("Enregistrer une tentative de contact", I),
     "HoldCaseConference": _c("Enregistrer une synthèse", S),
+    "ConfirmConferencePresence": _c("Confirmer la présence de sa structure à une synthèse", A),
     "AssignAction": _c("Confier une action", S),
     "CompleteAction": _c("Marquer une action comme réalisée", S),
     # Alerts are raised by the risk engine; coordinators follow them up.

@@ -153,6 +153,16 @@ class UnknownCaseConference(DomainError):
     default_field = "conference_id"
 
 
+class NotInvitedToConference(DomainError):
+    default_reason = "Votre structure n'était pas invitée à cette synthèse : elle ne peut y confirmer sa présence."
+    default_field = "conference_id"
+
+
+class PresenceAlreadyConfirmed(DomainError):
+    default_reason = "La présence de votre structure à cette synthèse est déjà confirmée."
+    default_field = "conference_id"
+
+
 class UnknownAction(DomainError):
     default_reason = "Action inconnue dans ce parcours."
     default_field = "action_id"

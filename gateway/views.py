@@ -304,7 +304,9 @@ def pathway_view(record: PathwayRecord, principal: p.Principal, read: ReadSide, 
                           failed_attempts=int(s["failed_attempts"] or 0),
                           last_attempt_at=_at(s["last_attempt_at"]), last_reached_at=_at(s["last_reached_at"])),
         case_conferences=[t.CaseConference(conference_id=UUID(c["conference_id"]), held_at=_at(c["held_at"]),
-                                           agencies=json.loads(c["agencies"]), decisions=json.loads(c["decisions"]))
+                                           agencies=json.loads(c["agencies"]), decisions=json.loads(c["decisions"]),
+                                           present=[r["agency"] for r in record.presence
+                                                    if r["conference_id"] == c["conference_id"]])
                           for c in record.conferences],
         actions=[t.Action(action_id=UUID(a["action_id"]), conference_id=UUID(a["conference_id"]),
                           owner_agency=a["owner_agency"], description=a["description"], due_on=_day(a["due_on"]),

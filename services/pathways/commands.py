@@ -300,6 +300,13 @@ class HoldCaseConference(Command):
     decisions: list[LongText]
 
 
+class ConfirmConferencePresence(Command):
+    """The caller's agency confirms it was at the conference (no agency field: it is the caller's)."""
+
+    verb: ClassVar[str] = "confirm_conference_presence"
+    conference_id: UUID
+
+
 class AssignAction(Command):
     verb: ClassVar[str] = "assign_action"
     conference_id: UUID
