@@ -346,6 +346,7 @@ EVENTS: Mapping[str, EventEntry] = {
     # administrative frame of the pathway (the participants list is shown to every member).
     "AgencyJoined": _e("Structure ajoutée au parcours", A),
     "AgencyLeft": _e("Structure retirée du parcours", A),
+    "LeadHandedOver": _e("Structure référente changée", A),
     "ConsentGranted": _e("Consentement au partage donné", A),
     "ConsentWithdrawn": _e("Consentement retiré", A),
     # --- needs: the category of the need
@@ -536,6 +537,7 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "OpenPassGpPathway": _c("Ouvrir un parcours relais PASS → médecin de ville", I),
     "AddAgency": _c("Ajouter une structure au parcours", A),
     "RemoveAgency": _c("Retirer une structure du parcours", A),
+    "HandOverLead": _c("Passer la main à une autre structure référente", A),
     "GrantConsent": _c("Enregistrer un consentement au partage", A),
     "WithdrawConsent": _c("Enregistrer un retrait de consentement", A),
     "RecordNeed": _c("Identifier un besoin", S, by_need=True),

@@ -55,7 +55,13 @@ class AgencyAlreadyParticipating(DomainError):
 
 
 class LeadAgencyCannotLeave(DomainError):
-    default_reason = "La structure référente ne peut pas quitter le parcours."
+    default_reason = ("La structure référente ne peut pas quitter le parcours : elle passe d'abord la main "
+                      "(handOverLead).")
+    default_field = "agency"
+
+
+class AlreadyLead(DomainError):
+    default_reason = "Cette structure est déjà la référente du parcours."
     default_field = "agency"
 
 

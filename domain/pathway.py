@@ -249,6 +249,33 @@ class Pathway(Aggregate):
         del self.participants[agency]
         self._touch(actor, occurred_at)
 
+    def hand_over_lead(self, agency: str, former_lead_role: ParticipantRole, reason: str, actor: Actor,
+                       occurred_at: datetime) -> None:
+        """The lead passes to `agency`, already taking part; the former lead stays in the
+        pathway as `former_lead_role`. The only way the lead changes after the opening."""
+        self.check_can_act(actor)
+        if agency == self.lead_agency:
+            raise errors.AlreadyLead()
+        if agency not in self.participants:
+            raise errors.AgencyNotParticipating(
+                f"La structure « {agency} » ne participe pas au parcours : ajoutez-la avant de lui passer la main.",
+                field="agency")
+        if ParticipantRole(former_lead_role) is ParticipantRole.LEAD:
+            raise errors.DomainError("Un parcours n'a qu'une structure référente : indiquez le rôle que garde "
+                                     "l'ancienne référente.", field="former_lead_role")
+        self.check_reason_given(reason)
+        self._lead_handed_over(from_agency=self.lead_agency, agency=agency,
+                               former_lead_role=ParticipantRole(former_lead_role), reason=reason, actor=actor,
+                               occurred_at=occurred_at)
+
+    @event("LeadHandedOver")
+    def _lead_handed_over(self, from_agency: str, agency: str, former_lead_role: ParticipantRole, reason: str,
+                          actor: Actor, occurred_at: datetime) -> None:
+        self.participants[from_agency] = ParticipantRole(former_lead_role)
+        self.participants[agency] = ParticipantRole.LEAD
+        self.lead_agency = agency
+        self._touch(actor, occurred_at)
+
     # ------------------------------------------------------------------ consent
     def grant_consent(
         self,

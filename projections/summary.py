@@ -416,6 +416,9 @@ class PathwaySummary(Projection):
         # Learned when the person is finally reached another way: the number is gone.
         return [self._set(e, "phone = 'changed'")] if e.get("reason") == "phone_changed" else []
 
+    def on_LeadHandedOver(self, e: PathwayEvent) -> list[Statement]:
+        return [self._set(e, "lead_agency = %s", e.get("agency"))]
+
     # ------------------------------------------------------------------ case conferences
     def on_CaseConferenceHeld(self, e: PathwayEvent) -> list[Statement]:
         return [Statement(

@@ -75,6 +75,7 @@ LABELS: dict[str, Label] = {
     "PassGpPathwayOpened": _opened,
     "AgencyJoined": lambda e: f"{_n(e.get('agency'))} rejoint le parcours",
     "AgencyLeft": lambda e: f"{_n(e.get('agency'))} quitte le parcours",
+    "LeadHandedOver": lambda e: f"{_n(e.get('from_agency'))} passe la main à {_n(e.get('agency'))} (référente)",
     "ConsentGranted": lambda e: f"Consentement au partage donné pour {_n(e.get('agency'))}",
     "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {_n(e.get('agency'))}",
     "NeedRecorded": lambda e: f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}",

@@ -125,6 +125,15 @@ class RemoveAgency(Command):
     reason: Text
 
 
+class HandOverLead(Command):
+    """The lead agency (or coordination) hands the lead to another agency of the pathway."""
+
+    verb: ClassVar[str] = "hand_over_lead"
+    agency: Ref
+    former_lead_role: ParticipantRole
+    reason: Text
+
+
 class GrantConsent(Command):
     verb: ClassVar[str] = "grant_consent"
     agency: Ref
