@@ -85,6 +85,16 @@ class GatewayRouter(GraphQLRouter):
         self.services = services
         self.tokens = tokens
 
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Any,
+                             root_value: Any, request_data: Any) -> Any:
+        """The operation on a worker thread, in the caller's turn (gateway.hardening.OffLoopExecutor)."""
+        principal = getattr(context, "principal", None)
+        caller = None if principal is None else (principal.token_id or f"{principal.agency}/{principal.professional}")
+        operation = super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if self.services.executor is None:  # services built without one (tests of the schema alone)
+            return await operation
+        return await self.services.executor.run(caller, operation)
+
     async def get_sub_response(self, request: Request) -> Response:
         """The request's response, with the media type its Accept asks for (gateway.overhttp)."""
         response = await super().get_sub_response(request)
@@ -139,6 +149,7 @@ class LatencyMiddleware:
 
 def build_services(runtime: Runtime) -> GatewayServices:
     from gateway.audit import GroupCommitAuditLog
+    from gateway.hardening import OffLoopExecutor
 
     pathways = runtime.pathways
     if pathways is None:
@@ -148,7 +159,8 @@ def build_services(runtime: Runtime) -> GatewayServices:
     read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
-                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)
+                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
+                           executor=OffLoopExecutor())
 
 
 def purpose_of(header: str | None) -> str:
@@ -214,11 +226,12 @@ def create_app(runtime: Runtime) -> FastAPI:
             for thread in threads:
                 thread.join(timeout=5)
             services.audit.close()
+            services.executor.close()
 
     app = FastAPI(title="Relais", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
-    app.add_middleware(GuardMiddleware, path="/graphql")
+    app.add_middleware(GuardMiddleware, path="/graphql", timeout=settings.graphql_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
     mount_screen(app, settings, runtime.agencies)
 

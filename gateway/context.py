@@ -35,8 +35,8 @@ class GatewayServices:
     alerts: Any = None  # gateway.subscriptions.AlertFeed
     webhooks: Any = None  # services.alerting.webhooks.WebhookRegistry
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
-    #: token -> its execution slots (gateway.hardening.BoundedPerCaller), on this app's loop
-    in_flight: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    #: where HTTP operations execute, off the event loop (gateway.hardening.OffLoopExecutor)
+    executor: Any = None
 
 
 class Context(BaseContext):
