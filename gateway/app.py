@@ -233,7 +233,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(router, prefix="/graphql")
     app.add_middleware(GuardMiddleware, path="/graphql", timeout=settings.graphql_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
-    mount_screen(app, settings, runtime.agencies)
+    mount_screen(app, settings, runtime.agencies, tokens.provider)
 
     sdl_text = sdl()
 
