@@ -357,6 +357,7 @@ EVENTS: Mapping[str, EventEntry] = {
     # administrative frame of the pathway (the participants list is shown to every member).
     "AgencyJoined": _e("Structure ajoutée au parcours", A),
     "AgencyLeft": _e("Structure retirée du parcours", A),
+    "LeadHandedOver": _e("Structure référente changée", A),
     "ConsentGranted": _e("Consentement au partage donné", A),
     "ConsentWithdrawn": _e("Consentement retiré", A),
     # --- needs: the category of the need
@@ -394,6 +395,8 @@ EVENTS: Mapping[str, EventEntry] = {
     "ContactAttempted": _e("Tentative de contact", I),
     # --- case conferences
     "CaseConferenceHeld": _e("Synthèse tenue", S),
+    # who was there is the care team's organisation, not the person's situation
+    "ConferencePresenceConfirmed": _e("Présence à la synthèse confirmée", A),
     "ActionAssigned": _e("Action assignée", S),
     "ActionCompleted": _e("Action réalisée", S),
     # --- alerts: what their rule (or subject) reveals, for every step of their life
@@ -547,6 +550,7 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "OpenPassGpPathway": _c("Ouvrir un parcours relais PASS → médecin de ville", I),
     "AddAgency": _c("Ajouter une structure au parcours", A),
     "RemoveAgency": _c("Retirer une structure du parcours", A),
+    "HandOverLead": _c("Passer la main à une autre structure référente", A),
     "GrantConsent": _c("Enregistrer un consentement au partage", A),
     "WithdrawConsent": _c("Enregistrer un retrait de consentement", A),
     "RecordNeed": _c("Identifier un besoin", S, by_need=True),
@@ -575,6 +579,7 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "RecordPhoneStatus": _c("Indiquer l'état du téléphone", I),
     "RecordContactAttempt": _c("Enregistrer une tentative de contact", I),
     "HoldCaseConference": _c("Enregistrer une synthèse", S),
+    "ConfirmConferencePresence": _c("Confirmer la présence de sa structure à une synthèse", A),
     "AssignAction": _c("Confier une action", S),
     "CompleteAction": _c("Marquer une action comme réalisée", S),
     # Alerts are raised by the risk engine; coordinators follow them up.

@@ -141,7 +141,13 @@ class AgencyAlreadyParticipating(DomainError):
 
 
 class LeadAgencyCannotLeave(DomainError):
-    default_reason = "La structure référente ne peut pas quitter le parcours."
+    default_reason = ("La structure référente ne peut pas quitter le parcours : elle passe d'abord la main "
+                      "(handOverLead).")
+    default_field = "agency"
+
+
+class AlreadyLead(DomainError):
+    default_reason = "Cette structure est déjà la référente du parcours."
     default_field = "agency"
 
 
@@ -236,6 +242,16 @@ class HousingNotConfirmed(DomainError):
 
 class UnknownCaseConference(DomainError):
     default_reason = "Synthèse inconnue dans ce parcours."
+    default_field = "conference_id"
+
+
+class NotInvitedToConference(DomainError):
+    default_reason = "Votre structure n'était pas invitée à cette synthèse : elle ne peut y confirmer sa présence."
+    default_field = "conference_id"
+
+
+class PresenceAlreadyConfirmed(DomainError):
+    default_reason = "La présence de votre structure à cette synthèse est déjà confirmée."
     default_field = "conference_id"
 
 

@@ -265,6 +265,33 @@ class Pathway(Aggregate):
         del self.participants[agency]
         self._touch(actor, occurred_at)
 
+    def hand_over_lead(self, agency: str, former_lead_role: ParticipantRole, reason: str, actor: Actor,
+                       occurred_at: datetime) -> None:
+        """The lead passes to `agency`, already taking part; the former lead stays in the
+        pathway as `former_lead_role`. The only way the lead changes after the opening."""
+        self.check_can_act(actor)
+        if agency == self.lead_agency:
+            raise errors.AlreadyLead()
+        if agency not in self.participants:
+            raise errors.AgencyNotParticipating(
+                f"La structure « {agency} » ne participe pas au parcours : ajoutez-la avant de lui passer la main.",
+                field="agency")
+        if ParticipantRole(former_lead_role) is ParticipantRole.LEAD:
+            raise errors.DomainError("Un parcours n'a qu'une structure référente : indiquez le rôle que garde "
+                                     "l'ancienne référente.", field="former_lead_role")
+        self.check_reason_given(reason)
+        self._lead_handed_over(from_agency=self.lead_agency, agency=agency,
+                               former_lead_role=ParticipantRole(former_lead_role), reason=reason, actor=actor,
+                               occurred_at=occurred_at)
+
+    @event("LeadHandedOver")
+    def _lead_handed_over(self, from_agency: str, agency: str, former_lead_role: ParticipantRole, reason: str,
+                          actor: Actor, occurred_at: datetime) -> None:
+        self.participants[from_agency] = ParticipantRole(former_lead_role)
+        self.participants[agency] = ParticipantRole.LEAD
+        self.lead_agency = agency
+        self._touch(actor, occurred_at)
+
     # ------------------------------------------------------------------ consent
     def grant_consent(
         self,
@@ -842,10 +869,18 @@ class Pathway(Aggregate):
         actor: Actor,
         occurred_at: datetime,
     ) -> None:
+        """`agencies`: those INVITED (agencies of the pathway). Only the convener's own agency
+        is recorded present by it: every other one confirms its presence itself
+        (:meth:`confirm_conference_presence`), so no agency is put down as present by another."""
         self.check_can_act(actor)
         self.check_new_id(self.case_conferences, conference_id, "conference_id")
+        for agency in agencies:
+            if agency not in self.participants:
+                raise errors.AgencyNotParticipating(
+                    f"La structure « {agency} » ne participe pas au parcours : elle ne peut être invitée.",
+                    field="agencies")
         self._case_conference_held(
-            conference_id=conference_id, agencies=list(agencies), decisions=list(decisions),
+            conference_id=conference_id, agencies=list(dict.fromkeys(agencies)), decisions=list(decisions),
             actor=actor, occurred_at=occurred_at,
         )
 
@@ -854,8 +889,29 @@ class Pathway(Aggregate):
         self, conference_id: UUID, agencies: list[str], decisions: list[str], actor: Actor, occurred_at: datetime
     ) -> None:
         self.case_conferences[conference_id] = CaseConference(
-            conference_id=conference_id, held_at=occurred_at, agencies=list(agencies), decisions=list(decisions)
+            conference_id=conference_id, held_at=occurred_at, agencies=list(agencies), decisions=list(decisions),
+            present=[] if actor.is_system else [actor.agency],
         )
+        self._touch(actor, occurred_at)
+
+    def confirm_conference_presence(self, conference_id: UUID, actor: Actor, occurred_at: datetime) -> None:
+        """The caller's agency confirms it was at the conference: the command names no agency,
+        the agency is the caller's (an agency confirms for itself only)."""
+        self.check_can_act(actor)
+        conference = self.case_conferences.get(conference_id)
+        if conference is None:
+            raise errors.UnknownCaseConference()
+        if actor.agency in conference.present:
+            raise errors.PresenceAlreadyConfirmed()
+        if actor.agency not in conference.agencies:
+            raise errors.NotInvitedToConference()
+        self._conference_presence_confirmed(conference_id=conference_id, agency=actor.agency, actor=actor,
+                                            occurred_at=occurred_at)
+
+    @event("ConferencePresenceConfirmed")
+    def _conference_presence_confirmed(self, conference_id: UUID, agency: str, actor: Actor,
+                                       occurred_at: datetime) -> None:
+        self.case_conferences[conference_id].present.append(agency)
         self._touch(actor, occurred_at)
 
     def assign_action(

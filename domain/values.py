@@ -351,11 +351,15 @@ class ConferenceAction:
 
 @dataclass
 class CaseConference:
+    """`agencies` are those invited; `present` those that confirmed they were there, each by
+    its own member (the convener's agency by holding it)."""
+
     conference_id: UUID
     held_at: datetime
     agencies: list[str]
     decisions: list[str]
     action_ids: list[UUID] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
 
 
 @dataclass

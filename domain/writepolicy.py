@@ -87,7 +87,7 @@ _ERASURE = WriteRule(Writer.ENGINE, "l'effacement est demandé par le DPO (erase
 _SPECIAL: Mapping[str, WriteRule] = {
     "OpenDetentionPathway": _OPEN, "OpenMaternityPathway": _OPEN, "OpenSasPathway": _OPEN,
     "OpenPassGpPathway": _OPEN,
-    "AddAgency": _CARE_TEAM, "RemoveAgency": _CARE_TEAM,
+    "AddAgency": _CARE_TEAM, "RemoveAgency": _CARE_TEAM, "HandOverLead": _CARE_TEAM,
     "RaiseAlert": _ENGINE, "EscalateAlert": _ENGINE, "UpdateAlert": _ENGINE,
     "ResolveAlert": _OWNER, "DismissAlert": _OWNER,
     "ClosePathway": _LEAD, "ReopenPathway": _LEAD,
@@ -175,7 +175,8 @@ def check_write(name: str, fields: Any, actor: Actor, pathway: PathwayFacts | No
     # 3. which agency of the pathway
     if opening:
         if _field(fields, "lead_agency") != actor.agency:
-            raise WriteRefused("La structure référente d'un parcours est celle qui l'ouvre (la vôtre).",
+            raise WriteRefused("La structure référente d'un parcours est celle qui l'ouvre (la vôtre) : ouvrez-le, "
+                               "ajoutez l'autre structure puis passez-lui la main (handOverLead).",
                                field="lead_agency")
     else:
         assert pathway is not None

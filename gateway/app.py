@@ -87,6 +87,16 @@ class GatewayRouter(GraphQLRouter):
         self.services = services
         self.tokens = tokens
 
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Any,
+                             root_value: Any, request_data: Any) -> Any:
+        """The operation on a worker thread, in the caller's turn (gateway.hardening.OffLoopExecutor)."""
+        principal = getattr(context, "principal", None)
+        caller = None if principal is None else (principal.token_id or f"{principal.agency}/{principal.professional}")
+        operation = super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if self.services.executor is None:  # services built without one (tests of the schema alone)
+            return await operation
+        return await self.services.executor.run(caller, operation)
+
     async def get_sub_response(self, request: Request) -> Response:
         """The request's response, with the media type its Accept asks for (gateway.overhttp)."""
         response = await super().get_sub_response(request)
@@ -148,6 +158,7 @@ class LatencyMiddleware:
 
 def build_services(runtime: Runtime) -> GatewayServices:
     from gateway.audit import GroupCommitAuditLog
+    from gateway.hardening import OffLoopExecutor
 
     pathways = runtime.pathways
     if pathways is None:
@@ -159,7 +170,8 @@ def build_services(runtime: Runtime) -> GatewayServices:
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
                            territory_settings=runtime.territory_settings, agencies=runtime.agencies,
-                           erasure=build_erasure(pathways))
+                           erasure=build_erasure(pathways),
+                           executor=OffLoopExecutor())
 
 
 async def refusal_response(request: Request, refused: Exception) -> Response:
@@ -238,14 +250,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             for thread in threads:
                 thread.join(timeout=5)
             services.audit.close()
+            services.executor.close()
 
     app = FastAPI(title="Relais", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_exception_handler(HTTPRefusal, refusal_response)
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
-    app.add_middleware(GuardMiddleware, path="/graphql")
+    app.add_middleware(GuardMiddleware, path="/graphql", timeout=settings.graphql_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
-    mount_screen(app, settings, runtime.agencies)
+    mount_screen(app, settings, runtime.agencies, tokens.provider)
 
     sdl_text = sdl()
 

@@ -134,6 +134,58 @@ def jwks_from_url(url: str, *, refetch_interval: float = 30.0) -> KeySet:
     return KeySet(lambda refresh: client.get_jwk_set(refresh=refresh), refetch_interval=refetch_interval)
 
 
+#: Where an OpenID Connect provider publishes its metadata, under its issuer (OIDC Discovery 1.0 §4).
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class ProviderMetadata:
+    """What Relais reads of an OpenID Connect provider's discovery document."""
+
+    issuer: str
+    jwks_uri: str
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+
+
+class DiscoveryFailed(Exception):
+    """The provider's discovery document could not be read or is not acceptable (French message)."""
+
+
+def discover(issuer: str, *, development: bool, get: Callable[..., Any] | None = None) -> ProviderMetadata:
+    """The provider's endpoints, from `<issuer>/.well-known/openid-configuration`, when only
+    the issuer is configured. The document must name the same issuer (OIDC Discovery §4.3: a
+    document for another issuer is refused) and a `jwks_uri`; outside development every URL is
+    https."""
+    import httpx
+    from urllib.parse import urlsplit
+
+    def secure(url: str | None, name: str) -> str | None:
+        if url is not None and not development and urlsplit(url).scheme != "https":
+            raise DiscoveryFailed(f"fournisseur d'identité : « {name} » doit être en https ({url}).")
+        return url
+
+    url = secure(issuer.rstrip("/") + DISCOVERY_PATH, "issuer")
+    try:
+        answer = (get or httpx.get)(url, timeout=10, follow_redirects=False)
+        document = answer.json() if answer.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        document = None
+    if not isinstance(document, dict):
+        raise DiscoveryFailed(f"fournisseur d'identité : document de découverte illisible à {url} "
+                              "(définissez RELAIS_JWKS_URL, ou vérifiez RELAIS_JWT_ISSUER).")
+    if document.get("issuer") != issuer:
+        raise DiscoveryFailed(f"fournisseur d'identité : le document de {url} est celui de l'émetteur "
+                              f"« {document.get('issuer')} », pas de « {issuer} ».")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri:
+        raise DiscoveryFailed(f"fournisseur d'identité : pas de « jwks_uri » dans {url}.")
+    return ProviderMetadata(issuer=issuer, jwks_uri=secure(jwks_uri, "jwks_uri") or jwks_uri,
+                            authorization_endpoint=secure(document.get("authorization_endpoint"),
+                                                          "authorization_endpoint"),
+                            token_endpoint=secure(document.get("token_endpoint"), "token_endpoint"))
+
+
 def jwks_from_file(path: Path, *, refetch_interval: float = 1.0) -> KeySet:
     """A JWKS file on disk, read again when a kid is unknown (a missing file is an empty set)."""
 
@@ -292,6 +344,8 @@ class TokenVerifier:
                  clock: Callable[[], float] = time.time) -> None:
         self.keys = keys
         self.policy = policy
+        #: the provider's discovered endpoints, when only its issuer was configured
+        self.provider: ProviderMetadata | None = None
         self.agencies = agencies
         self._clock = clock
         self._verified: dict[str, tuple[Principal, str, jwt.PyJWK]] = {}
@@ -410,15 +464,24 @@ def build_token_verifier(settings: Any, agencies: AgencyRegistry) -> TokenVerifi
     if problems:
         raise UnsafeConfiguration(problems)
     development = settings.environment == "development"
+    provider = None
     if settings.jwks_url:
         keys = jwks_from_url(settings.jwks_url)
     elif settings.jwks_file is not None:
         keys = jwks_from_file(settings.jwks_file)
     elif settings.jwks:
         keys = jwks_inline(settings.jwks)
+    elif settings.jwt_issuer and settings.jwt_issuer != DEV_ISSUER:  # only the issuer: its discovery document
+        try:
+            provider = discover(settings.jwt_issuer, development=development)
+        except DiscoveryFailed as failed:
+            raise UnsafeConfiguration([str(failed)]) from None
+        keys = jwks_from_url(provider.jwks_uri)
     else:  # development only (security_problems refuses it elsewhere): `relais token`'s keys
         keys = jwks_from_file(Path(settings.state_dir) / DEV_JWKS_FILE)
     issuer = settings.jwt_issuer or DEV_ISSUER
     policy = TokenPolicy(issuer=issuer, audience=settings.jwt_audience, max_lifetime_s=settings.token_max_lifetime_s,
                          clock_skew_s=settings.token_clock_skew_s, refuse_development_keys=not development)
-    return TokenVerifier(keys, policy, agencies)
+    verifier = TokenVerifier(keys, policy, agencies)
+    verifier.provider = provider
+    return verifier

@@ -38,8 +38,8 @@ class GatewayServices:
     agencies: Any = None  # domain.agencies.AgencyRegistry (an agency's territory)
     erasure: Any = None  # services.privacy.erasure.Erasure
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
-    #: token -> its execution slots (gateway.hardening.BoundedPerCaller), on this app's loop
-    in_flight: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    #: where HTTP operations execute, off the event loop (gateway.hardening.OffLoopExecutor)
+    executor: Any = None
 
 
 class Context(BaseContext):

@@ -278,6 +278,7 @@ FIELDS: dict[str, str] = {
     "suppressed": "Vrai si l'effectif, trop petit, est masqué.",
     "key": "Ce qui est compté.",
     "count": "Effectif (null s'il est masqué).",
+    "HandOverLeadInput.formerLeadRole": "Le rôle que garde dans le parcours la structure qui cède la référence.",
     "PersonErased.legalBasis": "Le fondement de l'effacement (RGPD art. 17, liste fermée).",
     "PersonErased.legalBasisLabel": "Ce fondement, en français.",
     "BacktestRule.alertsPerWeek": "Alertes levées par semaine en moyenne sur la période rejouée.",

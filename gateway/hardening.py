@@ -47,8 +47,10 @@ CACHED_DOCUMENTS = 512
 REQUEST_TIMEOUT_SECONDS = 10.0
 RATE_LIMIT_PER_MINUTE = 600
 #: Operations of one token executing at once; its others wait their turn (within the request
-#: timeout), so one caller's heavy queries cannot take the whole event loop from the others.
+#: timeout), so one caller's heavy queries cannot take every worker from the others.
 MAX_CONCURRENT_PER_CALLER = 2
+#: Worker threads executing HTTP GraphQL operations off the event loop (OffLoopExecutor).
+MAX_WORKERS = 8
 
 
 class PublicError(Exception):
@@ -271,27 +273,71 @@ def extensions(dev: bool, documents: PersistedDocuments | None = None) -> list[C
     ]
 
 
-class BoundedPerCaller(SchemaExtension):
-    """At most MAX_CONCURRENT_PER_CALLER queries or mutations of one token execute at once
-    (subscriptions are not counted: they wait for events, they do not compute)."""
+class OffLoopExecutor:
+    """Runs each HTTP GraphQL operation on a worker thread with its own event loop (kept per
+    thread), so that the app's event loop only receives requests and sends answers.
 
-    async def on_execute(self):  # noqa: ANN201 - strawberry's async hook
-        from graphql import OperationType
+    Why: an operation's work between two awaits (graphql-core completing thousands of fields,
+    the redaction, a SQLite read on the caller's thread) is one uninterrupted piece. On the
+    app's loop, ten heavy queries made every other user's request wait for all of them, and the
+    request timeout (an asyncio timer on that loop) could not fire until the loop was free
+    (issue 10: a 504 after 17 s for a 10 s timeout, another user's `me` 10 s). On a worker the
+    interpreter switches threads every few milliseconds, the loop keeps answering, and the
+    timeout cancels the caller's wait on time.
 
-        context = self.execution_context.context
-        principal = getattr(context, "principal", None)
-        slots = getattr(getattr(context, "services", None), "in_flight", None)
-        if principal is None or slots is None or self.execution_context.operation_type is OperationType.SUBSCRIPTION:
-            yield
-            return
-        key = principal.token_id or f"{principal.agency}/{principal.professional}"
-        semaphore = slots.get(key)
-        if semaphore is None:
-            semaphore = slots[key] = asyncio.Semaphore(MAX_CONCURRENT_PER_CALLER)
-        async with semaphore:
-            yield
-        if not semaphore.locked() and len(slots) > 10_000:  # forget idle callers
-            slots.pop(key, None)
+    At most `per_caller` operations of one token run at once (the others wait their turn on the
+    app's loop, within the timeout), so one token never holds more than that many of the
+    `workers` threads: another caller always finds one."""
+
+    def __init__(self, workers: int = MAX_WORKERS, per_caller: int = MAX_CONCURRENT_PER_CALLER) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if workers <= per_caller:
+            raise ValueError("more workers than one caller's share are needed")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graphql")
+        self._local = threading.local()
+        self._per_caller = per_caller
+        #: caller -> its slots, on the app's loop (the only loop touching them)
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    def _run(self, operation: Any) -> Any:
+        loop = getattr(self._local, "loop", None)
+        if loop is None:
+            loop = self._local.loop = asyncio.new_event_loop()
+        return loop.run_until_complete(operation)
+
+    async def run(self, caller: str | None, operation: Any) -> Any:
+        """Await `operation` (a coroutine not started yet) on a worker, in `caller`'s turn.
+
+        Cancelled (the request timeout), the caller stops waiting at once, but the worker
+        finishes the operation (a thread cannot be stopped from outside), and the caller's slot
+        is given back only then: a caller whose requests time out cannot pile up workers."""
+        import contextvars
+
+        loop = asyncio.get_running_loop()
+        semaphore = None
+        if caller is not None:
+            semaphore = self._slots.get(caller)
+            if semaphore is None:
+                semaphore = self._slots[caller] = asyncio.Semaphore(self._per_caller)
+            await semaphore.acquire()
+        try:
+            work = self._pool.submit(contextvars.copy_context().run, self._run, operation)
+        except BaseException:
+            if semaphore is not None:
+                semaphore.release()
+            raise
+        if semaphore is not None:
+            work.add_done_callback(lambda _done: loop.call_soon_threadsafe(self._release, caller, semaphore))
+        return await asyncio.wrap_future(work)
+
+    def _release(self, caller: str, semaphore: asyncio.Semaphore) -> None:
+        semaphore.release()
+        if not semaphore.locked() and len(self._slots) > 10_000:  # forget idle callers
+            self._slots.pop(caller, None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- rate limit

@@ -82,6 +82,7 @@ class PathwayRecord:
     coverage: list[dict[str, Any]] = field(default_factory=list)
     housing: list[dict[str, Any]] = field(default_factory=list)
     conferences: list[dict[str, Any]] = field(default_factory=list)
+    presence: list[dict[str, Any]] = field(default_factory=list)  # confirmed presences at conferences
     actions: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     treatments: list[dict[str, Any]] = field(default_factory=list)
@@ -229,6 +230,7 @@ class ReadSide:
             each("pathway_summary_coverage", "scheme", "coverage")
             each("pathway_summary_housing", "requested_at, request_id", "housing")
             each("pathway_summary_conferences", "held_at, conference_id", "conferences")
+            each("pathway_summary_presence", "confirmed_at, agency", "presence")
             each("pathway_summary_actions", "assigned_at, action_id", "actions")
             each("alerts", "raised_at, alert_id", "alerts")
             _with_triggers(db, [a for record in found.values() for a in record.alerts])

@@ -20,7 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.context import Context
 from gateway.descriptions import describe
 from gateway.execution import GatewayExecutor
-from gateway.hardening import BoundedPerCaller, PublicError, extensions, is_variable_error
+from gateway.hardening import PublicError, extensions, is_variable_error
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
@@ -64,7 +64,7 @@ def build_schema(dev: bool = False) -> strawberry.Schema:
     schema = GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
-        extensions=[*extensions(dev), BoundedPerCaller, AuditFlush],
+        extensions=[*extensions(dev), AuditFlush],
         execution_context_class=GatewayExecutor,
     )
     describe(schema._schema)  # noqa: SLF001 - the glossary's descriptions, where definitions give none

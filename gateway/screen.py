@@ -98,7 +98,7 @@ class _Static(StaticFiles):
         await super().__call__(scope, receive, with_headers)
 
 
-def mount_screen(app: FastAPI, settings: Any, agencies: AgencyRegistry) -> None:
+def mount_screen(app: FastAPI, settings: Any, agencies: AgencyRegistry, provider: Any = None) -> None:
     """`/` (the page), `/static/*` (its modules and stylesheets) and the development sign-in."""
     development = settings.environment == "development"
 
@@ -128,14 +128,19 @@ def mount_screen(app: FastAPI, settings: Any, agencies: AgencyRegistry) -> None:
             raise HTTPException(400, refused.message) from None
         return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
-    mount_identity_provider_sign_in(app, settings, agencies)
+    mount_identity_provider_sign_in(app, settings, agencies, provider)
 
 
-def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: AgencyRegistry) -> None:
-    """`/screen/config`, `/screen/oidc/token` and, in development, the development provider."""
+def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: AgencyRegistry,
+                                    provider: Any = None) -> None:
+    """`/screen/config`, `/screen/oidc/token` and, in development, the development provider.
+    `provider` (gateway.auth.ProviderMetadata): the endpoints discovered from the issuer, used
+    where RELAIS_OIDC_AUTHORIZATION_URL / RELAIS_OIDC_TOKEN_URL are not set."""
     development = settings.environment == "development"
-    authorization_url = settings.oidc_authorization_url or ("/dev-idp/authorize" if development else None)
-    token_url = settings.oidc_token_url
+    discovered_authorization = getattr(provider, "authorization_endpoint", None)
+    authorization_url = (settings.oidc_authorization_url or discovered_authorization
+                         or ("/dev-idp/authorize" if development else None))
+    token_url = settings.oidc_token_url or getattr(provider, "token_endpoint", None)
 
     @app.get("/screen/config", include_in_schema=False)
     def config() -> JSONResponse:

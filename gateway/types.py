@@ -202,8 +202,10 @@ class Action:
 class CaseConference:
     conference_id: UUID
     held_at: datetime
-    agencies: list[str]
+    agencies: list[str] = strawberry.field(description="Structures invitées.")
     decisions: list[str] | None
+    present: list[str] = strawberry.field(
+        description="Structures ayant confirmé elles-mêmes leur présence (celle qui a tenu la synthèse comprise).")
 
 
 @strawberry.type(description="Fait propre au type de parcours (date de sortie, nouveau-né, dépistage...).")

@@ -118,11 +118,13 @@ def triggering_event(event_id: str, row: dict[str, Any] | None, alert: Informati
                              type=row["event_type"], label=row["label"], occurred_at=_at(row["occurred_at"]))
 
 
-def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: str) -> t.Alert | None:
+def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: str,
+                      returned: set[InformationCategory] | None = None) -> t.Alert | None:
     """This alert as `agency` (a receiving system, no role) may see it, from the read models:
     None when the agency does not take part in the pathway or the alert is unknown there.
     Membership and consent are the read models' current ones (gateway.permissions
-    `decide_for_agency`); the alert's personal fields are redacted as for a query."""
+    `decide_for_agency`); the alert's personal fields are redacted as for a query, and the
+    categories left in are added to `returned` (what a push really carries: its audit)."""
     access = read.access([pathway_id]).get(pathway_id)
     if access is None:
         return None
@@ -130,7 +132,7 @@ def agency_alert_view(read: ReadSide, pathway_id: UUID, alert_id: UUID, agency: 
     if not disclosure.can_see_pathway:
         return None
     row = read.alert(pathway_id, alert_id)
-    return None if row is None else alert_view(row, disclosure)
+    return None if row is None else alert_view(row, disclosure, returned)
 
 
 # --------------------------------------------------------------------------- timeline
@@ -316,7 +318,9 @@ def pathway_view(record: PathwayRecord, principal: p.Principal, read: ReadSide, 
                           failed_attempts=int(s["failed_attempts"] or 0),
                           last_attempt_at=_at(s["last_attempt_at"]), last_reached_at=_at(s["last_reached_at"])),
         case_conferences=[t.CaseConference(conference_id=UUID(c["conference_id"]), held_at=_at(c["held_at"]),
-                                           agencies=json.loads(c["agencies"]), decisions=json.loads(c["decisions"]))
+                                           agencies=json.loads(c["agencies"]), decisions=json.loads(c["decisions"]),
+                                           present=[r["agency"] for r in record.presence
+                                                    if r["conference_id"] == c["conference_id"]])
                           for c in record.conferences],
         actions=[t.Action(action_id=UUID(a["action_id"]), conference_id=UUID(a["conference_id"]),
                           owner_agency=a["owner_agency"], description=a["description"], due_on=_day(a["due_on"]),

@@ -68,6 +68,12 @@ class Caseload(Projection):
     def on_AgencyJoined(self, e: PathwayEvent) -> list[Statement]:
         return [self._join(e, e.get("agency"), e.get("role"), replace=True)]
 
+    def on_LeadHandedOver(self, e: PathwayEvent) -> list[Statement]:
+        return [self._join(e, e.get("from_agency"), e.get("former_lead_role"), replace=True),
+                self._join(e, e.get("agency"), "lead", replace=True),
+                Statement(f"UPDATE {self.t['caseload_pathways']} SET lead_agency = %s WHERE pathway_id = %s",
+                          (e.get("agency"), e.pathway_id))]
+
     def on_PmiLinked(self, e: PathwayEvent) -> list[Statement]:
         return [self._join(e, e.get("pmi_agency"), "maternal_child")]
 

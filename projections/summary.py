@@ -19,8 +19,9 @@ scheduled_at, status, status_reason, interpreter_needed 1/0, language, interpret
 ``pathway_summary_coverage`` — health-coverage rights (scheme, status, applied_on, opened_on,
 expires_on, renewal_filed_on). ``pathway_summary_housing`` — housing requests (request_id,
 via_agency, status, needed_from, place, available_on, decline_reason).
-``pathway_summary_conferences`` — case conferences (conference_id, held_at, agencies and
-decisions as JSON lists). ``pathway_summary_treatments`` — detention: treatments to continue
+``pathway_summary_conferences`` — case conferences (conference_id, held_at, agencies invited and
+decisions as JSON lists). ``pathway_summary_presence`` — the agencies that confirmed they were
+at a conference (conference_id, agency, confirmed_at; the convener's by holding it). ``pathway_summary_treatments`` — detention: treatments to continue
 (treatment_id, name, kind, prescribed_by, handed_over_to, follow_up_appointment_id).
 ``pathway_summary_facts`` — the facts of one kind, one row each (pathway_id, name, value as
 text): ``prison``, ``release_date``, ``maternity_ward``, ``discharge_date``, ``newborn_ref``,
@@ -100,6 +101,11 @@ class PathwaySummary(Projection):
             "pathway_id TEXT NOT NULL, conference_id TEXT NOT NULL, held_at TEXT NOT NULL, agencies TEXT NOT NULL, "
             "decisions TEXT NOT NULL",
             ("pathway_id", "conference_id"),
+        ),
+        Table(
+            "pathway_summary_presence",
+            "pathway_id TEXT NOT NULL, conference_id TEXT NOT NULL, agency TEXT NOT NULL, confirmed_at TEXT NOT NULL",
+            ("pathway_id", "conference_id", "agency"),
         ),
         Table(
             "pathway_summary_treatments",
@@ -410,13 +416,27 @@ class PathwaySummary(Projection):
         # Learned when the person is finally reached another way: the number is gone.
         return [self._set(e, "phone = 'changed'")] if e.get("reason") == "phone_changed" else []
 
+    def on_LeadHandedOver(self, e: PathwayEvent) -> list[Statement]:
+        return [self._set(e, "lead_agency = %s", e.get("agency"))]
+
     # ------------------------------------------------------------------ case conferences
     def on_CaseConferenceHeld(self, e: PathwayEvent) -> list[Statement]:
         return [Statement(
             f"INSERT INTO {self.t['pathway_summary_conferences']} (pathway_id, conference_id, held_at, agencies, "
             "decisions) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (pathway_id, conference_id) DO NOTHING",
             (e.pathway_id, e.get("conference_id"), e.occurred_at, as_json(list(e.get("agencies") or [])),
-             as_json(list(e.get("decisions") or []))))]
+             as_json(list(e.get("decisions") or [])))),
+            # The convener's agency is present by holding it (domain.pathway.hold_case_conference).
+            *([self._present(e, e.agency)] if e.agency and e.agency != "relais" else [])]
+
+    def _present(self, e: PathwayEvent, agency: str) -> Statement:
+        return Statement(
+            f"INSERT INTO {self.t['pathway_summary_presence']} (pathway_id, conference_id, agency, confirmed_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (pathway_id, conference_id, agency) DO NOTHING",
+            (e.pathway_id, e.get("conference_id"), agency, e.occurred_at))
+
+    def on_ConferencePresenceConfirmed(self, e: PathwayEvent) -> list[Statement]:
+        return [self._present(e, e.get("agency"))]
 
     # ------------------------------------------------------------------ facts of one kind
     def _fact(self, e: PathwayEvent, name: str, value: object) -> Statement:

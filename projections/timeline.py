@@ -75,6 +75,7 @@ LABELS: dict[str, Label] = {
     "PassGpPathwayOpened": _opened,
     "AgencyJoined": lambda e: f"{_n(e.get('agency'))} rejoint le parcours",
     "AgencyLeft": lambda e: f"{_n(e.get('agency'))} quitte le parcours",
+    "LeadHandedOver": lambda e: f"{_n(e.get('from_agency'))} passe la main à {_n(e.get('agency'))} (référente)",
     "ConsentGranted": lambda e: f"Consentement au partage donné pour {_n(e.get('agency'))}",
     "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {_n(e.get('agency'))}",
     "NeedRecorded": lambda e: f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}",
@@ -95,7 +96,8 @@ LABELS: dict[str, Label] = {
     "HousingOffered": lambda e: f"Place proposée : {e.get('place')} à partir du {_d(e.get('available_on'))}",
     "PhoneStatusRecorded": lambda e: f"Téléphone : {PHONE_FR.get(e.get('status'), e.get('status'))}",
     "ContactAttempted": lambda e: "Personne jointe" if e.get("reached") else "Tentative de contact sans réponse",
-    "CaseConferenceHeld": lambda e: f"Synthèse tenue ({len(e.get('agencies') or [])} structures)",
+    "CaseConferenceHeld": lambda e: f"Synthèse tenue ({len(e.get('agencies') or [])} structures invitées)",
+    "ConferencePresenceConfirmed": lambda e: f"{_n(e.get('agency'))} confirme sa présence à la synthèse",
     "ActionAssigned": lambda e: f"Action confiée à {_n(e.get('owner_agency'))} pour le {_d(e.get('due_on'))}",
     "AlertRaised": lambda e: (f"Alerte « {catalogue.rule_label(e.get('rule_id'))} » "
                               f"({SEVERITY_FR.get(e.get('severity'), e.get('severity'))}) pour {_n(e.get('owner_agency'))}"),

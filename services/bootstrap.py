@@ -455,17 +455,20 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     agencies = load_registry(settings.agencies_file)
     read = ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s)
     settings_source = SettingsSource(territory_settings)
+    audit = SqliteAuditLog(state_dir / "audit.sqlite3")
+    development = settings.environment == "development"
     return EmbeddedRuntime(
         settings=settings, agencies=agencies, pathways=pathways,
-        audit=SqliteAuditLog(state_dir / "audit.sqlite3"),
+        audit=audit,
         webhooks=webhooks, territory_settings=territory_settings, readmodels=readmodels, bus=bus,
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded",
                     personal=pathways.app.personal),
-        alerting=AlertingWorker(read, bus.publish, webhooks, should_push=PushPolicy(read, settings_source)),
+        alerting=AlertingWorker(read, bus.publish, webhooks, should_push=PushPolicy(read, settings_source),
+                                audit=audit, development=development),
         digest=DigestSender(read, bus.publish, SqliteDigestLedger(state_dir / "digests.sqlite3"), agencies,
-                            settings_source, webhooks=webhooks),
+                            settings_source, webhooks=webhooks, audit=audit, development=development),
         projections=build_embedded_projections(settings, bus, personal=pathways.app.personal) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
                                  settings_store=territory_settings) if risk else None,
@@ -653,7 +656,8 @@ class DistributedRuntime:
         # What each agency may see is decided on the read models (`relais projections run`).
         read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
         worker = AlertingWorker(read, publisher.publish, self.webhooks,
-                                should_push=PushPolicy(read, SettingsSource(self.territory_settings)))
+                                should_push=PushPolicy(read, SettingsSource(self.territory_settings)),
+                                audit=self.audit, development=settings.environment == "development")
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],
             bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
@@ -680,7 +684,8 @@ class DistributedRuntime:
         return DigestSender(ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s),
                             ReconnectingPublisher(connect).publish,
                             PostgresDigestLedger(self.pool, settings.database_schema), self.agencies,
-                            SettingsSource(self.territory_settings), webhooks=self.webhooks, post=post)
+                            SettingsSource(self.territory_settings), webhooks=self.webhooks, post=post,
+                            audit=self.audit, development=settings.environment == "development")
 
     def projection_target(self) -> Target:
         return projection_target(self.settings, self.pool)

@@ -48,11 +48,16 @@ def security_problems(settings: Settings) -> list[str]:
     from gateway.auth import DEV_ISSUER, DEV_JWKS_FILE, DEV_KID_PREFIX, jwks_kids
 
     problems = []
-    if not settings.jwt_issuer or not (settings.jwks_url or settings.jwks_file or settings.jwks):
+    if not settings.jwt_issuer:  # its keys: RELAIS_JWKS_URL, or read from its discovery document
         problems.append(
-            "production sans émetteur de jetons : définissez RELAIS_JWT_ISSUER et RELAIS_JWKS_URL "
+            "production sans émetteur de jetons : définissez RELAIS_JWT_ISSUER (ses clés sont lues à "
+            "<émetteur>/.well-known/openid-configuration) ou avec RELAIS_JWKS_URL "
             "(le fournisseur OpenID Connect, régional ou Pro Santé Connect)."
         )
+    elif urlsplit(settings.jwt_issuer).scheme != "https" and not (settings.jwks_url or settings.jwks_file
+                                                                   or settings.jwks):
+        problems.append("RELAIS_JWT_ISSUER doit être en https en production (son document de découverte "
+                        "et ses clés publiques en dépendent).")
     dev_key = settings.jwt_issuer == DEV_ISSUER
     if settings.jwks_file is not None:
         dev_key |= Path(settings.jwks_file).name == DEV_JWKS_FILE
@@ -87,6 +92,7 @@ def security_problems(settings: Settings) -> list[str]:
 def check_identity(settings: Settings) -> str:
     """The token issuer and the agency registry (the security lines are reported before)."""
     from domain.agencies import InvalidRegistry
+    from gateway.auth import DEV_ISSUER
     from infra.agencies import AGENCIES_FILE, load_registry
 
     try:
@@ -111,6 +117,9 @@ def check_identity(settings: Settings) -> str:
     if settings.jwks_url or settings.jwks_file or settings.jwks:
         source = settings.jwks_url or settings.jwks_file or "JWKS en ligne"
         issuer = f"jetons de {settings.jwt_issuer or 'développement'} vérifiés par {source}"
+    elif settings.jwt_issuer and settings.jwt_issuer != DEV_ISSUER:
+        issuer = (f"jetons de {settings.jwt_issuer} vérifiés par les clés de son document de découverte "
+                  f"({settings.jwt_issuer.rstrip('/')}/.well-known/openid-configuration)")
     else:
         issuer = f"jetons de `relais token` (clé locale de développement sous {settings.state_dir})"
     return f"identité ({settings.environment}) : {issuer}, {hours:g} h au plus ; {len(registry)} structures ({where})"

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Gateway: how long a read asking for at least a version (atLeastVersion), and a "
         "consent withdrawal or an agency removal before it answers, wait for the read models to apply it.",
     )
+    graphql_timeout_s: float = Field(
+        10.0, gt=0, description="Gateway: an HTTP GraphQL request not answered within this time gets a 504 "
+        "(the operation runs off the event loop, so the timeout holds under load).",
+    )
     territory: str = Field("76", description="Default territory (département) for the synthetic load.")
     synthetic_pathways: int = Field(
         200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."

@@ -31,11 +31,13 @@ from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.rules.settings import TerritorySettings
+from gateway.audit import MINOR_FAILURE, SUCCESS, AuditLog, AuditRecord
 from gateway.readside import ReadSide
 from gateway.subscriptions import AlertChangeKind, FeedItem
 from gateway.views import agency_alert_view
 from infra.kafka.cloudevents import CloudEvent
 from services.alerting.webhooks import WebhookRegistry, deliver
+from services.alerting.worker import push_record
 
 log = logging.getLogger("relais.alerting.digest")
 SOURCE = "/relais/alerting"
@@ -132,9 +134,12 @@ class DigestSender:
     def __init__(self, read: ReadSide, publish: Callable[[list[CloudEvent]], None], ledger: DigestLedger,
                  agencies: Any, settings: Callable[[str], TerritorySettings], *,
                  webhooks: WebhookRegistry | None = None, post: Callable[..., Any] | None = None,
-                 retry_base_delay: float = 0.5) -> None:
+                 retry_base_delay: float = 0.5, audit: AuditLog | None = None, development: bool = False,
+                 resolve: Callable[[str], list[str]] | None = None) -> None:
         self.read, self.publish, self.ledger, self.agencies, self.settings = read, publish, ledger, agencies, settings
         self.webhooks, self.post, self.retry_base_delay = webhooks, post, retry_base_delay
+        # As the alerting worker: every push audited per pathway it tells of, webhooks pinned.
+        self.audit, self.development, self.resolve = audit, development, resolve
 
     def send_due(self, now: datetime | None = None, *, force: bool = False) -> DigestResult:
         now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -149,18 +154,21 @@ class DigestSender:
             if self.ledger.sent(code, day):
                 already += 1
                 continue
-            alerts = self.digest_alerts(code, settings)
+            returned: dict[str, set[Any]] = {}
+            alerts = self.digest_alerts(code, settings, returned)
             if not alerts:
                 empty += 1
                 continue
-            if self._send(code, day, alerts, now):
+            if self._send(code, day, alerts, now, returned):
                 sent += 1
             else:
                 already += 1
         return DigestResult(sent, already, empty)
 
-    def digest_alerts(self, agency: str, settings: TerritorySettings) -> list[dict[str, Any]]:
-        """The open alerts `agency` owns below the push line, as it may see them, gravest first."""
+    def digest_alerts(self, agency: str, settings: TerritorySettings,
+                      returned: dict[str, set[Any]] | None = None) -> list[dict[str, Any]]:
+        """The open alerts `agency` owns below the push line, as it may see them, gravest first;
+        the categories each pathway's alerts carry are added to `returned` (pathway id -> set)."""
         out: list[dict[str, Any]] = []
         after: str | None = None
         while True:
@@ -170,7 +178,9 @@ class DigestSender:
                 line = self.settings(territory) if territory else settings
                 if line.pushed_at_once(row["severity"]):
                     continue
-                view = agency_alert_view(self.read, UUID(str(row["pathway_id"])), UUID(str(row["alert_id"])), agency)
+                categories = set() if returned is None else returned.setdefault(str(row["pathway_id"]), set())
+                view = agency_alert_view(self.read, UUID(str(row["pathway_id"])), UUID(str(row["alert_id"])), agency,
+                                         categories)
                 if view is not None:
                     out.append({
                         "pathway_id": str(row["pathway_id"]), "alert_id": str(view.alert_id), "rule_id": view.rule_id,
@@ -183,7 +193,12 @@ class DigestSender:
                 return out
             after = page.end_cursor
 
-    def _send(self, agency: str, day: date, alerts: list[dict[str, Any]], now: datetime) -> bool:
+    def _audit(self, records: list[AuditRecord]) -> None:
+        if self.audit is not None and records:
+            self.audit.write(records)
+
+    def _send(self, agency: str, day: date, alerts: list[dict[str, Any]], now: datetime,
+              returned: dict[str, set[Any]]) -> bool:
         ident = digest_id(agency, day)
         payload = {"agency": agency, "day": day.isoformat(), "alerts": alerts, "count": len(alerts)}
         with self.ledger.claim(agency, day, ident, len(alerts), now) as claimed:
@@ -192,12 +207,20 @@ class DigestSender:
             self.publish([CloudEvent(id=ident, source=SOURCE, type=DIGEST_TYPE, subject=agency, partitionkey=agency,
                                      time=now, data=payload,
                                      extensions={"agency": agency.lower()[:60] if agency.isascii() else "x"})])
+            told = sorted({a["pathway_id"] for a in alerts})
+            self._audit([push_record(agency, "alerting.kafka", pid, returned.get(pid, set())) for pid in told])
             hook = self.webhooks.get(agency) if self.webhooks is not None else None
             if hook is not None and not self.webhooks.delivered(agency, ident):
-                if deliver(hook, ident, payload, post=self.post, base_delay=self.retry_base_delay):
+                result = deliver(hook, ident, payload, post=self.post, base_delay=self.retry_base_delay,
+                                 development=self.development, resolve=self.resolve)
+                self._audit([push_record(agency, "alerting.webhook", pid,
+                                         returned.get(pid, set()) if result.sent else set(),
+                                         SUCCESS if result else MINOR_FAILURE, result.reason) for pid in told])
+                if result:
                     self.webhooks.mark_delivered(agency, ident)
                 else:  # the digest stays recorded: the receiver refused or is down (logged, like alerts)
-                    log.warning("digest webhook delivery failed", extra={"agency": agency, "delivery": ident})
+                    log.warning("digest webhook delivery failed",
+                                extra={"agency": agency, "delivery": ident, "reason": result.reason})
         log.info("digest sent", extra={"event": "digest_sent", "agency": agency, "day": day.isoformat(),
                                        "alerts": len(alerts)})
         return True

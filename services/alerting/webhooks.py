@@ -61,9 +61,28 @@ def check_webhook_url(url: str, *, development: bool,
     """The URL if Relais may deliver alerts to it, else :class:`WebhookUrlRefused`.
 
     https only, and never an address of Relais's own network (loopback, private, link-local,
-    reserved: a webhook must not become a way to reach internal services, an SSRF). In
-    development, http and local receivers are allowed (tests, a laptop)."""
-    import ipaddress
+    reserved, multicast: a webhook must not become a way to reach internal services, an SSRF).
+    In development, http and local receivers are allowed (tests, a laptop). Registration runs
+    it once; every delivery attempt checks again (:func:`pin`), since a name's answer can change
+    after registration (DNS rebinding)."""
+    if development:
+        _check_form(url, development=True)
+        return url
+    pin(url, development=False, resolve=resolve)
+    return url
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where one delivery attempt connects: the URL with the checked address in place of the
+    host, and the registered host for the `Host` header and TLS (SNI and certificate name)."""
+
+    url: str
+    host: str
+    host_header: str
+
+
+def _check_form(url: str, *, development: bool) -> Any:
     from urllib.parse import urlsplit
 
     if len(url) > 500 or any(c.isspace() for c in url):
@@ -72,27 +91,59 @@ def check_webhook_url(url: str, *, development: bool,
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise WebhookUrlRefused("URL de webhook invalide : https://hôte/chemin attendu.")
     if development:
-        return url
+        return parts
     if parts.scheme != "https":
         raise WebhookUrlRefused("URL de webhook refusée : https obligatoire (les alertes contiennent des données de santé).")
     if parts.username or parts.password:
         raise WebhookUrlRefused("URL de webhook refusée : pas d'identifiants dans l'URL (le secret signe les envois).")
-    addresses = (resolve or _resolve)(parts.hostname)
-    if not addresses:
-        raise WebhookUrlRefused(f"URL de webhook refusée : l'hôte « {parts.hostname} » ne se résout pas.")
-    for address in addresses:
+    return parts
+
+
+def _is_internal(address: str) -> bool:
+    """True for an address of Relais's own network or none at all: loopback, private, link-local,
+    reserved, unspecified, multicast, and an IPv4 one hidden in IPv6 (::ffff:127.0.0.1)."""
+    import ipaddress
+
+    try:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
-            raise WebhookUrlRefused(f"URL de webhook refusée : « {parts.hostname} » désigne une adresse interne "
-                                    "(boucle locale, réseau privé ou réservé).")
-    return url
+    except ValueError:
+        return True
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:
+        ip = mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def pin(url: str, *, development: bool, resolve: Callable[[str], list[str]] | None = None) -> PinnedTarget:
+    """Resolve the URL's host NOW and check every address it answers; the attempt then connects
+    to the first of them, the one checked, and to nothing else (no second resolution by the HTTP
+    client, which could answer differently: DNS rebinding). Outside development one internal
+    address among the answers refuses the whole delivery (:class:`WebhookUrlRefused`)."""
+    import ipaddress
+    from urllib.parse import urlunsplit
+
+    parts = _check_form(url, development=development)
+    host = parts.hostname
+    addresses = (resolve or _resolve)(host)
+    if not addresses:
+        raise WebhookUrlRefused(f"URL de webhook refusée : l'hôte « {host} » ne se résout pas.")
+    if not development and any(_is_internal(a) for a in addresses):
+        raise WebhookUrlRefused(f"URL de webhook refusée : « {host} » désigne une adresse interne "
+                                "(boucle locale, réseau privé, lien local, réservé ou multidiffusion).")
+    address = addresses[0].split("%")[0]
+    literal = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    port = f":{parts.port}" if parts.port else ""
+    named = f"[{host}]" if ":" in host else host
+    return PinnedTarget(url=urlunsplit((parts.scheme, literal + port, parts.path or "/", parts.query, "")),
+                        host=host, host_header=named + port)
 
 
 def _resolve(host: str) -> list[str]:
     import socket
 
     try:
-        return sorted({info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)})
+        # Order kept (the resolver's preference); duplicates dropped.
+        return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)))
     except (socket.gaierror, UnicodeError):
         return []
 
@@ -230,31 +281,69 @@ class _Retry(Exception):
     """A 5xx, 408 or 429 answer: worth another attempt."""
 
 
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How a delivery ended: `delivered` once the receiver answered 2xx; else `reason` (French).
+    `sent`: at least one attempt sent the body (the receiver may hold it even if it refused)."""
+
+    delivered: bool
+    reason: str | None = None
+    sent: bool = False
+
+    def __bool__(self) -> bool:
+        return self.delivered
+
+
 def deliver(webhook: Webhook, delivery_id: str, payload: dict[str, Any], *,
             post: Callable[..., Any] | None = None, attempts: int = 6, base_delay: float = 0.5,
-            sleep: Callable[[float], None] = time.sleep) -> bool:
-    """POST `payload`, signed (Standard Webhooks, timestamp of each attempt); retry on network errors and 5xx/408/429 with the project's
-    backoff (infra/retry.py: 0.5 s, 1 s, 2 s, ... with jitter). True once the receiver
-    answered 2xx; False after the last try or on another 4xx (the receiver refuses it:
-    retrying will not help)."""
+            sleep: Callable[[float], None] = time.sleep, development: bool = False,
+            resolve: Callable[[str], list[str]] | None = None) -> DeliveryResult:
+    """POST `payload`, signed (Standard Webhooks, timestamp of each attempt); retry on network
+    errors and 5xx/408/429 with the project's backoff (infra/retry.py: 0.5 s, 1 s, 2 s, ... with
+    jitter). Delivered once the receiver answered 2xx; not delivered after the last try, on
+    another 4xx (the receiver refuses it: retrying will not help), on a redirection (never
+    followed: it could point inside), or when the host now resolves to an internal address.
+
+    Each attempt resolves the host again and connects to the address it checked (:func:`pin`),
+    with the registered host in `Host` and in TLS (SNI, certificate name); the HTTP client
+    takes no proxy from the environment and follows no redirection."""
     import httpx
 
     from infra.retry import Backoff
 
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-    send = post or httpx.post
+    refused: list[str] = []
+    sent: list[bool] = []
 
-    def attempt() -> bool:
-        headers = {"Content-Type": "application/json", **signed_headers(webhook.secret, delivery_id, body)}
-        status = send(webhook.url, content=body.encode(), headers=headers, timeout=5.0).status_code
+    def attempt(send: Callable[..., Any]) -> bool:
+        try:
+            target = pin(webhook.url, development=development, resolve=resolve)
+        except WebhookUrlRefused as why:
+            refused.append(str(why))
+            return False
+        headers = {"Content-Type": "application/json", "Host": target.host_header,
+                   **signed_headers(webhook.secret, delivery_id, body)}
+        extensions = {"sni_hostname": target.host} if target.url.startswith("https:") else {}
+        sent.append(True)
+        status = send(target.url, content=body.encode(), headers=headers, timeout=5.0,
+                      extensions=extensions).status_code
         if 200 <= status < 300:
             return True
+        if 300 <= status < 400:
+            refused.append(f"redirection HTTP {status} non suivie")
+            return False
         if 400 <= status < 500 and status not in (408, 429):
+            refused.append(f"refusé par le destinataire (HTTP {status})")
             return False
         raise _Retry(f"HTTP {status}")
 
     backoff = Backoff(f"webhook {webhook.agency}", log, initial=base_delay, maximum=max(base_delay * 32, base_delay))
     try:
-        return backoff.call(attempt, attempts=attempts, sleep=sleep)
-    except Exception:  # noqa: BLE001 - network error or 5xx on the last attempt
-        return False
+        if post is not None:
+            ok = backoff.call(lambda: attempt(post), attempts=attempts, sleep=sleep)
+        else:
+            with httpx.Client(trust_env=False, follow_redirects=False) as client:
+                ok = backoff.call(lambda: attempt(client.post), attempts=attempts, sleep=sleep)
+    except Exception as failed:  # noqa: BLE001 - network error or 5xx on the last attempt
+        return DeliveryResult(False, f"échec après {attempts} tentatives ({type(failed).__name__})", bool(sent))
+    return DeliveryResult(True, sent=True) if ok else DeliveryResult(False, refused[-1] if refused else None, bool(sent))

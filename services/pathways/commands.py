@@ -126,6 +126,15 @@ class RemoveAgency(Command):
     reason: Text
 
 
+class HandOverLead(Command):
+    """The lead agency (or coordination) hands the lead to another agency of the pathway."""
+
+    verb: ClassVar[str] = "hand_over_lead"
+    agency: Ref
+    former_lead_role: ParticipantRole
+    reason: Text
+
+
 class GrantConsent(Command):
     verb: ClassVar[str] = "grant_consent"
     agency: Ref
@@ -299,6 +308,13 @@ class HoldCaseConference(Command):
     conference_id: UUID
     agencies: list[Ref]
     decisions: list[LongText]
+
+
+class ConfirmConferencePresence(Command):
+    """The caller's agency confirms it was at the conference (no agency field: it is the caller's)."""
+
+    verb: ClassVar[str] = "confirm_conference_presence"
+    conference_id: UUID
 
 
 class AssignAction(Command):

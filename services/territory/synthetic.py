@@ -251,15 +251,19 @@ def _rights(s: Story, by: str, scheme: str, days_ago: float, opened: bool) -> No
 def _case_conference(s: Story, convener: str, days_ago: float) -> None:
     """A case conference (synthèse) of the agencies taking part, its decisions as actions with an
     owner and a due date; those already due are done, or not (the rule watches them)."""
-    present = [convener] + [a for a in s.participants() if a != convener and s.chance(0.8)]
+    invited = [convener] + [a for a in s.participants() if a != convener]
+    # Each agency that came confirms its own presence (the convener's is recorded by holding it).
+    confirming = [a for a in invited[1:] if s.chance(0.8) and a in PROFESSIONALS]
     owners = [a for a in s.participants() if a in PROFESSIONALS] or [convener]
     decisions = []
     for owner in s.rng.sample(owners, k=min(len(owners), s.rng.randint(1, 3))):
         decisions.append((owner, s.rng.choice(_DECISIONS[owner] if owner in _DECISIONS else _DECISIONS[None])
                           .format(who=name(owner))))
     conference = s.uuid()
-    s.send("HoldCaseConference", convener, days_ago, conference_id=conference, agencies=present,
+    s.send("HoldCaseConference", convener, days_ago, conference_id=conference, agencies=invited,
            decisions=[text for _owner, text in decisions])
+    for agency in confirming:
+        s.send("ConfirmConferencePresence", agency, days_ago, conference_id=conference)
     actions = []
     for owner, text in decisions:
         action, due = s.uuid(), s.rng.randint(-int(days_ago) + 5, -int(days_ago) + 21)

@@ -176,3 +176,71 @@ def test_alerting_sends_a_malformed_record_to_the_dead_letter_topic_with_its_rea
     bodies = [json.loads(r.value) for r in alerts]
     assert sorted(b["receiving_agency"] for b in bodies) == ["siao", "usmp"]
     assert {b["alert_id"] for b in bodies} == {str(alert)}
+
+
+def test_every_push_to_the_alerts_topic_and_to_a_webhook_is_audited_per_receiving_agency(
+    deployment, pg_schema, kafka_bootstrap
+):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from gateway.audit import AuditQuery
+
+    received: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtime = deployment(pg_schema)
+    settings = runtime.settings
+    runtime.webhooks.register("siao", f"http://127.0.0.1:{server.server_address[1]}/hooks")  # development
+    pid, alert = uuid.uuid4(), uuid.uuid4()
+    _send(runtime, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
+    _send(runtime, "AddAgency", pid, agency="siao", role="housing")
+    _send(runtime, "AddAgency", pid, agency="spip", role="justice")
+    _send(runtime, "GrantConsent", pid, agency="siao", categories=["social"])
+    _send(runtime, "RaiseAlert", pid, actor="relais", alert_id=str(alert), rule_id="exit-without-housing",
+          subject="pathway", triggering_event_ids=[], owner_agency="siao",
+          suggested_action="Confirmer un hébergement avant la sortie", severity="high")
+    relay = runtime.relay()
+    while relay.run_once():
+        pass
+    projections = [runtime.projection(name) for name in ALERT_PROJECTIONS]
+    try:
+        for projection in projections:
+            deadline, applied = time.monotonic() + 60, 0
+            while time.monotonic() < deadline and applied < 5:
+                applied += projection.run_once(timeout_ms=300)
+            assert applied == 5, projection
+    finally:
+        for projection in projections:
+            projection.close()
+    runner = runtime.alerting()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runner.totals.applied < 5:
+            runner.run_once(timeout_ms=300)
+        messages = _read(kafka_bootstrap, topic(settings, "alerts"), 3)
+    finally:
+        runner.close()
+        server.shutdown()
+        server.server_close()
+    sent = {json.loads(r.value)["receiving_agency"]: json.loads(r.value) for r in messages}
+    assert set(sent) == {"usmp", "siao", "spip"} and len(received) == 1
+    records = runtime.audit.search(AuditQuery(pathway_id=str(pid), limit=50))
+    kafka = {r.agency: r for r in records if r.operation == "alerting.kafka"}
+    hooks = [r for r in records if r.operation == "alerting.webhook"]
+    assert set(kafka) == set(sent)
+    # What each record says was sent is what that agency's message carries.
+    assert kafka["siao"].categories == ("social",) and sent["siao"]["suggested_action"] is not None
+    assert kafka["spip"].categories == () and sent["spip"]["suggested_action"] is None
+    assert [(h.agency, h.outcome, h.categories) for h in hooks] == [("siao", "0", ("social",))]
+    assert runtime.audit.verify() == []

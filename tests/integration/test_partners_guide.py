@@ -63,10 +63,10 @@ def test_the_webhook_receiver_example_accepts_a_relais_delivery_and_refuses_a_ta
         wait_for_port(port, receiver)
         alert = {"change": "raised", "rule_label": "Sortie sans hébergement confirmé", "severity": "high"}
         url = f"http://127.0.0.1:{port}/hooks/relais"
-        assert deliver(Webhook("siao", url, secret), "delivery-1", alert, sleep=lambda s: None) is True
+        assert deliver(Webhook("siao", url, secret), "delivery-1", alert, sleep=lambda s: None, development=True).delivered is True
         digest = {"agency": "siao", "day": "2026-12-03", "count": 1, "alerts": [
             {"alert_id": "a", "rule_label": "Orientation non vérifiée", "severity": "medium"}]}
-        assert deliver(Webhook("siao", url, secret), "digest-1", digest, sleep=lambda s: None) is True
+        assert deliver(Webhook("siao", url, secret), "digest-1", digest, sleep=lambda s: None, development=True).delivered is True
         forged = httpx.post(url, content=json.dumps(alert).encode(),
                             headers={"webhook-id": "delivery-2", "webhook-timestamp": str(int(time.time())),
                                      "webhook-signature": "v1,aGVsbG8="})

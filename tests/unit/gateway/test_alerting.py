@@ -20,6 +20,11 @@ from services.relay.wire import to_cloud_event
 from services.settings import Settings
 
 
+def PUBLIC(host: str) -> list[str]:  # noqa: N802 - a constant-like resolver
+    """Every name resolves to one public address (documentation range of RFC 5737 is not global)."""
+    return ["93.184.216.34"]
+
+
 class Response:
     def __init__(self, status: int) -> None:
         self.status_code = status
@@ -92,13 +97,13 @@ def test_webhooks_are_signed_retried_and_delivered_once(store):
     calls = []
     answers = iter([Response(503), Response(200)])
 
-    def post(url, content, headers, timeout):  # noqa: ANN001, ANN202
+    def post(url, content, headers, timeout, extensions):  # noqa: ANN001, ANN202
         calls.append((url, content, headers))
         return next(answers, Response(200))
 
     events = wire_events(app)
     worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry, post=post,
-                            retry_base_delay=0)
+                            retry_base_delay=0, resolve=PUBLIC)
     worker.handle(events)
     assert len(calls) == 2  # one 503, one success
     url, body, headers = calls[-1]
@@ -113,9 +118,9 @@ def test_a_receiver_refusing_with_4xx_is_not_retried():
     from services.alerting.webhooks import Webhook
 
     calls = []
-    ok = deliver(Webhook("a", "https://x", "s"), "d1", {"x": 1},
+    ok = deliver(Webhook("a", "https://x", "s"), "d1", {"x": 1}, resolve=PUBLIC,
                  post=lambda *a, **k: calls.append(1) or Response(410), sleep=lambda s: None)
-    assert ok is False and len(calls) == 1
+    assert not ok and ok.reason == "refusé par le destinataire (HTTP 410)" and len(calls) == 1
 
 
 def test_backoff_doubles_between_attempts_give_or_take_the_jitter():
@@ -123,7 +128,7 @@ def test_backoff_doubles_between_attempts_give_or_take_the_jitter():
 
     waits = []
     deliver(Webhook("a", "https://x", "s"), "d1", {}, post=lambda *a, **k: Response(500), attempts=4,
-            base_delay=0.5, sleep=waits.append)
+            base_delay=0.5, sleep=waits.append, resolve=PUBLIC)
     assert len(waits) == 3
     assert all(0.8 * d <= w <= 1.2 * d for w, d in zip(waits, [0.5, 1.0, 2.0], strict=True))
 
@@ -160,3 +165,49 @@ def test_a_secret_stored_in_clear_by_an_older_version_is_sealed_on_first_read(tm
     stored = conn.execute("SELECT secret FROM alerting_webhooks").fetchone()[0]
     assert stored.startswith("v1:") and "old-clear-secret" not in stored
     assert registry.get("siao").secret == "old-clear-secret"
+
+
+def test_every_push_is_audited_per_receiving_agency_with_the_categories_it_really_carries(store):
+    from gateway.audit import AuditQuery, SqliteAuditLog
+
+    app, handler, tmp_path = store
+    pid, _ = scenario(handler)
+    registry = SqliteWebhookRegistry(box=SecretBox("unit-test-key"))
+    registry.register("siao", "https://siao.example/hooks/relais")
+    registry.register("spip", "https://spip.example/hooks/relais")
+    audit = SqliteAuditLog()
+    events = wire_events(app)
+
+    def post(url, content, headers, timeout, extensions):  # noqa: ANN001, ANN202
+        return Response(200 if extensions["sni_hostname"] == "siao.example" else 410)
+
+    worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry, post=post,
+                            retry_base_delay=0, audit=audit, resolve=PUBLIC)
+    worker.handle(events)
+    records = audit.search(AuditQuery(pathway_id=str(pid), limit=20))
+    kafka = {r.agency: r for r in records if r.operation == "alerting.kafka"}
+    hooks = {r.agency: r for r in records if r.operation == "alerting.webhook"}
+    assert set(kafka) == {"usmp", "siao", "spip"}
+    assert kafka["siao"].categories == ("social",) and kafka["usmp"].categories == ("social",)
+    assert kafka["spip"].categories == ()  # its message had the alert's text redacted: nothing social left the platform
+    assert hooks["siao"].outcome == "0" and hooks["siao"].categories == ("social",)
+    assert hooks["spip"].outcome == "4" and hooks["spip"].detail == "refusé par le destinataire (HTTP 410)"
+    assert "usmp" not in hooks  # no webhook registered: no delivery, no record
+    assert audit.verify() == []
+
+
+def test_a_webhook_refused_before_sending_is_audited_with_no_category(store):
+    from gateway.audit import AuditQuery, SqliteAuditLog
+
+    app, handler, tmp_path = store
+    pid, _ = scenario(handler)
+    registry = SqliteWebhookRegistry(box=SecretBox("unit-test-key"))
+    registry.register("siao", "https://siao.example/hooks/relais")
+    audit = SqliteAuditLog()
+    events = wire_events(app)
+    worker = AlertingWorker(read_models(tmp_path, events), lambda events: None, registry,
+                            post=lambda *a, **k: Response(200), retry_base_delay=0, audit=audit,
+                            resolve=lambda host: ["127.0.0.1"])  # rebound to loopback since registration
+    worker.handle(events)
+    [hook] = [r for r in audit.search(AuditQuery(pathway_id=str(pid))) if r.operation == "alerting.webhook"]
+    assert hook.outcome == "4" and hook.categories == () and "adresse interne" in hook.detail

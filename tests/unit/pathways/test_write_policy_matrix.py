@@ -1,6 +1,7 @@
 """The write matrix: every command x professional role x participant role, from THE table
-(domain.writepolicy), through the handler's payload path (what ingest calls for every inbound
-message) and through GraphQL (tests/unit/gateway/test_write_policy_graphql.py)."""
+(domain.writepolicy), through the handler's payload path, through ingest's translation of an
+inbound partner message (the route of `relais.inbound.<agency>`), and through GraphQL
+(tests/unit/gateway/test_trust_boundary.py)."""
 
 from __future__ import annotations
 
@@ -99,9 +100,33 @@ def module_handler(tmp_path_factory) -> PathwaysHandler:
     return PathwaysHandler(build_pathways_application(settings))
 
 
+def through_ingest(handler: PathwaysHandler, name: str, body: dict[str, Any]) -> tuple[bool, str]:
+    """`body` sent as a partner message of type `name` on the inbound topic of its actor's
+    agency, through ingest's own translation (services.ingest: type, actor from the topic,
+    command id from the message id) into the handler: (refused by the policy, why)."""
+    from services.ingest.messages import TYPE_PREFIX, TYPE_VERSION, InboundRefused, command_name, to_command_payload
+
+    agency = body["actor"]["agency"]
+    data = {k: v for k, v in body.items() if k != "command_id"}
+    data["actor"] = {k: v for k, v in body["actor"].items() if k != "agency"}
+    try:
+        command = command_name(f"{TYPE_PREFIX}{name}.{TYPE_VERSION}")
+        translated = to_command_payload(agency=agency, ce_id=str(uuid.uuid4()), subject=body["pathway_id"], data=data)
+    except InboundRefused as refused:
+        return "reserved" in refused.reason, refused.reason  # engine-only commands: refused by the table
+    result = handler.handle_payload(command, translated)
+    return (not result.accepted and result.rejection.code in POLICY_CODES), str(result.rejection)
+
+
+def through_payload(handler: PathwaysHandler, name: str, body: dict[str, Any]) -> tuple[bool, str]:
+    result = handler.handle_payload(name, body)
+    return (not result.accepted and result.rejection.code in POLICY_CODES), str(result.rejection)
+
+
+@pytest.mark.parametrize("route", [through_payload, through_ingest], ids=["handler", "ingest"])
 @pytest.mark.parametrize("participant", [None, *ParticipantRole], ids=lambda p: getattr(p, "value", "non_membre"))
 @pytest.mark.parametrize("role", CASE_ROLES)
-def test_every_command_is_refused_or_let_through_as_the_write_table_says(module_handler, role, participant):
+def test_every_command_is_refused_or_let_through_as_the_write_table_says(module_handler, role, participant, route):
     wrong = []
     for name in CARE_COMMANDS:
         agency = "sas" if participant is ParticipantRole.LEAD else "membre"
@@ -109,11 +134,15 @@ def test_every_command_is_refused_or_let_through_as_the_write_table_says(module_
         over = {}
         if writepolicy.WRITE_POLICY[name].writer is writepolicy.Writer.ALERT_OWNER:
             over["alert_id"] = raise_alert(module_handler, pid, owner="sas")  # the lead's, not the member's
-        result = module_handler.handle_payload(name, payload(name, pid, agency, role, **over))
-        refused_by_policy = not result.accepted and result.rejection.code in POLICY_CODES
+        refused_by_policy, why = route(module_handler, name, payload(name, pid, agency, role, **over))
         if refused_by_policy == expected_allowed(name, role, participant):
-            wrong.append(f"{name}: {'refusé' if refused_by_policy else 'accepté'} ({result.rejection})")
+            wrong.append(f"{name}: {'refusé' if refused_by_policy else 'accepté'} ({why})")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_matrix_covers_every_command_of_the_catalogue_the_new_ones_included():
+    assert set(CARE_COMMANDS) | {n for n, c in COMMANDS.items() if issubclass(c, OpenPathway)} == set(writepolicy.WRITE_POLICY)
+    assert {"ConfirmConferencePresence", "HandOverLead"} <= set(CARE_COMMANDS)
 
 
 def test_a_non_member_hears_the_same_as_for_a_pathway_that_does_not_exist(module_handler):
