@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from gateway.audit import AuditQuery, SqliteAuditLog
 from infra.agencies import load_registry
 from services.alerting.digest import DIGEST_TYPE, DigestSender, PushPolicy, SqliteDigestLedger, digest_id
 from services.alerting.webhooks import SecretBox, SqliteWebhookRegistry
@@ -66,12 +67,14 @@ def test_the_digest_goes_at_the_territorys_hour_once_a_day_with_the_alerts_below
     webhooks = SqliteWebhookRegistry(tmp_path / "hooks.sqlite3", box=SecretBox("k" * 32))
     webhooks.register("siao", "https://siao.example/relais")
 
-    def post(url, content, headers, timeout):  # noqa: ANN001, ANN202 - httpx.post's shape
-        posts.append((url, headers["webhook-id"], json.loads(content)))
+    def post(url, content, headers, timeout, extensions):  # noqa: ANN001, ANN202 - httpx.post's shape
+        posts.append((headers["Host"], url, headers["webhook-id"], json.loads(content)))
         return Response(200)
 
+    audit = SqliteAuditLog()
     sender = DigestSender(read, published.extend, SqliteDigestLedger(tmp_path / "digests.sqlite3"), AGENCIES, source,
-                          webhooks=webhooks, post=post, retry_base_delay=0.0)
+                          webhooks=webhooks, post=post, retry_base_delay=0.0, audit=audit,
+                          resolve=lambda host: ["93.184.216.34"])
     assert sender.send_due(EARLY).sent == 0 and published == []  # 7:30 in Paris: not yet
     assert sender.send_due(LATER).sent == 1
     [digest] = published
@@ -79,7 +82,11 @@ def test_the_digest_goes_at_the_territorys_hour_once_a_day_with_the_alerts_below
     assert digest.data["day"] == "2026-12-03" and digest.data["count"] == 2
     assert [a["alert_id"] for a in digest.data["alerts"]] == [str(ids["medium"]), str(ids["low"])]  # gravest first
     assert {a["pathway_id"] for a in digest.data["alerts"]} == {str(pid)}
-    assert posts == [("https://siao.example/relais", digest.id, digest.data)]
+    # delivered to the address checked at delivery time, under the registered name
+    assert posts == [("siao.example", "https://93.184.216.34/relais", digest.id, digest.data)]
+    pushes = [(r.agency, r.operation, r.pathway_id, r.outcome)
+              for r in audit.search(AuditQuery(pathway_id=str(pid), limit=20)) if r.operation.startswith("alerting.")]
+    assert sorted(pushes) == [("siao", "alerting.kafka", str(pid), "0"), ("siao", "alerting.webhook", str(pid), "0")]
     again = sender.send_due(LATER.replace(hour=15))
     assert (again.sent, len(published), len(posts)) == (0, 1, 1)  # not twice the same day
     assert sender.send_due(LATER.replace(day=4)).sent == 1  # the next day
