@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from projections.base import Projection
     from projections.embedded import EmbeddedProjections
     from projections.postgres import LiveProjection, Target
+    from services.directory import DirectoryApplication
     from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
@@ -169,14 +170,10 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     """
     from services.pathways import PathwaysApplication
 
-    if settings.mode == "distributed" or overrides.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        env = postgres_env(settings.database_url, settings.database_schema)
+    env = _event_store_env(settings, "events.sqlite3", overrides)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         # The library's recorder, sending the rows in binary (services/pathways/recorder.py).
         env["APPLICATION_RECORDER_TOPIC"] = "services.pathways.recorder:PathwaysPostgresRecorder"
-    else:
-        state_dir = Path(settings.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(state_dir / "events.sqlite3")}
     env.update(
         {
             # AES-256-GCM with PyCA `cryptography` (~3 µs a payload; pycryptodome's
@@ -198,6 +195,31 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
     return PathwaysApplication(env=env)
+
+
+def _event_store_env(settings: Settings, sqlite_file: str, overrides: dict[str, str]) -> dict[str, str]:
+    """The eventsourcing persistence keys of an application on the settings' store: PostgreSQL
+    (distributed, or asked by `overrides`) or the SQLite file `state_dir/<sqlite_file>`."""
+    if settings.mode == "distributed" or overrides.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        return postgres_env(settings.database_url, settings.database_schema)
+    state_dir = Path(settings.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(state_dir / sqlite_file)}
+
+
+def build_directory_application(settings: Settings, **overrides: str) -> DirectoryApplication:
+    """The directory's event store (services/directory), beside the pathways' on the same store:
+    its own tables (`directory_events` on PostgreSQL, `state_dir/directory.sqlite3` embedded).
+    Not encrypted: a directory holds professionals' public offers, no personal data. No cache:
+    a quota is decided on the stored state (a collision on the version decides again)."""
+    from services.directory import DirectoryApplication
+
+    env = _event_store_env(settings, "directory.sqlite3", overrides)
+    env.update({"POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"})
+    env.update(overrides)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
+    return DirectoryApplication(env=env)
 
 
 # --- the embedded runtime ---------------------------------------------------------------------
