@@ -148,7 +148,8 @@ def build_services(runtime: Runtime) -> GatewayServices:
     read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
-                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)
+                           rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
+                           directory=runtime.directory)
 
 
 def purpose_of(header: str | None) -> str:

@@ -245,7 +245,8 @@ async def register_webhook(info: Info, url: str) -> WebhookRegistration:
     return WebhookRegistration(agency=principal.agency, url=url, secret=secret)
 
 
-def _mutation_fields() -> dict[str, Any]:
+def mutation_fields() -> dict[str, Any]:
+    """One mutation per pathway command, and the alert webhook's (the schema adds the directory's)."""
     fields: dict[str, Any] = {}
     for name, input_type in INPUTS.items():
         model = COMMANDS[name]
@@ -259,5 +260,3 @@ def _mutation_fields() -> dict[str, Any]:
                     "https, adresse publique).")
     return fields
 
-
-Mutation = strawberry.type(type("Mutation", (), _mutation_fields()))

@@ -21,6 +21,7 @@ from gateway import types as t
 from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import MAX_PAGE, PublicError, check_page_size
+from gateway.directory_api import DirectoryQuery
 from gateway.indicators import IndicatorsQuery
 from gateway import permissions as p
 from gateway.permissions import CASE_ROLES, ROLE_NEEDS, Role, decide
@@ -201,7 +202,7 @@ async def _views(context: Context, ids: list[UUID], operation: str,
 
 # --------------------------------------------------------------------------- the type
 @strawberry.type
-class Query(IndicatorsQuery):
+class Query(IndicatorsQuery, DirectoryQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()

@@ -20,15 +20,19 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.context import Context
 from gateway.execution import GatewayExecutor
 from gateway.hardening import BoundedPerCaller, PublicError, extensions, is_variable_error
-from gateway.mutations import Mutation
+from gateway.directory_api import directory_mutation_fields
+from gateway.mutations import mutation_fields
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
 
 
 log = logging.getLogger("relais.gateway")
 
+#: The pathways' commands (gateway/mutations.py) and the directory's (gateway/directory_api.py).
+Mutation = strawberry.type(type("Mutation", (), {**mutation_fields(), **directory_mutation_fields()}))
+
 #: The schema's version (semver): its changes, breaking ones named, in docs/graphql/CHANGELOG.md.
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 
 class AuditFlush(SchemaExtension):

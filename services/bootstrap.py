@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from projections.base import Projection
     from projections.embedded import EmbeddedProjections
     from projections.postgres import LiveProjection, Target
-    from services.directory import DirectoryApplication
+    from services.directory import Directory, DirectoryApplication
     from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
@@ -197,6 +197,17 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     return PathwaysApplication(env=env)
 
 
+def build_directory(settings: Settings, **overrides: str) -> Directory:
+    """The directory service (handler and read side) on its event store. An in-memory SQLite
+    pathways store in `overrides` (tests) gives an in-memory directory too."""
+    from services.directory import Directory, DirectoryHandler
+
+    keys = {k: v for k, v in overrides.items() if k in ("PERSISTENCE_MODULE", "POSTGRES_SCHEMA")}
+    if "memory" in overrides.get("SQLITE_DBNAME", ""):
+        keys["SQLITE_DBNAME"] = overrides["SQLITE_DBNAME"]
+    return Directory(DirectoryHandler(build_directory_application(settings, **keys)))
+
+
 def _event_store_env(settings: Settings, sqlite_file: str, overrides: dict[str, str]) -> dict[str, str]:
     """The eventsourcing persistence keys of an application on the settings' store: PostgreSQL
     (distributed, or asked by `overrides`) or the SQLite file `state_dir/<sqlite_file>`."""
@@ -247,6 +258,8 @@ class EmbeddedRuntime:
     #: None when built without them (gateway unit tests that read the event store only).
     projections: EmbeddedProjections | None
     risk: EmbeddedRisk | None
+    #: The directory of services (its own event store beside the pathways').
+    directory: Directory | None = None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
     #: Alert changes waiting for the alerting thread (subscribed when built: none is missed).
@@ -293,6 +306,8 @@ class EmbeddedRuntime:
         self.stop()
         if self.projections is not None:
             self.projections.close()
+        if self.directory is not None:
+            self.directory.handler.app.close()
         self.pathways.app.close()
 
     def load_synthetic_territory(self, progress: bool = True) -> threading.Thread | None:
@@ -389,6 +404,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
                                 webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
+        directory=build_directory(settings, **store_overrides),
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
     )
 
@@ -461,6 +477,8 @@ class DistributedRuntime:
     webhooks: PostgresWebhookRegistry | None
     #: A pooled connection whose search_path is the read models' schema.
     readmodels: ReadModels
+    #: The directory of services; None without the event store.
+    directory: Directory | None = None
     workers: list[Worker] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
@@ -607,6 +625,8 @@ class DistributedRuntime:
     def close(self) -> None:
         self.stop()
         self.pool.close()
+        if self.directory is not None:
+            self.directory.handler.app.close()
         if self.pathways is not None:
             self.pathways.app.close()
 
@@ -665,7 +685,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
         settings=settings, agencies=load_registry(settings.agencies_file), pool=pool, pathways=pathways,
         audit=PostgresAuditLog(pool, schema),
         webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
-        readmodels=readmodels,
+        readmodels=readmodels, directory=build_directory(settings) if event_store else None,
     )
 
 

@@ -2,5 +2,6 @@
 
 from services.directory.application import DirectoryApplication, DirectoryIndex
 from services.directory.handler import DirectoryHandler, DirectoryResult
+from services.directory.service import Directory, DirectoryFilter
 
-__all__ = ["DirectoryApplication", "DirectoryHandler", "DirectoryIndex", "DirectoryResult"]
+__all__ = ["Directory", "DirectoryApplication", "DirectoryFilter", "DirectoryHandler", "DirectoryIndex", "DirectoryResult"]
