@@ -257,8 +257,7 @@ def _directory(context: Context) -> Any:
 async def send_directory_command(info: Info, name: str, data: Any) -> ServiceAccepted | CommandRefused:
     context: Context = info.context
     payload = {**_plain(data), "actor": _actor(context, *EDITOR_ROLES)}
-    handler = _directory(context).handler
-    result = await asyncio.to_thread(handler.handle_payload, name, payload)
+    result = await asyncio.to_thread(_directory(context).command, name, payload)
     context.audit_read(f"mutation.{name[0].lower()}{name[1:]}", None, set(),
                        outcome="0" if result.accepted else "4", action=EXECUTE)
     if result.accepted:

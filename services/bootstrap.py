@@ -197,15 +197,16 @@ def build_pathways_application(settings: Settings, **overrides: str) -> Pathways
     return PathwaysApplication(env=env)
 
 
-def build_directory(settings: Settings, **overrides: str) -> Directory:
-    """The directory service (handler and read side) on its event store. An in-memory SQLite
+def build_directory(settings: Settings, pathways: PathwaysHandler | None = None, **overrides: str) -> Directory:
+    """The directory service (handler and read side) on its event store; with `pathways`, a
+    service stopping intake declines the referrals in flight to it. An in-memory SQLite
     pathways store in `overrides` (tests) gives an in-memory directory too."""
     from services.directory import Directory, DirectoryHandler
 
     keys = {k: v for k, v in overrides.items() if k in ("PERSISTENCE_MODULE", "POSTGRES_SCHEMA")}
     if "memory" in overrides.get("SQLITE_DBNAME", ""):
         keys["SQLITE_DBNAME"] = overrides["SQLITE_DBNAME"]
-    return Directory(DirectoryHandler(build_directory_application(settings, **keys)))
+    return Directory(DirectoryHandler(build_directory_application(settings, **keys)), pathways=pathways)
 
 
 def _event_store_env(settings: Settings, sqlite_file: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -271,6 +272,10 @@ class EmbeddedRuntime:
 
         alert_type = TYPE_PREFIX + "Alert"
         self.bus.subscribe(lambda e: self._alert_inbox.put(e) if e.type.startswith(alert_type) else None)
+        if self.directory is not None:
+            from services.directory.reactions import PlaceReturns
+
+            self.bus.subscribe(PlaceReturns(self.directory).on_bus_event)
 
     @property
     def started(self) -> bool:
@@ -404,7 +409,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
                                 webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
-        directory=build_directory(settings, **store_overrides),
+        directory=build_directory(settings, pathways, **store_overrides),
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
     )
 
@@ -515,6 +520,50 @@ class DistributedRuntime:
             waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
         )
 
+    def directory_relay(self) -> Relay:
+        """The directory's outbox relay: its event store -> `<prefix>.directory-events`
+        (CloudEvents `fr.relais.directory.<Event>.v1`, key = service id)."""
+        import functools
+
+        from infra.kafka.producer import EventProducer
+        from infra.kafka.publisher import KafkaPublisher
+        from services.relay.positions import PostgresPositionStore
+        from services.relay.relay import PostgresWaker, ReconnectingPublisher
+        from services.relay.relay import Relay as RelayClass
+        from services.relay.wire import DIRECTORY_SOURCE, DIRECTORY_TYPE_PREFIX, to_cloud_event
+
+        settings, app = self.settings, self.event_directory().handler.app
+
+        def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+            producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "directory-relay"))
+            return KafkaPublisher(producer, topic(settings, "directory-events")), lambda: producer.close(timeout=5)
+
+        return RelayClass(
+            app, ReconnectingPublisher(connect), PostgresPositionStore(self.pool, settings.database_schema),
+            is_published=lambda stored_topic: True, name="directory-relay",
+            waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
+            wire=functools.partial(to_cloud_event, source=DIRECTORY_SOURCE, type_prefix=DIRECTORY_TYPE_PREFIX),
+        )
+
+    def directory_places(self) -> ConsumerRunner:
+        """`<prefix>.pathway-events` (group `<prefix>-directory`): a referral declined, cancelled,
+        failed or expired gives its quota place back (services/directory/reactions.py)."""
+        from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+        from services.directory.reactions import PlaceReturns
+
+        settings = self.settings
+        config = RunnerConfig(
+            group_id=group_id(settings, "directory"), topics=[topic(settings, "pathway-events")],
+            bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
+            deadletter_topic=topic(settings, "deadletter"),
+        )
+        return ConsumerRunner(PlaceReturns(self.event_directory()), config, pool=self.pool)
+
+    def event_directory(self) -> Directory:
+        if self.directory is None:
+            raise RuntimeError("this runtime was built without the event store (build_distributed(event_store=False))")
+        return self.directory
+
     def ingest(self, agencies: Sequence[str]) -> ConsumerRunner:
         """The ingest consumer over `<prefix>.inbound.<agency>` for each agency."""
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
@@ -530,8 +579,8 @@ class DistributedRuntime:
             # duplicate (counted in skipped_duplicate, logged), never dead-lettered.
             on_duplicate="skip",
         )
-        return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix), config,
-                              pool=self.pool)
+        return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix,
+                                            directory=self.directory), config, pool=self.pool)
 
     def risk_engine(self, *, clock: Clock | None = None, territories=None) -> RiskEngine:  # noqa: ANN001
         """The engine with its PostgreSQL deadline index (`risk_deadlines` in the schema)."""
@@ -685,7 +734,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
         settings=settings, agencies=load_registry(settings.agencies_file), pool=pool, pathways=pathways,
         audit=PostgresAuditLog(pool, schema),
         webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
-        readmodels=readmodels, directory=build_directory(settings) if event_store else None,
+        readmodels=readmodels, directory=build_directory(settings, pathways) if pathways is not None else None,
     )
 
 

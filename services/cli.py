@@ -127,14 +127,15 @@ def _worker(build, *, event_store: bool = True, metrics_port: int | None = None)
 
 
 def _relay(args: argparse.Namespace) -> int:
-    return _worker(lambda runtime: [runtime.relay()], metrics_port=args.metrics_port)
+    return _worker(lambda runtime: [runtime.relay(), runtime.directory_relay()], metrics_port=args.metrics_port)
 
 
 def _ingest(args: argparse.Namespace) -> int:
     from infra.kafka.topics import load_topics
 
     agencies = args.agencies or [s.name.rsplit(".", 1)[1] for s in load_topics(prefix="x") if ".inbound." in s.name]
-    return _worker(lambda runtime: [runtime.ingest(agencies)], metrics_port=args.metrics_port)
+    return _worker(lambda runtime: [runtime.ingest(agencies), runtime.directory_places()],
+                   metrics_port=args.metrics_port)
 
 
 def _projections(args: argparse.Namespace) -> int:
@@ -244,9 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     relay = sub.add_parser(
         "relay",
-        help="publish the event store's notification log to Kafka (runs until SIGTERM)",
+        help="publish the event stores' notification logs to Kafka (runs until SIGTERM)",
         description="The outbox relay: follows the PostgreSQL event store's notification log and "
-        "publishes every pathway event to <prefix>.pathway-events (CloudEvents, key = pathway id). "
+        "publishes every pathway event to <prefix>.pathway-events (CloudEvents, key = pathway id), and the "
+        "directory's events to <prefix>.directory-events (key = service id). "
         "Its position advances only after the broker acknowledged; restart it at any time.",
     )
     _metrics_option(relay)
@@ -255,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="apply partner messages from <prefix>.inbound.<agency> (runs until SIGTERM)",
         description="Consumes the inbound agency topics, turns each message into a pathway command "
-        "and sends what cannot be applied to <prefix>.deadletter with the reason. "
+        "(or a directory command on the agency's own services) and sends what cannot be applied to "
+        "<prefix>.deadletter with the reason; gives the directory's quota places back when their "
+        "referral is declined, cancelled, failed or expired (from <prefix>.pathway-events). "
         "Message formats: docs/inbound/.",
     )
     ingest.add_argument("agencies", nargs="*", metavar="AGENCY",

@@ -41,6 +41,7 @@ class Relay:
         name: str = "relay",
         batch_size: int = 500,
         waker: Waker | None = None,
+        wire: Callable[..., CloudEvent] = to_cloud_event,
     ) -> None:
         """`is_published(topic)` says which stored events are pathway events (the
         idempotency records kept beside them stay private). `waker`, when given, replaces the
@@ -54,6 +55,8 @@ class Relay:
         self.name = name
         self.batch_size = batch_size
         self.waker = waker
+        #: Stored event -> CloudEvent (the directory's relay gives its own source and types).
+        self._wire = wire
 
     def run_once(self) -> int:
         """Publish the next batch; return how many notifications it covered."""
@@ -65,7 +68,7 @@ class Relay:
             RELAY_BACKLOG.labels(self.name).set(0)
             return 0
         events = [
-            to_cloud_event(
+            self._wire(
                 self._app.mapper.to_domain_event(n),
                 notification_id=n.id,
                 pathway_kind=aggregate_name(n.topic),
