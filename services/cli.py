@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tool_parsers(sub)
     _add_fhir_parser(sub)
     _add_audit_parser(sub)
+    _add_directory_parser(sub)
     return parser
 
 
@@ -512,6 +513,73 @@ def _add_fhir_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparse
     export.add_argument("--territory", default=None, help="territory code, e.g. 76 (default RELAIS_TERRITORY)")
     export.add_argument("--out", default=None, metavar="FILE", help="write the Bundle to FILE (default: stdout)")
     export.set_defaults(func=_fhir)
+
+
+# --------------------------------------------------------------------------- directory (issue 14)
+def _directory(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from services.bootstrap import build_directory
+    from services.directory.exchange import export_records, import_records, parse_records, validate
+    from services.settings import Settings
+
+    directory = build_directory(Settings())
+    try:
+        if args.action == "export":
+            records = export_records(directory.index.services(), args.format)
+            problems = validate(records, args.format)
+            for problem in problems:
+                print(f"relais directory export : invalide : {problem}", file=sys.stderr)
+            text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+            if args.out:
+                Path(args.out).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            print(f"relais directory export : {len(records)} service(s) au format {args.format}"
+                  f"{' -> ' + args.out if args.out else ''}", file=sys.stderr)
+            return 1 if problems else 0
+        try:
+            records = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"relais directory import : fichier {args.file} illisible ({exc}).", file=sys.stderr)
+            return 2
+        problems = validate(records, args.format)
+        if problems:
+            for problem in problems:
+                print(f"relais directory import : invalide : {problem}", file=sys.stderr)
+            return 1
+        answers = import_records(directory, parse_records(records, args.format))
+        refused = [a for a in answers if not a.accepted]
+        for answer in refused:
+            print(f"relais directory import : refusé : {answer.service_id} : {answer.rejection}", file=sys.stderr)
+        print(f"relais directory import : {len(records)} service(s) lus, {len(answers) - len(refused)} "
+              f"commande(s) appliquée(s) ou déjà là, {len(refused)} refusée(s)", file=sys.stderr)
+        return 1 if refused else 0
+    finally:
+        directory.handler.app.close()
+
+
+def _add_directory_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    directory = sub.add_parser(
+        "directory", help="the directory of services: export or import (data·inclusion, HSDS 3.0)",
+        description="The directory of services (cartographie). `export` writes every service as data·inclusion "
+        "records (validated with the data-inclusion-schema package) or Open Referral HSDS 3.0 services "
+        "(validated against the HSDS 3.0 JSON schemas); what a format has no field for is under the "
+        "`relais` key, so an export imports back unchanged. `import` validates a file and registers its "
+        "services (twice the same file changes nothing).")
+    actions = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="every service, as JSON, on stdout or in --out FILE",
+                                description="Export the directory; exit 1 if a record fails its format's validation.")
+    export.add_argument("--format", required=True, choices=("data-inclusion", "hsds"))
+    export.add_argument("--out", default=None, metavar="FILE", help="write to FILE (default: stdout)")
+    export.set_defaults(func=_directory)
+    imp = actions.add_parser("import", help="register the services of a JSON file",
+                             description="Import a data·inclusion or HSDS 3.0 JSON list of services; exit 1 "
+                             "if a record is invalid (nothing imported) or refused.")
+    imp.add_argument("--format", required=True, choices=("data-inclusion", "hsds"))
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=_directory)
 
 
 # --------------------------------------------------------------------------- audit (issue 10)

@@ -90,6 +90,8 @@ class RegisterService(DirectoryCommand):
 
     verb: ClassVar[str] = "register"
     details: DetailsModel
+    #: The owning agency: the sender's own, unless Relais registers it (an import).
+    owner: Ref | None = None
     accepting_new_patients: bool = True
     quota: QuotaModel | None = None
     saturation: Saturation | None = None

@@ -83,9 +83,10 @@ class DirectoryHandler:
                     if command.command_id in service.command_ids:
                         return self._duplicate(command, service)
                     raise CommandRejected("service_id", "ce service existe déjà", "SERVICE_ALREADY_EXISTS")
-                service = Service.register(command.service_id, owner=actor.agency, **command.arguments(),
-                                           actor=actor, occurred_at=command.occurred_at,
-                                           command_id=command.command_id)
+                arguments = command.arguments()
+                owner = arguments.pop("owner") or actor.agency
+                service = Service.register(command.service_id, owner=owner, **arguments, actor=actor,
+                                           occurred_at=command.occurred_at, command_id=command.command_id)
             else:
                 if service is None:
                     raise CommandRejected("service_id", "service inconnu de l'annuaire", "UNKNOWN_SERVICE")
