@@ -64,8 +64,9 @@ class QuotaPeriod(StrEnum):
 #: INSEE commune code (5 characters: `76540`, Corsica `2A004`); a département code (2-3).
 COMMUNE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 DEPARTEMENT_CODE = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$")
-#: ISO 639-1 language code (HSDS `languages.code`).
-LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+#: ISO 639-1 language code, or ISO 639-3 for those without one (Dari `prs`, Soninké `snk`), as
+#: HSDS `languages.code`.
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
 class ServiceError(errors.DomainError):
@@ -162,7 +163,7 @@ class ServiceDetails:
                                             "INSEE attendu.", field="details.zone_eligibilite")
         for code in self.languages:
             if not LANGUAGE_CODE.match(code):
-                raise InvalidServiceDetails(f"Langue « {code} » : code ISO 639-1 attendu (fr, en, ar...).",
+                raise InvalidServiceDetails(f"Langue « {code} » : code ISO 639-1 ou 639-3 attendu (fr, ar, prs...).",
                                             field="details.languages")
         if not 1 <= self.update_frequency_days <= 366:
             raise InvalidServiceDetails("Fréquence de mise à jour : entre 1 et 366 jours.",

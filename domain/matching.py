@@ -20,6 +20,20 @@ from domain.hours import is_open, next_opening
 from domain.values import AdministrativeStatus
 
 FRENCH = "fr"
+#: Language names as professionals type them (a pathway's interpreter need, a GP search) ->
+#: the directory's codes (ISO 639-1, or 639-3 where there is no 639-1 code).
+LANGUAGE_CODES = {
+    "français": "fr", "francais": "fr", "arabe": "ar", "anglais": "en", "russe": "ru", "pachto": "ps",
+    "pashto": "ps", "dari": "prs", "tigrinya": "ti", "géorgien": "ka", "georgien": "ka", "peul": "ff",
+    "albanais": "sq", "soninké": "snk", "soninke": "snk", "espagnol": "es", "portugais": "pt", "roumain": "ro",
+    "turc": "tr", "ukrainien": "uk", "bengali": "bn", "ourdou": "ur", "somali": "so", "lingala": "ln",
+}
+
+
+def language_code(text: str) -> str:
+    """`arabe` -> `ar`; a code already (`ar`) or an unknown name stays as it is, lower-cased."""
+    word = text.strip().lower()
+    return LANGUAGE_CODES.get(word, word)
 
 
 class Criterion(StrEnum):

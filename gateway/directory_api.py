@@ -66,7 +66,7 @@ class DirectoryService:
     statuts_administratifs: list[AdministrativeStatus]  # type: ignore[valid-type]
     conditions_acces: str | None
     modes_mobilisation: list[str]
-    languages: list[str] = strawberry.field(description="Langues parlées (ISO 639-1).")
+    languages: list[str] = strawberry.field(description="Langues parlées (ISO 639-1, ou 639-3 sans code 639-1).")
     accepts_interpreting: bool = strawberry.field(description="Accepte l'interprétariat professionnel ou par "
                                                               "téléphone.")
     horaires_accueil: str | None = strawberry.field(description="Horaires au format OpenStreetMap opening_hours.")
@@ -370,7 +370,7 @@ class DirectoryQuery:
         if commune is not None:
             facts["commune"] = commune
         if languages is not None:
-            facts["languages"] = tuple(lang.lower() for lang in languages)
+            facts["languages"] = tuple(languages)
         interpreter = record.summary.get("interpreter_language")
         if "languages" not in facts and interpreter and Category.SOCIAL in disclosure.visible:
             facts["languages"] = (str(interpreter),)

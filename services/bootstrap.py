@@ -340,6 +340,10 @@ class EmbeddedRuntime:
             return None
 
         def run() -> None:
+            if self.directory is not None:  # the directory first: a referral can be matched at once
+                from services.territory.directory import load_directory
+
+                load_directory(self.directory)
             sent = load(self.pathways, plan["pathways"], territory=plan["territory"],
                         progress=sys.stderr if progress else None)
             marker.unlink()

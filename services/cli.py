@@ -372,9 +372,10 @@ def _pathway_count(text: str) -> int:
 
 
 def _territory(args: argparse.Namespace) -> int:
-    from services.bootstrap import build_pathways_application
+    from services.bootstrap import build_directory, build_pathways_application
     from services.checks import preflight, settings_from_env
     from services.pathways import PathwaysHandler
+    from services.territory.directory import load_directory
     from services.territory.load import Refused, load
 
     settings = settings_from_env()
@@ -386,11 +387,17 @@ def _territory(args: argparse.Namespace) -> int:
             from services.territory.synthetic import PARIS
 
             now = datetime.combine(args.today, time(23, 0), PARIS)
+        directory = build_directory(settings, pathways)
+        try:
+            services = load_directory(directory, seed=args.seed, now=now)
+        finally:
+            directory.handler.app.close()
         sent = load(pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory, now=now)
-    except Refused as refused:
+    except (Refused, RuntimeError) as refused:
         print(f"relais territory : ERREUR : {refused}", file=sys.stderr)
         return 1
     print(f"{sent} commandes acceptées ({args.pathways} parcours synthétiques, graine {args.seed}).")
+    print(f"Annuaire des services : {services} services synthétiques (graine {args.seed}).")
     return 0
 
 

@@ -33,7 +33,7 @@ class DetailsModel(BaseModel):
     conditions_acces: Optional | None = None
     modes_mobilisation: list[Ref] = Field(default_factory=list, max_length=10)
     languages: list[Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2,
-                                                     max_length=2)]] = Field(default_factory=lambda: ["fr"],
+                                                     max_length=3)]] = Field(default_factory=lambda: ["fr"],
                                                                              max_length=30)
     accepts_interpreting: bool = False
     horaires_accueil: Optional | None = None

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from domain.directory import Place, Service, ServiceKind
-from domain.matching import Assessment, MatchRequest, in_zone, match
+from domain.directory import COMMUNE_CODE
+from domain.matching import Assessment, MatchRequest, in_zone, language_code, match
 from domain.values import SYSTEM_AGENCY, ReferralStatus
 from services.directory.application import DirectoryIndex
 from services.directory.handler import DirectoryHandler, DirectoryResult
@@ -128,7 +129,15 @@ class Directory:
         return self.index.get(service_id)
 
     def match(self, request: MatchRequest, *, limit: int = 10, exclude: Iterable[UUID] = ()) -> list[Assessment]:
-        return match(self.index.services(), request, limit=limit, exclude=exclude)
+        """The matching of domain/matching.py, on a request whose commune (a name is looked up
+        among the directory's own communes) and languages (`arabe` -> `ar`) are in codes."""
+        services = self.index.services()
+        commune = request.commune
+        if commune is not None and not COMMUNE_CODE.match(commune):
+            commune = next((s.details.code_insee for s in services
+                            if s.details.commune.casefold() == commune.strip().casefold()), commune)
+        request = replace(request, commune=commune, languages=tuple(language_code(x) for x in request.languages))
+        return match(services, request, limit=limit, exclude=exclude)
 
     def refer(self, pathways: PathwaysHandler, *, command_id: UUID, pathway_id: UUID, service_id: UUID,
               referral_id: UUID, need_id: UUID | None, actor: dict[str, str],

@@ -146,3 +146,27 @@ def test_a_gp_stopping_intake_declines_every_referral_in_flight_with_the_alterna
         [alert] = check_referral_declined(pathway, NOW + timedelta(hours=2), TerritorySettings())
         assert alert.owner_agency == "pass" and "Dr Hamel" in alert.suggested_action
     assert pathways.app.get_pathway(answered_pid).referrals[answered_rid].status is ReferralStatus.ACCEPTED
+
+
+def test_the_synthetic_directory_is_like_the_rouen_mapping_and_matches_the_synthetic_pathways() -> None:
+    from domain.directory import ServiceKind as Kind
+    from services.directory import Directory
+    from services.territory.directory import GP_COUNT, load_directory
+
+    directory = Directory(DirectoryHandler(DirectoryApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})))
+    assert load_directory(directory, now=NOW) == GP_COUNT + 10
+    assert load_directory(directory, now=NOW) == GP_COUNT + 10  # again: nothing doubles
+    services = directory.index.services()
+    gps = [s for s in services if s.details.kind is Kind.MG]
+    accepting = [s for s in gps if s.accepting_new_patients]
+    assert len(gps) == GP_COUNT and 0.15 <= len(accepting) / len(gps) <= 0.25
+    assert any(s.details.zone_eligibilite for s in accepting) and any(s.is_stale(NOW.date()) for s in gps)
+    assert len({s.details.code_insee for s in gps}) == 10
+    # A synthetic pathway's GP search names its commune and language as typed ("Rouen", "arabe").
+    found = directory.match(MatchRequest(at=NOW, commune="Sotteville-lès-Rouen", languages=("arabe",),
+                                         kind=Kind.MG), limit=300)
+    assert found and all(a.can_take for a in found)
+    assert all(not a.service.details.zone_eligibilite or SOTTEVILLE in a.service.details.zone_eligibilite
+               for a in found)
+    [ism] = directory.match(MatchRequest(at=NOW, languages=("dari",), kind=Kind.INTERPRETARIAT))
+    assert "Parle prs." in [r.text for r in ism.reasons]
