@@ -29,8 +29,15 @@ def check_opening_hours(expression: str, field: str = "horaires_accueil") -> Non
 
 
 def is_open(expression: str, at: datetime) -> bool:
-    """Open at `at` (local wall-clock time of the service: the directory is one territory's)."""
-    return bool(_parsed(expression).is_open(at.replace(tzinfo=None)))
+    """Open at `at` (local wall-clock time of the service: the directory is one territory's).
+    Remembered per expression and minute: a match asks it of thousands of services at once,
+    most sharing a handful of expressions."""
+    return _is_open(expression, at.replace(tzinfo=None, second=0, microsecond=0))
+
+
+@lru_cache(maxsize=65536)
+def _is_open(expression: str, minute: datetime) -> bool:
+    return bool(_parsed(expression).is_open(minute))
 
 
 def next_opening(expression: str, at: datetime) -> datetime | None:

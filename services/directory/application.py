@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder
 
-from domain.directory import Service
+from domain.directory import Service, ServiceKind
 from services.pathways.application import ActorAsDict, DateAsISO
 
 
@@ -43,6 +43,10 @@ class DirectoryIndex:
     def __init__(self, app: DirectoryApplication) -> None:
         self._app = app
         self._services: dict[UUID, Service] = {}
+        #: The same services by kind, and those accepting new patients by kind: a match asks for
+        #: one kind and can only return accepting services, so it walks only those.
+        self._by_kind: dict[ServiceKind, dict[UUID, Service]] = {}
+        self._accepting: dict[ServiceKind, dict[UUID, Service]] = {}
         self._position = 0
         self._lock = threading.Lock()
 
@@ -55,14 +59,35 @@ class DirectoryIndex:
                     return
                 for notification in notifications:
                     domain_event = self._app.mapper.to_domain_event(notification)
-                    service = domain_event.mutate(self._services.get(domain_event.originator_id))
-                    if service is not None:
-                        self._services[service.id] = cast(Service, service)
+                    before = self._services.get(domain_event.originator_id)
+                    kind_before = before.details.kind if before is not None else None
+                    service = cast(Service, domain_event.mutate(before))
+                    if service is None:
+                        continue
+                    if kind_before is not None and kind_before is not service.details.kind:
+                        self._by_kind[kind_before].pop(service.id, None)
+                        self._accepting.get(kind_before, {}).pop(service.id, None)
+                    kind = service.details.kind
+                    self._services[service.id] = service
+                    self._by_kind.setdefault(kind, {})[service.id] = service
+                    if service.accepting_new_patients:
+                        self._accepting.setdefault(kind, {})[service.id] = service
+                    else:
+                        self._accepting.get(kind, {}).pop(service.id, None)
                 self._position = notifications[-1].id
 
-    def services(self) -> list[Service]:
+    def services(self, kind: ServiceKind | None = None) -> list[Service]:
         self.refresh()
-        return list(self._services.values())
+        if kind is None:
+            return list(self._services.values())
+        return list(self._by_kind.get(kind, {}).values())
+
+    def accepting(self, kind: ServiceKind | None = None) -> list[Service]:
+        """The services accepting new patients (of `kind`)."""
+        self.refresh()
+        if kind is None:
+            return [s for by_id in self._accepting.values() for s in by_id.values()]
+        return list(self._accepting.get(kind, {}).values())
 
     def get(self, service_id: UUID) -> Service | None:
         self.refresh()

@@ -101,12 +101,17 @@ def test_each_match_says_why_on_every_criterion_and_a_closed_or_stale_gp_ranks_l
 @given(commune=st.sampled_from([ROUEN, PETIT_QUEVILLY, SOTTEVILLE, DARNETAL, "27229", None]),
        languages=st.lists(st.sampled_from(["fr", "ar", "ps", "en"]), max_size=2, unique=True),
        hour=st.integers(min_value=0, max_value=23))
-def test_every_service_matched_meets_every_blocking_criterion(commune: str | None, languages: list[str],
-                                                             hour: int) -> None:
+def test_every_service_matched_meets_every_blocking_criterion_and_none_left_out_could(
+        commune: str | None, languages: list[str], hour: int) -> None:
     handler, _ = _directory()
     request = MatchRequest(at=NOW.replace(hour=hour), commune=commune, languages=tuple(languages))
-    for found in match(DirectoryIndex(handler.app).services(), request, limit=100):
-        assert all(r.met for r in found.reasons if r.criterion in BLOCKING)
+    services = DirectoryIndex(handler.app).services()
+    found = match(services, request, limit=100)
+    for assessment in found:
+        assert all(r.met for r in assessment.reasons if r.criterion in BLOCKING)
+    left_out = [assess(s, request) for s in services if s.id not in {a.service.id for a in found}]
+    assert not any(a.can_take for a in left_out)
+    assert [a.score for a in found] == sorted((a.score for a in found), reverse=True)
 
 
 def test_a_gp_stopping_intake_declines_every_referral_in_flight_with_the_alternatives_for_the_referrer(
