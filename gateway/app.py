@@ -36,6 +36,7 @@ from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, Securit
 from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
 from gateway.readside import ReadSide
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
+from gateway.referral_links import mount_referral_links
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
@@ -145,11 +146,13 @@ def build_services(runtime: Runtime) -> GatewayServices:
         raise ValueError("the gateway needs a runtime with the event store")
     if isinstance(runtime, EmbeddedRuntime) and runtime.projections is None:
         raise ValueError("the gateway reads the read models: build the embedded runtime with its projections")
+    from services.bootstrap import build_referral_links
+
     read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
-                           directory=runtime.directory)
+                           directory=runtime.directory, links=build_referral_links(runtime.settings, pathways))
 
 
 def purpose_of(header: str | None) -> str:
@@ -222,6 +225,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(GuardMiddleware, path="/graphql")
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
     mount_screen(app, settings, runtime.agencies)
+    mount_referral_links(app)
 
     sdl_text = sdl()
 

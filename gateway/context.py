@@ -35,6 +35,7 @@ class GatewayServices:
     alerts: Any = None  # gateway.subscriptions.AlertFeed
     webhooks: Any = None  # services.alerting.webhooks.WebhookRegistry
     directory: Any = None  # services.directory.Directory
+    links: Any = None  # services.directory.links.ReferralLinks
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
     #: token -> its execution slots (gateway.hardening.BoundedPerCaller), on this app's loop
     in_flight: dict[str, asyncio.Semaphore] = field(default_factory=dict)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from projections.embedded import EmbeddedProjections
     from projections.postgres import LiveProjection, Target
     from services.directory import Directory, DirectoryApplication
+    from services.directory.links import ReferralLinks
     from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
     from services.alerting.worker import AlertingWorker
     from services.pathways import PathwaysApplication, PathwaysHandler
@@ -207,6 +208,14 @@ def build_directory(settings: Settings, pathways: PathwaysHandler | None = None,
     if "memory" in overrides.get("SQLITE_DBNAME", ""):
         keys["SQLITE_DBNAME"] = overrides["SQLITE_DBNAME"]
     return Directory(DirectoryHandler(build_directory_application(settings, **keys)), pathways=pathways)
+
+
+def build_referral_links(settings: Settings, pathways: PathwaysHandler) -> ReferralLinks:
+    """The signed referral links (services/directory/links.py), their key derived from the
+    deployment's cipher key (no second secret to keep)."""
+    from services.directory.links import ReferralLinks
+
+    return ReferralLinks(cipher_key(settings).encode(), pathways)
 
 
 def _event_store_env(settings: Settings, sqlite_file: str, overrides: dict[str, str]) -> dict[str, str]:
