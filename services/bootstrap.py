@@ -302,6 +302,13 @@ class EmbeddedRuntime:
             threading.Thread(target=self.relay.run, args=(self._stop,), name="embedded-relay", daemon=True),
             threading.Thread(target=self._alerting_loop, name="embedded-alerting", daemon=True),
         ]
+        if self.directory is not None:
+            from services.clock import SystemClock
+            from services.directory.expiry import ExpiryLoop, ReferralExpiry
+
+            expiry = ExpiryLoop(ReferralExpiry(self.directory, self.pathways), SystemClock().now)
+            self._threads.append(threading.Thread(target=expiry.run, args=(self._stop,), name="embedded-expiry",
+                                                  daemon=True))
         for thread in self._threads:
             thread.start()
         return True
@@ -571,6 +578,14 @@ class DistributedRuntime:
             deadletter_topic=topic(settings, "deadletter"),
         )
         return ConsumerRunner(PlaceReturns(self.event_directory()), config, pool=self.pool)
+
+    def directory_expiry(self) -> Worker:
+        """Referrals through the directory nobody answered, cancelled when their territory's
+        `referral_expiry_days` are over (services/directory/expiry.py), swept every minute."""
+        from services.clock import SystemClock
+        from services.directory.expiry import ExpiryLoop, ReferralExpiry
+
+        return ExpiryLoop(ReferralExpiry(self.event_directory(), self.event_store()), SystemClock().now)
 
     def event_directory(self) -> Directory:
         if self.directory is None:

@@ -134,8 +134,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from infra.kafka.topics import load_topics
 
     agencies = args.agencies or [s.name.rsplit(".", 1)[1] for s in load_topics(prefix="x") if ".inbound." in s.name]
-    return _worker(lambda runtime: [runtime.ingest(agencies), runtime.directory_places()],
-                   metrics_port=args.metrics_port)
+    return _worker(lambda runtime: [runtime.ingest(agencies), runtime.directory_places(),
+                                    runtime.directory_expiry()], metrics_port=args.metrics_port)
 
 
 def _projections(args: argparse.Namespace) -> int:
