@@ -164,6 +164,17 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         props.get("pathway_id", {}).setdefault("description", "Optional: defaults to ce_subject.")
         schema["title"] = f"{TYPE_PREFIX}{name}.{TYPE_VERSION}"
         schemas[name] = schema
+    from services.directory.commands import DIRECTORY_COMMANDS
+
+    for name in sorted(DIRECTORY_INBOUND):
+        schema = DIRECTORY_COMMANDS[name].model_json_schema()
+        props = schema.get("properties", {})
+        props.pop("command_id", None)
+        props["actor"] = InboundActor.model_json_schema()
+        schema["required"] = [r for r in schema.get("required", []) if r not in {"command_id", "service_id"}]
+        props.get("service_id", {}).setdefault("description", "Optional: defaults to ce_subject (the service id).")
+        schema["title"] = f"{TYPE_PREFIX}{name}.{TYPE_VERSION}"
+        schemas[name] = schema
     from services.fhir.referrals import inbound_task_schema
 
     schemas[FHIR_TASK] = {**inbound_task_schema(), "title": f"{TYPE_PREFIX}{FHIR_TASK}.{TYPE_VERSION}"}

@@ -38,6 +38,11 @@ def rendered() -> dict[str, str]:
         "status and reason; see `docs/partners.md`): the professional and role come in the CloudEvents",
         "extensions `ce_actorprofessional` and `ce_actorrole`.",
         "",
+        "The directory's commands (`RegisterService`, `UpdateServiceDetails`, `ConfirmServiceDetails`,",
+        "`StopIntake`, `ResumeIntake`, `SetReferralQuota`, `ReportSaturation`) change the agency's own",
+        "services: `ce_subject` is the service id, and another agency's service is refused",
+        "(`docs/directory.md`).",
+        "",
         "| ce_type | schema |",
         "| --- | --- |",
     ]
