@@ -356,12 +356,12 @@ class EmbeddedRuntime:
             return None
 
         def run() -> None:
-            if self.directory is not None:  # the directory first: a referral can be matched at once
+            sent = load(self.pathways, plan["pathways"], territory=plan["territory"],
+                        progress=sys.stderr if progress else None)
+            if self.directory is not None:  # after the pathways: the first screen does not wait for it
                 from services.territory.directory import load_directory
 
                 load_directory(self.directory)
-            sent = load(self.pathways, plan["pathways"], territory=plan["territory"],
-                        progress=sys.stderr if progress else None)
             marker.unlink()
             log.info("synthetic territory loaded", extra={"event": "synthetic_loaded", "commands": sent, **plan})
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from uuid import uuid5
 
+from eventsourcing.application import AggregateNotFoundError
+
 from domain.rules.settings import TerritorySettings
 from domain.values import ReferralStatus
 from infra.retry import Backoff
@@ -40,7 +42,10 @@ class ReferralExpiry:
         sent = []
         for service in self.directory.index.services():
             for place in list(service.places.values()):
-                pathway = self.pathways.app.get_pathway(place.pathway_id)
+                try:
+                    pathway = self.pathways.app.get_pathway(place.pathway_id)
+                except AggregateNotFoundError:  # a place taken for a pathway this store does not hold
+                    continue
                 referral = pathway.referrals.get(place.referral_id)
                 if referral is None or referral.status is not ReferralStatus.REQUESTED:
                     continue

@@ -20,8 +20,9 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.directory import Place, Service, ServiceKind
-from domain.directory import COMMUNE_CODE
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.directory import COMMUNE_CODE, Place, Service, ServiceKind
 from domain.matching import Assessment, MatchRequest, in_zone, language_code, match
 from domain.values import SYSTEM_AGENCY, ReferralStatus
 from services.directory.application import DirectoryIndex
@@ -99,7 +100,10 @@ class Directory:
     def _decline(self, service: Service, place: Place, cause_name: str, cause: UUID,
                  occurred_at: datetime) -> CommandResult | None:
         assert self.pathways is not None
-        pathway = self.pathways.app.get_pathway(place.pathway_id)
+        try:
+            pathway = self.pathways.app.get_pathway(place.pathway_id)
+        except AggregateNotFoundError:  # a place taken for a pathway this store does not hold
+            return None
         referral = pathway.referrals.get(place.referral_id)
         if referral is None or referral.status is not ReferralStatus.REQUESTED:
             return None  # answered already (accepted, seen...): not in flight any more
