@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder
 
 from domain.directory import Service, ServiceKind
+from domain.matching import departement_of
 from services.pathways.application import ActorAsDict, DateAsISO
 
 
@@ -43,10 +44,14 @@ class DirectoryIndex:
     def __init__(self, app: DirectoryApplication) -> None:
         self._app = app
         self._services: dict[UUID, Service] = {}
-        #: The same services by kind, and those accepting new patients by kind: a match asks for
-        #: one kind and can only return accepting services, so it walks only those.
+        #: The same services by kind; and those accepting new patients (a blocking criterion of
+        #: every match) by kind and eligibility: `None` for those without a commune rule, else
+        #: each code of their `zone_eligibilite`. A match walks only the accepting services of
+        #: its kind that may take someone of its commune.
         self._by_kind: dict[ServiceKind, dict[UUID, Service]] = {}
-        self._accepting: dict[ServiceKind, dict[UUID, Service]] = {}
+        self._accepting: dict[tuple[ServiceKind, str | None], dict[UUID, Service]] = {}
+        #: Where each service is filed in `_accepting` (to take it out when it changes).
+        self._filed: dict[UUID, list[tuple[ServiceKind, str | None]]] = {}
         self._position = 0
         self._lock = threading.Lock()
 
@@ -66,15 +71,21 @@ class DirectoryIndex:
                         continue
                     if kind_before is not None and kind_before is not service.details.kind:
                         self._by_kind[kind_before].pop(service.id, None)
-                        self._accepting.get(kind_before, {}).pop(service.id, None)
-                    kind = service.details.kind
                     self._services[service.id] = service
-                    self._by_kind.setdefault(kind, {})[service.id] = service
-                    if service.accepting_new_patients:
-                        self._accepting.setdefault(kind, {})[service.id] = service
-                    else:
-                        self._accepting.get(kind, {}).pop(service.id, None)
+                    self._by_kind.setdefault(service.details.kind, {})[service.id] = service
+                    self._file(service)
                 self._position = notifications[-1].id
+
+    def _file(self, service: Service) -> None:
+        for key in self._filed.pop(service.id, []):
+            self._accepting[key].pop(service.id, None)
+        if not service.accepting_new_patients:
+            return
+        kind = service.details.kind
+        keys = [(kind, code) for code in service.details.zone_eligibilite] or [(kind, None)]
+        for key in keys:
+            self._accepting.setdefault(key, {})[service.id] = service
+        self._filed[service.id] = keys
 
     def services(self, kind: ServiceKind | None = None) -> list[Service]:
         self.refresh()
@@ -82,12 +93,20 @@ class DirectoryIndex:
             return list(self._services.values())
         return list(self._by_kind.get(kind, {}).values())
 
-    def accepting(self, kind: ServiceKind | None = None) -> list[Service]:
-        """The services accepting new patients (of `kind`)."""
+    def accepting(self, kind: ServiceKind | None = None, commune: str | None = None) -> list[Service]:
+        """The services accepting new patients (of `kind`) whose commune rule may admit someone
+        living in `commune` (INSEE code): those without a rule, and those listing the commune or
+        its département. Without a commune: only those without a rule."""
         self.refresh()
-        if kind is None:
-            return [s for by_id in self._accepting.values() for s in by_id.values()]
-        return list(self._accepting.get(kind, {}).values())
+        kinds = [kind] if kind is not None else list(self._by_kind)
+        codes: list[str | None] = [None]
+        if commune is not None:
+            codes += [commune, departement_of(commune)]
+        found: dict[UUID, Service] = {}
+        for k in kinds:
+            for code in codes:
+                found.update(self._accepting.get((k, code), {}))
+        return list(found.values())
 
     def get(self, service_id: UUID) -> Service | None:
         self.refresh()

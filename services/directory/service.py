@@ -135,13 +135,13 @@ class Directory:
     def match(self, request: MatchRequest, *, limit: int = 10, exclude: Iterable[UUID] = ()) -> list[Assessment]:
         """The matching of domain/matching.py, on a request whose commune (a name is looked up
         among the directory's own communes) and languages (`arabe` -> `ar`) are in codes."""
-        services = self.index.accepting(request.kind)  # accepting is a blocking criterion
         commune = request.commune
         if commune is not None and not COMMUNE_CODE.match(commune):
             commune = next((s.details.code_insee for s in self.index.services()
                             if s.details.commune.casefold() == commune.strip().casefold()), commune)
         request = replace(request, commune=commune, languages=tuple(language_code(x) for x in request.languages))
-        return match(services, request, limit=limit, exclude=exclude)
+        # Only the candidates: accepting (a blocking criterion), of the kind, eligible by commune.
+        return match(self.index.accepting(request.kind, commune), request, limit=limit, exclude=exclude)
 
     def refer(self, pathways: PathwaysHandler, *, command_id: UUID, pathway_id: UUID, service_id: UUID,
               referral_id: UUID, need_id: UUID | None, actor: dict[str, str],

@@ -175,3 +175,23 @@ def test_the_synthetic_directory_is_like_the_rouen_mapping_and_matches_the_synth
                for a in found)
     [ism] = directory.match(MatchRequest(at=NOW, languages=("dari",), kind=Kind.INTERPRETARIAT))
     assert "Parle prs." in [r.text for r in ism.reasons]
+
+
+@settings(max_examples=30, deadline=None)
+@given(commune=st.sampled_from([ROUEN, PETIT_QUEVILLY, SOTTEVILLE, DARNETAL, "27229", None]),
+       languages=st.lists(st.sampled_from(["fr", "ar", "ps"]), max_size=2, unique=True),
+       kind=st.sampled_from([ServiceKind.MG, None]))
+def test_the_directory_s_indexed_candidates_give_the_same_match_as_every_service(
+        commune: str | None, languages: list[str], kind: ServiceKind | None) -> None:
+    from services.directory import Directory
+
+    handler, _ = _directory()
+    directory = Directory(handler)
+    directory.command("StopIntake", envelope(_directory_ids(directory)[0], "mg-dr-dumont", reason="plein"))
+    request = MatchRequest(at=NOW, commune=commune, languages=tuple(languages), kind=kind)
+    everything = match(directory.index.services(), request, limit=100)
+    assert [a.service.id for a in directory.match(request, limit=100)] == [a.service.id for a in everything]
+
+
+def _directory_ids(directory) -> list[UUID]:  # noqa: ANN001
+    return [s.id for s in directory.index.services() if s.owner == "mg-dr-dumont"]
