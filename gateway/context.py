@@ -37,6 +37,8 @@ class GatewayServices:
     territory_settings: Any = None  # services.risk.territory_settings.TerritorySettingsStore
     agencies: Any = None  # domain.agencies.AgencyRegistry (an agency's territory)
     erasure: Any = None  # services.privacy.erasure.Erasure
+    directory: Any = None  # services.directory.Directory
+    links: Any = None  # services.directory.links.ReferralLinks
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
     #: where HTTP operations execute, off the event loop (gateway.hardening.OffLoopExecutor)
     executor: Any = None

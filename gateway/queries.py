@@ -21,6 +21,7 @@ from gateway import types as t
 from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import MAX_PAGE, PublicError, check_page_size
+from gateway.directory_api import DirectoryQuery
 from gateway.indicators import IndicatorsQuery
 from gateway.territory_settings import BacktestQuery, TerritorySettingsQuery
 from gateway import permissions as p
@@ -218,7 +219,7 @@ async def _views(context: Context, ids: list[UUID], operation: str,
 
 # --------------------------------------------------------------------------- the type
 @strawberry.type
-class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
+class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery, DirectoryQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()
