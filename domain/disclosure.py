@@ -348,6 +348,9 @@ EVENTS: Mapping[str, EventEntry] = {
     "AgencyLeft": _e("Structure retirée du parcours", A),
     "ConsentGranted": _e("Consentement au partage donné", A),
     "ConsentWithdrawn": _e("Consentement retiré", A),
+    "ObjectionRecorded": _e("Opposition de la personne enregistrée", A),
+    # Who broke the glass and why is shown to the lead agency and the DPO (the override's audit).
+    "EmergencyAccessOpened": _e("Accès d'urgence ouvert (bris de glace)", A),
     # --- needs: the category of the need
     "NeedRecorded": _e("Besoin identifié", S, own=Own.NEED, records="need_id"),
     "NeedMet": _e("Besoin couvert", I, about="need_id"),
@@ -536,6 +539,8 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "RemoveAgency": _c("Retirer une structure du parcours", A),
     "GrantConsent": _c("Enregistrer un consentement au partage", A),
     "WithdrawConsent": _c("Enregistrer un retrait de consentement", A),
+    "RecordObjection": _c("Enregistrer une opposition de la personne", A),
+    "BreakGlass": _c("Ouvrir un accès d'urgence (bris de glace)", A),
     "RecordNeed": _c("Identifier un besoin", S, by_need=True),
     "MarkNeedMet": _c("Marquer un besoin comme couvert", S),
     # Orienting is what social workers do, to care services too: the write is social even when

@@ -40,7 +40,7 @@ from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
 from infra.metrics import GRAPHQL_LATENCY, metrics_text
-from services.bootstrap import DistributedRuntime, EmbeddedRuntime
+from services.bootstrap import DistributedRuntime, EmbeddedRuntime, read_side
 
 log = logging.getLogger("relais.gateway")
 
@@ -145,7 +145,7 @@ def build_services(runtime: Runtime) -> GatewayServices:
         raise ValueError("the gateway needs a runtime with the event store")
     if isinstance(runtime, EmbeddedRuntime) and runtime.projections is None:
         raise ValueError("the gateway reads the read models: build the embedded runtime with its projections")
-    read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
+    read = read_side(runtime.settings, runtime.readmodels)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks)

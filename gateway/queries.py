@@ -28,10 +28,11 @@ from gateway.readside import (
     ALERT_PROJECTIONS,
     PATHWAY_PROJECTIONS,
     TIMELINE_PROJECTIONS,
+    AccessRows,
     access_of,
     replay,
 )
-from gateway.views import Pathway, alert_view, pathway_view
+from gateway.views import Pathway, _at, alert_view, pathway_view
 from projections.queries import decode_cursor, encode_cursor
 
 
@@ -121,6 +122,20 @@ class AuditEvent:
     pathway_id: str | None
     categories: list[str]
     outcome: str
+    consent_version: int | None = strawberry.field(
+        default=None, description="Version du consentement de la personne en vigueur lors de l'accès "
+        "(CSP D1110-3-1) ; null : accès sans parcours.")
+
+
+@strawberry.type(description="Accès d'urgence (bris de glace) : qui l'a ouvert, pourquoi, quand, jusqu'à quand.")
+class EmergencyAccess:
+    pathway_id: UUID
+    agency: str
+    professional: str
+    role: str
+    reason: str
+    opened_at: datetime
+    until: datetime
 
 
 @strawberry.type
@@ -194,7 +209,7 @@ async def _views(context: Context, ids: list[UUID], operation: str,
     for pid, record in zip(ids, records, strict=True):
         view = pathway_view(record, context.principal, context.services.read) if record is not None else None
         if view is not None:
-            context.audit_read(operation, pid, _audited(view, selected))
+            context.audit_read(operation, pid, _audited(view, selected), disclosure=view._disclosure)  # noqa: SLF001
         out.append(view)
     return out
 
@@ -260,7 +275,7 @@ class Query(IndicatorsQuery):
             context.audit_read("pathway", id, set(), outcome="4")
             return None
         context.audit_read("pathway" if as_of is None else "pathway.asOf", id,
-                           _audited(view, p.selected_names_of(info)))
+                           _audited(view, p.selected_names_of(info)), disclosure=view._disclosure)  # noqa: SLF001
         return view
 
     @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord "
@@ -299,7 +314,7 @@ class Query(IndicatorsQuery):
             severity=f.severity.value if f.severity else None, owned_only=f.owned_by_my_agency)
         pids = list(dict.fromkeys(UUID(str(r["pathway_id"])) for r in found.rows))
         accesses = await read.call(read.access, pids)
-        disclosures = {pid: decide(principal, accesses.get(pid) or access_of({}, {})) for pid in pids}
+        disclosures = {pid: decide(principal, accesses.get(pid) or access_of(AccessRows())) for pid in pids}
         returned: dict[UUID, set] = {pid: set() for pid in pids}
         edges = []
         for row, cursor in zip(found.rows, found.cursors, strict=True):
@@ -308,9 +323,31 @@ class Query(IndicatorsQuery):
                 edges.append(AlertEdge(cursor=cursor, node=alert_view(row, disclosures[pid], returned[pid])))
         for pid in pids:
             if disclosures[pid].can_see_pathway:
-                context.audit_read("alerts", pid, returned[pid])
+                context.audit_read("alerts", pid, returned[pid], disclosure=disclosures[pid])
         return AlertConnection(edges=edges, total_count=found.total_count,
                                page_info=t.PageInfo(has_next_page=found.has_next_page, end_cursor=found.end_cursor))
+
+    @strawberry.field(description="Accès d'urgence (bris de glace), les plus récents d'abord : rôle dpo (ceux "
+                                  "des professionnels de votre structure), dpo_regional (tous), ou un rôle de "
+                                  "l'accompagnement (ceux des parcours dont votre structure est référente).")
+    async def emergency_accesses(self, info: Info, first: int = 50) -> list[EmergencyAccess]:
+        context = _ctx(info)
+        principal = context.require(Role.DPO, Role.DPO_REGIONAL, *CASE_ROLES)
+        first = check_page_size(first)
+        scope: dict[str, str] = {}
+        if principal.role is Role.DPO:
+            scope["agency"] = principal.agency
+        elif principal.role is not Role.DPO_REGIONAL:
+            scope["lead_agency"] = principal.agency
+        read = context.services.read
+        rows = await read.call(read.emergency_accesses, limit=first, **scope)
+        for pid in dict.fromkeys(str(r["pathway_id"]) for r in rows):
+            context.audit_read("emergencyAccesses", pid, {p.ADMINISTRATIVE})
+        if not rows:
+            context.audit_read("emergencyAccesses", None, set())
+        return [EmergencyAccess(pathway_id=UUID(str(r["pathway_id"])), agency=r["agency"],
+                                professional=r["professional"], role=r["role"], reason=r["reason"],
+                                opened_at=_at(r["opened_at"]), until=_at(r["until"])) for r in rows]
 
     @strawberry.field(description="Journal d'audit des accès aux données personnelles : rôle dpo (les "
                                   "enregistrements de votre structure) ou dpo_regional (toutes).")
@@ -339,6 +376,7 @@ class Query(IndicatorsQuery):
         page = records[:first]
         events = [AuditEvent(id=r.id, recorded=r.recorded_at, professional=r.professional, agency=r.agency,
                              role=r.role, action=r.action, operation=r.operation, purpose=r.purpose,
-                             pathway_id=r.pathway_id, categories=list(r.categories), outcome=r.outcome) for r in page]
+                             pathway_id=r.pathway_id, categories=list(r.categories), outcome=r.outcome,
+                             consent_version=r.consent_version) for r in page]
         end = encode_cursor(page[-1].recorded_at.isoformat(), page[-1].id) if page else None
         return AuditConnection(events=events, end_cursor=end, has_next_page=len(records) > first)

@@ -28,7 +28,7 @@ from gateway.subscriptions import Subscription
 log = logging.getLogger("relais.gateway")
 
 #: The schema's version (semver): its changes, breaking ones named, in docs/graphql/CHANGELOG.md.
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "2.0.0"
 
 
 class AuditFlush(SchemaExtension):

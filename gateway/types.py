@@ -21,6 +21,8 @@ from gateway.permissions import ITEM
 PathwayKind = strawberry.enum(v.PathwayKind, description="Type de parcours.")
 ParticipantRole = strawberry.enum(v.ParticipantRole, description="Rôle d'une structure dans le parcours.")
 InformationCategory = strawberry.enum(v.InformationCategory, description="Catégorie d'information (consentement).")
+ConsentInformation = strawberry.enum(v.ConsentInformation, description="Comment la personne a été informée avant "
+                                     "de consentir ou de s'opposer (preuve du consentement).")
 NeedCategory = strawberry.enum(v.NeedCategory)
 NeedStatus = strawberry.enum(v.NeedStatus)
 ReferralStatus = strawberry.enum(v.ReferralStatus, description="Statut FHIR Task d'une orientation.")
@@ -199,6 +201,9 @@ class Alert:
     resolution_reason: str | None
     status_changed_at: datetime | None
     redactions: list[Redaction]
+    consent_version: int = strawberry.field(
+        default=0, description="Version du consentement de la personne en vigueur quand cette alerte vous est "
+        "communiquée (CSP D1110-3-1) ; 0 : aucun choix enregistré.")
 
 
 @strawberry.type(description="Événement de la chronologie inter-structures (libellé et catégorie : vue de lecture « timeline »).")

@@ -99,7 +99,7 @@ def alert_view(row: dict[str, Any], disclosure: p.Disclosure,
         resolution_reason=row.get("resolution_reason"),
         # The read model stamps the raising too; the pathway says "changed" only after it.
         status_changed_at=None if status is AlertStatus.RAISED else _at(row.get("status_changed_at")),
-        redactions=[])
+        redactions=[], consent_version=disclosure.consent_version)
     view.redactions = t.as_redactions(p.redact(view, disclosure, t.CATEGORIES, returned))
     return view
 

@@ -30,12 +30,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.readside import ReadSide
     import psycopg
     from psycopg_pool import ConnectionPool
 
@@ -93,6 +94,16 @@ def is_pathway_event(stored_topic: str) -> bool:
 CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
 
 
+def read_side(settings: Settings, readmodels: Any) -> ReadSide:
+    """The read side over `readmodels` (a connection factory) with the settings' deadlines."""
+    from datetime import timedelta
+
+    from gateway.readside import ReadSide
+
+    return ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s,
+                    emergency_access=timedelta(minutes=settings.emergency_access_minutes))
+
+
 def cipher_key(settings: Settings) -> str:
     """The AES key encrypting event payloads: from settings, or (embedded mode only) one
     generated once and kept under state_dir, so that a restart can still read its events."""
@@ -144,7 +155,8 @@ def build_pathways_handler(settings: Settings, app: PathwaysApplication) -> Path
     from services.pathways import PathwaysHandler
 
     territories = frozenset(agency.territory for agency in load_registry(settings.agencies_file).values())
-    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories)
+    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories,
+                           emergency_roles=frozenset(settings.emergency_access_roles))
 
 
 def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLog, Callable[[], None]]:
@@ -364,8 +376,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         # In memory: a restart republishes the whole log onto the fresh bus; its subscribers
         # skip what they already applied by their own stored positions.
         relay=Relay(pathways.app, bus, MemoryPositionStore(), is_published=is_pathway_event, name="embedded"),
-        alerting=AlertingWorker(ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s), bus.publish,
-                                webhooks),
+        alerting=AlertingWorker(read_side(settings, readmodels), bus.publish, webhooks),
         projections=build_embedded_projections(settings, bus) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies) if risk else None,
     )
@@ -534,7 +545,7 @@ class DistributedRuntime:
 
         publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
-        read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+        read = read_side(settings, self.readmodels)
         worker = AlertingWorker(read, publisher.publish, self.webhooks)
         config = RunnerConfig(
             group_id=group_id(settings, "alerting"), topics=[topic(settings, "pathway-events")],

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Gateway: how long a read asking for at least a version (atLeastVersion), and a "
         "consent withdrawal or an agency removal before it answers, wait for the read models to apply it.",
     )
+    emergency_access_roles: list[str] = Field(
+        ["medecin", "infirmier", "sage_femme"], description="Roles granted the emergency override (bris de "
+        "glace): reading what the role needs on a pathway without the person's consent, for a limited time.")
+    emergency_access_minutes: int = Field(
+        240, ge=5, le=24 * 60, description="How long an emergency override (bris de glace) lasts, in minutes.")
     territory: str = Field("76", description="Default territory (département) for the synthetic load.")
     synthetic_pathways: int = Field(
         200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."

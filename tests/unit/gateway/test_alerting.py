@@ -59,7 +59,7 @@ def scenario(handler):
     send(handler, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
     send(handler, "AddAgency", pid, agency="siao", role="housing")
     send(handler, "AddAgency", pid, agency="spip", role="justice")
-    send(handler, "GrantConsent", pid, agency="siao", categories=["social"])
+    send(handler, "GrantConsent", pid, agency="siao", categories=["social"], collected_by="p-recueil", informed_by="oral")
     alert = uuid.uuid4()
     send(handler, "RaiseAlert", pid, actor="relais", alert_id=str(alert), rule_id="exit-without-housing",
          subject="pathway", triggering_event_ids=[], owner_agency="siao",

@@ -491,7 +491,7 @@ def test_consent_missing_fires_when_the_siao_joins_without_the_persons_consent_a
                 action_starts="Recueillir l'accord de la personne pour partager les informations utiles avec siao-76",
                 events=world.event_ids(pid, "AgencyJoined")[-1:])
 
-    world.send("GrantConsent", pid, CASO, when=at(1), agency=SIAO.agency, categories=["social"])
+    world.send("GrantConsent", pid, CASO, when=at(1), agency=SIAO.agency, categories=["social"], collected_by="p-recueil", informed_by="oral")
     check_resolved(world, pid, "consent-missing", "Consentement recueilli pour siao-76.")
 
 
