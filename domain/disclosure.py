@@ -270,6 +270,11 @@ RULES: Mapping[str, RuleEntry] = {
 }
 
 
+#: What a reader who may not see an alert's rule (its category) reads as its label: the rule's
+#: id and title say what the risk is about ("Continuité du traitement").
+NEUTRAL_RULE_LABEL = "Point d'attention sur le parcours"
+
+
 def rule_entry(rule_id: str) -> RuleEntry:
     try:
         return RULES[rule_id]

@@ -188,8 +188,10 @@ class Alert:
     alert_id: UUID
     pathway_id: UUID
     info_category: InformationCategory
-    rule_id: str
-    rule_label: str
+    rule_id: str | None = strawberry.field(description="Règle : null si sa catégorie ne vous est pas visible "
+                                           "(redactions le dit).")
+    rule_label: str = strawberry.field(description="Titre de la règle, ou un libellé neutre si sa catégorie ne "
+                                       "vous est pas visible.")
     severity: AlertSeverity
     status: AlertStatus
     owner_agency: str
@@ -245,7 +247,9 @@ CATEGORIES: dict[type, dict[str, str]] = {
     Action: {"description": S},
     CaseConference: {"decisions": S},
     Fact: {"value": ITEM},
-    Alert: {"subject": ITEM, "suggested_action": ITEM, "escalation_reason": ITEM, "resolution_reason": ITEM},
+    # suggested_action and resolution_reason are texts per category (domain.texts): each reader
+    # gets the parts it may see (gateway.views.alert_view), so they are not tagged as a whole.
+    Alert: {"subject": ITEM, "escalation_reason": ITEM},
     TimelineEntry: {"type": ITEM, "label": ITEM},
 }
 

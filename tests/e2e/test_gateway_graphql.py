@@ -303,7 +303,7 @@ async def _subscribe(server: str, token: str, query: str, variables: dict[str, A
 
 
 SUB = ("subscription($after: String, $p: UUID) { alertChanges(after: $after, pathwayId: $p) "
-       "{ cursor change alert { alertId ruleId status suggestedAction redactions { field reason } } } }")
+       "{ cursor change alert { alertId ruleId status suggestedAction consentVersion redactions { field reason } } } }")
 
 
 def test_a_subscriber_receives_alert_changes_and_resumes_after_its_last_cursor(server, populated):
@@ -344,6 +344,7 @@ def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscriptio
                                      until=lambda c: c["change"] == "ACKNOWLEDGED"))
     acknowledged = changes[-1]["alert"]
     assert acknowledged["suggestedAction"] is None  # the open subscription honours the withdrawal
+    assert acknowledged["consentVersion"] == 2  # and names the version it was decided on
     assert {"field": "suggestedAction", "reason": "CONSENT"} in acknowledged["redactions"]
 
 
