@@ -211,7 +211,12 @@ async def _note_consent_version(context: Context, pathway_id: UUID) -> None:
     """The mutation's audit record names the consent version in force (as the read models hold
     it: after a change to access, the version that change made)."""
     read = context.services.read
-    access = (await read.call(read.access, [pathway_id])).get(pathway_id)
+    try:
+        access = (await read.call(read.access, [pathway_id])).get(pathway_id)
+    except PublicError:
+        # The write is done: read models not built yet leave the record without a version,
+        # they never fail the command (an opening has no consent version anyway).
+        return
     if access is not None:
         context.note_consent(pathway_id, access.consent_version)
 
