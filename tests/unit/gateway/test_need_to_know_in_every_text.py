@@ -100,7 +100,9 @@ def test_no_role_without_medical_need_reads_a_medical_text_anywhere(app, data: s
         for role in WITHOUT_MEDICAL_NEED:
             reader = p.Principal(agency=agency, professional="lecteur", role=role)
             view = pathway_view(record, reader, read, access=access)
-            assert view is not None
+            if view is None:  # an agency the sequence removed reads nothing at all
+                assert agency not in record.participants
+                continue
             shown = _texts(view) + _texts([timeline_entry(r, view._disclosure, None) for r in rows])  # noqa: SLF001
             leaked = {token for token in medical for text in shown if token in text}
             assert not leaked, (role.value, agency, sorted(leaked))
