@@ -34,7 +34,6 @@ from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifi
 from gateway.context import Context, GatewayServices
 from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.overhttp import JSON, NotAcceptable, negotiate, shape
-from gateway.readside import ReadSide
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader

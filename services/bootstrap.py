@@ -349,7 +349,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     """The embedded runtime. `projections=False` / `risk=False` leave those out (tests of
     the gateway alone); `store_overrides` go to the event store (build_pathways_application)."""
     from gateway.audit import SqliteAuditLog
-    from gateway.readside import ReadSide, sqlite_readmodels
+    from gateway.readside import sqlite_readmodels
     from infra.agencies import load_registry
     from infra.bus import InProcessBus
     from services.alerting.webhooks import SqliteWebhookRegistry, secret_box
@@ -529,7 +529,6 @@ class DistributedRuntime:
     def alerting(self) -> ConsumerRunner:
         """The alerting worker on the consumer runner: `<prefix>.pathway-events` ->
         `<prefix>.alerts` + agency webhooks (group `<prefix>-alerting`)."""
-        from gateway.readside import ReadSide
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
