@@ -36,14 +36,13 @@ from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifi
 from gateway.context import Context, GatewayServices
 from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.overhttp import JSON, HTTPRefusal, NotAcceptable, negotiate, shape, strawberry_refusal
-from gateway.readside import ReadSide
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.referral_links import mount_referral_links
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
 from infra.metrics import GRAPHQL_LATENCY, metrics_text
-from services.bootstrap import DistributedRuntime, EmbeddedRuntime, build_erasure
+from services.bootstrap import DistributedRuntime, EmbeddedRuntime, build_erasure, read_side
 
 log = logging.getLogger("relais.gateway")
 
@@ -168,7 +167,7 @@ def build_services(runtime: Runtime) -> GatewayServices:
         raise ValueError("the gateway reads the read models: build the embedded runtime with its projections")
     from services.bootstrap import build_referral_links
 
-    read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
+    read = read_side(runtime.settings, runtime.readmodels)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,

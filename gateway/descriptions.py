@@ -69,6 +69,8 @@ FIELDS: dict[str, str] = {
                  "identifiant ne l'enregistre qu'une fois.",
     "pathwayId": "Identifiant du parcours.",
     # -- the directory of services (HSDS 3.0 / data·inclusion names)
+    "collectedBy": "Le professionnel (identifiant) qui a recueilli le choix de la personne.",
+    "informedBy": "Comment la personne a été informée (liste fermée : oral, notice écrite, oral avec interprète, représentant légal).",
     "serviceId": "Identifiant du service de l'annuaire.",
     "organization": "La structure qui porte le service (HSDS organization).",
     "codeInsee": "Code INSEE de la commune du lieu d'accueil.",

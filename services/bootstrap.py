@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.readside import ReadSide
     import psycopg
     from psycopg_pool import ConnectionPool
 
@@ -98,6 +99,16 @@ def is_pathway_event(stored_topic: str) -> bool:
 
 #: The library's cipher that encrypts event payloads at rest.
 CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+
+
+def read_side(settings: Settings, readmodels: Any) -> ReadSide:
+    """The read side over `readmodels` (a connection factory) with the settings' deadlines."""
+    from datetime import timedelta
+
+    from gateway.readside import ReadSide
+
+    return ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s,
+                    emergency_access=timedelta(minutes=settings.emergency_access_minutes))
 
 
 def cipher_key(settings: Settings) -> str:
@@ -210,7 +221,8 @@ def build_pathways_handler(settings: Settings, app: PathwaysApplication) -> Path
     from services.pathways import PathwaysHandler
 
     territories = frozenset(agency.territory for agency in load_registry(settings.agencies_file).values())
-    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories)
+    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories,
+                           emergency_roles=frozenset(settings.emergency_access_roles))
 
 
 def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLog, Callable[[], None]]:
@@ -492,7 +504,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     """The embedded runtime. `projections=False` / `risk=False` leave those out (tests of
     the gateway alone); `store_overrides` go to the event store (build_pathways_application)."""
     from gateway.audit import SqliteAuditLog
-    from gateway.readside import ReadSide, sqlite_readmodels
+    from gateway.readside import sqlite_readmodels
     from infra.agencies import load_registry
     from infra.bus import InProcessBus
     from services.alerting.webhooks import SqliteWebhookRegistry, secret_box
@@ -516,7 +528,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     readmodels = sqlite_readmodels(str(read_models))
 
     agencies = load_registry(settings.agencies_file)
-    read = ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+    read = read_side(settings, readmodels)
     settings_source = SettingsSource(territory_settings)
     audit = SqliteAuditLog(state_dir / "audit.sqlite3")
     development = settings.environment == "development"
@@ -754,7 +766,6 @@ class DistributedRuntime:
     def alerting(self) -> ConsumerRunner:
         """The alerting worker on the consumer runner: `<prefix>.pathway-events` ->
         `<prefix>.alerts` + agency webhooks (group `<prefix>-alerting`)."""
-        from gateway.readside import ReadSide
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
@@ -772,7 +783,7 @@ class DistributedRuntime:
 
         publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
-        read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+        read = read_side(settings, self.readmodels)
         worker = AlertingWorker(read, publisher.publish, self.webhooks,
                                 should_push=PushPolicy(read, SettingsSource(self.territory_settings)),
                                 audit=self.audit, development=settings.environment == "development")
@@ -799,7 +810,7 @@ class DistributedRuntime:
             producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "digest"))
             return KafkaPublisher(producer, topic(settings, "alerts")), lambda: producer.close(timeout=5)
 
-        return DigestSender(ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s),
+        return DigestSender(read_side(settings, self.readmodels),
                             ReconnectingPublisher(connect).publish,
                             PostgresDigestLedger(self.pool, settings.database_schema), self.agencies,
                             SettingsSource(self.territory_settings), webhooks=self.webhooks, post=post,
