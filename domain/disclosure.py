@@ -281,6 +281,11 @@ RULES: Mapping[str, RuleEntry] = {
 }
 
 
+#: What a reader who may not see an alert's rule (its category) reads as its label: the rule's
+#: id and title say what the risk is about ("Continuité du traitement").
+NEUTRAL_RULE_LABEL = "Point d'attention sur le parcours"
+
+
 def rule_entry(rule_id: str) -> RuleEntry:
     try:
         return RULES[rule_id]
@@ -360,6 +365,9 @@ EVENTS: Mapping[str, EventEntry] = {
     "LeadHandedOver": _e("Structure référente changée", A),
     "ConsentGranted": _e("Consentement au partage donné", A),
     "ConsentWithdrawn": _e("Consentement retiré", A),
+    "ObjectionRecorded": _e("Opposition de la personne enregistrée", A),
+    # Who broke the glass and why is shown to the lead agency and the DPO (the override's audit).
+    "EmergencyAccessOpened": _e("Accès d'urgence ouvert (bris de glace)", A),
     # --- needs: the category of the need
     "NeedRecorded": _e("Besoin identifié", S, own=Own.NEED, records="need_id"),
     "NeedMet": _e("Besoin couvert", I, about="need_id"),
@@ -553,6 +561,8 @@ COMMANDS: Mapping[str, CommandEntry] = {
     "HandOverLead": _c("Passer la main à une autre structure référente", A),
     "GrantConsent": _c("Enregistrer un consentement au partage", A),
     "WithdrawConsent": _c("Enregistrer un retrait de consentement", A),
+    "RecordObjection": _c("Enregistrer une opposition de la personne", A),
+    "BreakGlass": _c("Ouvrir un accès d'urgence (bris de glace)", A),
     "RecordNeed": _c("Identifier un besoin", S, by_need=True),
     "MarkNeedMet": _c("Marquer un besoin comme couvert", S),
     # Orienting is what social workers do, to care services too: the write is social even when
@@ -648,6 +658,7 @@ PERSONAL_FIELDS: frozenset[str] = frozenset({
     "name", "kind", "care", "service", "language", "languages",
     "description", "reason", "detail", "decisions", "suggested_action",
     "from_high_tb_endemicity", "follow_up_needed",
+    "collected_by",  # the professional who collected a consent: a professional id, as actor.professional
 })
 #: The personal fields of the `actor` of every event: the professional's id (the agency and
 #: role stay in clear: they are the structure of who may see what).

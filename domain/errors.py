@@ -156,6 +156,21 @@ class ConsentNotGranted(DomainError):
     default_field = "categories"
 
 
+class ConsentForOwnAgency(DomainError):
+    """A structure never records a consent (or an objection) that widens or narrows its own
+    access: the person's choice is collected by another member of the care team."""
+
+    default_reason = ("Une structure n'enregistre jamais un consentement pour elle-même : il est recueilli "
+                      "auprès de la personne par un autre membre de l'équipe de soins.")
+    default_field = "agency"
+
+
+class ObjectionToLeadAgency(DomainError):
+    default_reason = ("La structure référente tient le dossier de la personne : une opposition à son égard se "
+                      "traite en changeant de structure référente ou en clôturant le parcours.")
+    default_field = "agency"
+
+
 class DuplicateIdentifier(DomainError):
     default_reason = "Cet identifiant est déjà utilisé dans le parcours."
 

@@ -43,6 +43,7 @@ from domain.values import (
     ErasureBasis,
     HousingRequest,
     HousingStatus,
+    ConsentInformation,
     InformationCategory,
     Need,
     NeedCategory,
@@ -90,6 +91,8 @@ class Pathway(Aggregate):
             self.participants[actor.agency] = ParticipantRole.COORDINATION
         self.opened_at = occurred_at
         self.consents: dict[str, list[InformationCategory]] = {}
+        self.objections: dict[str, list[InformationCategory]] = {}
+        self.consent_version = 0  # one more at each consent, withdrawal or objection
         self.needs: dict[UUID, Need] = {}
         self.referrals: dict[UUID, Referral] = {}
         self.appointments: dict[UUID, Appointment] = {}
@@ -293,59 +296,165 @@ class Pathway(Aggregate):
         self._touch(actor, occurred_at)
 
     # ------------------------------------------------------------------ consent
+    # The person's choices, recorded on their behalf by the care team with the proof (who
+    # collected it, how the person was informed; when is `occurred_at`). Every change is a new
+    # consent version (`consent_version`): each disclosure names the version in force.
+    class ConsentGranted(Event):
+        """Version 2 added the proof (`collected_by`, `informed_by`; None on v1 events)."""
+
+        class_version = 2
+        agency: str
+        categories: list[str]
+        collected_by: str | None
+        informed_by: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("collected_by", None)
+            state.setdefault("informed_by", None)
+
+    class ConsentWithdrawn(Event):
+        """Version 2 added the proof (`collected_by`, `informed_by`; None on v1 events)."""
+
+        class_version = 2
+        agency: str
+        categories: list[str]
+        collected_by: str | None
+        informed_by: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("collected_by", None)
+            state.setdefault("informed_by", None)
+
+    def check_consent_for_another_agency(self, agency: str, actor: Actor) -> None:
+        # A structure that recorded its own consent would be granting itself access.
+        if not actor.is_system and agency == actor.agency:
+            raise errors.ConsentForOwnAgency()
+
+    def check_consent_request(self, agency: str, categories: list[InformationCategory], actor: Actor,
+                              collected_by: str) -> None:
+        self.check_can_act(actor)
+        self.check_consent_for_another_agency(agency, actor)
+        if not categories:
+            raise errors.DomainError("Au moins une catégorie d'information est requise.", field="categories")
+        if not collected_by or not collected_by.strip():
+            raise errors.DomainError("Indiquez le professionnel qui a recueilli le choix de la personne.",
+                                     field="collected_by")
+
     def grant_consent(
         self,
         agency: str,
         categories: list[InformationCategory],
+        collected_by: str,
+        informed_by: ConsentInformation,
         actor: Actor,
         occurred_at: datetime,
     ) -> None:
-        # Consent may be given before the agency joins: it is what lets it join.
-        self.check_can_act(actor)
-        if not categories:
-            raise errors.DomainError("Au moins une catégorie d'information est requise.", field="categories")
+        """Consent may be given before the agency joins: it is what lets it join. A consent
+        for a category the person had objected to lifts that objection."""
+        self.check_consent_request(agency, categories, actor, collected_by)
         self._consent_granted(
             agency=agency,
-            categories=[InformationCategory(c).value for c in categories],
+            categories=sorted({InformationCategory(c).value for c in categories}),
+            collected_by=collected_by,
+            informed_by=ConsentInformation(informed_by).value,
             actor=actor,
             occurred_at=occurred_at,
         )
 
-    @event("ConsentGranted")
+    @event(ConsentGranted)
     def _consent_granted(
-        self, agency: str, categories: list[str], actor: Actor, occurred_at: datetime
+        self, agency: str, categories: list[str], collected_by: str | None, informed_by: str | None,
+        actor: Actor, occurred_at: datetime,
     ) -> None:
-        held = set(self.consents.get(agency, []))
-        held.update(InformationCategory(c) for c in categories)
-        self.consents[agency] = sorted(held)
+        given = {InformationCategory(c) for c in categories}
+        self.consents[agency] = sorted(set(self.consents.get(agency, [])) | given)
+        self._narrow(self.objections, agency, given)
+        self.consent_version = self.consent_version + 1
         self._touch(actor, occurred_at)
 
     def withdraw_consent(
         self,
         agency: str,
         categories: list[InformationCategory],
+        collected_by: str,
+        informed_by: ConsentInformation,
         actor: Actor,
         occurred_at: datetime,
     ) -> None:
-        self.check_can_act(actor)
+        self.check_consent_request(agency, categories, actor, collected_by)
         held = set(self.consents.get(agency, []))
         asked = {InformationCategory(c) for c in categories}
-        if not asked or not asked <= held:
+        if not asked <= held:
             raise errors.ConsentNotGranted()
         self._consent_withdrawn(
-            agency=agency, categories=sorted(c.value for c in asked), actor=actor, occurred_at=occurred_at
+            agency=agency, categories=sorted(c.value for c in asked), collected_by=collected_by,
+            informed_by=ConsentInformation(informed_by).value, actor=actor, occurred_at=occurred_at,
         )
 
-    @event("ConsentWithdrawn")
+    @event(ConsentWithdrawn)
     def _consent_withdrawn(
-        self, agency: str, categories: list[str], actor: Actor, occurred_at: datetime
+        self, agency: str, categories: list[str], collected_by: str | None, informed_by: str | None,
+        actor: Actor, occurred_at: datetime,
     ) -> None:
-        remaining = set(self.consents.get(agency, [])) - {InformationCategory(c) for c in categories}
-        if remaining:
-            self.consents[agency] = sorted(remaining)
-        else:
-            self.consents.pop(agency, None)
+        self._narrow(self.consents, agency, {InformationCategory(c) for c in categories})
+        self.consent_version = self.consent_version + 1
         self._touch(actor, occurred_at)
+
+    def record_objection(
+        self,
+        agency: str,
+        categories: list[InformationCategory],
+        collected_by: str,
+        informed_by: ConsentInformation,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        """Droit d'opposition: the person objects to `agency` receiving these categories, even
+        as a member of the care team (where sharing is otherwise presumed). It also ends any
+        consent given to that agency for them."""
+        self.check_consent_request(agency, categories, actor, collected_by)
+        if agency == self.lead_agency:
+            raise errors.ObjectionToLeadAgency()
+        self._objection_recorded(
+            agency=agency, categories=sorted({InformationCategory(c).value for c in categories}),
+            collected_by=collected_by, informed_by=ConsentInformation(informed_by).value,
+            actor=actor, occurred_at=occurred_at,
+        )
+
+    @event("ObjectionRecorded")
+    def _objection_recorded(
+        self, agency: str, categories: list[str], collected_by: str, informed_by: str,
+        actor: Actor, occurred_at: datetime,
+    ) -> None:
+        objected = {InformationCategory(c) for c in categories}
+        self.objections[agency] = sorted(set(self.objections.get(agency, [])) | objected)
+        self._narrow(self.consents, agency, objected)
+        self.consent_version = self.consent_version + 1
+        self._touch(actor, occurred_at)
+
+    def break_glass(self, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        """Bris de glace: a professional whose role is granted it (the write policy) reads,
+        for a limited time (a setting, applied by the read side), what their role needs even
+        without the person's consent. The reason is mandatory; the DPO and the lead agency see
+        every override."""
+        self.check_can_act(actor)
+        self.check_reason_given(reason)
+        self._emergency_access_opened(reason=reason.strip(), actor=actor, occurred_at=occurred_at)
+
+    @event("EmergencyAccessOpened")
+    def _emergency_access_opened(self, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        self._touch(actor, occurred_at)
+
+    @staticmethod
+    def _narrow(held: dict[str, list[InformationCategory]], agency: str,
+                removed: set[InformationCategory]) -> None:
+        remaining = set(held.get(agency, [])) - removed
+        if remaining:
+            held[agency] = sorted(remaining)
+        else:
+            held.pop(agency, None)
 
     # ------------------------------------------------------------------ needs
     def record_need(

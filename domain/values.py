@@ -65,6 +65,26 @@ class InformationCategory(StrEnum):
     MEDICAL = "medical"
 
 
+class ConsentInformation(StrEnum):
+    """How the person was informed before consenting or objecting: the closed list a consent's
+    proof names (CSP L1110-4: the person is informed of what is shared, with whom, and of the
+    right to object). `label` is what a French screen shows."""
+
+    ORAL = "oral"
+    WRITTEN_NOTICE = "written_notice"
+    ORAL_WITH_INTERPRETER = "oral_with_interpreter"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+
+    @property
+    def label(self) -> str:
+        return {
+            ConsentInformation.ORAL: "information orale par le professionnel",
+            ConsentInformation.WRITTEN_NOTICE: "notice d'information écrite remise",
+            ConsentInformation.ORAL_WITH_INTERPRETER: "information orale avec un interprète",
+            ConsentInformation.LEGAL_REPRESENTATIVE: "information du représentant légal",
+        }[self]
+
+
 class NeedCategory(StrEnum):
     HOUSING = "housing"
     HEALTH_COVERAGE = "health_coverage"

@@ -53,6 +53,8 @@ class Writer(StrEnum):
     LEAD = "lead"  # the lead agency only
     ALERT_OWNER = "alert_owner"  # the agency owning the alert, or the lead
     OPENER = "opener"  # anyone, the caller's agency becoming the lead
+    CARE_TEAM = "care_team"  # an agency of the person's care team (disclosure.CARE_TEAM_ROLES)
+    EMERGENCY = "emergency"  # any participating agency, by a role granted the emergency override
 
 
 #: Who may send, in French (the schema's mutation descriptions, the partner guide).
@@ -63,6 +65,8 @@ WRITER_LABELS: Mapping[Writer, str] = {
     Writer.LEAD: "la structure référente du parcours seulement",
     Writer.ALERT_OWNER: "la structure qui porte l'alerte, ou la référente",
     Writer.OPENER: "toute structure (elle devient la référente du parcours)",
+    Writer.CARE_TEAM: "une structure de l'équipe de soins de la personne, jamais pour elle-même",
+    Writer.EMERGENCY: "toute structure du parcours, par un rôle qui a reçu le droit au bris de glace",
 }
 
 
@@ -84,6 +88,12 @@ _LEAD = WriteRule(Writer.LEAD, "la clôture du parcours revient à la structure 
 _ERASURE = WriteRule(Writer.ENGINE, "l'effacement est demandé par le DPO (erasePerson) ou par la durée de conservation, "
                                     "et exécuté par Relais")
 
+_CONSENT = WriteRule(Writer.CARE_TEAM, "le choix de la personne est recueilli et enregistré par l'équipe de soins")
+_BREAK_GLASS = WriteRule(Writer.EMERGENCY, "le bris de glace est réservé aux rôles qui en ont reçu le droit")
+
+#: Roles granted the emergency override (bris de glace) unless the settings say otherwise.
+DEFAULT_EMERGENCY_ROLES = frozenset({disclosure.Role.MEDECIN, disclosure.Role.INFIRMIER, disclosure.Role.SAGE_FEMME})
+
 _SPECIAL: Mapping[str, WriteRule] = {
     "OpenDetentionPathway": _OPEN, "OpenMaternityPathway": _OPEN, "OpenSasPathway": _OPEN,
     "OpenPassGpPathway": _OPEN,
@@ -92,6 +102,8 @@ _SPECIAL: Mapping[str, WriteRule] = {
     "ResolveAlert": _OWNER, "DismissAlert": _OWNER,
     "ClosePathway": _LEAD, "ReopenPathway": _LEAD,
     "ErasePersonalData": _ERASURE,
+    "GrantConsent": _CONSENT, "WithdrawConsent": _CONSENT, "RecordObjection": _CONSENT,
+    "BreakGlass": _BREAK_GLASS,
 }
 
 #: Every command of the catalogue -> who may send it. The professional roles come from the
@@ -136,6 +148,8 @@ def participant_may_send(name: str, participant: ParticipantRole | None, *, is_l
         return False
     if writer is Writer.COORDINATION:
         return ParticipantRole(participant) in COORDINATING
+    if writer is Writer.CARE_TEAM:
+        return ParticipantRole(participant) in disclosure.CARE_TEAM_ROLES
     if writer is Writer.LEAD:
         return is_lead
     if writer is Writer.ALERT_OWNER:
@@ -143,12 +157,22 @@ def participant_may_send(name: str, participant: ParticipantRole | None, *, is_l
     return True
 
 
+def role_may_send(name: str, role: str, category: disclosure.Category,
+                  emergency_roles: frozenset[str] = DEFAULT_EMERGENCY_ROLES) -> bool:
+    """The table's professional role: it needs the category the command writes, and the
+    emergency override is the granted roles' only."""
+    if WRITE_POLICY[name].writer is Writer.EMERGENCY and role not in emergency_roles:
+        return False
+    return disclosure.role_may_write(role, category)
+
+
 def check_write(name: str, fields: Any, actor: Actor, pathway: PathwayFacts | None, *,
                 now: datetime, clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
-                territories: frozenset[str] | None = None) -> None:
+                territories: frozenset[str] | None = None,
+                emergency_roles: frozenset[str] = DEFAULT_EMERGENCY_ROLES) -> None:
     """Raises :class:`WriteRefused` unless `actor` may send command `name` (with `fields`: a
     mapping or the command model) to `pathway` (None: the command opens it). See the module
-    docstring for the order of the checks."""
+    docstring for the order of the checks; `emergency_roles`: the roles granted the bris de glace."""
     rule = WRITE_POLICY.get(name)
     if rule is None:
         disclosure.command_entry(name)  # raises UnknownCommand
@@ -191,6 +215,9 @@ def check_write(name: str, fields: Any, actor: Actor, pathway: PathwayFacts | No
                                field="alert_id" if rule.writer is Writer.ALERT_OWNER else "actor.agency")
     # 4. which professional role
     category = disclosure.command_category(name, fields)
+    if rule.writer is Writer.EMERGENCY and not role_may_send(name, actor.role, category, emergency_roles):
+        raise WriteRefused("Votre rôle n'a pas reçu le droit d'ouvrir un accès d'urgence (bris de glace).",
+                           field="actor.role")
     if not disclosure.role_may_write(actor.role, category):
         raise WriteRefused(f"Votre rôle ne permet pas d'enregistrer des informations de catégorie "
                            f"« {category.value} ».", field="actor.role")

@@ -36,13 +36,13 @@ from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifi
 from gateway.context import Context, GatewayServices
 from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
 from gateway.overhttp import JSON, HTTPRefusal, NotAcceptable, negotiate, shape, strawberry_refusal
-from gateway.readside import ReadSide
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
+from gateway.referral_links import mount_referral_links
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
 from infra.metrics import GRAPHQL_LATENCY, metrics_text
-from services.bootstrap import DistributedRuntime, EmbeddedRuntime, build_erasure
+from services.bootstrap import DistributedRuntime, EmbeddedRuntime, build_erasure, read_side
 
 log = logging.getLogger("relais.gateway")
 
@@ -165,13 +165,16 @@ def build_services(runtime: Runtime) -> GatewayServices:
         raise ValueError("the gateway needs a runtime with the event store")
     if isinstance(runtime, EmbeddedRuntime) and runtime.projections is None:
         raise ValueError("the gateway reads the read models: build the embedded runtime with its projections")
-    read = ReadSide(runtime.readmodels, wait_timeout_s=runtime.settings.read_wait_timeout_s)
+    from services.bootstrap import build_referral_links
+
+    read = read_side(runtime.settings, runtime.readmodels)
     return GatewayServices(settings=runtime.settings, pathways=pathways, read=read,
                            reader=EventStoreReader(pathways.app), audit=GroupCommitAuditLog(runtime.audit),
                            rate_limiter=RateLimiter(), alerts=AlertFeed(), webhooks=runtime.webhooks,
                            territory_settings=runtime.territory_settings, agencies=runtime.agencies,
                            erasure=build_erasure(pathways),
-                           executor=OffLoopExecutor())
+                           executor=OffLoopExecutor(),
+                           directory=runtime.directory, links=build_referral_links(runtime.settings, pathways))
 
 
 async def refusal_response(request: Request, refused: Exception) -> Response:
@@ -259,6 +262,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(GuardMiddleware, path="/graphql", timeout=settings.graphql_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
     mount_screen(app, settings, runtime.agencies, tokens.provider)
+    mount_referral_links(app)
 
     sdl_text = sdl()
 

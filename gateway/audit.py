@@ -36,6 +36,8 @@ SUCCESS, MINOR_FAILURE = "0", "4"
 READ, EXECUTE = "R", "E"
 #: Default purposeOfUse (HL7 v3 ActReason): care coordination.
 DEFAULT_PURPOSE = "CAREMGT"
+#: The purpose of a read an emergency override (bris de glace) widened: emergency treatment.
+EMERGENCY_PURPOSE = "ETREAT"
 PURPOSES = frozenset({"CAREMGT", "TREAT", "ETREAT", "HPAYMT", "HOPERAT", "PUBHLTH", "HRESCH", "COC"})
 
 
@@ -53,6 +55,9 @@ class AuditRecord:
     recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     detail: str | None = None
+    #: The consent version in force for the pathway when this disclosure happened (None: no
+    #: pathway, or written before versions existed).
+    consent_version: int | None = None
 
     def as_fhir(self) -> dict[str, object]:
         """The record as a FHIR R5 AuditEvent resource (for export to a partner's SIEM)."""
@@ -68,7 +73,10 @@ class AuditRecord:
                        "role": [{"text": self.role}], "requestor": True,
                        "networkString": None, "location": {"display": self.agency}}],
             "entity": [{"what": {"identifier": {"value": self.pathway_id}},
-                        "securityLabel": [{"code": c} for c in self.categories]}] if self.pathway_id else [],
+                        "securityLabel": [{"code": c} for c in self.categories],
+                        "detail": [] if self.consent_version is None else [
+                            {"type": {"text": "consent-version"}, "valueInteger": self.consent_version}]}]
+            if self.pathway_id else [],
         }
 
 
@@ -89,7 +97,8 @@ class AuditLog(Protocol):
     def verify(self) -> list[str]: ...
 
 
-_COLUMNS = "id, recorded_at, professional, agency, role, action, operation, purpose, pathway_id, categories, outcome, detail"
+_COLUMNS = ("id, recorded_at, professional, agency, role, action, operation, purpose, pathway_id, categories, outcome, "
+            "detail, consent_version")
 _CHAINED = _COLUMNS + ", seq, prev_hash, hash"
 #: The previous hash of the first record of the chain.
 GENESIS = "0" * 64
@@ -100,6 +109,8 @@ def canonical(row: Sequence[object], seq: int, prev_hash: str) -> bytes:
     and the previous hash, as sorted-key JSON."""
     names = [c.strip() for c in _COLUMNS.split(",")]
     body = dict(zip(names, row, strict=True))
+    if body.get("consent_version") is None:
+        del body["consent_version"]  # records from before the column: their hash did not cover it
     body.update(seq=seq, prev_hash=prev_hash)
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -146,7 +157,7 @@ def verify_chain(rows: Sequence[Sequence[object]], head: tuple[int, str] | None)
 def _row(record: AuditRecord) -> tuple[object, ...]:
     return (record.id, record.recorded_at.isoformat(), record.professional, record.agency, record.role,
             record.action, record.operation, record.purpose, record.pathway_id,
-            json.dumps(list(record.categories)), record.outcome, record.detail)
+            json.dumps(list(record.categories)), record.outcome, record.detail, record.consent_version)
 
 
 def _record(row: Sequence[object]) -> AuditRecord:
@@ -155,7 +166,8 @@ def _record(row: Sequence[object]) -> AuditRecord:
     return AuditRecord(id=str(row[0]), recorded_at=recorded, professional=str(row[2]), agency=str(row[3]),
                        role=str(row[4]), action=str(row[5]), operation=str(row[6]), purpose=str(row[7]),
                        pathway_id=None if row[8] is None else str(row[8]), categories=tuple(categories),
-                       outcome=str(row[10]), detail=None if row[11] is None else str(row[11]))
+                       outcome=str(row[10]), detail=None if row[11] is None else str(row[11]),
+                       consent_version=None if row[12] is None else int(row[12]))
 
 
 def _where(query: AuditQuery, mark: str) -> tuple[str, list[object]]:
@@ -192,7 +204,7 @@ class SqliteAuditLog:
             found = self._conn.execute("SELECT seq, hash FROM gateway_audit_head WHERE id = 1").fetchone()
             rows, head = chain([_row(r) for r in records], None if found is None else (int(found[0]), found[1]))
             self._conn.executemany(f"INSERT INTO gateway_audit_events ({_CHAINED}) VALUES "
-                                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             self._conn.execute("INSERT INTO gateway_audit_head (id, seq, hash) VALUES (1, ?, ?) "
                                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", head)
 
@@ -235,7 +247,7 @@ class PostgresAuditLog:
             found = cur.execute(sql.SQL("SELECT seq, hash FROM {} WHERE id = 1 FOR UPDATE").format(self._head)).fetchone()
             rows, head = chain([_row(r) for r in records], (int(found[0]), found[1]))
             cur.executemany(sql.SQL(f"INSERT INTO {{}} ({_CHAINED}) VALUES "
-                                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)").format(self._table), rows)
+                                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)").format(self._table), rows)
             cur.execute(sql.SQL("UPDATE {} SET seq = %s, hash = %s WHERE id = 1").format(self._head), list(head))
 
     def verify(self) -> list[str]:

@@ -17,9 +17,9 @@ from uuid import UUID
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from gateway.audit import DEFAULT_PURPOSE, READ, SUCCESS, AuditLog, AuditRecord
+from gateway.audit import DEFAULT_PURPOSE, EMERGENCY_PURPOSE, READ, SUCCESS, AuditLog, AuditRecord
 from gateway.hardening import PublicError, RateLimiter
-from gateway.permissions import Principal, Role
+from gateway.permissions import Disclosure, Principal, Role
 from gateway.readside import PathwayRecord, ReadSide
 from gateway.store import EventStoreReader
 
@@ -37,6 +37,8 @@ class GatewayServices:
     territory_settings: Any = None  # services.risk.territory_settings.TerritorySettingsStore
     agencies: Any = None  # domain.agencies.AgencyRegistry (an agency's territory)
     erasure: Any = None  # services.privacy.erasure.Erasure
+    directory: Any = None  # services.directory.Directory
+    links: Any = None  # services.directory.links.ReferralLinks
     stats: dict[str, int] = field(default_factory=lambda: {"sql_batches": 0})
     #: where HTTP operations execute, off the event loop (gateway.hardening.OffLoopExecutor)
     executor: Any = None
@@ -49,6 +51,8 @@ class Context(BaseContext):
         self.principal = principal
         self.purpose = purpose
         self._audit: dict[tuple[str, str | None, str], list[set[Any]]] = {}
+        #: pathway -> (consent version, emergency override) the request's disclosures were decided on.
+        self._consent: dict[str, tuple[int, bool]] = {}
         self.record_loader: DataLoader[UUID, PathwayRecord | None] = DataLoader(load_fn=self._load_records)
         #: (pathway, first, after) -> (timeline rows, total): the timelines of a page in one batch.
         self.timeline_loader: DataLoader[tuple[UUID, int, int | None], tuple[list[dict[str, Any]], int]] = (
@@ -95,25 +99,39 @@ class Context(BaseContext):
 
     # ------------------------------------------------------------------ audit
     def audit_read(self, operation: str, pathway_id: UUID | str | None, categories: set[Any],
-                   outcome: str = SUCCESS, action: str = READ) -> None:
+                   outcome: str = SUCCESS, action: str = READ, disclosure: Disclosure | None = None) -> None:
         """Record a read; `categories` is kept by reference and read when the request ends, so
-        what nested resolvers (the timeline) add to it is audited too."""
+        what nested resolvers (the timeline) add to it is audited too. `disclosure`: the
+        decision it was made on, whose consent version (and emergency override) the record names."""
         key = (operation, None if pathway_id is None else str(pathway_id), outcome + action)
         self._audit.setdefault(key, []).append(categories)
+        if disclosure is not None and key[1] is not None:
+            self.note_consent(key[1], disclosure.consent_version, emergency=disclosure.emergency)
+
+    def note_consent(self, pathway_id: UUID | str, version: int, *, emergency: bool = False) -> None:
+        """The consent version in force for `pathway_id` in this request (see `audit_read`)."""
+        held = self._consent.get(str(pathway_id), (version, False))
+        self._consent[str(pathway_id)] = (version, emergency or held[1])
 
     def audit_records(self) -> list[AuditRecord]:
         principal = self.principal
         if principal is None:
             return []
-        return [AuditRecord(professional=principal.professional, agency=principal.agency, role=principal.role.value,
-                            action=oa[1:], operation=op, purpose=self.purpose, pathway_id=pid,
-                            categories=tuple(sorted({str(getattr(c, "value", c)) for s in sets for c in s})),
-                            outcome=oa[0])
-                for (op, pid, oa), sets in self._audit.items()]
+        out = []
+        for (op, pid, oa), sets in self._audit.items():
+            version, emergency = self._consent.get(pid, (None, False)) if pid is not None else (None, False)
+            # A read the emergency override widened is an emergency treatment read (HL7 ETREAT).
+            out.append(AuditRecord(professional=principal.professional, agency=principal.agency,
+                                   role=principal.role.value, action=oa[1:], operation=op,
+                                   purpose=EMERGENCY_PURPOSE if emergency else self.purpose, pathway_id=pid,
+                                   categories=tuple(sorted({str(getattr(c, "value", c)) for s in sets for c in s})),
+                                   outcome=oa[0], consent_version=version))
+        return out
 
     async def flush_audit(self) -> None:
         records = self.audit_records()
         self._audit.clear()
+        self._consent.clear()
         if not records:
             return
         write_async = getattr(self.services.audit, "write_async", None)

@@ -63,6 +63,9 @@ EDGE_ERRORS: dict[str, str] = {
     "UNAVAILABLE": "Service indisponible sur cette instance, ou vues de lecture pas encore construites.",
     "NOT_YET_IN_EFFECT": "Commande enregistrée mais pas encore visible dans les vues de lecture : relire un peu plus tard.",
     "NOT_IN_CATALOGUE": "Nom (événement, commande, règle) inconnu du catalogue de partage.",
+    # -- the directory of services (docs/directory.md)
+    "UNKNOWN_SERVICE": "Service inconnu de l'annuaire.",
+    "SERVICE_ALREADY_EXISTS": "Un service de l'annuaire porte déjà cet identifiant.",
     # -- commands (CommandRefused.code)
     "UNKNOWN_COMMAND": "Type de commande inconnu.",
     "UNKNOWN_PATHWAY": "Parcours inconnu, ou dont la structure de l'appelant ne fait pas partie.",

@@ -181,9 +181,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-#: Commands that narrow who sees what: answered only once the access read models (participants,
-#: consents) applied them, so every read that starts after the answer honours them.
-NARROWING_ACCESS = frozenset({"WithdrawConsent", "RemoveAgency"})
+#: Commands that change who sees what: answered only once the access read models (participants,
+#: consents) applied them, so every read that starts after the answer honours them (a
+#: withdrawal, an objection, a removal; an emergency override, for the read that follows it).
+CHANGING_ACCESS = frozenset({"WithdrawConsent", "RecordObjection", "RemoveAgency", "BreakGlass"})
 
 
 async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | CommandRefused:
@@ -202,7 +203,7 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
     category = command_category(command)
     context.audit_read(f"mutation.{camel(_field_name(name))}", command.pathway_id,
                        {category} if result.accepted else set(), outcome="0" if result.accepted else "4", action=EXECUTE)
-    if result.accepted and name in NARROWING_ACCESS and result.version is not None:
+    if result.accepted and name in CHANGING_ACCESS and result.version is not None:
         try:
             await asyncio.to_thread(context.services.read.wait_for, command.pathway_id, result.version,
                                     ACCESS_PROJECTIONS)
@@ -211,10 +212,25 @@ async def send_command(info: Info, name: str, data: Any) -> CommandAccepted | Co
                               "lectures : les vues de lecture sont en retard. Ne pas considérer l'accès comme "
                               "retiré avant d'avoir relu le parcours.", "NOT_YET_IN_EFFECT") from None
     if result.accepted:
+        await _note_consent_version(context, command.pathway_id)
         # A replayed command wrote nothing now: 0 new events (the first answer said how many).
         return CommandAccepted(command_id=command.command_id, pathway_id=command.pathway_id, version=result.version,
                                new_events=0 if result.duplicate else result.new_events, duplicate=result.duplicate)
     return _refused(command.command_id, command.pathway_id, result.rejection or CommandRejected(None, "refusée"))
+
+
+async def _note_consent_version(context: Context, pathway_id: UUID) -> None:
+    """The mutation's audit record names the consent version in force (as the read models hold
+    it: after a change to access, the version that change made)."""
+    read = context.services.read
+    try:
+        access = (await read.call(read.access, [pathway_id])).get(pathway_id)
+    except PublicError:
+        # The write is done: read models not built yet leave the record without a version,
+        # they never fail the command (an opening has no consent version anyway).
+        return
+    if access is not None:
+        context.note_consent(pathway_id, access.consent_version)
 
 
 def _resolver(name: str, input_type: type):  # noqa: ANN202
@@ -325,7 +341,8 @@ def command_description(name: str) -> str:
 NOT_MUTATIONS = frozenset({"ErasePersonalData"})
 
 
-def _mutation_fields() -> dict[str, Any]:
+def mutation_fields() -> dict[str, Any]:
+    """One mutation per pathway command, and the alert webhook's (the schema adds the directory's)."""
     fields: dict[str, Any] = {}
     for name, input_type in INPUTS.items():
         if name in NOT_MUTATIONS:
@@ -343,5 +360,3 @@ def _mutation_fields() -> dict[str, Any]:
     fields.update(TERRITORY_MUTATIONS)
     return fields
 
-
-Mutation = strawberry.type(type("Mutation", (), _mutation_fields()))

@@ -12,6 +12,11 @@ The matrix (secret professionnel partagé, CSP L1110-4 / L1110-12):
    and that category is also required. Membership and consent are read from the access read
    models (participants, consents) for each request; a withdrawal or a removal answers only
    once they applied it (gateway.mutations), so it takes effect on the next read.
+4. Objection (droit d'opposition): a category the person objected to for an agency is hidden
+   from it even inside the care team.
+5. Emergency override (bris de glace): a professional who opened one reads, until it ends,
+   what their role needs without consent and despite an objection; the role's need still
+   applies. Every read under it is audited with the purpose ETREAT (gateway.context).
 
 Hidden fields come back null, and the object's `redactions` list says which field, which
 category and why. Nothing here raises on a hidden field: an error could leak its existence.
@@ -24,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from enum import Enum, StrEnum
 from typing import Any
 from uuid import UUID
@@ -57,12 +62,14 @@ class Reason(StrEnum):
 
     ROLE = "role"
     CONSENT = "consent"
+    OBJECTION = "objection"
 
     @property
     def message(self) -> str:
         return {
             Reason.ROLE: "Information non nécessaire à votre rôle (besoin d'en connaître).",
             Reason.CONSENT: "La personne n'a pas consenti au partage de cette information avec votre structure.",
+            Reason.OBJECTION: "La personne s'est opposée au partage de cette information avec votre structure.",
         }[self]
 
 
@@ -84,6 +91,12 @@ class PathwayAccess:
 
     participants: Mapping[str, ParticipantRole]
     consents: Mapping[str, Iterable[Category]]
+    #: The person's objections (droit d'opposition), per agency.
+    objections: Mapping[str, Iterable[Category]] = dataclasses.field(default_factory=dict)
+    #: Emergency overrides in force (bris de glace): professional -> when it ends.
+    emergency: Mapping[str, datetime] = dataclasses.field(default_factory=dict)
+    #: The consent version in force (0: no consent change recorded yet), named by every disclosure.
+    consent_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,10 @@ class Disclosure:
     membership: Membership
     visible: frozenset[Category]
     hidden: Mapping[Category, Reason]
+    #: The consent version this decision was made on (audit records and pushes name it).
+    consent_version: int = 0
+    #: Made under an emergency override (bris de glace).
+    emergency: bool = False
 
     @property
     def can_see_pathway(self) -> bool:
@@ -106,34 +123,54 @@ def membership(agency: str, access: PathwayAccess) -> Membership:
     return Membership.CARE_TEAM if ParticipantRole(role) in CARE_TEAM_ROLES else Membership.OUTSIDE_CARE_TEAM
 
 
-def decide(principal: Principal, access: PathwayAccess) -> Disclosure:
+def _objected(agency: str, access: PathwayAccess) -> set[Category]:
+    return {Category(c) for c in access.objections.get(agency, ())}
+
+
+def decide(principal: Principal, access: PathwayAccess, now: datetime | None = None) -> Disclosure:
     """THE rule: see the module docstring."""
     member = membership(principal.agency, access)
     if member is Membership.NOT_PARTICIPATING or principal.role not in CASE_ROLES:
-        return Disclosure(Membership.NOT_PARTICIPATING, frozenset(), dict.fromkeys(ALL_CATEGORIES, Reason.ROLE))
+        return Disclosure(Membership.NOT_PARTICIPATING, frozenset(), dict.fromkeys(ALL_CATEGORIES, Reason.ROLE),
+                          access.consent_version)
     needs = ROLE_NEEDS[principal.role]
     consented = {Category(c) for c in access.consents.get(principal.agency, ())}
+    objected = _objected(principal.agency, access)
+    until = access.emergency.get(principal.professional)
+    emergency = until is not None and until > (now or datetime.now(timezone.utc))
+    allowed = _consented_view(member, consented, objected)
     visible: set[Category] = set()
     hidden: dict[Category, Reason] = {}
     for category in ALL_CATEGORIES:
         if category not in needs:
             hidden[category] = Reason.ROLE
-        elif member is Membership.OUTSIDE_CARE_TEAM and category not in consented:
-            hidden[category] = Reason.CONSENT
-        else:
+        elif category in allowed or emergency:
             visible.add(category)
-    return Disclosure(member, frozenset(visible), hidden)
+        else:
+            hidden[category] = Reason.OBJECTION if category in objected else Reason.CONSENT
+    # Audited as an emergency read only when the override disclosed more than the choices do.
+    return Disclosure(member, frozenset(visible), hidden, access.consent_version, bool(visible - allowed))
+
+
+def _consented_view(member: Membership, consented: set[Category], objected: set[Category]) -> set[Category]:
+    """What the person's choices alone disclose to an agency (no role, no override)."""
+    base = set(ALL_CATEGORIES) if member is Membership.CARE_TEAM else consented
+    return base - objected
 
 
 def decide_for_agency(agency: str, access: PathwayAccess) -> Disclosure:
     """The same rule for a receiving system rather than a person (alerts pushed to an agency's
-    Kafka consumer or webhook): no role narrows it, membership and consent still do."""
+    Kafka consumer or webhook): no role narrows it, membership, consent and objection still
+    do; an emergency override is a person's, never a system's."""
     member = membership(agency, access)
     if member is Membership.NOT_PARTICIPATING:
-        return Disclosure(member, frozenset(), dict.fromkeys(ALL_CATEGORIES, Reason.ROLE))
+        return Disclosure(member, frozenset(), dict.fromkeys(ALL_CATEGORIES, Reason.ROLE), access.consent_version)
     consented = {Category(c) for c in access.consents.get(agency, ())}
-    visible = {c for c in ALL_CATEGORIES if member is Membership.CARE_TEAM or c in consented}
-    return Disclosure(member, frozenset(visible), {c: Reason.CONSENT for c in ALL_CATEGORIES if c not in visible})
+    objected = _objected(agency, access)
+    visible = _consented_view(member, consented, objected)
+    return Disclosure(member, frozenset(visible),
+                      {c: Reason.OBJECTION if c in objected else Reason.CONSENT
+                       for c in ALL_CATEGORIES if c not in visible}, access.consent_version)
 
 
 # --------------------------------------------------------------------------- redaction

@@ -21,6 +21,7 @@ from gateway import types as t
 from gateway.audit import AuditQuery
 from gateway.context import Context
 from gateway.hardening import MAX_PAGE, PublicError, check_page_size
+from gateway.directory_api import DirectoryQuery
 from gateway.indicators import IndicatorsQuery
 from gateway.territory_settings import BacktestQuery, TerritorySettingsQuery
 from gateway import permissions as p
@@ -29,10 +30,11 @@ from gateway.readside import (
     ALERT_PROJECTIONS,
     PATHWAY_PROJECTIONS,
     TIMELINE_PROJECTIONS,
+    AccessRows,
     access_of,
     replay,
 )
-from gateway.views import Pathway, alert_view, pathway_view
+from gateway.views import Pathway, _at, alert_view, pathway_view
 from projections.queries import decode_cursor, encode_cursor
 
 
@@ -138,6 +140,20 @@ class AuditEvent:
     pathway_id: str | None
     categories: list[str]
     outcome: str
+    consent_version: int | None = strawberry.field(
+        default=None, description="Version du consentement de la personne en vigueur lors de l'accès "
+        "(CSP D1110-3-1) ; null : accès sans parcours.")
+
+
+@strawberry.type(description="Accès d'urgence (bris de glace) : qui l'a ouvert, pourquoi, quand, jusqu'à quand.")
+class EmergencyAccess:
+    pathway_id: UUID
+    agency: str
+    professional: str
+    role: str
+    reason: str
+    opened_at: datetime
+    until: datetime
 
 
 @strawberry.type
@@ -211,14 +227,14 @@ async def _views(context: Context, ids: list[UUID], operation: str,
     for pid, record in zip(ids, records, strict=True):
         view = pathway_view(record, context.principal, context.services.read) if record is not None else None
         if view is not None:
-            context.audit_read(operation, pid, _audited(view, selected))
+            context.audit_read(operation, pid, _audited(view, selected), disclosure=view._disclosure)  # noqa: SLF001
         out.append(view)
     return out
 
 
 # --------------------------------------------------------------------------- the type
 @strawberry.type
-class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
+class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery, DirectoryQuery):
     @strawberry.field(description="Le professionnel authentifié, sa structure et son rôle.")
     def me(self, info: Info) -> Me:
         principal = _ctx(info).require()
@@ -278,7 +294,7 @@ class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
             context.audit_read("pathway", id, set(), outcome="4")
             return None
         context.audit_read("pathway" if as_of is None else "pathway.asOf", id,
-                           _audited(view, p.selected_names_of(info)))
+                           _audited(view, p.selected_names_of(info)), disclosure=view._disclosure)  # noqa: SLF001
         return view
 
     @strawberry.field(description="File active de votre structure : parcours ouverts, les plus urgents d'abord "
@@ -318,7 +334,7 @@ class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
             statuses=None if f.statuses is None else [s.value for s in f.statuses])
         pids = list(dict.fromkeys(UUID(str(r["pathway_id"])) for r in found.rows))
         accesses = await read.call(read.access, pids)
-        disclosures = {pid: decide(principal, accesses.get(pid) or access_of({}, {})) for pid in pids}
+        disclosures = {pid: decide(principal, accesses.get(pid) or access_of(AccessRows())) for pid in pids}
         returned: dict[UUID, set] = {pid: set() for pid in pids}
         edges = []
         for row, cursor in zip(found.rows, found.cursors, strict=True):
@@ -327,7 +343,7 @@ class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
                 edges.append(AlertEdge(cursor=cursor, node=alert_view(row, disclosures[pid], returned[pid])))
         for pid in pids:
             if disclosures[pid].can_see_pathway:
-                context.audit_read("alerts", pid, returned[pid])
+                context.audit_read("alerts", pid, returned[pid], disclosure=disclosures[pid])
         counts = [AlertStatusCount(status=status, count=found.counts_by_status.get(status.value, 0))
                   for status in t.AlertStatus]
         return AlertConnection(edges=edges, total_count=found.total_count, counts_by_status=counts,
@@ -349,11 +365,33 @@ class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
             if disclosure.can_see_pathway:
                 returned: set = set()
                 view = alert_view(row, disclosure, returned)
-                context.audit_read("alert", pid, returned)
+                context.audit_read("alert", pid, returned, disclosure=disclosure)
                 return view
         # Unknown and not-yours answer the same (nothing tells a non-member the alert exists).
         context.audit_read("alert", None, set(), outcome="4")
         return None
+
+    @strawberry.field(description="Accès d'urgence (bris de glace), les plus récents d'abord : rôle dpo (ceux "
+                                  "des professionnels de votre structure), dpo_regional (tous), ou un rôle de "
+                                  "l'accompagnement (ceux des parcours dont votre structure est référente).")
+    async def emergency_accesses(self, info: Info, first: int = 50) -> list[EmergencyAccess]:
+        context = _ctx(info)
+        principal = context.require(Role.DPO, Role.DPO_REGIONAL, *CASE_ROLES)
+        first = check_page_size(first)
+        scope: dict[str, str] = {}
+        if principal.role is Role.DPO:
+            scope["agency"] = principal.agency
+        elif principal.role is not Role.DPO_REGIONAL:
+            scope["lead_agency"] = principal.agency
+        read = context.services.read
+        rows = await read.call(read.emergency_accesses, limit=first, **scope)
+        for pid in dict.fromkeys(str(r["pathway_id"]) for r in rows):
+            context.audit_read("emergencyAccesses", pid, {p.ADMINISTRATIVE})
+        if not rows:
+            context.audit_read("emergencyAccesses", None, set())
+        return [EmergencyAccess(pathway_id=UUID(str(r["pathway_id"])), agency=r["agency"],
+                                professional=r["professional"], role=r["role"], reason=r["reason"],
+                                opened_at=_at(r["opened_at"]), until=_at(r["until"])) for r in rows]
 
     @strawberry.field(description="Journal d'audit des accès aux données personnelles : rôle dpo (les "
                                   "enregistrements de votre structure) ou dpo_regional (toutes).")
@@ -382,6 +420,7 @@ class Query(IndicatorsQuery, TerritorySettingsQuery, BacktestQuery):
         page = records[:first]
         events = [AuditEvent(id=r.id, recorded=r.recorded_at, professional=r.professional, agency=r.agency,
                              role=r.role, action=r.action, operation=r.operation, purpose=r.purpose,
-                             pathway_id=r.pathway_id, categories=list(r.categories), outcome=r.outcome) for r in page]
+                             pathway_id=r.pathway_id, categories=list(r.categories), outcome=r.outcome,
+                             consent_version=r.consent_version) for r in page]
         end = encode_cursor(page[-1].recorded_at.isoformat(), page[-1].id) if page else None
         return AuditConnection(events=events, end_cursor=end, has_next_page=len(records) > first)

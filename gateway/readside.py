@@ -32,6 +32,7 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from uuid import UUID
 from domain.values import InformationCategory, ParticipantRole
 from gateway.hardening import PublicError
 from gateway.permissions import PathwayAccess
-from projections.base import APPLIED, PathwayEvent
+from projections.base import APPLIED, PathwayEvent, utc_iso
 from projections.queries import MAX_PAGE, decode_cursor, encode_cursor
 from projections.schema import Db
 
@@ -76,6 +77,9 @@ class PathwayRecord:
     summary: dict[str, Any]
     participants: dict[str, str] = field(default_factory=dict)
     consents: dict[str, set[str]] = field(default_factory=dict)
+    objections: dict[str, set[str]] = field(default_factory=dict)
+    emergency: dict[str, datetime] = field(default_factory=dict)
+    consent_version: int = 0
     needs: list[dict[str, Any]] = field(default_factory=list)
     referrals: list[dict[str, Any]] = field(default_factory=list)
     appointments: list[dict[str, Any]] = field(default_factory=list)
@@ -94,12 +98,29 @@ class PathwayRecord:
 
     @property
     def access(self) -> PathwayAccess:
-        return access_of(self.participants, self.consents)
+        return access_of(AccessRows(self.participants, self.consents, self.objections, self.emergency,
+                                    self.consent_version))
 
 
-def access_of(participants: dict[str, str], consents: dict[str, set[str]]) -> PathwayAccess:
-    return PathwayAccess(participants={a: ParticipantRole(r) for a, r in participants.items()},
-                         consents={a: [InformationCategory(c) for c in sorted(cs)] for a, cs in consents.items()})
+@dataclass
+class AccessRows:
+    """One pathway's rows of the access read models (caseload participants, consents)."""
+
+    participants: dict[str, str] = field(default_factory=dict)
+    consents: dict[str, set[str]] = field(default_factory=dict)
+    objections: dict[str, set[str]] = field(default_factory=dict)
+    #: Emergency overrides in force: professional -> when it ends.
+    emergency: dict[str, datetime] = field(default_factory=dict)
+    consent_version: int = 0
+
+
+def access_of(rows: AccessRows) -> PathwayAccess:
+    def categories(held: dict[str, set[str]]) -> dict[str, list[InformationCategory]]:
+        return {a: [InformationCategory(c) for c in sorted(cs)] for a, cs in held.items()}
+
+    return PathwayAccess(participants={a: ParticipantRole(r) for a, r in rows.participants.items()},
+                         consents=categories(rows.consents), objections=categories(rows.objections),
+                         emergency=dict(rows.emergency), consent_version=rows.consent_version)
 
 
 @dataclass
@@ -176,8 +197,10 @@ class ReadSide:
     """The read models behind one connection factory. `poll_s`: first pause of `wait_for`."""
 
     def __init__(self, connect: Connect, *, wait_timeout_s: float = 5.0, poll_s: float = 0.005,
-                 local: bool | None = None) -> None:
+                 local: bool | None = None, emergency_access: timedelta = timedelta(hours=4)) -> None:
         self.connect = connect
+        #: How long an emergency override (bris de glace) lasts (setting emergency_access_minutes).
+        self.emergency_access = emergency_access
         self.wait_timeout_s = wait_timeout_s
         self.poll_s = poll_s
         #: Reads served on the caller's thread (see the module docstring): by default, when
@@ -238,29 +261,63 @@ class ReadSide:
             for row in _rows(db, f"SELECT pathway_id, name, value FROM pathway_summary_facts WHERE {where}", wanted):
                 if row["pathway_id"] in found:
                     found[row["pathway_id"]].facts[row["name"]] = row["value"]
-            for pid, access in self._access(db, list(found)).items():
-                found[pid].participants, found[pid].consents = access
+            for pid, rows in self._access(db, list(found)).items():
+                record = found[pid]
+                record.participants, record.consents, record.objections = (rows.participants, rows.consents,
+                                                                           rows.objections)
+                record.emergency, record.consent_version = rows.emergency, rows.consent_version
         return {UUID(pid): record for pid, record in found.items()}
 
     def access(self, ids: Iterable[UUID | str]) -> dict[UUID, PathwayAccess]:
         """Membership and consent of each pathway (the current read models)."""
         wanted = list(dict.fromkeys(str(i) for i in ids))
         with self._db() as db:
-            return {UUID(pid): access_of(*pair) for pid, pair in self._access(db, wanted).items()}
+            return {UUID(pid): access_of(rows) for pid, rows in self._access(db, wanted).items()}
 
-    @staticmethod
-    def _access(db: Db, ids: list[str]) -> dict[str, tuple[dict[str, str], dict[str, set[str]]]]:
-        out: dict[str, tuple[dict[str, str], dict[str, set[str]]]] = {pid: ({}, {}) for pid in ids}
+    def _access(self, db: Db, ids: list[str]) -> dict[str, AccessRows]:
+        out = {pid: AccessRows() for pid in ids}
         if not ids:
             return out
         where = _in("pathway_id", ids)
         for pid, agency, role in db.fetchall(f"SELECT pathway_id, agency, role FROM caseload_participants "
                                              f"WHERE {where} ORDER BY agency", ids):
-            out[pid][0][agency] = role
-        for pid, agency, category in db.fetchall(f"SELECT pathway_id, agency, category FROM consents WHERE {where} "
-                                                 "AND status = 'granted'", ids):
-            out[pid][1].setdefault(agency, set()).add(category)
+            out[pid].participants[agency] = role
+        for pid, agency, category, status in db.fetchall(
+                f"SELECT pathway_id, agency, category, status FROM consents WHERE {where} "
+                "AND status IN ('granted', 'objected')", ids):
+            held = out[pid].consents if status == "granted" else out[pid].objections
+            held.setdefault(agency, set()).add(category)
+        for pid, version in db.fetchall(f"SELECT pathway_id, version FROM consent_versions WHERE {where}", ids):
+            out[pid].consent_version = int(version)
+        # An override counts from when it was opened (a late entry counts from then too).
+        since = datetime.now(timezone.utc) - self.emergency_access
+        for pid, professional, opened_at in db.fetchall(
+                f"SELECT pathway_id, professional, opened_at FROM emergency_accesses WHERE {where} "
+                "AND opened_at >= %s", [*ids, utc_iso(since)]):
+            until = datetime.fromisoformat(str(opened_at)) + self.emergency_access
+            held = out[pid].emergency
+            held[professional] = max(until, held.get(professional, until))
         return out
+
+    def emergency_accesses(self, *, lead_agency: str | None = None, agency: str | None = None,
+                           limit: int = 100) -> list[dict[str, Any]]:
+        """The emergency overrides, newest first, each with when it ends (`until`): those on
+        the pathways `lead_agency` leads, or those `agency`'s professionals opened, or all."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if lead_agency is not None:
+            clauses.append("pathway_id IN (SELECT pathway_id FROM pathway_summary WHERE lead_agency = %s)")
+            params.append(lead_agency)
+        if agency is not None:
+            clauses.append("agency = %s")
+            params.append(agency)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._db() as db:
+            rows = _rows(db, f"SELECT * FROM emergency_accesses{where} ORDER BY opened_at DESC, event_id LIMIT %s",
+                         [*params, limit])
+        for row in rows:
+            row["until"] = (datetime.fromisoformat(str(row["opened_at"])) + self.emergency_access).isoformat()
+        return rows
 
     # ------------------------------------------------------------------ lists
     def pathways(self, *, agency: str, kind: str | None = None, territory: str | None = None,

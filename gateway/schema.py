@@ -21,12 +21,22 @@ from gateway.context import Context
 from gateway.descriptions import describe
 from gateway.execution import GatewayExecutor
 from gateway.hardening import PublicError, extensions, is_variable_error
-from gateway.mutations import Mutation
+from gateway.directory_api import directory_mutation_fields
+from gateway.mutations import mutation_fields
+from gateway.referral_links import referral_link
 from gateway.queries import Query
 from gateway.subscriptions import Subscription
 
 
 log = logging.getLogger("relais.gateway")
+
+#: The pathways' commands (gateway/mutations.py) and the directory's (gateway/directory_api.py).
+Mutation = strawberry.type(type("Mutation", (), {
+    **mutation_fields(), **directory_mutation_fields(),
+    "referral_link": strawberry.mutation(resolver=referral_link, description=(
+        "Lien signé (8 jours, à usage unique) d'une orientation de votre parcours, pour un professionnel sans "
+        "compte Relais : il y voit l'orientation et répond (acceptée, refusée avec la raison, personne vue).")),
+}))
 
 #: The schema's version (semver): its changes, breaking ones named, in docs/graphql/CHANGELOG.md.
 SCHEMA_VERSION = "2.0.0"

@@ -253,7 +253,7 @@ class Subscription:
                 _remaining(principal)
                 returned: set = set()
                 view = alert_view(alert, disclosure, returned)
-                context.audit_read("subscription.alertChanges", item.pathway_id, returned)
+                context.audit_read("subscription.alertChanges", item.pathway_id, returned, disclosure=disclosure)
                 await context.flush_audit()
                 yield AlertChange(cursor=str(item.position), change=AlertChangeKind(item.change),
                                   occurred_at=item.occurred_at, alert=view)

@@ -21,6 +21,8 @@ from gateway.permissions import ITEM
 PathwayKind = strawberry.enum(v.PathwayKind, description="Type de parcours.")
 ParticipantRole = strawberry.enum(v.ParticipantRole, description="Rôle d'une structure dans le parcours.")
 InformationCategory = strawberry.enum(v.InformationCategory, description="Catégorie d'information (consentement).")
+ConsentInformation = strawberry.enum(v.ConsentInformation, description="Comment la personne a été informée avant "
+                                     "de consentir ou de s'opposer (preuve du consentement).")
 NeedCategory = strawberry.enum(v.NeedCategory)
 ErasureBasis = strawberry.enum(v.ErasureBasis, description="Fondement d'un effacement (RGPD art. 17) ; liste fermée.")
 NeedStatus = strawberry.enum(v.NeedStatus)
@@ -236,8 +238,10 @@ class Alert:
     alert_id: UUID
     pathway_id: UUID
     info_category: InformationCategory
-    rule_id: str
-    rule_label: str
+    rule_id: str | None = strawberry.field(description="Règle : null si sa catégorie ne vous est pas visible "
+                                           "(redactions le dit).")
+    rule_label: str = strawberry.field(description="Titre de la règle, ou un libellé neutre si sa catégorie ne "
+                                       "vous est pas visible.")
     severity: AlertSeverity
     status: AlertStatus
     owner_agency: str
@@ -251,6 +255,9 @@ class Alert:
     triggering_events: list[TriggeringEvent] = strawberry.field(
         description="Les événements du parcours qui ont déclenché l'alerte, avec leurs identifiants.")
     redactions: list[Redaction]
+    consent_version: int = strawberry.field(
+        default=0, description="Version du consentement de la personne en vigueur quand cette alerte vous est "
+        "communiquée (CSP D1110-3-1) ; 0 : aucun choix enregistré.")
 
 
 @strawberry.type(description="Événement de la chronologie inter-structures (libellé et catégorie : vue de lecture « timeline »).")
@@ -294,7 +301,9 @@ CATEGORIES: dict[type, dict[str, str]] = {
     Action: {"description": S},
     CaseConference: {"decisions": S},
     Fact: {"value": ITEM},
-    Alert: {"subject": ITEM, "suggested_action": ITEM, "escalation_reason": ITEM, "resolution_reason": ITEM},
+    # suggested_action and resolution_reason are texts per category (domain.texts): each reader
+    # gets the parts it may see (gateway.views.alert_view), so they are not tagged as a whole.
+    Alert: {"subject": ITEM, "escalation_reason": ITEM},
     TimelineEntry: {"type": ITEM, "label": ITEM},
     TriggeringEvent: {"type": ITEM, "label": ITEM},
 }

@@ -17,6 +17,7 @@ from uuid import UUID
 import strawberry
 
 from domain import disclosure as catalogue
+from domain import texts
 from domain.errors import NotInCatalogue
 from domain.values import (
     OPEN_ALERT_STATUSES,
@@ -103,8 +104,22 @@ def alert_view(row: dict[str, Any], disclosure: p.Disclosure,
         # ReadSide attaches (event id, timeline row) pairs to every alert row it reads.
         triggering_events=[triggering_event(event_id, event, category)
                            for event_id, event in row.get("triggering_events", ())],
-        redactions=[])
-    view.redactions = t.as_redactions(p.redact(view, disclosure, t.CATEGORIES, returned))
+        redactions=[], consent_version=disclosure.consent_version)
+    hidden = p.redact(view, disclosure, t.CATEGORIES, returned)
+    category = view.info_category
+    why = disclosure.hidden.get(category, p.Reason.ROLE)
+    if category not in disclosure.visible:
+        # The rule's id and title say what the risk is about: a neutral label instead.
+        view.rule_id, view.rule_label = None, catalogue.NEUTRAL_RULE_LABEL
+        hidden.append(p.Redaction("rule_id", category, why))
+    elif returned is not None:
+        returned.add(category)
+    for name in ("suggested_action", "resolution_reason"):
+        stored = getattr(view, name)
+        setattr(view, name, texts.render(stored, disclosure.visible, category, returned))
+        for left_out in sorted(texts.categories_of(stored, category) - disclosure.visible):
+            hidden.append(p.Redaction(name, left_out, disclosure.hidden.get(left_out, p.Reason.ROLE)))
+    view.redactions = t.as_redactions(hidden)
     return view
 
 

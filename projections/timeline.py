@@ -25,6 +25,7 @@ from typing import Any
 
 from domain import disclosure as catalogue
 from domain.errors import NotInCatalogue
+from domain.values import ConsentInformation
 from infra.agencies import display_name as _n
 from projections.base import NotAPathwayEvent, PathwayEvent, Projection, Statement, Table
 
@@ -40,6 +41,7 @@ PHONE_FR = {"valid": "valide", "changed": "a changé", "lost": "plus de téléph
 ADMIN_FR = {"regular": "situation régulière", "asylum_seeker": "demandeur d'asile", "refugee": "réfugié",
             "undocumented": "sans titre de séjour", "unknown": "situation inconnue"}
 OUTCOME_FR = catalogue.CLOSURE_OUTCOME_LABELS
+CONSENT_INFORMATION_FR = {i.value: i.label for i in ConsentInformation}
 SEVERITY_FR = catalogue.SEVERITY_LABELS
 NOT_WENT_FR = {"phone_changed": "numéro de téléphone changé", "address_not_found": "adresse non trouvée",
                "gp_not_taking_patients": "le médecin ne prend plus de patients", "no_interpreter": "pas d'interprète",
@@ -61,6 +63,14 @@ def _opened(e: PathwayEvent) -> str:
     return f"Parcours ouvert ({KIND_FR.get(e.kind or '', e.kind)}) par {_n(e.get('lead_agency'))}"
 
 
+def _proof(e: PathwayEvent) -> str:
+    """How the person's choice was collected (events from before the proof have none)."""
+    informed = e.get("informed_by")
+    if not informed:
+        return ""
+    return f" ({catalogue.value_label(CONSENT_INFORMATION_FR, informed)}, recueilli par {e.get('collected_by')})"
+
+
 def _scheme(e: PathwayEvent) -> str:
     return COVERAGE_FR.get(e.get("scheme"), e.get("scheme"))
 
@@ -76,8 +86,11 @@ LABELS: dict[str, Label] = {
     "AgencyJoined": lambda e: f"{_n(e.get('agency'))} rejoint le parcours",
     "AgencyLeft": lambda e: f"{_n(e.get('agency'))} quitte le parcours",
     "LeadHandedOver": lambda e: f"{_n(e.get('from_agency'))} passe la main à {_n(e.get('agency'))} (référente)",
-    "ConsentGranted": lambda e: f"Consentement au partage donné pour {_n(e.get('agency'))}",
-    "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {_n(e.get('agency'))}",
+    "ConsentGranted": lambda e: f"Consentement au partage donné pour {_n(e.get('agency'))}{_proof(e)}",
+    "ConsentWithdrawn": lambda e: f"Consentement au partage retiré pour {_n(e.get('agency'))}{_proof(e)}",
+    "ObjectionRecorded": lambda e: f"Opposition de la personne au partage avec {_n(e.get('agency'))}{_proof(e)}",
+    # The reason is shown to the lead agency and the DPO only (emergencyAccesses), never here.
+    "EmergencyAccessOpened": lambda e: f"Accès d'urgence (bris de glace) ouvert par {_n(e.agency)}",
     "NeedRecorded": lambda e: f"Besoin identifié : {NEED_FR.get(e.get('category'), e.get('category'))}",
     "ReferralMade": lambda e: f"Orientation vers {_n(e.get('to_agency'))} ({e.get('service')})",
     "ReferralStatusChanged": lambda e: f"Orientation {REFERRAL_STATUS_FR.get(e.get('status'), e.get('status'))}",

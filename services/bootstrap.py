@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.readside import ReadSide
     import psycopg
     from psycopg_pool import ConnectionPool
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from projections.base import Projection
     from projections.embedded import EmbeddedProjections
     from projections.postgres import LiveProjection, Target
+    from services.directory import Directory, DirectoryApplication
+    from services.directory.links import ReferralLinks
     from services.alerting.webhooks import PostgresWebhookRegistry, SqliteWebhookRegistry
     from services.alerting.digest import DigestSender
     from services.alerting.worker import AlertingWorker
@@ -96,6 +99,16 @@ def is_pathway_event(stored_topic: str) -> bool:
 
 #: The library's cipher that encrypts event payloads at rest.
 CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+
+
+def read_side(settings: Settings, readmodels: Any) -> ReadSide:
+    """The read side over `readmodels` (a connection factory) with the settings' deadlines."""
+    from datetime import timedelta
+
+    from gateway.readside import ReadSide
+
+    return ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s,
+                    emergency_access=timedelta(minutes=settings.emergency_access_minutes))
 
 
 def cipher_key(settings: Settings) -> str:
@@ -208,7 +221,8 @@ def build_pathways_handler(settings: Settings, app: PathwaysApplication) -> Path
     from services.pathways import PathwaysHandler
 
     territories = frozenset(agency.territory for agency in load_registry(settings.agencies_file).values())
-    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories)
+    return PathwaysHandler(app, clock_skew=timedelta(seconds=settings.fact_clock_skew_s), territories=territories,
+                           emergency_roles=frozenset(settings.emergency_access_roles))
 
 
 def open_audit_log(settings: Settings) -> tuple[SqliteAuditLog | PostgresAuditLog, Callable[[], None]]:
@@ -246,15 +260,10 @@ def build_pathways_application(settings: Settings, *, personal: PersonalCipher |
     """
     from services.pathways import PathwaysApplication
 
-    if settings.mode == "distributed" or overrides.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        env = postgres_env(settings.database_url, settings.database_schema)
+    env = _event_store_env(settings, "events.sqlite3", overrides)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         # The library's recorder, sending the rows in binary (services/pathways/recorder.py).
         env["APPLICATION_RECORDER_TOPIC"] = "services.pathways.recorder:PathwaysPostgresRecorder"
-    else:
-        from infra.files import private_file
-
-        events = private_file(Path(settings.state_dir) / "events.sqlite3")  # 0600 in 0700, before SQLite
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(events)}
     env.update(
         {
             # AES-256-GCM with PyCA `cryptography` (~3 µs a payload; pycryptodome's
@@ -281,6 +290,53 @@ def build_pathways_application(settings: Settings, *, personal: PersonalCipher |
         personal = personal or personal_cipher(
             settings, sqlite_path=":memory:" if memory else str(Path(env["SQLITE_DBNAME"]).with_name("keys.sqlite3")))
     return PathwaysApplication(env=env, personal=personal)
+
+
+def build_directory(settings: Settings, pathways: PathwaysHandler | None = None, **overrides: str) -> Directory:
+    """The directory service (handler and read side) on its event store; with `pathways`, a
+    service stopping intake declines the referrals in flight to it. An in-memory SQLite
+    pathways store in `overrides` (tests) gives an in-memory directory too."""
+    from services.directory import Directory, DirectoryHandler
+
+    keys = {k: v for k, v in overrides.items() if k in ("PERSISTENCE_MODULE", "POSTGRES_SCHEMA")}
+    if "memory" in overrides.get("SQLITE_DBNAME", ""):
+        keys["SQLITE_DBNAME"] = overrides["SQLITE_DBNAME"]
+    return Directory(DirectoryHandler(build_directory_application(settings, **keys)), pathways=pathways)
+
+
+def build_referral_links(settings: Settings, pathways: PathwaysHandler) -> ReferralLinks:
+    """The signed referral links (services/directory/links.py), their key derived from the
+    deployment's cipher key (no second secret to keep)."""
+    from services.directory.links import ReferralLinks
+
+    return ReferralLinks(cipher_key(settings).encode(), pathways)
+
+
+def _event_store_env(settings: Settings, sqlite_file: str, overrides: dict[str, str]) -> dict[str, str]:
+    """The eventsourcing persistence keys of an application on the settings' store: PostgreSQL
+    (distributed, or asked by `overrides`) or the SQLite file `state_dir/<sqlite_file>`."""
+    if settings.mode == "distributed" or overrides.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        return postgres_env(settings.database_url, settings.database_schema)
+    from infra.files import private_file
+
+    # 0600 in a 0700 directory, made before SQLite opens it (which would make it 0644).
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(private_file(Path(settings.state_dir) / sqlite_file))}
+
+
+def build_directory_application(settings: Settings, **overrides: str) -> DirectoryApplication:
+    """The directory's event store (services/directory), beside the pathways' on the same store:
+    its own tables (`directory_events` on PostgreSQL, `state_dir/directory.sqlite3` embedded).
+    Not encrypted: a directory holds professionals' public offers, no personal data. No cache:
+    a quota is decided on the stored state (a collision on the version decides again)."""
+    from services.directory import DirectoryApplication
+
+    env = _event_store_env(settings, "directory.sqlite3", overrides)
+    env.update({"POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"})
+    env.update(overrides)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])
+    return DirectoryApplication(env=env)
 
 
 # --- the embedded runtime ---------------------------------------------------------------------
@@ -312,6 +368,8 @@ class EmbeddedRuntime:
     #: None when built without them (gateway unit tests that read the event store only).
     projections: EmbeddedProjections | None
     risk: EmbeddedRisk | None
+    #: The directory of services (its own event store beside the pathways').
+    directory: Directory | None = None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
     #: Alert changes waiting for the alerting thread (subscribed when built: none is missed).
@@ -323,6 +381,10 @@ class EmbeddedRuntime:
 
         alert_type = TYPE_PREFIX + "Alert"
         self.bus.subscribe(lambda e: self._alert_inbox.put(e) if e.type.startswith(alert_type) else None)
+        if self.directory is not None:
+            from services.directory.reactions import PlaceReturns
+
+            self.bus.subscribe(PlaceReturns(self.directory).on_bus_event)
 
     @property
     def started(self) -> bool:
@@ -345,6 +407,13 @@ class EmbeddedRuntime:
         if self.projections is not None:  # the digest reads the open alerts' read model
             self._threads.append(threading.Thread(target=DigestLoop(self.digest).run, args=(self._stop,),
                                                   name="embedded-digest", daemon=True))
+        if self.directory is not None:
+            from services.clock import SystemClock
+            from services.directory.expiry import ExpiryLoop, ReferralExpiry
+
+            expiry = ExpiryLoop(ReferralExpiry(self.directory, self.pathways), SystemClock().now)
+            self._threads.append(threading.Thread(target=expiry.run, args=(self._stop,), name="embedded-expiry",
+                                                  daemon=True))
         for thread in self._threads:
             thread.start()
         return True
@@ -363,6 +432,8 @@ class EmbeddedRuntime:
         self.stop()
         if self.projections is not None:
             self.projections.close()
+        if self.directory is not None:
+            self.directory.handler.app.close()
         self.pathways.app.close()
 
     def load_synthetic_territory(self, progress: bool = True) -> threading.Thread | None:
@@ -392,6 +463,10 @@ class EmbeddedRuntime:
         def run() -> None:
             sent = load(self.pathways, plan["pathways"], territory=plan["territory"],
                         progress=sys.stderr if progress else None)
+            if self.directory is not None:  # after the pathways: the first screen does not wait for it
+                from services.territory.directory import load_directory
+
+                load_directory(self.directory)
             marker.unlink()
             log.info("synthetic territory loaded", extra={"event": "synthetic_loaded", "commands": sent, **plan})
 
@@ -429,7 +504,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     """The embedded runtime. `projections=False` / `risk=False` leave those out (tests of
     the gateway alone); `store_overrides` go to the event store (build_pathways_application)."""
     from gateway.audit import SqliteAuditLog
-    from gateway.readside import ReadSide, sqlite_readmodels
+    from gateway.readside import sqlite_readmodels
     from infra.agencies import load_registry
     from infra.bus import InProcessBus
     from services.alerting.webhooks import SqliteWebhookRegistry, secret_box
@@ -453,7 +528,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     readmodels = sqlite_readmodels(str(read_models))
 
     agencies = load_registry(settings.agencies_file)
-    read = ReadSide(readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+    read = read_side(settings, readmodels)
     settings_source = SettingsSource(territory_settings)
     audit = SqliteAuditLog(state_dir / "audit.sqlite3")
     development = settings.environment == "development"
@@ -472,6 +547,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         projections=build_embedded_projections(settings, bus, personal=pathways.app.personal) if projections else None,
         risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
                                  settings_store=territory_settings) if risk else None,
+        directory=build_directory(settings, pathways, **store_overrides),
     )
 
 
@@ -556,6 +632,8 @@ class DistributedRuntime:
     territory_settings: TerritorySettingsStore
     #: A pooled connection whose search_path is the read models' schema.
     readmodels: ReadModels
+    #: The directory of services; None without the event store.
+    directory: Directory | None = None
     workers: list[Worker] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
@@ -592,6 +670,58 @@ class DistributedRuntime:
             waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
         )
 
+    def directory_relay(self) -> Relay:
+        """The directory's outbox relay: its event store -> `<prefix>.directory-events`
+        (CloudEvents `fr.relais.directory.<Event>.v1`, key = service id)."""
+        import functools
+
+        from infra.kafka.producer import EventProducer
+        from infra.kafka.publisher import KafkaPublisher
+        from services.relay.positions import PostgresPositionStore
+        from services.relay.relay import PostgresWaker, ReconnectingPublisher
+        from services.relay.relay import Relay as RelayClass
+        from services.relay.wire import DIRECTORY_SOURCE, DIRECTORY_TYPE_PREFIX, to_cloud_event
+
+        settings, app = self.settings, self.event_directory().handler.app
+
+        def connect() -> tuple[KafkaPublisher, Callable[[], None]]:
+            producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "directory-relay"))
+            return KafkaPublisher(producer, topic(settings, "directory-events")), lambda: producer.close(timeout=5)
+
+        return RelayClass(
+            app, ReconnectingPublisher(connect), PostgresPositionStore(self.pool, settings.database_schema),
+            is_published=lambda stored_topic: True, name="directory-relay",
+            waker=PostgresWaker(settings.database_url, app.recorder.channel_name),
+            wire=functools.partial(to_cloud_event, source=DIRECTORY_SOURCE, type_prefix=DIRECTORY_TYPE_PREFIX),
+        )
+
+    def directory_places(self) -> ConsumerRunner:
+        """`<prefix>.pathway-events` (group `<prefix>-directory`): a referral declined, cancelled,
+        failed or expired gives its quota place back (services/directory/reactions.py)."""
+        from infra.kafka.consumer import ConsumerRunner, RunnerConfig
+        from services.directory.reactions import PlaceReturns
+
+        settings = self.settings
+        config = RunnerConfig(
+            group_id=group_id(settings, "directory"), topics=[topic(settings, "pathway-events")],
+            bootstrap_servers=settings.kafka_bootstrap, schema=settings.database_schema,
+            deadletter_topic=topic(settings, "deadletter"),
+        )
+        return ConsumerRunner(PlaceReturns(self.event_directory()), config, pool=self.pool)
+
+    def directory_expiry(self) -> Worker:
+        """Referrals through the directory nobody answered, cancelled when their territory's
+        `referral_expiry_days` are over (services/directory/expiry.py), swept every minute."""
+        from services.clock import SystemClock
+        from services.directory.expiry import ExpiryLoop, ReferralExpiry
+
+        return ExpiryLoop(ReferralExpiry(self.event_directory(), self.event_store()), SystemClock().now)
+
+    def event_directory(self) -> Directory:
+        if self.directory is None:
+            raise RuntimeError("this runtime was built without the event store (build_distributed(event_store=False))")
+        return self.directory
+
     def ingest(self, agencies: Sequence[str]) -> ConsumerRunner:
         """The ingest consumer over `<prefix>.inbound.<agency>` for each agency."""
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
@@ -607,8 +737,8 @@ class DistributedRuntime:
             # duplicate (counted in skipped_duplicate, logged), never dead-lettered.
             on_duplicate="skip",
         )
-        return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix), config,
-                              pool=self.pool)
+        return ConsumerRunner(IngestHandler(self.event_store(), topic_prefix=settings.topic_prefix,
+                                            directory=self.directory), config, pool=self.pool)
 
     def risk_engine(self, *, clock: Clock | None = None, territories=None) -> RiskEngine:  # noqa: ANN001
         """The engine with its PostgreSQL deadline index (`risk_deadlines` in the schema)."""
@@ -636,7 +766,6 @@ class DistributedRuntime:
     def alerting(self) -> ConsumerRunner:
         """The alerting worker on the consumer runner: `<prefix>.pathway-events` ->
         `<prefix>.alerts` + agency webhooks (group `<prefix>-alerting`)."""
-        from gateway.readside import ReadSide
         from infra.kafka.consumer import ConsumerRunner, RunnerConfig
         from infra.kafka.producer import EventProducer
         from infra.kafka.publisher import KafkaPublisher
@@ -654,7 +783,7 @@ class DistributedRuntime:
 
         publisher = ReconnectingPublisher(connect)
         # What each agency may see is decided on the read models (`relais projections run`).
-        read = ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s)
+        read = read_side(settings, self.readmodels)
         worker = AlertingWorker(read, publisher.publish, self.webhooks,
                                 should_push=PushPolicy(read, SettingsSource(self.territory_settings)),
                                 audit=self.audit, development=settings.environment == "development")
@@ -681,7 +810,7 @@ class DistributedRuntime:
             producer = EventProducer(settings.kafka_bootstrap, client_id=group_id(settings, "digest"))
             return KafkaPublisher(producer, topic(settings, "alerts")), lambda: producer.close(timeout=5)
 
-        return DigestSender(ReadSide(self.readmodels, wait_timeout_s=settings.read_wait_timeout_s),
+        return DigestSender(read_side(settings, self.readmodels),
                             ReconnectingPublisher(connect).publish,
                             PostgresDigestLedger(self.pool, settings.database_schema), self.agencies,
                             SettingsSource(self.territory_settings), webhooks=self.webhooks, post=post,
@@ -729,6 +858,8 @@ class DistributedRuntime:
     def close(self) -> None:
         self.stop()
         self.pool.close()
+        if self.directory is not None:
+            self.directory.handler.app.close()
         if self.pathways is not None:
             self.pathways.app.close()
 
@@ -789,6 +920,7 @@ def build_distributed(settings: Settings | None = None, *, event_store: bool = T
         audit=PostgresAuditLog(pool, schema),
         webhooks=PostgresWebhookRegistry(pool, schema, box=secret_box(settings)) if event_store else None,
         territory_settings=PostgresTerritorySettingsStore(pool, schema), readmodels=readmodels,
+        directory=build_directory(settings, pathways) if pathways is not None else None,
     )
 
 

@@ -128,14 +128,15 @@ def _worker(build, *, event_store: bool = True, metrics_port: int | None = None)
 
 
 def _relay(args: argparse.Namespace) -> int:
-    return _worker(lambda runtime: [runtime.relay()], metrics_port=args.metrics_port)
+    return _worker(lambda runtime: [runtime.relay(), runtime.directory_relay()], metrics_port=args.metrics_port)
 
 
 def _ingest(args: argparse.Namespace) -> int:
     from infra.kafka.topics import load_topics
 
     agencies = args.agencies or [s.name.rsplit(".", 1)[1] for s in load_topics(prefix="x") if ".inbound." in s.name]
-    return _worker(lambda runtime: [runtime.ingest(agencies)], metrics_port=args.metrics_port)
+    return _worker(lambda runtime: [runtime.ingest(agencies), runtime.directory_places(),
+                                    runtime.directory_expiry()], metrics_port=args.metrics_port)
 
 
 def _projections(args: argparse.Namespace) -> int:
@@ -270,9 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     relay = sub.add_parser(
         "relay",
-        help="publish the event store's notification log to Kafka (runs until SIGTERM)",
+        help="publish the event stores' notification logs to Kafka (runs until SIGTERM)",
         description="The outbox relay: follows the PostgreSQL event store's notification log and "
-        "publishes every pathway event to <prefix>.pathway-events (CloudEvents, key = pathway id). "
+        "publishes every pathway event to <prefix>.pathway-events (CloudEvents, key = pathway id), and the "
+        "directory's events to <prefix>.directory-events (key = service id). "
         "Its position advances only after the broker acknowledged; restart it at any time.",
     )
     _metrics_option(relay)
@@ -281,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="apply partner messages from <prefix>.inbound.<agency> (runs until SIGTERM)",
         description="Consumes the inbound agency topics, turns each message into a pathway command "
-        "and sends what cannot be applied to <prefix>.deadletter with the reason. "
+        "(or a directory command on the agency's own services) and sends what cannot be applied to "
+        "<prefix>.deadletter with the reason; gives the directory's quota places back when their "
+        "referral is declined, cancelled, failed or expired (from <prefix>.pathway-events). "
         "Message formats: docs/inbound/.",
     )
     ingest.add_argument("agencies", nargs="*", metavar="AGENCY",
@@ -322,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fhir_parser(sub)
     _add_audit_parser(sub)
     _add_privacy_parsers(sub)
+    _add_directory_parser(sub)
     return parser
 
 
@@ -399,9 +404,10 @@ def _pathway_count(text: str) -> int:
 
 
 def _territory(args: argparse.Namespace) -> int:
-    from services.bootstrap import build_pathways_application
+    from services.bootstrap import build_directory, build_pathways_application
     from services.checks import preflight, settings_from_env
     from services.pathways import PathwaysHandler
+    from services.territory.directory import load_directory
     from services.territory.load import Refused, load
 
     settings = settings_from_env()
@@ -413,11 +419,17 @@ def _territory(args: argparse.Namespace) -> int:
             from services.territory.synthetic import PARIS
 
             now = datetime.combine(args.today, time(23, 0), PARIS)
+        directory = build_directory(settings, pathways)
+        try:
+            services = load_directory(directory, seed=args.seed, now=now)
+        finally:
+            directory.handler.app.close()
         sent = load(pathways, args.pathways, seed=args.seed, territory=args.territory or settings.territory, now=now)
-    except Refused as refused:
+    except (Refused, RuntimeError) as refused:
         print(f"relais territory : ERREUR : {refused}", file=sys.stderr)
         return 1
     print(f"{sent} commandes acceptées ({args.pathways} parcours synthétiques, graine {args.seed}).")
+    print(f"Annuaire des services : {services} services synthétiques (graine {args.seed}).")
     return 0
 
 
@@ -627,6 +639,72 @@ def _add_rules_parser(sub) -> None:  # noqa: ANN001 - argparse's private subpars
                           "--plot/--csv need --out)")
     backtest.add_argument("--progress", action="store_true", help="progress on stderr")
     backtest.set_defaults(func=_rules_backtest)
+
+# --------------------------------------------------------------------------- directory (issue 14)
+def _directory(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from services.bootstrap import build_directory
+    from services.directory.exchange import export_records, import_records, parse_records, validate
+    from services.settings import Settings
+
+    directory = build_directory(Settings())
+    try:
+        if args.action == "export":
+            records = export_records(directory.index.services(), args.format)
+            problems = validate(records, args.format)
+            for problem in problems:
+                print(f"relais directory export : invalide : {problem}", file=sys.stderr)
+            text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+            if args.out:
+                Path(args.out).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            print(f"relais directory export : {len(records)} service(s) au format {args.format}"
+                  f"{' -> ' + args.out if args.out else ''}", file=sys.stderr)
+            return 1 if problems else 0
+        try:
+            records = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"relais directory import : fichier {args.file} illisible ({exc}).", file=sys.stderr)
+            return 2
+        problems = validate(records, args.format)
+        if problems:
+            for problem in problems:
+                print(f"relais directory import : invalide : {problem}", file=sys.stderr)
+            return 1
+        answers = import_records(directory, parse_records(records, args.format))
+        refused = [a for a in answers if not a.accepted]
+        for answer in refused:
+            print(f"relais directory import : refusé : {answer.service_id} : {answer.rejection}", file=sys.stderr)
+        print(f"relais directory import : {len(records)} service(s) lus, {len(answers) - len(refused)} "
+              f"commande(s) appliquée(s) ou déjà là, {len(refused)} refusée(s)", file=sys.stderr)
+        return 1 if refused else 0
+    finally:
+        directory.handler.app.close()
+
+
+def _add_directory_parser(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    directory = sub.add_parser(
+        "directory", help="the directory of services: export or import (data·inclusion, HSDS 3.0)",
+        description="The directory of services (cartographie). `export` writes every service as data·inclusion "
+        "records (validated with the data-inclusion-schema package) or Open Referral HSDS 3.0 services "
+        "(validated against the HSDS 3.0 JSON schemas); what a format has no field for is under the "
+        "`relais` key, so an export imports back unchanged. `import` validates a file and registers its "
+        "services (twice the same file changes nothing).")
+    actions = directory.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="every service, as JSON, on stdout or in --out FILE",
+                                description="Export the directory; exit 1 if a record fails its format's validation.")
+    export.add_argument("--format", required=True, choices=("data-inclusion", "hsds"))
+    export.add_argument("--out", default=None, metavar="FILE", help="write to FILE (default: stdout)")
+    export.set_defaults(func=_directory)
+    imp = actions.add_parser("import", help="register the services of a JSON file",
+                             description="Import a data·inclusion or HSDS 3.0 JSON list of services; exit 1 "
+                             "if a record is invalid (nothing imported) or refused.")
+    imp.add_argument("--format", required=True, choices=("data-inclusion", "hsds"))
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=_directory)
 
 
 # --------------------------------------------------------------------------- audit (issue 10)

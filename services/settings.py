@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Gateway: an HTTP GraphQL request not answered within this time gets a 504 "
         "(the operation runs off the event loop, so the timeout holds under load).",
     )
+    emergency_access_roles: list[str] = Field(
+        ["medecin", "infirmier", "sage_femme"], description="Roles granted the emergency override (bris de "
+        "glace): reading what the role needs on a pathway without the person's consent, for a limited time.")
+    emergency_access_minutes: int = Field(
+        240, ge=5, le=24 * 60, description="How long an emergency override (bris de glace) lasts, in minutes.")
     territory: str = Field("76", description="Default territory (département) for the synthetic load.")
     synthetic_pathways: int = Field(
         200, ge=0, description="Embedded mode: synthetic pathways loaded at start when the store is empty."

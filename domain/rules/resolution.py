@@ -13,14 +13,24 @@ from domain.disclosure import (
     CLOSURE_OUTCOME_LABELS,
     REFERRAL_OUTCOME_LABELS,
     REFERRAL_STATUS_LABELS,
+    rule_entry,
     rule_label,
     value_label,
 )
 from domain.rules._common import fmt_day
+from domain.texts import compose, part
 from domain.rules.facts import coverage_open, housing_destination, housing_solution
 from domain.rules.referrals import AWAITING_REFERRAL
 from domain.rules.types import Resolution, RiskFinding
-from domain.values import AppointmentStatus, CoverageScheme, CoverageStatus, HousingStatus, NeedStatus, PhoneStatus
+from domain.values import (
+    AppointmentStatus,
+    CoverageScheme,
+    CoverageStatus,
+    HousingStatus,
+    InformationCategory,
+    NeedStatus,
+    PhoneStatus,
+)
 
 GENERIC = "Le risque n'est plus constaté."
 
@@ -134,7 +144,10 @@ def explain(pathway: Any, rule_id: str, subject: str,  # noqa: C901 - one branch
             return f"Rendez-vous de suivi après la sortie programmé le {fmt_day(at.date())}."
     if subject == "screening:tb":
         if getattr(pathway, "clat_screened_on", None) is not None:
-            return f"Dépistage CLAT réalisé le {fmt_day(pathway.clat_screened_on)}."
+            # The screening itself is medical (ClatScreeningDone): the social reader reads it is done.
+            return compose(part(f"Dépistage CLAT réalisé le {fmt_day(pathway.clat_screened_on)}.",
+                                InformationCategory.MEDICAL, "Dépistage réalisé."),
+                           category=rule_entry("screening-overdue").category)
         return "Rendez-vous de dépistage pris."
     if subject == "screening:pass":
         return "Rendez-vous PASS pris ou besoins de santé couverts."

@@ -33,9 +33,14 @@ from domain.rules._common import (
 from domain.rules.facts import COVERAGE_SCHEMES, coverage_open, exit_day, exit_fact, exit_words, has_exited, pending_appointments
 from domain.rules.settings import TerritorySettings
 from domain.rules.types import FactRef, RiskFinding
-from domain.values import AlertSeverity, CoverageScheme, CoverageStatus, ParticipantRole
+from domain.disclosure import rule_entry
+from domain.texts import Part, compose, part
+from domain.values import AlertSeverity, CoverageScheme, CoverageStatus, InformationCategory, ParticipantRole
+
+M = InformationCategory.MEDICAL
 
 RULE_ID = "rights-not-open"
+_OWN = rule_entry(RULE_ID).category  # the category of the text's own parts
 
 _SCHEME_LABEL = {
     CoverageScheme.PUMA: "PUMa",
@@ -64,7 +69,7 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
         return None
     # (start, due, words, fact, past): `words` say what to act before, or, when `past`, what
     # already happened; an action never says to act before a date gone by.
-    triggers: list[tuple[datetime, datetime, str, FactRef, bool]] = []
+    triggers: list[tuple[datetime, datetime, str | Part, FactRef, bool]] = []
     day = exit_day(pathway)
     today = local_date(now, settings)
     if day is not None and not has_exited(pathway):
@@ -86,11 +91,12 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
         at = aware(appointment.scheduled_at)
         gone = at < aware(now)
         moment = fmt_moment(appointment.scheduled_at, settings)
+        # The service names the care (medical): a reader without medical need reads the day.
         triggers.append((
             at - days(settings.rights_before_appointment_days),
             at,
-            f"le rendez-vous {appointment.service} du {moment} est passé" if gone
-            else f"le rendez-vous {appointment.service} du {moment}",
+            part(f"le rendez-vous {appointment.service} du {moment} est passé", M, f"l'échéance du {moment} est passée")
+            if gone else part(f"le rendez-vous {appointment.service} du {moment}", M, f"l'échéance du {moment}"),
             FactRef(fact="appointment_booked", ref=f"appointment:{appointment.appointment_id}",
                     events=("AppointmentBooked",), at=appointment.scheduled_at),
             gone,
@@ -110,13 +116,14 @@ def _coverage_candidate(pathway: Any, now: datetime, settings: TerritorySettings
         owner = acting_owner(pathway, RULE_ID, "coverage", participant_with_role(pathway, ParticipantRole.RIGHTS),
                              rights_filer(pathway, settings))
         filed = f" (dossier {_SCHEME_LABEL[right.scheme]} déposé le {fmt_day(right.applied_on)})" if right.applied_on else ""
-        action = (f"Ouvrir les droits santé sans attendre{filed} : {named[2]}." if named[4]
-                  else f"Ouvrir les droits santé avant {named[2]}{filed}.")
+        action = (compose(f"Ouvrir les droits santé sans attendre{filed} : ", named[2], ".", category=_OWN) if named[4]
+                  else compose("Ouvrir les droits santé avant ", named[2], f"{filed}.", category=_OWN))
     else:
         owner = rights_filer(pathway, settings)
         # Everything gone by: say what happened, never "avant" a past date.
-        action = (f"Déposer la demande de droits santé (PUMa/CSS ou AME) sans attendre : {named[2]}." if named[4]
-                  else f"Déposer la demande de droits santé (PUMa/CSS ou AME) avant {named[2]}.")
+        action = (compose("Déposer la demande de droits santé (PUMa/CSS ou AME) sans attendre : ", named[2], ".",
+                          category=_OWN) if named[4]
+                  else compose("Déposer la demande de droits santé (PUMa/CSS ou AME) avant ", named[2], ".", category=_OWN))
     days_left = (local_date(first_due, settings) - local_date(now, settings)).days
     severity = AlertSeverity.HIGH if days_left <= settings.rights_high_days else AlertSeverity.MEDIUM
     finding = RiskFinding(

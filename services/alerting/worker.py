@@ -74,6 +74,8 @@ def alert_payload(item: FeedItem, agency: str, read: ReadSide,
         "escalation_reason": view.escalation_reason, "resolution_reason": view.resolution_reason,
         "redactions": [{"field": r.field, "category": r.category.value, "reason": r.reason.value} for r in view.redactions],
         "receiving_agency": agency,
+        # The consent version this disclosure was decided on (CSP D1110-3-1).
+        "consent_version": view.consent_version,
     }
 
 

@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from infra.kafka.consumer import ConsumedMessage, RejectMessage
 from services.ingest.messages import (
+    DIRECTORY_INBOUND,
     FHIR_TASK,
     InboundRefused,
     agency_of,
@@ -26,9 +27,11 @@ class IngestHandler:
     """Runs inside the consumer runner. The command's idempotency (its id derived from the
     message's ce_id) makes a redelivered message change nothing."""
 
-    def __init__(self, pathways: PathwaysHandler, *, topic_prefix: str = "relais") -> None:
+    def __init__(self, pathways: PathwaysHandler, *, topic_prefix: str = "relais", directory: Any = None) -> None:
         self._pathways = pathways
         self._prefix = topic_prefix
+        #: services.directory.Directory: the agency's changes to its own services.
+        self._directory = directory
 
     def handle(self, conn: Any, message: ConsumedMessage) -> None:
         event = message.event
@@ -40,14 +43,28 @@ class IngestHandler:
             if name == FHIR_TASK:
                 name, data = fhir_task_data(data, subject=event.subject, extensions=dict(event.extensions),
                                             time=event.time, is_gp_orientation=self._is_gp_orientation)
-            payload = to_command_payload(agency=agency, ce_id=event.id, subject=event.subject, data=data)
+            target = "service_id" if name in DIRECTORY_INBOUND else "pathway_id"
+            payload = to_command_payload(agency=agency, ce_id=event.id, subject=event.subject, data=data,
+                                         target=target)
         except InboundRefused as refused:
             raise RejectMessage(refused.reason) from None
+        if name in DIRECTORY_INBOUND:
+            self._apply_directory(agency, name, payload)
+            return
         result = self._pathways.handle_payload(name, payload)
         if not result.accepted:
             assert result.rejection is not None
             raise RejectMessage(f"{name} refused: {result.rejection}")
         log.info("inbound applied", extra={"agency": agency, "command": name, "pathway": str(result.pathway_id)})
+
+    def _apply_directory(self, agency: str, name: str, payload: dict[str, Any]) -> None:
+        if self._directory is None:
+            raise RejectMessage(f"{name}: no directory in this ingest process")
+        result = self._directory.command(name, payload)
+        if not result.accepted:
+            assert result.rejection is not None
+            raise RejectMessage(f"{name} refused: {result.rejection}")
+        log.info("inbound applied", extra={"agency": agency, "command": name, "service": str(result.service_id)})
 
     def _is_gp_orientation(self, pathway_id: str, referral_id: str) -> bool:
         """Whether a FHIR Task answers a GP orientation (True) or a referral (False) of the

@@ -32,6 +32,7 @@ from domain import disclosure
 from domain.errors import NotInCatalogue
 from domain.values import SYSTEM_AGENCY
 from domain.writepolicy import WRITE_POLICY, Writer
+from services.directory.commands import OWNER_COMMANDS
 from services.pathways.commands import COMMANDS
 
 TYPE_PREFIX = "fr.relais.inbound."
@@ -41,6 +42,9 @@ INBOUND_ID_NAMESPACE = UUID("0d4f2f8a-5d43-4a8e-b7a2-8f0f0e3c9b11")
 #: Commands only the risk engine sends (the write policy's): no partner message is one.
 RESERVED_FOR_RELAIS = frozenset(name for name, rule in WRITE_POLICY.items() if rule.writer is Writer.ENGINE)
 INBOUND_COMMANDS = {name: cls for name, cls in COMMANDS.items() if name not in RESERVED_FOR_RELAIS}
+#: The directory's owner commands: an agency's own services, changed from its own topic
+#: (`ce_subject` = the service id), with the same checks as the GraphQL mutations.
+DIRECTORY_INBOUND = OWNER_COMMANDS
 #: A partner's FHIR Task answering a referral: not a command of its own, it becomes one.
 FHIR_TASK = "FhirTask"
 #: CloudEvents extensions naming who sent a FHIR Task (its body has no Relais actor).
@@ -74,7 +78,7 @@ def command_name(ce_type: str) -> str:
         raise InboundRefused(f"ce_type {ce_type!r}: unknown version {version!r} (supported: {TYPE_VERSION})")
     if name in RESERVED_FOR_RELAIS:
         raise InboundRefused(f"ce_type {ce_type!r}: {name} is reserved to Relais' risk engine")
-    if name == FHIR_TASK:
+    if name == FHIR_TASK or name in DIRECTORY_INBOUND:
         return name
     if name not in INBOUND_COMMANDS:
         raise InboundRefused(f"ce_type {ce_type!r}: unknown message type {name!r}")
@@ -89,8 +93,10 @@ def command_id_for(agency: str, ce_id: str) -> UUID:
     return uuid5(INBOUND_ID_NAMESPACE, f"{agency}\x00{ce_id}")
 
 
-def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: Any) -> dict[str, Any]:
-    """The pathways service's payload for this message (validated there, with field names)."""
+def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: Any,
+                       target: str = "pathway_id") -> dict[str, Any]:
+    """The pathways service's payload for this message (validated there, with field names);
+    `target` is the field `ce_subject` fills (`service_id` for a directory command)."""
     if not isinstance(data, dict):
         raise InboundRefused(f"body: a JSON object is expected, got {type(data).__name__}")
     payload = dict(data)
@@ -102,11 +108,11 @@ def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: An
     if claimed is not None and claimed != agency:
         raise InboundRefused(f"actor.agency: {claimed!r} may not publish on the {agency!r} topic")
     payload["actor"] = {**actor, "agency": agency}
-    pathway_id = payload.get("pathway_id")
-    if pathway_id is None:
-        payload["pathway_id"] = subject
-    elif subject is not None and str(pathway_id) != subject:
-        raise InboundRefused(f"pathway_id: {pathway_id!r} differs from ce_subject {subject!r}")
+    target_id = payload.get(target)
+    if target_id is None:
+        payload[target] = subject
+    elif subject is not None and str(target_id) != subject:
+        raise InboundRefused(f"{target}: {target_id!r} differs from ce_subject {subject!r}")
     payload["command_id"] = str(command_id_for(agency, ce_id))
     return payload
 
@@ -156,6 +162,17 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         props["actor"] = InboundActor.model_json_schema()
         schema["required"] = [r for r in schema.get("required", []) if r not in {"command_id", "pathway_id"}]
         props.get("pathway_id", {}).setdefault("description", "Optional: defaults to ce_subject.")
+        schema["title"] = f"{TYPE_PREFIX}{name}.{TYPE_VERSION}"
+        schemas[name] = schema
+    from services.directory.commands import DIRECTORY_COMMANDS
+
+    for name in sorted(DIRECTORY_INBOUND):
+        schema = DIRECTORY_COMMANDS[name].model_json_schema()
+        props = schema.get("properties", {})
+        props.pop("command_id", None)
+        props["actor"] = InboundActor.model_json_schema()
+        schema["required"] = [r for r in schema.get("required", []) if r not in {"command_id", "service_id"}]
+        props.get("service_id", {}).setdefault("description", "Optional: defaults to ce_subject (the service id).")
         schema["title"] = f"{TYPE_PREFIX}{name}.{TYPE_VERSION}"
         schemas[name] = schema
     from services.fhir.referrals import inbound_task_schema

@@ -21,6 +21,7 @@ from domain.values import (
     AdministrativeStatus,
     AlertSeverity,
     ClosureOutcome,
+    ConsentInformation,
     CoverageScheme,
     DismissalReason,
     ErasureBasis,
@@ -135,16 +136,40 @@ class HandOverLead(Command):
     reason: Text
 
 
-class GrantConsent(Command):
+class ConsentChange(Command):
+    """The person's choice for `agency` and `categories`, with its proof: who collected it
+    (`collected_by`, a professional id), how the person was informed (`informed_by`); when
+    is `occurred_at`. Sent by another member of the care team, never by `agency` itself."""
+
+    agency: Ref
+    categories: list[InformationCategory]
+    collected_by: Ref
+    informed_by: ConsentInformation
+
+
+class GrantConsent(ConsentChange):
+    """Consentement de la personne au partage avec une structure, avec sa preuve."""
+
     verb: ClassVar[str] = "grant_consent"
-    agency: Ref
-    categories: list[InformationCategory]
 
 
-class WithdrawConsent(Command):
+class WithdrawConsent(ConsentChange):
+    """Retrait de consentement, avec sa preuve."""
+
     verb: ClassVar[str] = "withdraw_consent"
-    agency: Ref
-    categories: list[InformationCategory]
+
+
+class RecordObjection(ConsentChange):
+    """Opposition de la personne (droit d'opposition), avec sa preuve."""
+
+    verb: ClassVar[str] = "record_objection"
+
+
+class BreakGlass(Command):
+    """Bris de glace : accès d'urgence, limité dans le temps, motif obligatoire."""
+
+    verb: ClassVar[str] = "break_glass"
+    reason: Text
 
 
 # --- needs and referrals ---------------------------------------------------------------
@@ -538,7 +563,7 @@ def _all_commands() -> dict[str, type[Command]]:
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls is not OpenPathway:
+        if cls not in (OpenPathway, ConsentChange):  # the shared bases are not commands
             found[cls.__name__] = cls
     return found
 

@@ -100,8 +100,11 @@ def fingerprint(command: Command) -> str:
 class PathwaysHandler:
     def __init__(self, app: PathwaysApplication, *, max_attempts: int = MAX_ATTEMPTS,
                  clock_skew: timedelta = writepolicy.DEFAULT_CLOCK_SKEW,
-                 territories: frozenset[str] | None = None) -> None:
+                 territories: frozenset[str] | None = None,
+                 emergency_roles: frozenset[str] = writepolicy.DEFAULT_EMERGENCY_ROLES) -> None:
         self.app = app
+        #: The roles granted the emergency override (bris de glace).
+        self.emergency_roles = emergency_roles
         self.max_attempts = max_attempts
         #: How far in the future `occurred_at` may be (client clocks drift).
         self.clock_skew = clock_skew
@@ -226,7 +229,7 @@ class PathwaysHandler:
         try:
             writepolicy.check_write(type(command).__name__, command, command.actor.to_domain(), pathway,
                                     now=datetime.now(timezone.utc), clock_skew=self.clock_skew,
-                                    territories=self.territories)
+                                    territories=self.territories, emergency_roles=self.emergency_roles)
         except writepolicy.WriteRefused:
             self.check_fresh(pathway)  # a refusal decided on a stale membership is decided again
             raise

@@ -43,6 +43,7 @@ class Relay:
         batch_size: int = 500,
         waker: Waker | None = None,
         personal: sealing.Cipher | None = None,
+        wire: Callable[..., CloudEvent] = to_cloud_event,
     ) -> None:
         """`is_published(topic)` says which stored events are pathway events (the
         idempotency records kept beside them stay private). `waker`, when given, replaces the
@@ -58,6 +59,8 @@ class Relay:
         self.batch_size = batch_size
         self.waker = waker
         self._personal = personal
+        #: Stored event -> CloudEvent (the directory's relay gives its own source and types).
+        self._wire = wire
 
     def run_once(self) -> int:
         """Publish the next batch; return how many notifications it covered."""
@@ -69,7 +72,7 @@ class Relay:
             RELAY_BACKLOG.labels(self.name).set(0)
             return 0
         events = [
-            to_cloud_event(
+            self._wire(
                 self._app.mapper.to_domain_event(n),
                 notification_id=n.id,
                 pathway_kind=aggregate_name(n.topic),

@@ -25,6 +25,9 @@ from services.privacy import sealing
 EVENT_ID_NAMESPACE = UUID("6f1f3c8e-8d7a-4b8e-9a43-5b0f5d1c2e71")
 SOURCE = "/relais/pathways"
 TYPE_PREFIX = "fr.relais.pathway."
+#: The directory's events (services/directory) on `<prefix>.directory-events`, same shape.
+DIRECTORY_SOURCE = "/relais/directory"
+DIRECTORY_TYPE_PREFIX = "fr.relais.directory."
 
 
 def event_id(pathway_id: UUID | str, version: int) -> str:
@@ -32,14 +35,14 @@ def event_id(pathway_id: UUID | str, version: int) -> str:
     return str(uuid5(EVENT_ID_NAMESPACE, f"{pathway_id}:{version}"))
 
 
-def event_type(domain_event: object) -> str:
-    """`fr.relais.pathway.<EventName>.v<class_version>`."""
-    return _type_of_class(type(domain_event))
+def event_type(domain_event: object, type_prefix: str = TYPE_PREFIX) -> str:
+    """`fr.relais.pathway.<EventName>.v<class_version>` (a directory event: `fr.relais.directory.`)."""
+    return _type_of_class(type(domain_event), type_prefix)
 
 
 @functools.lru_cache(maxsize=1024)
-def _type_of_class(cls: type) -> str:
-    return f"{TYPE_PREFIX}{cls.__name__}.v{getattr(cls, 'class_version', 1)}"
+def _type_of_class(cls: type, type_prefix: str = TYPE_PREFIX) -> str:
+    return f"{type_prefix}{cls.__name__}.v{getattr(cls, 'class_version', 1)}"
 
 
 def _same(value: Any) -> Any:
@@ -87,8 +90,8 @@ def event_body(domain_event: object) -> dict[str, Any]:
     return {name: to_json(val) for name, val in vars(domain_event).items() if not name.startswith("_")}
 
 
-def to_cloud_event(domain_event: Any, *, notification_id: int, pathway_kind: str,
-                   personal: sealing.Cipher | None = None) -> CloudEvent:
+def to_cloud_event(domain_event: Any, *, notification_id: int, pathway_kind: str, source: str = SOURCE,
+                   type_prefix: str = TYPE_PREFIX, personal: sealing.Cipher | None = None) -> CloudEvent:
     """The CloudEvent of a stored event; `personal` (the relay's) seals its personal fields."""
     pathway_id = str(domain_event.originator_id)
     happened = getattr(domain_event, "occurred_at", None) or domain_event.timestamp
@@ -104,8 +107,8 @@ def to_cloud_event(domain_event: Any, *, notification_id: int, pathway_kind: str
     # that does not serialise.
     return CloudEvent.model_construct(
         id=event_id(pathway_id, domain_event.originator_version),
-        source=SOURCE,
-        type=event_type(domain_event),
+        source=source,
+        type=event_type(domain_event, type_prefix),
         subject=pathway_id,
         partitionkey=pathway_id,
         time=happened.astimezone(timezone.utc),

@@ -193,6 +193,16 @@ class Story:
             "occurred_at": occurred.isoformat(), **fields,
         }))
 
+    def collector(self, agency: str) -> str:
+        """The professional of `agency` who collects the person's choice (its social worker)."""
+        return PROFESSIONALS[agency][0][0]
+
+    @staticmethod
+    def informed() -> str:
+        """How the person was informed (orally: no draw, so that the territory stays the same
+        for a seed as before consent carried its proof)."""
+        return "oral"
+
     def day(self, offset_days: int) -> str:
         return (self.today + timedelta(days=offset_days)).isoformat()
 
@@ -225,7 +235,8 @@ def _join(s: Story, lead: str, partners: list[tuple[str, str]], days_ago: float)
     then the partner joins; now and then the consent is not collected yet (the rule sees it)."""
     for agency, role in partners:
         if not s.chance(0.04):
-            s.send("GrantConsent", s.lead, days_ago, agency=agency, categories=CONSENTED[role])
+            s.send("GrantConsent", s.lead, days_ago, agency=agency, categories=CONSENTED[role],
+                   collected_by=s.collector(s.lead), informed_by=s.informed())
         s.send("AddAgency", s.lead, days_ago, agency=agency, role=role)
 
 
@@ -476,7 +487,8 @@ def _pass_gp(s: Story) -> None:
     s.send("OrientToGp", PASS, opened_ago - 8, orientation_id=orientation, gp_ref=gp,
            gp_commune=commune, accepts_phone_interpreting=s.chance(0.5))
     # The GP is an entry of the future directory of services: consent names it by reference.
-    s.send("GrantConsent", PASS, opened_ago - 8, agency=gp, categories=CONSENTED["health_care"])
+    s.send("GrantConsent", PASS, opened_ago - 8, agency=gp, categories=CONSENTED["health_care"],
+           collected_by=s.collector(PASS), informed_by=s.informed())
     called_ago = opened_ago - 18
     if called_ago < 1:
         return

@@ -160,8 +160,8 @@ def test_each_command_family_is_accepted_in_a_coherent_scenario(server):
     need, ref, conf, act, alert, req = (str(uuid.uuid4()) for _ in range(6))
     steps = [
         ("AddAgency", {"agency": "siao", "role": "HOUSING"}), ("AddAgency", {"agency": "dac", "role": "COORDINATION"}),
-        ("GrantConsent", {"agency": "siao", "categories": ["SOCIAL", "IDENTITY"]}),
-        ("WithdrawConsent", {"agency": "siao", "categories": ["IDENTITY"]}),
+        ("GrantConsent", {"agency": "siao", "categories": ["SOCIAL", "IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"}),
+        ("WithdrawConsent", {"agency": "siao", "categories": ["IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"}),
         ("RemoveAgency", {"agency": "dac", "reason": "n'intervient plus"}),
         ("RecordNeed", {"needId": need, "category": "HOUSING", "description": "hébergement à la sortie"}),
         ("MakeReferral", {"referralId": ref, "toAgency": "siao", "service": "115", "needId": need}),
@@ -303,7 +303,7 @@ async def _subscribe(server: str, token: str, query: str, variables: dict[str, A
 
 
 SUB = ("subscription($after: String, $p: UUID) { alertChanges(after: $after, pathwayId: $p) "
-       "{ cursor change alert { alertId ruleId status suggestedAction redactions { field reason } } } }")
+       "{ cursor change alert { alertId ruleId status suggestedAction consentVersion redactions { field reason } } } }")
 
 
 def test_a_subscriber_receives_alert_changes_and_resumes_after_its_last_cursor(server, populated):
@@ -325,7 +325,7 @@ def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscriptio
     send(server, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-w", "territory": "75",
                                                "leadAgency": "usmp", "prison": "CP Caen"})
     send(server, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
-    send(server, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]})
+    send(server, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"], "collectedBy": "p-recueil", "informedBy": "ORAL"})
     raised = as_engine("RaiseAlert", {"pathwayId": pid, "alertId": alert, "ruleId": "exit-without-housing",
                                                "subject": "pathway", "triggeringEventIds": [], "ownerAgency": "siao",
                                                "suggestedAction": "Confirmer un hébergement", "severity": "HIGH"})
@@ -335,7 +335,7 @@ def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscriptio
     assert seen == {"personRef": "P-w", "alerts": [{"suggestedAction": "Confirmer un hébergement"}]}
 
     def withdraw_then_acknowledge() -> None:
-        send(server, usmp, "WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]})
+        send(server, usmp, "WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"], "collectedBy": "p-recueil", "informedBy": "ORAL"})
         after = run(server, siao, query, {"id": pid})["pathway"]  # no version asked: in effect already
         assert after == {"personRef": None, "alerts": [{"suggestedAction": None}]}
         send(server, usmp, "AcknowledgeAlert", {"pathwayId": pid, "alertId": alert})
@@ -344,6 +344,7 @@ def test_a_withdrawal_is_in_effect_for_the_next_read_and_for_an_open_subscriptio
                                      until=lambda c: c["change"] == "ACKNOWLEDGED"))
     acknowledged = changes[-1]["alert"]
     assert acknowledged["suggestedAction"] is None  # the open subscription honours the withdrawal
+    assert acknowledged["consentVersion"] == 2  # and names the version it was decided on
     assert {"field": "suggestedAction", "reason": "CONSENT"} in acknowledged["redactions"]
 
 

@@ -101,7 +101,7 @@ def pathway(relais: Relais) -> str:
     relais.send(usmp, "AddAgency", {"pathwayId": pid, "agency": "spip", "role": "SOCIAL_SUPPORT"})
     relais.send(usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
     relais.send(usmp, "GrantConsent", {"pathwayId": pid, "agency": "spip",
-                                       "categories": ["IDENTITY", "SOCIAL", "ADMINISTRATIVE", "MEDICAL"]})
+                                       "categories": ["IDENTITY", "SOCIAL", "ADMINISTRATIVE", "MEDICAL"], "collectedBy": "p-recueil", "informedBy": "ORAL"})
     version = relais.send(usmp, "RecordNeed", {"pathwayId": pid, "needId": str(uuid.uuid4()), "category": "ADDICTION",
                                                "description": MEDICAL_TEXT})
     relais.settled(usmp, pid, version)

@@ -149,10 +149,10 @@ def test_a_withdrawn_consent_is_hidden_from_the_very_next_read_on_postgresql_and
         mutate(client, usmp, "OpenDetentionPathway", {"pathwayId": pid, "personRef": "P-consent", "territory": "76",
                                                       "leadAgency": "usmp", "prison": "CP"})
         mutate(client, usmp, "AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"})
-        granted = mutate(client, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]})
+        granted = mutate(client, usmp, "GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"})
         seen = gql(client, siao, PATHWAY, {"id": pid, "v": granted["version"]})["pathway"]
         assert seen["personRef"] == "P-consent"
-        mutate(client, usmp, "WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]})
+        mutate(client, usmp, "WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"})
         # The very next read, with no version asked: the withdrawal is already in effect.
         after = gql(client, siao, PATHWAY, {"id": pid})["pathway"]
         assert after["personRef"] is None and "IDENTITY" in after["access"]["hiddenCategories"]

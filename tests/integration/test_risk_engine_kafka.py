@@ -118,7 +118,7 @@ def test_a_third_failed_call_relayed_on_the_topic_leads_to_an_alert_raised_in_th
 def test_the_clock_sweep_on_postgres_raises_a_deadline_alert_and_reindexes_the_pathway(system: dict) -> None:
     app, handler, clock, engine = system["app"], system["handler"], system["clock"], system["engine"]
     pid = open_pass_gp(handler)
-    send(handler, "GrantConsent", pid, T0, agency="csapa-rouen", categories=["medical"])
+    send(handler, "GrantConsent", pid, T0, agency="csapa-rouen", categories=["medical"], collected_by="p-recueil", informed_by="oral")
     send(handler, "MakeReferral", pid, T0, referral_id=str(uuid4()), to_agency="csapa-rouen", service="addictologie")
     run_until(system, lambda: _due(system, pid) == T0 + timedelta(days=14))
 
@@ -178,7 +178,7 @@ def test_two_engines_sweeping_together_evaluate_each_due_pathway_once_and_raise_
     pathways = []
     for _ in range(40):
         pid = open_pass_gp(handler)
-        send(handler, "GrantConsent", pid, T0, agency="csapa-rouen", categories=["medical"])
+        send(handler, "GrantConsent", pid, T0, agency="csapa-rouen", categories=["medical"], collected_by="p-recueil", informed_by="oral")
         send(handler, "MakeReferral", pid, T0, referral_id=str(uuid4()), to_agency="csapa-rouen", service="addictologie")
         pathways.append(pid)
     with first.deadlines.transaction() as conn:

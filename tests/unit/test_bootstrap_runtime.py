@@ -62,7 +62,8 @@ def test_an_embedded_runtime_built_without_projections_and_risk_starts_no_risk_c
     try:
         started = {t.name for t in set(threading.enumerate()) - before}
         assert runtime.projections is None and runtime.risk is None
-        assert started == {"embedded-relay", "embedded-alerting"}
+        # The directory's expiry sweep is no risk clock: it runs with the directory.
+        assert started == {"embedded-relay", "embedded-alerting", "embedded-expiry"}
     finally:
         runtime.close()
 

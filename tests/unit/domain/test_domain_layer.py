@@ -1,5 +1,7 @@
-"""The domain layer stays pure: standard library, pydantic and eventsourcing.domain only,
-and no clock read (time is always passed in)."""
+"""The domain layer stays pure: standard library, pydantic, eventsourcing.domain and
+opening_hours (a pure parser of the OpenStreetMap opening-hours format the directory's
+`horaires_accueil` are written in: no I/O, no clock) only, and no clock read (time is always
+passed in)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import sys
 from pathlib import Path
 
 DOMAIN = Path(__file__).resolve().parents[3] / "domain"
-ALLOWED_THIRD_PARTY = {"pydantic", "eventsourcing.domain"}
+ALLOWED_THIRD_PARTY = {"pydantic", "eventsourcing.domain", "opening_hours"}
 CLOCK_READS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time"), ("time", "monotonic")}
 
 

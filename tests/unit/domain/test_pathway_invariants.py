@@ -71,14 +71,14 @@ def test_the_lead_agency_cannot_leave_and_others_leave_with_a_reason(pass_gp) ->
 
 
 def test_consent_is_granted_and_withdrawn_by_agency_and_category(pass_gp) -> None:
-    pass_gp.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL, InformationCategory.IDENTITY],
+    pass_gp.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL, InformationCategory.IDENTITY], collected_by="p-recueil", informed_by="oral",
                           actor=CASO, occurred_at=at(1))
     assert pass_gp.consent_covers(SIAO.agency, InformationCategory.SOCIAL)
     assert not pass_gp.consent_covers(SIAO.agency, InformationCategory.MEDICAL)
-    pass_gp.withdraw_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], actor=CASO, occurred_at=at(2))
+    pass_gp.withdraw_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], collected_by="p-recueil", informed_by="oral", actor=CASO, occurred_at=at(2))
     assert pass_gp.consents[SIAO.agency] == [InformationCategory.IDENTITY]
     with pytest.raises(errors.ConsentNotGranted):
-        pass_gp.withdraw_consent(agency=SIAO.agency, categories=[InformationCategory.MEDICAL], actor=CASO, occurred_at=at(3))
+        pass_gp.withdraw_consent(agency=SIAO.agency, categories=[InformationCategory.MEDICAL], collected_by="p-recueil", informed_by="oral", actor=CASO, occurred_at=at(3))
 
 
 def test_needs_are_recorded_open_and_met_once(pass_gp) -> None:

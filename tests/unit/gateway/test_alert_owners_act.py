@@ -83,7 +83,7 @@ def test_the_dac_coordinator_reads_the_care_refused_alert_it_owns_and_holds_the_
     _accepted(api.send("OpenPassGpPathway", {"pathwayId": pid, "personRef": "P-pass01", "territory": "76",
                                              "leadAgency": "pass"}, as_=pass_))
     _accepted(api.send("GrantConsent", {"pathwayId": pid, "agency": "dac",
-                                        "categories": ["IDENTITY", "SOCIAL", "ADMINISTRATIVE"]}, as_=pass_))
+                                        "categories": ["IDENTITY", "SOCIAL", "ADMINISTRATIVE"], "collectedBy": "p-recueil", "informedBy": "ORAL"}, as_=pass_))
     _accepted(api.send("AddAgency", {"pathwayId": pid, "agency": "dac", "role": "COORDINATION"}, as_=pass_))
     _accepted(api.send("RecordCareRefusal", {"pathwayId": pid, "refusalId": str(uuid.uuid4()),
                                              "care": "hospitalisation en psychiatrie", "proposedBy": "pass",
@@ -109,6 +109,9 @@ def test_the_owner_dismisses_an_alert_with_a_reason_and_acknowledging_twice_stor
     pid = str(uuid.uuid4())
     _accepted(api.send("OpenPassGpPathway", {"pathwayId": pid, "personRef": "P-pass02", "territory": "76",
                                              "leadAgency": "pass"}, as_=pass_))
+    # The DAC reads the alert's rule (social) with the person's consent, as it would on the ground.
+    _accepted(api.send("GrantConsent", {"pathwayId": pid, "agency": "dac", "categories": ["IDENTITY", "SOCIAL"],
+                                        "collectedBy": "p-recueil", "informedBy": "ORAL"}, as_=pass_))
     _accepted(api.send("AddAgency", {"pathwayId": pid, "agency": "dac", "role": "COORDINATION"}, as_=pass_))
     _accepted(api.send("RecordCareRefusal", {"pathwayId": pid, "refusalId": str(uuid.uuid4()),
                                              "care": "hospitalisation", "proposedBy": "pass",

@@ -64,7 +64,7 @@ def scenario(handler):
     send(handler, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
     send(handler, "AddAgency", pid, agency="siao", role="housing")
     send(handler, "AddAgency", pid, agency="spip", role="justice")
-    send(handler, "GrantConsent", pid, agency="siao", categories=["social"])
+    send(handler, "GrantConsent", pid, agency="siao", categories=["social"], collected_by="p-recueil", informed_by="oral")
     alert = uuid.uuid4()
     send(handler, "RaiseAlert", pid, actor="relais", alert_id=str(alert), rule_id="exit-without-housing",
          subject="pathway", triggering_event_ids=[], owner_agency="siao",
@@ -87,6 +87,21 @@ def test_each_participating_agency_gets_the_alert_as_it_may_see_it(store):
     assert by_agency["spip"].data["suggested_action"] is None  # outside the care team, no consent
     assert by_agency["spip"].data["redactions"][0]["reason"] == "consent"
     assert len({e.id for e in published}) == 3
+    assert {e.data["consent_version"] for e in published} == {1}  # the version in force, named
+
+
+def test_the_next_push_after_a_withdrawal_hides_the_category_and_names_the_new_version(store):
+    app, handler, tmp_path = store
+    pid, alert = scenario(handler)
+    send(handler, "WithdrawConsent", pid, agency="siao", categories=["social"], collected_by="p-recueil",
+         informed_by="oral")
+    send(handler, "AcknowledgeAlert", pid, actor="siao", alert_id=str(alert))
+    published = []
+    events = wire_events(app)
+    AlertingWorker(read_models(tmp_path, events), published.extend).handle(events[-1:])
+    [to_siao] = [e for e in published if e.data["receiving_agency"] == "siao"]
+    assert to_siao.data["change"] == "acknowledged"
+    assert to_siao.data["suggested_action"] is None and to_siao.data["consent_version"] == 2
 
 
 def test_webhooks_are_signed_retried_and_delivered_once(store):

@@ -55,10 +55,10 @@ def test_outside_the_care_team_consent_opens_a_category_and_its_withdrawal_close
     before = api(PATHWAY_Q, {"id": pid}, as_=siao)["pathway"]
     assert before["personRef"] is None
     assert {"field": "personRef", "category": "IDENTITY", "reason": "CONSENT"}.items() <= before["redactions"][0].items()
-    api.send("GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"]}, as_=usmp)
+    api.send("GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY", "SOCIAL"], "collectedBy": "p-recueil", "informedBy": "ORAL"}, as_=usmp)
     granted = api(PATHWAY_Q, {"id": pid}, as_=siao)["pathway"]
     assert granted["personRef"] == "P-abc123"
-    api.send("WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]}, as_=usmp)
+    api.send("WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"}, as_=usmp)
     withdrawn = api(PATHWAY_Q, {"id": pid}, as_=siao)["pathway"]
     assert withdrawn["personRef"] is None
     assert "IDENTITY" in withdrawn["access"]["hiddenCategories"]

@@ -163,7 +163,8 @@ def test_the_pathway_read_from_the_read_models_is_what_the_aggregate_says(app, d
     rows, total = read.timeline(pathway_id, first=500, after=None)
     assert [r["seq"] for r in rows] == [e.originator_version for _, e in history] and total == len(history)
     # Membership and consent: the same decision for every agency and role, on either side.
-    truth = p.PathwayAccess(participants=dict(live.participants), consents=dict(live.consents))
+    truth = p.PathwayAccess(participants=dict(live.participants), consents=dict(live.consents),
+                            objections=dict(live.objections), consent_version=live.consent_version)
     for agency in (*AGENCIES, "elsewhere"):
         for role in (p.Role.MEDECIN, p.Role.COORDINATEUR, p.Role.BENEVOLE):
             who = p.Principal(agency=agency, professional="x", role=role)

@@ -36,7 +36,7 @@ def test_as_of_replays_the_past_through_the_projections_and_judges_it_on_todays_
     usmp, siao = token("usmp"), token("siao", "coordinateur")
     pid = open_detention(api, usmp)
     api.send("AddAgency", {"pathwayId": pid, "agency": "siao", "role": "HOUSING"}, as_=usmp)
-    api.send("GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]}, as_=usmp)
+    api.send("GrantConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"}, as_=usmp)
     time.sleep(0.01)  # the next event is recorded strictly after `moment`
     moment = datetime.now(timezone.utc)
     time.sleep(0.01)
@@ -48,7 +48,7 @@ def test_as_of_replays_the_past_through_the_projections_and_judges_it_on_todays_
     # The timeline read model's own label and category (identity: consented; the rest hidden).
     assert [e["label"] for e in then["timeline"]["entries"]] == [
         "Parcours ouvert (sortie de détention) par USMP du centre pénitentiaire du Havre", None, None]
-    api.send("WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"]}, as_=usmp)
+    api.send("WithdrawConsent", {"pathwayId": pid, "agency": "siao", "categories": ["IDENTITY"], "collectedBy": "p-recueil", "informedBy": "ORAL"}, as_=usmp)
     past = api(Q, {"id": pid, "asOf": moment.isoformat()}, as_=siao)["pathway"]
     assert past["personRef"] is None and "IDENTITY" in past["access"]["hiddenCategories"]  # withdrawn today
     api.send("RemoveAgency", {"pathwayId": pid, "agency": "siao", "reason": "fin"}, as_=usmp)

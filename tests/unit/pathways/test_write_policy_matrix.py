@@ -88,7 +88,7 @@ def expected_allowed(name: str, role: str, participant: ParticipantRole | None) 
     category = disclosure.command_category(name, {"category": "housing"})
     is_lead = participant is ParticipantRole.LEAD
     return (writepolicy.participant_may_send(name, participant, is_lead=is_lead, owns_alert=False)
-            and disclosure.role_may_write(role, category))
+            and writepolicy.role_may_send(name, role, category))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ def _story(world: World, n: int = 3) -> list[str]:
         pid = open_pass_gp(world)
         world.send("RecordNeed", pid, "pass", 1, need_id=str(uuid4()), category="housing", description="x")
         world.send("AddAgency", pid, "pass", 1, agency="siao", role="housing")
-        world.send("GrantConsent", pid, "pass", 2, agency="siao", categories=["social"])
+        world.send("GrantConsent", pid, "pass", 2, agency="siao", categories=["social"], collected_by="p-recueil", informed_by="oral")
         ids.append(pid)
     return ids
 

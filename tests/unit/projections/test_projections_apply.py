@@ -194,9 +194,9 @@ def test_a_referral_records_each_status_change_then_its_outcome(world: World) ->
 
 def test_consent_per_agency_and_category_is_granted_then_withdrawn(world: World) -> None:
     pid = open_pass_gp(world)
-    world.send("GrantConsent", pid, "pass", 1, agency="siao", categories=["social", "identity", "medical"])
+    world.send("GrantConsent", pid, "pass", 1, agency="siao", categories=["social", "identity", "medical"], collected_by="p-recueil", informed_by="oral")
     assert q.consented_categories(world.conn, pid, "siao") == {"identity", "social", "medical"}
-    world.send("WithdrawConsent", pid, "pass", 2, agency="siao", categories=["medical"])
+    world.send("WithdrawConsent", pid, "pass", 2, agency="siao", categories=["medical"], collected_by="p-recueil", informed_by="oral")
     assert q.consented_categories(world.conn, pid, "siao") == {"identity", "social"}
     assert q.consents(world.conn, [pid]) == {pid: {"siao": {"identity", "social"}}}
     assert q.consented_categories(world.conn, pid, "cpam") == set()
@@ -293,7 +293,7 @@ PG_ONLY = re.compile(r"\b(now|clock_timestamp|jsonb?_\w+|array_agg|unnest|greate
 def test_apply_is_pure_deterministic_and_in_portable_sql(world: World, name: str) -> None:
     pid = _open_detention(world)
     world.send("RecordNeed", pid, "usmp", 1, need_id=NEED, category="housing", description="x")
-    world.send("GrantConsent", pid, "usmp", 1, agency="siao", categories=["social"])
+    world.send("GrantConsent", pid, "usmp", 1, agency="siao", categories=["social"], collected_by="p-recueil", informed_by="oral")
     world.send("RaiseAlert", pid, "relais", 2, alert_id=ALERT, rule_id="stalled", subject="pathway",
                triggering_event_ids=[], owner_agency="usmp", suggested_action="Faire le point.", severity="low")
     projection: Projection = PROJECTIONS[name](3)

@@ -38,7 +38,7 @@ def test_the_embedded_engine_indexes_from_the_bus_and_its_timer_raises_when_the_
     try:
         pid = uuid4()
         send(handler, "OpenPassGpPathway", pid, person_ref="P-1", territory="76", lead_agency=CASO["agency"])
-        send(handler, "GrantConsent", pid, agency="csapa-rouen", categories=["medical"])
+        send(handler, "GrantConsent", pid, agency="csapa-rouen", categories=["medical"], collected_by="p-recueil", informed_by="oral")
         send(handler, "MakeReferral", pid, referral_id=str(uuid4()), to_agency="csapa-rouen", service="addictologie")
         while relay.run_once():
             pass

@@ -181,8 +181,8 @@ def test_an_alert_a_professional_resolved_is_not_raised_again_for_the_same_risk_
 def test_a_risk_that_comes_back_after_the_engine_resolved_it_is_raised_again_under_a_new_id(world: World) -> None:
     pid = world.open("PassGp", CASO, PASS)
     world.join(pid, CASO, SIAO, consent=False)
-    world.send("GrantConsent", pid, CASO, when=at(1), agency=SIAO.agency, categories=["social"])
-    world.send("WithdrawConsent", pid, CASO, when=at(2), agency=SIAO.agency, categories=["social"])
+    world.send("GrantConsent", pid, CASO, when=at(1), agency=SIAO.agency, categories=["social"], collected_by="p-recueil", informed_by="oral")
+    world.send("WithdrawConsent", pid, CASO, when=at(2), agency=SIAO.agency, categories=["social"], collected_by="p-recueil", informed_by="oral")
     alerts = sorted(world.alerts(pid, "consent-missing"), key=lambda a: a.raised_at)
     assert [a.status for a in alerts] == [AlertStatus.RESOLVED, AlertStatus.RAISED]
     assert alerts[1].alert_id == alert_id_for(pid, "consent-missing", "consent:siao-76", 1)

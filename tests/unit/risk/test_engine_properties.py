@@ -107,9 +107,9 @@ def apply(world: World, pid, op, state: dict) -> None:
         if op[1] == "join":
             world.send("AddAgency", pid, CASO, agency=SIAO.agency, role="housing")
         elif op[1] == "consent":
-            world.send("GrantConsent", pid, CASO, agency=SIAO.agency, categories=["social"])
+            world.send("GrantConsent", pid, CASO, agency=SIAO.agency, categories=["social"], collected_by="p-recueil", informed_by="oral")
         else:
-            world.send("WithdrawConsent", pid, CASO, agency=SIAO.agency, categories=["social"])
+            world.send("WithdrawConsent", pid, CASO, agency=SIAO.agency, categories=["social"], collected_by="p-recueil", informed_by="oral")
     elif kind == "housing":
         if op[1] == "request":
             request = uuid4()

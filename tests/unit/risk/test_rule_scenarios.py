@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from domain import texts
 from domain.rules import CATALOGUE
 from domain.values import AlertSeverity, AlertStatus
 from tests.unit.risk.world import (
@@ -32,8 +33,9 @@ def check_alert(alert, *, owner: str, severity: AlertSeverity, action_starts: st
     assert alert.status is AlertStatus.RAISED
     assert alert.owner_agency == owner
     assert alert.severity is severity
-    assert alert.suggested_action.startswith(action_starts), alert.suggested_action
-    assert any(w in alert.suggested_action for w in FRENCH_WORDS)
+    action = texts.full(alert.suggested_action)  # every part: the owner's care team reads it whole
+    assert action.startswith(action_starts), action
+    assert any(w in action for w in FRENCH_WORDS)
     assert alert.triggering_event_ids, "an alert must name the events behind it"
     assert set(events) <= set(alert.triggering_event_ids), (events, alert.triggering_event_ids)
 
@@ -41,7 +43,7 @@ def check_alert(alert, *, owner: str, severity: AlertSeverity, action_starts: st
 def check_resolved(world: World, pathway_id, rule_id: str, reason: str) -> None:
     [alert] = world.alerts(pathway_id, rule_id)
     assert alert.status is AlertStatus.RESOLVED
-    assert alert.resolution_reason.startswith(reason), alert.resolution_reason
+    assert texts.full(alert.resolution_reason).startswith(reason), alert.resolution_reason
 
 
 def test_every_rule_of_the_catalogue_has_a_firing_and_a_silent_scenario_here() -> None:
@@ -491,7 +493,7 @@ def test_consent_missing_fires_when_the_siao_joins_without_the_persons_consent_a
                 action_starts="Recueillir l'accord de la personne pour partager les informations utiles avec siao-76",
                 events=world.event_ids(pid, "AgencyJoined")[-1:])
 
-    world.send("GrantConsent", pid, CASO, when=at(1), agency=SIAO.agency, categories=["social"])
+    world.send("GrantConsent", pid, CASO, when=at(1), agency=SIAO.agency, categories=["social"], collected_by="p-recueil", informed_by="oral")
     check_resolved(world, pid, "consent-missing", "Consentement recueilli pour siao-76.")
 
 

@@ -135,7 +135,7 @@ class World:
     def join(self, pathway_id: UUID, lead: Agency, *agencies: Agency, consent: bool = True, pump: bool = True) -> None:
         for agency in agencies:
             if consent:
-                self.send("GrantConsent", pathway_id, lead, agency=agency.agency, categories=["social", "medical"],
+                self.send("GrantConsent", pathway_id, lead, agency=agency.agency, categories=["social", "medical"], collected_by="p-recueil", informed_by="oral",
                           pump=False)
             self.send("AddAgency", pathway_id, lead, agency=agency.agency, role=agency.participant_role.value,
                       pump=False)

@@ -80,7 +80,7 @@ def join(pathway, *actors: Actor, consent: bool = True) -> None:
     lead = Actor(pathway.lead_agency, "pro-lead", "référent")
     for actor in actors:
         if consent:
-            pathway.grant_consent(agency=actor.agency, categories=["social", "medical"], actor=lead,
+            pathway.grant_consent(agency=actor.agency, categories=["social", "medical"], collected_by="p-recueil", informed_by="oral", actor=lead,
                                   occurred_at=pathway.opened_at)
         if actor.agency not in pathway.participants:
             pathway.add_agency(agency=actor.agency, role=ROLES.get(actor.agency, ParticipantRole.OTHER),

@@ -135,9 +135,9 @@ def apply(played: Played, op: tuple, t: datetime, settings: TerritorySettings) -
     if name == "join":
         call("add_agency", agency=agency.agency, role=ROLES.get(agency.agency, ParticipantRole.OTHER), actor=lead, occurred_at=t)
     elif name == "consent":
-        call("grant_consent", agency=agency.agency, categories=[InformationCategory.SOCIAL], actor=lead, occurred_at=t)
+        call("grant_consent", agency=agency.agency, categories=[InformationCategory.SOCIAL], collected_by="p-recueil", informed_by="oral", actor=lead, occurred_at=t)
     elif name == "withdraw":
-        call("withdraw_consent", agency=agency.agency, categories=list(p.consents.get(agency.agency, [])), actor=lead, occurred_at=t)
+        call("withdraw_consent", agency=agency.agency, categories=list(p.consents.get(agency.agency, [])), collected_by="p-recueil", informed_by="oral", actor=lead, occurred_at=t)
     elif name == "need":
         call("record_need", need_id=new("need"), category=list(NeedCategory)[i % len(NeedCategory)],
              description="besoin", actor=lead, occurred_at=t)

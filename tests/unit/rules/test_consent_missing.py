@@ -39,7 +39,7 @@ def test_granting_consent_resolves_it() -> None:
     [finding] = check_consent_missing(pathway, at(1), ROUEN)
     raise_alert_for(pathway, finding, at(1))
 
-    pathway.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], actor=SPIP, occurred_at=at(2))
+    pathway.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], collected_by="p-recueil", informed_by="oral", actor=SPIP, occurred_at=at(2))
 
     assert check_consent_missing(pathway, at(2), ROUEN) == []
     [resolution] = resolved_findings(pathway.open_alerts, [], pathway)
@@ -52,7 +52,7 @@ def test_the_action_and_the_resolution_name_the_agency_by_its_display_name_when_
     pathway.add_agency(agency=SIAO.agency, role="housing", actor=SPIP, occurred_at=at(1))
     [finding] = check_consent_missing(pathway, at(1), named)
     raise_alert_for(pathway, finding, at(1))
-    pathway.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], actor=SPIP, occurred_at=at(2))
+    pathway.grant_consent(agency=SIAO.agency, categories=[InformationCategory.SOCIAL], collected_by="p-recueil", informed_by="oral", actor=SPIP, occurred_at=at(2))
     [resolution] = resolved_findings(pathway.open_alerts, [], pathway, named.agency_names)
 
     assert "partager les informations utiles avec SIAO 76," in finding.suggested_action
@@ -66,5 +66,5 @@ def test_consent_given_before_the_agency_joins_raises_nothing() -> None:
 
 def test_withdrawing_consent_raises_it_again() -> None:
     pathway = release(25)
-    pathway.withdraw_consent(agency=CSAPA.agency, categories=["social", "medical"], actor=SPIP, occurred_at=at(3))
+    pathway.withdraw_consent(agency=CSAPA.agency, categories=["social", "medical"], collected_by="p-recueil", informed_by="oral", actor=SPIP, occurred_at=at(3))
     assert keys(check_consent_missing(pathway, at(3), ROUEN)) == {(RULE, f"consent:{CSAPA.agency}")}

@@ -9,12 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.rules import check_rights_not_open, next_deadline_rights_not_open, resolved_findings
-from domain.values import CoverageScheme
+from domain import texts
+from domain.disclosure import rule_entry
+from domain.values import CoverageScheme, InformationCategory
 from tests.unit.rules.builders import (
     CADA, CARDIO, CPAM, MICRO, PASS, ROUEN, SPIP, at, mr_m, on, paris, paris_midnight, raise_alert_for, release,
 )
 
 RULE = "rights-not-open"
+RULE_CATEGORY = rule_entry(RULE).category
 
 
 def _cardiology(pathway, day: int = 10):
@@ -38,9 +41,21 @@ def test_cardiology_in_seven_days_with_ame_filed_but_not_open_raises_rights_not_
 
     assert finding.subject == "coverage"
     assert finding.owner_agency == CPAM.agency
-    assert "consultation de cardiologie" in finding.suggested_action
-    assert "dossier AME déposé le 02/03" in finding.suggested_action
+    assert "consultation de cardiologie" in texts.full(finding.suggested_action)
+    assert "dossier AME déposé le 02/03" in texts.full(finding.suggested_action)
     assert any(f.ref.startswith("appointment:") for f in finding.triggering_facts)
+
+
+def test_the_cpam_reads_an_actionable_sentence_that_names_no_care() -> None:
+    pathway = mr_m()
+    pathway.apply_for_coverage(scheme=CoverageScheme.AME, applied_on=on(0), actor=CADA, occurred_at=at(0))
+    _cardiology(pathway, 10)
+    [finding] = check_rights_not_open(pathway, paris(on(3), 14, 30), ROUEN)
+    without_medical = {InformationCategory.IDENTITY, InformationCategory.SOCIAL, InformationCategory.ADMINISTRATIVE}
+    read = texts.render(finding.suggested_action, without_medical, RULE_CATEGORY)
+    assert read == "Ouvrir les droits santé avant l'échéance du 12/03 à 14h30 (dossier AME déposé le 02/03)."
+    assert texts.full(finding.suggested_action).startswith("Ouvrir les droits santé avant le rendez-vous "
+                                                           "consultation de cardiologie du ")
 
 
 def test_release_in_fifteen_days_without_any_application_is_the_spip_s_to_file() -> None:
@@ -121,7 +136,8 @@ def test_nothing_filed_yet_the_pass_taking_part_owns_the_application() -> None:
     _cardiology(pathway, 10)
     [finding] = check_rights_not_open(pathway, at(5), ROUEN)
     assert finding.owner_agency == PASS.agency
-    assert finding.suggested_action.startswith("Déposer la demande de droits santé (PUMa/CSS ou AME) avant le rendez-vous")
+    assert texts.full(finding.suggested_action).startswith(
+        "Déposer la demande de droits santé (PUMa/CSS ou AME) avant le rendez-vous")
 
 
 def test_a_filed_application_stays_with_a_participant_when_the_cpam_does_not_take_part() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from domain import texts
 from domain.rules import check_screening_overdue, next_deadline_screening_overdue, resolved_findings
-from domain.values import AlertSeverity, NeedCategory
+from domain.values import AlertSeverity, InformationCategory, NeedCategory
 from tests.unit.rules.builders import (
     ADOMA, CLAT, MICRO, PASS, ROUEN, SIAO, TerritorySettings, at, keys, on, paris, paris_midnight, raise_alert_for,
     release, sas_arrival,
@@ -45,7 +46,8 @@ def test_the_clat_screening_resolves_it() -> None:
 
     assert check_screening_overdue(pathway, at(12), ROUEN) == []
     [resolution] = resolved_findings(pathway.open_alerts, [], pathway)
-    assert resolution.reason == f"Dépistage CLAT réalisé le {on(12):%d/%m}."
+    assert texts.full(resolution.reason) == f"Dépistage CLAT réalisé le {on(12):%d/%m}."
+    assert texts.render(resolution.reason, {InformationCategory.SOCIAL}, "social") == "Dépistage réalisé."
 
 
 def test_a_clat_appointment_booked_on_day_three_for_day_eight_raises_nothing() -> None:
