@@ -87,8 +87,8 @@ def refused_input(error: Mapping[str, Any]) -> tuple[str, str]:
     of an enumeration, the bound that was crossed, or our validators' own French sentence."""
     kind, ctx = error["type"], error.get("ctx") or {}
     code, reason = input_error(kind)
-    if kind == "enum":
-        reason = f"{reason} (attendu : {ctx.get('expected', '')})"
+    if kind == "enum":  # pydantic lists the values in English ("'a', 'b' or 'c'")
+        reason = f"valeur non reconnue (attendu : {str(ctx.get('expected', '')).replace(' or ', ' ou ')})"
     elif kind in _BOUND_REASONS:
         reason = _BOUND_REASONS[kind].format(**ctx)
     elif kind == "value_error":
