@@ -8,13 +8,31 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from graphql.language import (BooleanValueNode, IntValueNode, NameNode, ObjectFieldNode, ObjectValueNode,
+                              StringValueNode)
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from gateway.serving import serve
 from services.settings import Settings
 from tests.tokens import identity_settings, token
 
 SDL = Path(__file__).resolve().parents[2] / "docs" / "graphql" / "schema.graphql"
+
+def _json_values() -> st.SearchStrategy:
+    """Hostile values of the `JSON` scalar (territory settings): text, numbers, booleans and
+    objects whose keys are real setting names or anything at all."""
+    leaf = st.one_of(st.text(max_size=20).map(lambda t: StringValueNode(value=t)),
+                     st.integers(-10**6, 10**6).map(lambda i: IntValueNode(value=str(i))),
+                     st.booleans().map(lambda b: BooleanValueNode(value=b)))
+    keys = st.one_of(st.sampled_from(["digest_hour", "push_min_severity", "enabled_rules", "territory"]),
+                     st.text(min_size=1, max_size=12))
+    objects = st.dictionaries(keys, leaf, max_size=4).map(lambda d: ObjectValueNode(fields=tuple(
+        ObjectFieldNode(name=NameNode(value=k), value=v) for k, v in d.items())))
+    return st.one_of(leaf, objects)
+
+
+schemathesis.graphql.scalar("JSON", _json_values())
 schema = schemathesis.graphql.from_path(SDL)
 EXAMPLES = 18  # x ~65 operations x 3 callers: a few thousand requests
 LEAKS = ("Traceback", "File \"/", "Error(", "psycopg", "sqlite3", "eventsourcing", "pydantic", "Exception")
