@@ -206,7 +206,8 @@ def test_every_push_to_the_alerts_topic_and_to_a_webhook_is_audited_per_receivin
     _send(runtime, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
     _send(runtime, "AddAgency", pid, agency="siao", role="housing")
     _send(runtime, "AddAgency", pid, agency="spip", role="justice")
-    _send(runtime, "GrantConsent", pid, agency="siao", categories=["social"])
+    _send(runtime, "GrantConsent", pid, agency="siao", categories=["social"],
+          collected_by="p-recueil", informed_by="oral")
     _send(runtime, "RaiseAlert", pid, actor="relais", alert_id=str(alert), rule_id="exit-without-housing",
           subject="pathway", triggering_event_ids=[], owner_agency="siao",
           suggested_action="Confirmer un hébergement avant la sortie", severity="high")

@@ -27,7 +27,7 @@ def alerts_scenario(handler) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     pid = uuid.uuid4()
     send(handler, "OpenDetentionPathway", pid, person_ref="P-1", territory="76", lead_agency="usmp", prison="CP")
     send(handler, "AddAgency", pid, agency="siao", role="housing")
-    send(handler, "GrantConsent", pid, agency="siao", categories=["social"])
+    send(handler, "GrantConsent", pid, agency="siao", categories=["social"], collected_by="p-recueil", informed_by="oral")
     ids = {}
     for severity, rule in (("medium", "exit-without-housing"), ("high", "rights-not-open"), ("low", "stalled")):
         ids[severity] = uuid.uuid4()
