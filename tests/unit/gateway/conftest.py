@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid  # noqa: F401 - kept for the tests importing it from here
 from datetime import datetime, timezone
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,13 @@ from fastapi.testclient import TestClient
 
 from services.settings import Settings
 from tests.tokens import identity_settings, token  # noqa: F401 - `token` is the tests' minting helper
+
+
+def mutation_query(command: str) -> str:
+    """The mutation of pathway command `command`, with what a client reads of its answer."""
+    name = command[0].lower() + command[1:]
+    return (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
+            "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
 
 
 class Api:
@@ -36,8 +45,7 @@ class Api:
         """Send a command; with `settle`, wait until every read model applied it (so that what
         the test reads next includes it). `settle=False`: the answer alone, as a client gets it."""
         name = command[0].lower() + command[1:]
-        query = (f"mutation($input: {command}Input!) {{ {name}(input: $input) {{ __typename "
-                 "... on CommandAccepted { version duplicate } ... on CommandRefused { field reason code } } }")
+        query = mutation_query(command)
         fields = {"commandId": str(uuid.uuid4()), "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}
         out = self(query, {"input": fields}, as_=as_)[name]
         if settle and out.get("version") is not None:
@@ -51,13 +59,20 @@ class Api:
         self.client.app.state.gateway.read.wait_for(pathway_id, version, list(PROJECTIONS))
 
 
-@pytest.fixture
-def api(tmp_path) -> Iterator[Api]:
+@contextlib.contextmanager
+def served(state_dir: Path) -> Iterator[Api]:
+    """A gateway on a fresh embedded Relais kept in `state_dir` (risk engine off)."""
     from gateway.app import create_app
     from services.bootstrap import build_embedded
 
-    settings = Settings(state_dir=tmp_path, mode="embedded", **identity_settings())
+    settings = Settings(state_dir=state_dir, mode="embedded", **identity_settings())
     relais = build_embedded(settings, risk=False)
     app = create_app(relais)
     with TestClient(app) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def api(tmp_path) -> Iterator[Api]:
+    with served(tmp_path) as api:
+        yield api

@@ -2,19 +2,17 @@
 care-team widening, self-resolved and forged alerts, closing another agency's pathway, the
 existence oracle, the 2999 date, the SSRF webhook, the DPO reading every hospital, an unknown
 purpose, suggestions, ill-typed variables, missing security headers, anonymous floods. The
-write matrix through GraphQL is at the end (the same table as through ingest)."""
+write matrix through GraphQL is test_write_matrix_graphql.py (the same oracle as through ingest)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
-from domain import disclosure, writepolicy
-from gateway.mutations import NOT_MUTATIONS
-from domain.values import ParticipantRole
+from domain import writepolicy
 from tests.unit.gateway.conftest import token
 
 NOW = datetime.now(timezone.utc)
@@ -212,68 +210,3 @@ def test_invalid_token_traffic_is_rate_limited_too(api):
     limiter.capacity, limiter.rate = 3.0, 0.0001  # a small budget, not refilled during the test
     answers = [api.post("{ me { agency } }", as_="pas-un-jeton").status_code for _ in range(6)]
     assert answers[:3] == [401, 401, 401] and 429 in answers[3:]
-
-
-# --------------------------------------------------------------------------- the matrix, through GraphQL
-def _gql_value(annotation):
-    import enum
-    import types as pytypes
-    import typing
-    from datetime import date
-
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _gql_value(typing.get_args(annotation)[0])
-    if origin in (typing.Union, pytypes.UnionType):
-        return _gql_value(next(a for a in typing.get_args(annotation) if a is not type(None)))
-    if origin is list:
-        return [_gql_value(typing.get_args(annotation)[0])]
-    if annotation is uuid.UUID:
-        return str(uuid.uuid4())
-    if annotation is bool:
-        return False
-    if annotation is date:
-        return NOW.date().isoformat()
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return next(iter(annotation)).name
-    if "atetime" in getattr(annotation, "__name__", ""):
-        return NOW.isoformat()
-    return "x-valeur"
-
-
-def gql_input(name: str, pid: str) -> dict:
-    from gateway.mutations import camel
-    from services.pathways.commands import COMMANDS, ENVELOPE
-
-    fields = {camel(f): _gql_value(i.annotation) for f, i in COMMANDS[name].model_fields.items() if f not in ENVELOPE}
-    if name == "RecordNeed":
-        fields["category"] = "HOUSING"
-    return {**fields, "pathwayId": pid}
-
-
-MATRIX_ROLES = ("medecin", "coordinateur", "conseiller", "benevole")
-MATRIX_PARTICIPANTS = (None, ParticipantRole.LEAD, ParticipantRole.COORDINATION, ParticipantRole.HOUSING)
-#: Erasure has no per-pathway mutation (erasePerson, by person, for the DPO: test_privacy_erasure_gateway.py).
-CARE_COMMANDS = sorted(n for n in disclosure.COMMANDS if writepolicy.WRITE_POLICY[n].writer is not writepolicy.Writer.OPENER
-                       and n not in NOT_MUTATIONS)
-
-
-@pytest.mark.parametrize("participant", MATRIX_PARTICIPANTS, ids=lambda p: getattr(p, "value", "non_membre"))
-@pytest.mark.parametrize("role", MATRIX_ROLES)
-def test_through_graphql_every_command_is_refused_or_let_through_as_the_write_table_says(api, role, participant):
-    from tests.unit.pathways.test_write_policy_matrix import POLICY_CODES, expected_allowed
-
-    wrong = []
-    agency = "usmp" if participant is ParticipantRole.LEAD else "siao"
-    for name in CARE_COMMANDS:
-        pid = open_detention(api)
-        if participant not in (None, ParticipantRole.LEAD):
-            join(api, pid, "siao", participant.name)
-        fields = gql_input(name, pid)
-        if writepolicy.WRITE_POLICY[name].writer is writepolicy.Writer.ALERT_OWNER:
-            fields["alertId"] = raise_alert(api, pid, owner="usmp", rule="stalled")
-        out = api.send(name, fields, as_=token(agency, role), settle=False)
-        refused_by_policy = out["__typename"] == "CommandRefused" and out["code"] in POLICY_CODES
-        if refused_by_policy == expected_allowed(name, role, participant):
-            wrong.append(f"{name}: {out}")
-    assert not wrong, "\n".join(wrong)

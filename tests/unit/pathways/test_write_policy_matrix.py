@@ -5,55 +5,25 @@ inbound partner message (the route of `relais.inbound.<agency>`), and through Gr
 
 from __future__ import annotations
 
-import enum
-import types as pytypes
-import typing
 import uuid
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Union
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from domain import disclosure, writepolicy
-from domain.disclosure import Role
+from domain import writepolicy
 from domain.values import ParticipantRole
-from services.pathways.commands import COMMANDS, ENVELOPE, OpenPathway
+from services.pathways.commands import COMMANDS, OpenPathway
 from services.pathways.handler import PathwaysHandler
+from tests.write_matrix import (NOW, PARTICIPANTS, ROLES, Outcome, expected, observed, participant_id,
+                                refused_at_the_entrance, sample_fields)
 
-NOW = datetime.now(timezone.utc)
-#: Codes a policy refusal answers (the domain's own refusals have other codes).
-POLICY_CODES = {"FORBIDDEN", writepolicy.UNKNOWN_PATHWAY_CODE}
-CASE_ROLES = sorted(disclosure.CASE_ROLES)
 CARE_COMMANDS = sorted(name for name, cls in COMMANDS.items() if not issubclass(cls, OpenPathway))
-
-
-def _value(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _value(typing.get_args(annotation)[0])
-    if origin in (Union, pytypes.UnionType):
-        return _value(next(a for a in typing.get_args(annotation) if a is not type(None)))
-    if origin is list:
-        return [_value(typing.get_args(annotation)[0])]
-    if annotation is uuid.UUID:
-        return str(uuid.uuid4())
-    if annotation is bool:
-        return False
-    if annotation is date:
-        return NOW.date().isoformat()
-    if isinstance(annotation, type) and issubclass(annotation, datetime) or "Datetime" in getattr(annotation, "__name__", ""):
-        return NOW.isoformat()
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return next(iter(annotation)).value
-    return "x-valeur"
 
 
 def payload(name: str, pathway_id: str, by_agency: str, by_role: str, /, **over: Any) -> dict[str, Any]:
     """A well-typed payload of command `name` (its content may still be refused by the domain)."""
-    fields = {f: _value(info.annotation) for f, info in COMMANDS[name].model_fields.items() if f not in ENVELOPE}
-    if name == "RecordNeed":
-        fields["category"] = "housing"
-    return {**fields, "command_id": str(uuid.uuid4()), "pathway_id": pathway_id,
+    return {**sample_fields(name), "command_id": str(uuid.uuid4()), "pathway_id": pathway_id,
             "actor": {"agency": by_agency, "professional": "pro-1", "role": by_role},
             "occurred_at": NOW.isoformat(), **over}
 
@@ -84,13 +54,6 @@ def raise_alert(handler: PathwaysHandler, pid: str, owner: str) -> str:
     return alert
 
 
-def expected_allowed(name: str, role: str, participant: ParticipantRole | None) -> bool:
-    category = disclosure.command_category(name, {"category": "housing"})
-    is_lead = participant is ParticipantRole.LEAD
-    return (writepolicy.participant_may_send(name, participant, is_lead=is_lead, owns_alert=False)
-            and writepolicy.role_may_send(name, role, category))
-
-
 @pytest.fixture(scope="module")
 def module_handler(tmp_path_factory) -> PathwaysHandler:
     from services.bootstrap import build_pathways_application
@@ -100,10 +63,11 @@ def module_handler(tmp_path_factory) -> PathwaysHandler:
     return PathwaysHandler(build_pathways_application(settings))
 
 
-def through_ingest(handler: PathwaysHandler, name: str, body: dict[str, Any]) -> tuple[bool, str]:
+def through_ingest(handler: PathwaysHandler, name: str, body: dict[str, Any]) -> tuple[Outcome | None, str]:
     """`body` sent as a partner message of type `name` on the inbound topic of its actor's
     agency, through ingest's own translation (services.ingest: type, actor from the topic,
-    command id from the message id) into the handler: (refused by the policy, why)."""
+    command id from the message id) into the handler: (what the policy answered, why); None
+    for a type ingest refuses at the entrance (engine-only: dead-lettered before any pathway)."""
     from services.ingest.messages import TYPE_PREFIX, TYPE_VERSION, InboundRefused, command_name, to_command_payload
 
     agency = body["actor"]["agency"]
@@ -113,19 +77,21 @@ def through_ingest(handler: PathwaysHandler, name: str, body: dict[str, Any]) ->
         command = command_name(f"{TYPE_PREFIX}{name}.{TYPE_VERSION}")
         translated = to_command_payload(agency=agency, ce_id=str(uuid.uuid4()), subject=body["pathway_id"], data=data)
     except InboundRefused as refused:
-        return "reserved" in refused.reason, refused.reason  # engine-only commands: refused by the table
-    result = handler.handle_payload(command, translated)
-    return (not result.accepted and result.rejection.code in POLICY_CODES), str(result.rejection)
+        assert "reserved" in refused.reason, refused.reason
+        return None, refused.reason
+    return through_payload(handler, command, translated)
 
 
-def through_payload(handler: PathwaysHandler, name: str, body: dict[str, Any]) -> tuple[bool, str]:
+def through_payload(handler: PathwaysHandler, name: str, body: dict[str, Any]) -> tuple[Outcome | None, str]:
     result = handler.handle_payload(name, body)
-    return (not result.accepted and result.rejection.code in POLICY_CODES), str(result.rejection)
+    rejection = result.rejection
+    return (observed(result.accepted, getattr(rejection, "code", None), getattr(rejection, "field", None)),
+            str(rejection))
 
 
 @pytest.mark.parametrize("route", [through_payload, through_ingest], ids=["handler", "ingest"])
-@pytest.mark.parametrize("participant", [None, *ParticipantRole], ids=lambda p: getattr(p, "value", "non_membre"))
-@pytest.mark.parametrize("role", CASE_ROLES)
+@pytest.mark.parametrize("participant", PARTICIPANTS, ids=participant_id)
+@pytest.mark.parametrize("role", ROLES)
 def test_every_command_is_refused_or_let_through_as_the_write_table_says(module_handler, role, participant, route):
     wrong = []
     for name in CARE_COMMANDS:
@@ -134,9 +100,12 @@ def test_every_command_is_refused_or_let_through_as_the_write_table_says(module_
         over = {}
         if writepolicy.WRITE_POLICY[name].writer is writepolicy.Writer.ALERT_OWNER:
             over["alert_id"] = raise_alert(module_handler, pid, owner="sas")  # the lead's, not the member's
-        refused_by_policy, why = route(module_handler, name, payload(name, pid, agency, role, **over))
-        if refused_by_policy == expected_allowed(name, role, participant):
-            wrong.append(f"{name}: {'refusé' if refused_by_policy else 'accepté'} ({why})")
+        got, why = route(module_handler, name, payload(name, pid, agency, role, **over))
+        want = expected(name, role, participant)
+        if got is None:
+            got = want = refused_at_the_entrance(want, "RESERVED_FOR_RELAIS", "type")
+        if got != want:
+            wrong.append(f"{name}: {got} au lieu de {want} ({why})")
     assert not wrong, "\n".join(wrong)
 
 
