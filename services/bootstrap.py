@@ -411,7 +411,11 @@ class EmbeddedRuntime:
             from services.clock import SystemClock
             from services.directory.expiry import ExpiryLoop, ReferralExpiry
 
-            expiry = ExpiryLoop(ReferralExpiry(self.directory, self.pathways), SystemClock().now)
+            from services.risk.territory_settings import SettingsSource
+
+            # The delays of a territory from the engine's own source (one source per runtime).
+            in_force = self.risk.engine.settings_for if self.risk is not None else SettingsSource(self.territory_settings)
+            expiry = ExpiryLoop(ReferralExpiry(self.directory, self.pathways, in_force), SystemClock().now)
             self._threads.append(threading.Thread(target=expiry.run, args=(self._stop,), name="embedded-expiry",
                                                   daemon=True))
         for thread in self._threads:
@@ -710,12 +714,15 @@ class DistributedRuntime:
         return ConsumerRunner(PlaceReturns(self.event_directory()), config, pool=self.pool)
 
     def directory_expiry(self) -> Worker:
-        """Referrals through the directory nobody answered, cancelled when their territory's
-        `referral_expiry_days` are over (services/directory/expiry.py), swept every minute."""
+        """Referrals through the directory nobody answered, reminded after their territory's
+        `referral_reminder_days` and cancelled after its `referral_expiry_days`
+        (services/directory/expiry.py), swept every minute; the delays as the engine reads them."""
         from services.clock import SystemClock
         from services.directory.expiry import ExpiryLoop, ReferralExpiry
+        from services.risk.territory_settings import SettingsSource
 
-        return ExpiryLoop(ReferralExpiry(self.event_directory(), self.event_store()), SystemClock().now)
+        return ExpiryLoop(ReferralExpiry(self.event_directory(), self.event_store(),
+                                         SettingsSource(self.territory_settings)), SystemClock().now)
 
     def event_directory(self) -> Directory:
         if self.directory is None:

@@ -43,6 +43,9 @@ class TerritorySettings(BaseModel):
     interpreter_hours: int = Field(48, ge=1)
     # referral-unverified
     referral_unverified_days: int = Field(14, ge=1)
+    #: A referral through the directory nobody answers is reminded, to both sides, after this
+    #: many days (DORA: 10), then expires after `referral_expiry_days`.
+    referral_reminder_days: int = Field(10, ge=1)
     #: A referral through the directory nobody answers expires after this many days (DORA: 30),
     #: its place going back to the service's quota (services/directory/expiry.py).
     referral_expiry_days: int = Field(30, ge=1)
