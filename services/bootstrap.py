@@ -534,6 +534,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     agencies = load_registry(settings.agencies_file)
     read = read_side(settings, readmodels)
     settings_source = SettingsSource(territory_settings)
+    directory = build_directory(settings, pathways, **store_overrides)
     audit = SqliteAuditLog(state_dir / "audit.sqlite3")
     development = settings.environment == "development"
     return EmbeddedRuntime(
@@ -549,9 +550,9 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         digest=DigestSender(read, bus.publish, SqliteDigestLedger(state_dir / "digests.sqlite3"), agencies,
                             settings_source, webhooks=webhooks, audit=audit, development=development),
         projections=build_embedded_projections(settings, bus, personal=pathways.app.personal) if projections else None,
-        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
-                                 settings_store=territory_settings) if risk else None,
-        directory=build_directory(settings, pathways, **store_overrides),
+        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies, settings_store=territory_settings,
+                                 directory=directory) if risk else None,
+        directory=directory,
     )
 
 
@@ -575,7 +576,8 @@ def build_embedded_projections(settings: Settings, bus: InProcessBus | None = No
 def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: PathwaysHandler, *,
                         clock: Clock | None = None, interval: float = 5.0,
                         agencies: AgencyRegistry | None = None,
-                        settings_store: TerritorySettingsStore | None = None) -> EmbeddedRisk:
+                        settings_store: TerritorySettingsStore | None = None,
+                        directory: Directory | None = None) -> EmbeddedRisk:
     """The engine on the in-process bus, its SQLite index `state_dir/risk_deadlines.sqlite3`
     and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
     from services.risk import SQLiteDeadlineIndex
@@ -585,19 +587,22 @@ def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: Pathway
     state_dir.mkdir(parents=True, exist_ok=True)
     deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
     return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies,
-                                          settings_store=settings_store), bus,
+                                          settings_store=settings_store, directory=directory), bus,
                         interval=interval)
 
 
 def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: DeadlineIndex, *,
                       clock: Clock | None = None, territories=None,  # noqa: ANN001 - Mapping
                       agencies: AgencyRegistry | None = None,
-                      settings_store: TerritorySettingsStore | None = None) -> RiskEngine:
+                      settings_store: TerritorySettingsStore | None = None,
+                      directory: Directory | None = None) -> RiskEngine:
     """The rupture-risk engine on `pathways` with its deadline index. `clock` defaults to the
     system clock; the settings of a territory are the version in force in `settings_store`,
     else `territories` (a territory -> TerritorySettings mapping), else the defaults;
-    `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`)."""
+    `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`);
+    `directory`, when given, is what the suggested actions name services from."""
     from services.clock import SystemClock
+    from services.directory.finder import DirectoryFinder
     from services.risk import RiskEngine
     from services.risk.territory_settings import SettingsSource
 
@@ -608,7 +613,8 @@ def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: 
     # The rules' sentences and the resolution reasons name agencies by the registry's names.
     return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories,
                       settings_source=SettingsSource(settings_store, fallback=territories),
-                      agency_names=agencies.display_names())
+                      agency_names=agencies.display_names(),
+                      directory=DirectoryFinder(directory) if directory is not None else None)
 
 
 # --- the distributed runtime ------------------------------------------------------------------
@@ -754,7 +760,7 @@ class DistributedRuntime:
         return build_risk_engine(self.settings, self.event_store(),
                                  PostgresDeadlineIndex(self.pool, self.settings.database_schema),
                                  clock=clock, territories=territories, agencies=self.agencies,
-                                 settings_store=self.territory_settings)
+                                 settings_store=self.territory_settings, directory=self.directory)
 
     def risk_runner(self, engine: RiskEngine | None = None) -> ConsumerRunner:
         """The risk consumer over `<prefix>.pathway-events` (group `<prefix>-risk`): each
