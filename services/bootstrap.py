@@ -292,16 +292,22 @@ def build_pathways_application(settings: Settings, *, personal: PersonalCipher |
     return PathwaysApplication(env=env, personal=personal)
 
 
+#: How stale the directory's read side may be about other processes' writes (services/directory/application.py).
+DIRECTORY_READ_LAG_S = 1.0
+
+
 def build_directory(settings: Settings, pathways: PathwaysHandler | None = None, **overrides: str) -> Directory:
     """The directory service (handler and read side) on its event store; with `pathways`, a
     service stopping intake declines the referrals in flight to it. An in-memory SQLite
     pathways store in `overrides` (tests) gives an in-memory directory too."""
-    from services.directory import Directory, DirectoryHandler
+    from services.directory import Directory, DirectoryHandler, DirectoryIndex
 
     keys = {k: v for k, v in overrides.items() if k in ("PERSISTENCE_MODULE", "POSTGRES_SCHEMA")}
     if "memory" in overrides.get("SQLITE_DBNAME", ""):
         keys["SQLITE_DBNAME"] = overrides["SQLITE_DBNAME"]
-    return Directory(DirectoryHandler(build_directory_application(settings, **keys)), pathways=pathways)
+    app = build_directory_application(settings, **keys)
+    # Other processes' changes reach a match within a second; this process's at once.
+    return Directory(DirectoryHandler(app), DirectoryIndex(app, max_lag_s=DIRECTORY_READ_LAG_S), pathways=pathways)
 
 
 def build_referral_links(settings: Settings, pathways: PathwaysHandler) -> ReferralLinks:
