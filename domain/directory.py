@@ -211,6 +211,8 @@ class Place:
     period: str
     taken_at: datetime
     taken_by: str
+    #: When Relais last reminded the receiving service (None: never).
+    reminded_at: datetime | None = None
 
 
 class Service(Aggregate):
@@ -393,6 +395,24 @@ class Service(Aggregate):
             raise UnknownPlace()
         self._place_returned(referral_id=referral_id, reason=reason, actor=actor, occurred_at=occurred_at,
                              command_id=command_id)
+
+    def remind_referral(self, referral_id: UUID, days: int, actor: Actor, occurred_at: datetime,
+                        command_id: UUID) -> None:
+        """Nobody answered the referral for `days` days: the receiving service is reminded (this
+        event, on the service's stream: its owner sees it) and so is the referring agency
+        (`referring_agency`, named in the event)."""
+        place = self.places.get(referral_id)
+        if place is None:
+            raise UnknownPlace()
+        self._referral_reminded(referral_id=referral_id, pathway_id=place.pathway_id,
+                                referring_agency=place.taken_by, days=days, actor=actor,
+                                occurred_at=occurred_at, command_id=command_id)
+
+    @event("ReferralReminded")
+    def _referral_reminded(self, referral_id: UUID, pathway_id: UUID, referring_agency: str, days: int,
+                           actor: Actor, occurred_at: datetime, command_id: UUID) -> None:
+        self.places[referral_id].reminded_at = occurred_at
+        self.command_ids.add(command_id)  # a reminder is not an update of the sheet: date_maj stays
 
     @event("PlaceReturned")
     def _place_returned(self, referral_id: UUID, reason: str, actor: Actor, occurred_at: datetime,

@@ -133,28 +133,38 @@ class _Ranker:
             self._opening[expression] = is_open(expression, self.request.at)
         return self._opening[expression]
 
+    def ranked(self, service: Service) -> int | None:
+        """The score, or None when a blocking criterion refuses the service (the quota left
+        computed once for both: a match runs this over every candidate)."""
+        left = self._left(service)
+        return None if self._blocked(service, left) else self._score(service, left)
+
     def blocked(self, service: Service) -> bool:
+        return self._blocked(service, self._left(service))
+
+    def score(self, service: Service) -> int:
+        return self._score(service, self._left(service))
+
+    def _blocked(self, service: Service, left: int | None) -> bool:
         d = service.details
         if not service.accepting_new_patients:
             return True
         zone = d.zone_eligibilite
         if zone and (self.commune is None or not in_zone(self.commune, zone, self.departement)):
             return True
-        left = self._left(service)
         if left is not None and left <= 0:
             return True
         if d.statuts_administratifs and self.status is not None and self.status not in d.statuts_administratifs:
             return True
         return self.needs_help and not d.accepts_interpreting and not any(x in d.languages for x in self.languages)
 
-    def score(self, service: Service) -> int:
+    def _score(self, service: Service, left: int | None) -> int:
         """100, plus same commune 20, quota margin up to 5, language spoken 15 (interpreting 5),
         open now 10, low saturation 10; minus stale sheet 30, high saturation 15."""
         d = service.details
         score = 100
         if self.commune is not None and self.commune == d.code_insee:
             score += 20
-        left = self._left(service)
         if left:
             score += min(left, 5)
         if self.needs_help:
@@ -263,7 +273,7 @@ def match(services: Iterable[Service], request: MatchRequest, *, limit: int = 10
     kind = request.kind
     ranker = _Ranker(request)
     # (−score, name, position): best first, then by name, then in the order given (stable).
-    scored = [(-ranker.score(s), s.details.name, n, s) for n, s in enumerate(services)
-              if (kind is None or s.details.kind is kind) and not ranker.blocked(s)
-              and (not excluded or s.id not in excluded)]
+    ranked = ((ranker.ranked(s), n, s) for n, s in enumerate(services)
+              if (kind is None or s.details.kind is kind) and (not excluded or s.id not in excluded))
+    scored = [(-score, s.details.name, n, s) for score, n, s in ranked if score is not None]
     return [assess(entry[3], request) for entry in heapq.nsmallest(limit, scored)]

@@ -292,16 +292,22 @@ def build_pathways_application(settings: Settings, *, personal: PersonalCipher |
     return PathwaysApplication(env=env, personal=personal)
 
 
+#: How stale the directory's read side may be about other processes' writes (services/directory/application.py).
+DIRECTORY_READ_LAG_S = 1.0
+
+
 def build_directory(settings: Settings, pathways: PathwaysHandler | None = None, **overrides: str) -> Directory:
     """The directory service (handler and read side) on its event store; with `pathways`, a
     service stopping intake declines the referrals in flight to it. An in-memory SQLite
     pathways store in `overrides` (tests) gives an in-memory directory too."""
-    from services.directory import Directory, DirectoryHandler
+    from services.directory import Directory, DirectoryHandler, DirectoryIndex
 
     keys = {k: v for k, v in overrides.items() if k in ("PERSISTENCE_MODULE", "POSTGRES_SCHEMA")}
     if "memory" in overrides.get("SQLITE_DBNAME", ""):
         keys["SQLITE_DBNAME"] = overrides["SQLITE_DBNAME"]
-    return Directory(DirectoryHandler(build_directory_application(settings, **keys)), pathways=pathways)
+    app = build_directory_application(settings, **keys)
+    # Other processes' changes reach a match within a second; this process's at once.
+    return Directory(DirectoryHandler(app), DirectoryIndex(app, max_lag_s=DIRECTORY_READ_LAG_S), pathways=pathways)
 
 
 def build_referral_links(settings: Settings, pathways: PathwaysHandler) -> ReferralLinks:
@@ -411,7 +417,11 @@ class EmbeddedRuntime:
             from services.clock import SystemClock
             from services.directory.expiry import ExpiryLoop, ReferralExpiry
 
-            expiry = ExpiryLoop(ReferralExpiry(self.directory, self.pathways), SystemClock().now)
+            from services.risk.territory_settings import SettingsSource
+
+            # The delays of a territory from the engine's own source (one source per runtime).
+            in_force = self.risk.engine.settings_for if self.risk is not None else SettingsSource(self.territory_settings)
+            expiry = ExpiryLoop(ReferralExpiry(self.directory, self.pathways, in_force), SystemClock().now)
             self._threads.append(threading.Thread(target=expiry.run, args=(self._stop,), name="embedded-expiry",
                                                   daemon=True))
         for thread in self._threads:
@@ -530,6 +540,7 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
     agencies = load_registry(settings.agencies_file)
     read = read_side(settings, readmodels)
     settings_source = SettingsSource(territory_settings)
+    directory = build_directory(settings, pathways, **store_overrides)
     audit = SqliteAuditLog(state_dir / "audit.sqlite3")
     development = settings.environment == "development"
     return EmbeddedRuntime(
@@ -545,9 +556,9 @@ def build_embedded(settings: Settings | None = None, *, projections: bool = True
         digest=DigestSender(read, bus.publish, SqliteDigestLedger(state_dir / "digests.sqlite3"), agencies,
                             settings_source, webhooks=webhooks, audit=audit, development=development),
         projections=build_embedded_projections(settings, bus, personal=pathways.app.personal) if projections else None,
-        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies,
-                                 settings_store=territory_settings) if risk else None,
-        directory=build_directory(settings, pathways, **store_overrides),
+        risk=build_embedded_risk(settings, bus, pathways, agencies=agencies, settings_store=territory_settings,
+                                 directory=directory) if risk else None,
+        directory=directory,
     )
 
 
@@ -571,7 +582,8 @@ def build_embedded_projections(settings: Settings, bus: InProcessBus | None = No
 def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: PathwaysHandler, *,
                         clock: Clock | None = None, interval: float = 5.0,
                         agencies: AgencyRegistry | None = None,
-                        settings_store: TerritorySettingsStore | None = None) -> EmbeddedRisk:
+                        settings_store: TerritorySettingsStore | None = None,
+                        directory: Directory | None = None) -> EmbeddedRisk:
     """The engine on the in-process bus, its SQLite index `state_dir/risk_deadlines.sqlite3`
     and a clock loop every `interval` s. Call `.start()` (and `.stop()`)."""
     from services.risk import SQLiteDeadlineIndex
@@ -581,19 +593,22 @@ def build_embedded_risk(settings: Settings, bus: InProcessBus, pathways: Pathway
     state_dir.mkdir(parents=True, exist_ok=True)
     deadlines = SQLiteDeadlineIndex(str(state_dir / "risk_deadlines.sqlite3"))
     return EmbeddedRisk(build_risk_engine(settings, pathways, deadlines, clock=clock, agencies=agencies,
-                                          settings_store=settings_store), bus,
+                                          settings_store=settings_store, directory=directory), bus,
                         interval=interval)
 
 
 def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: DeadlineIndex, *,
                       clock: Clock | None = None, territories=None,  # noqa: ANN001 - Mapping
                       agencies: AgencyRegistry | None = None,
-                      settings_store: TerritorySettingsStore | None = None) -> RiskEngine:
+                      settings_store: TerritorySettingsStore | None = None,
+                      directory: Directory | None = None) -> RiskEngine:
     """The rupture-risk engine on `pathways` with its deadline index. `clock` defaults to the
     system clock; the settings of a territory are the version in force in `settings_store`,
     else `territories` (a territory -> TerritorySettings mapping), else the defaults;
-    `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`)."""
+    `agencies` is the runtime's registry (default: loaded from `settings.agencies_file`);
+    `directory`, when given, is what the suggested actions name services from."""
     from services.clock import SystemClock
+    from services.directory.finder import DirectoryFinder
     from services.risk import RiskEngine
     from services.risk.territory_settings import SettingsSource
 
@@ -604,7 +619,8 @@ def build_risk_engine(settings: Settings, pathways: PathwaysHandler, deadlines: 
     # The rules' sentences and the resolution reasons name agencies by the registry's names.
     return RiskEngine(pathways, clock or SystemClock(), deadlines, territories=territories,
                       settings_source=SettingsSource(settings_store, fallback=territories),
-                      agency_names=agencies.display_names())
+                      agency_names=agencies.display_names(),
+                      directory=DirectoryFinder(directory) if directory is not None else None)
 
 
 # --- the distributed runtime ------------------------------------------------------------------
@@ -710,12 +726,15 @@ class DistributedRuntime:
         return ConsumerRunner(PlaceReturns(self.event_directory()), config, pool=self.pool)
 
     def directory_expiry(self) -> Worker:
-        """Referrals through the directory nobody answered, cancelled when their territory's
-        `referral_expiry_days` are over (services/directory/expiry.py), swept every minute."""
+        """Referrals through the directory nobody answered, reminded after their territory's
+        `referral_reminder_days` and cancelled after its `referral_expiry_days`
+        (services/directory/expiry.py), swept every minute; the delays as the engine reads them."""
         from services.clock import SystemClock
         from services.directory.expiry import ExpiryLoop, ReferralExpiry
+        from services.risk.territory_settings import SettingsSource
 
-        return ExpiryLoop(ReferralExpiry(self.event_directory(), self.event_store()), SystemClock().now)
+        return ExpiryLoop(ReferralExpiry(self.event_directory(), self.event_store(),
+                                         SettingsSource(self.territory_settings)), SystemClock().now)
 
     def event_directory(self) -> Directory:
         if self.directory is None:
@@ -747,7 +766,7 @@ class DistributedRuntime:
         return build_risk_engine(self.settings, self.event_store(),
                                  PostgresDeadlineIndex(self.pool, self.settings.database_schema),
                                  clock=clock, territories=territories, agencies=self.agencies,
-                                 settings_store=self.territory_settings)
+                                 settings_store=self.territory_settings, directory=self.directory)
 
     def risk_runner(self, engine: RiskEngine | None = None) -> ConsumerRunner:
         """The risk consumer over `<prefix>.pathway-events` (group `<prefix>-risk`): each

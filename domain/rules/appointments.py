@@ -5,7 +5,8 @@ is booked (Mr M., 75, CADA: the cardiologist refused the consultation without on
 the person's (`RecordInterpreterNeed`, on the pathway), inherited by every appointment, or the
 booking's own flag. Owner: the agency that booked the appointment when it takes part in the
 pathway (it books the interpreter with the appointment: ISM by phone or on site), else the lead.
-The text names the day and time, not the service (the alert is social, as the interpreting need).
+The text names the day and time and, when the engine has the directory (the ServiceFinder port),
+the interpreting service for the language; never the medical service (the alert is social).
 
 missed-appointment-unfollowed: an appointment was missed and no new contact or appointment
 follows within N days. "Follows": the person was reached after the missed time, or another
@@ -52,7 +53,7 @@ def _interpreter_candidates(pathway: Any, settings: TerritorySettings) -> list[C
             subject=subject,
             owner_agency=acting_owner(pathway, INTERPRETER_RULE, subject, appointment.booked_by),
             suggested_action=(
-                f"Réserver un interprète{in_language} pour le rendez-vous du "
+                f"Réserver un interprète{in_language}{_from_directory(settings, language, at)} pour le rendez-vous du "
                 f"{fmt_moment(at, settings)} (sur place ou par téléphone), sinon le reporter."
             ),
             severity=AlertSeverity.HIGH,
@@ -65,6 +66,12 @@ def _interpreter_candidates(pathway: Any, settings: TerritorySettings) -> list[C
             deadline=at,
         )))
     return out
+
+
+def _from_directory(settings: TerritorySettings, language: str | None, at: datetime) -> str:
+    """The words naming the directory's interpreting service for the language, or none."""
+    found = settings.directory.interpreting_services(language, at) if settings.directory is not None else []
+    return f" auprès de {found[0]}" if found else ""
 
 
 def needs_interpreter(pathway: Any, appointment: Any) -> bool:

@@ -9,7 +9,8 @@ reached; each is one alert, not two). Owner: the referring agency.
 referral-declined: the receiving service declined (FHIR `rejected`), or stopped accepting (the
 GP no longer takes new patients, or refused to work with an interpreter): a new orientation is
 needed. Resolved by a new referral for the same need (or the same service), or the need met.
-Owner: the referring agency.
+Owner: the referring agency. On a pathway searching a GP, the text names the nearest accepting
+GPs from the directory's match (the ServiceFinder port), when the engine has the directory.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def _declined_candidates(pathway: Any, settings: TerritorySettings) -> list[Cand
             owner_agency=_owner(pathway, referral, DECLINED_RULE),
             suggested_action=(
                 f"Nouvelle orientation nécessaire : {settings.agency_name(referral.to_agency)} n'a pas pris la personne en charge "
-                f"({referral.service}){because}."
+                f"({referral.service}){because}.{_other_gps(pathway, referral, settings)}"
             ),
             severity=AlertSeverity.HIGH,
             triggering_facts=(
@@ -124,6 +125,18 @@ def _declined_candidates(pathway: Any, settings: TerritorySettings) -> list[Cand
             since=aware(referral.status_changed_at or referral.made_at),
         )))
     return out
+
+
+def _other_gps(pathway: Any, referral: Any, settings: TerritorySettings) -> str:
+    """For a pathway searching a GP: " Médecins acceptant de nouveaux patients : …" from the
+    directory's match on the person's commune and languages (the declining one left out)."""
+    search = getattr(pathway, "gp_search", None)
+    if search is None or settings.directory is None:
+        return ""
+    at = aware(referral.status_changed_at or referral.made_at)
+    names = [n for n in settings.directory.accepting_gps(search.commune, search.languages, at)
+             if not n.startswith(f"{referral.service} (")]
+    return f" Médecins acceptant de nouveaux patients : {' ; '.join(names)}." if names else ""
 
 
 def check_referral_unverified(pathway: Any, now: datetime, settings: TerritorySettings) -> list[RiskFinding]:

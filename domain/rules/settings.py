@@ -10,11 +10,15 @@ of a next step when no participant of the pathway holds that role yet.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_serializer, field_validator
 
 from domain.values import AlertSeverity
+
+if TYPE_CHECKING:
+    from domain.rules.types import ServiceFinder
 
 
 class TerritorySettings(BaseModel):
@@ -43,6 +47,9 @@ class TerritorySettings(BaseModel):
     interpreter_hours: int = Field(48, ge=1)
     # referral-unverified
     referral_unverified_days: int = Field(14, ge=1)
+    #: A referral through the directory nobody answers is reminded, to both sides, after this
+    #: many days (DORA: 10), then expires after `referral_expiry_days`.
+    referral_reminder_days: int = Field(10, ge=1)
     #: A referral through the directory nobody answers expires after this many days (DORA: 30),
     #: its place going back to the service's quota (services/directory/expiry.py).
     referral_expiry_days: int = Field(30, ge=1)
@@ -86,6 +93,19 @@ class TerritorySettings(BaseModel):
 
     #: Agency code -> display name (the registry's): what a suggested action names an agency by.
     agency_names: Mapping[str, str] = Field(default_factory=dict)
+
+    #: The directory the suggested actions name services from (the engine gives it; never part
+    #: of a stored settings document, nor of their equality).
+    _directory: ServiceFinder | None = PrivateAttr(default=None)
+
+    def with_directory(self, directory: ServiceFinder | None) -> TerritorySettings:
+        copy = self.model_copy()
+        copy._directory = directory
+        return copy
+
+    @property
+    def directory(self) -> ServiceFinder | None:
+        return self._directory
 
     def agency_name(self, code: str) -> str:
         """The display name of an agency in a French sentence (the code if the registry lacks it)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +15,16 @@ from domain.values import AlertSeverity
 
 if TYPE_CHECKING:
     from domain.rules.settings import TerritorySettings
+
+
+class ServiceFinder(Protocol):
+    """The directory of services as the rules' texts name it (a port: the engine receives the
+    directory's adapter, services/directory/finder.py). Each answer is a list of display names
+    ("ISM Interprétariat (Rouen)"), best first, of services that can take the person now."""
+
+    def interpreting_services(self, language: str | None, at: datetime) -> list[str]: ...
+
+    def accepting_gps(self, commune: str | None, languages: Sequence[str], at: datetime) -> list[str]: ...
 
 
 class FactRef(BaseModel):

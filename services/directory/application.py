@@ -4,13 +4,15 @@ log, relayed to `<prefix>.directory-events`)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterator
-from typing import cast
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Recording
 
 from domain.directory import Service, ServiceKind
 from domain.matching import departement_of
@@ -19,6 +21,15 @@ from services.pathways.application import ActorAsDict, DateAsISO
 
 class DirectoryApplication(Application[UUID]):
     name = "Directory"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saves = itertools.count(1)
+        #: Saves made through this instance (the read side re-reads the store at once after one).
+        self.local_saves = 0
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        self.local_saves = next(self._saves)  # atomic under the GIL: no save goes uncounted
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -41,8 +52,15 @@ class DirectoryIndex:
     notification log on each read (only the new notifications are read): the read side of
     the directory, for queries and matching, in any process that has the store."""
 
-    def __init__(self, app: DirectoryApplication) -> None:
+    def __init__(self, app: DirectoryApplication, *, max_lag_s: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._app = app
+        #: How stale a read may be about other processes' writes: within `max_lag_s` of the last
+        #: look at the store, and with no save through `app` since, a read asks the store nothing
+        #: (0: every read asks). A match is advice; taking a place always reads the stored service.
+        self.max_lag_s, self._monotonic = max_lag_s, monotonic
+        self._looked_at: float | None = None
+        self._saves_seen = -1
         self._services: dict[UUID, Service] = {}
         #: The same services by kind; and those accepting new patients (a blocking criterion of
         #: every match) by kind and eligibility: `None` for those without a commune rule, else
@@ -57,6 +75,11 @@ class DirectoryIndex:
 
     def refresh(self) -> None:
         with self._lock:
+            now, saves = self._monotonic(), self._app.local_saves
+            if (self.max_lag_s > 0 and saves == self._saves_seen and self._looked_at is not None
+                    and now - self._looked_at < self.max_lag_s):
+                return
+            self._looked_at, self._saves_seen = now, saves
             while True:
                 notifications = self._app.recorder.select_notifications(
                     start=self._position, limit=1000, inclusive_of_start=False)

@@ -155,10 +155,19 @@ class ReturnReferralPlace(DirectoryCommand):
     reason: Text
 
 
+class RemindReferral(DirectoryCommand):
+    """Relance : l'orientation attend une réponse depuis `days` jours."""
+
+    verb: ClassVar[str] = "remind_referral"
+    owner_only: ClassVar[bool] = False
+    referral_id: UUID
+    days: int = Field(ge=1)
+
+
 DIRECTORY_COMMANDS: dict[str, type[DirectoryCommand]] = {
     cls.__name__: cls for cls in (RegisterService, UpdateServiceDetails, ConfirmServiceDetails, StopIntake,
                                   ResumeIntake, SetReferralQuota, ReportSaturation, TakeReferralPlace,
-                                  ReturnReferralPlace)
+                                  ReturnReferralPlace, RemindReferral)
 }
 #: What the owning agency may send (GraphQL mutations and its inbound topic).
 OWNER_COMMANDS = frozenset(name for name, cls in DIRECTORY_COMMANDS.items() if cls.owner_only)

@@ -111,7 +111,7 @@ class Directory:
         request = MatchRequest(at=occurred_at, kind=service.details.kind, commune=getattr(search, "commune", None),
                                languages=tuple(getattr(search, "languages", ()) or ()))
         others = self.match(request, limit=ALTERNATIVES, exclude=[service.id])
-        names = "; ".join(f"{a.service.details.name} ({a.service.details.commune})" for a in others)
+        names = "; ".join(display_name(a.service) for a in others)
         why = "ne prend plus de nouvelles personnes" if cause_name == "StopIntake" else "a réduit son quota, atteint"
         reason = f"{service.details.name} {why} ; " + (
             f"autres services possibles : {names}" if names else "aucun autre service disponible")
@@ -166,6 +166,11 @@ class Directory:
                 "referral_id": referral_id, "reason": "orientation refusée par le parcours"})
             return ReferralThroughMatch(accepted=False, rejection=made.rejection, pathway=made, place=place)
         return ReferralThroughMatch(accepted=True, pathway=made, place=place)
+
+
+def display_name(service: Service) -> str:
+    """How a sentence names a service: "Cabinet du Dr Martin (Rouen)"."""
+    return f"{service.details.name} ({service.details.commune})"
 
 
 def _as_datetime(value: Any) -> datetime | None:

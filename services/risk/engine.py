@@ -55,6 +55,7 @@ from domain.rules import (
     resolved_findings,
 )
 from domain.rules import settings_for as _settings_for
+from domain.rules.types import ServiceFinder
 from domain.disclosure import SEVERITY_LABELS
 from domain.values import SYSTEM_AGENCY, AlertSeverity, AlertStatus
 from infra.metrics import ALERTS_RAISED
@@ -180,6 +181,7 @@ class RiskEngine:
         sweep_batch: int = 200,
         retry_after: timedelta = timedelta(minutes=5),
         agency_names: Mapping[str, str] | None = None,
+        directory: ServiceFinder | None = None,
     ) -> None:
         self.pathways = pathways
         self.clock = clock
@@ -190,6 +192,8 @@ class RiskEngine:
         self.settings_source = settings_source
         #: The registry's display names, given to the rules' settings (their sentences use them).
         self.agency_names = dict(agency_names or {})
+        #: The directory the rules' suggested actions name services from (None: they name none).
+        self.directory = directory
         self._named: dict[str, tuple[TerritorySettings, TerritorySettings]] = {}
         self.escalation = escalation or EscalationPolicy()
         self.sweep_batch = sweep_batch
@@ -204,11 +208,13 @@ class RiskEngine:
     def settings_for(self, territory: str) -> TerritorySettings:
         settings = (self.settings_source(territory) if self.settings_source is not None
                     else _settings_for(territory, self.territories))
-        if not self.agency_names or settings.agency_names:
+        name_agencies = bool(self.agency_names) and not settings.agency_names
+        if not name_agencies and self.directory is None:
             return settings
         named = self._named.get(territory)
         if named is None or named[0] is not settings:  # a new version came into force
-            named = self._named[territory] = (settings, settings.model_copy(update={"agency_names": self.agency_names}))
+            given = settings.model_copy(update={"agency_names": self.agency_names}) if name_agencies else settings
+            named = self._named[territory] = (settings, given.with_directory(self.directory))
         return named[1]
 
     def on_event(self, conn: Any, pathway_id: UUID, *, event_name: str | None = None,
