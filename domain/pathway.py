@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -92,8 +92,8 @@ class Pathway(Aggregate):
 
         @staticmethod
         def create_timestamp() -> datetime:
-            """The recording time: the one `recording` set, else now."""
-            return _recording_time.get() or datetime.now(timezone.utc)
+            """The recording time: the one `recording` set, else the library's (now)."""
+            return _recording_time.get() or Aggregate.Event.create_timestamp()
 
     # ------------------------------------------------------------------ shared opening
     def _open(
