@@ -12,7 +12,9 @@ the fact happened in the field; a late entry is normal) besides the library's `t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -57,6 +59,23 @@ from domain.values import (
 )
 
 
+#: When the events being triggered are recorded (their `timestamp`): now, unless an in-process
+#: load of past history (services.territory.load, through PathwaysHandler.handle_batch's
+#: `recorded_at`) says when each fact was entered. No command field sets it: GraphQL and ingest
+#: always record at the present moment.
+_recording_time: ContextVar[datetime | None] = ContextVar("relais_recording_time", default=None)
+
+
+@contextmanager
+def recording(moment: datetime | None) -> Iterator[None]:
+    """Events triggered inside are recorded at `moment` (None: now)."""
+    token = _recording_time.set(moment)
+    try:
+        yield
+    finally:
+        _recording_time.reset(token)
+
+
 class Pathway(Aggregate):
     #: Set by PersonalDataErased; a class default so that pathways stored before it replay.
     is_erased = False  # no annotation: the library would make it an argument of the opening event
@@ -70,6 +89,11 @@ class Pathway(Aggregate):
         # Declared on the base event so that no event can be defined without them.
         actor: Actor
         occurred_at: datetime
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            """The recording time: the one `recording` set, else the library's (now)."""
+            return _recording_time.get() or Aggregate.Event.create_timestamp()
 
     # ------------------------------------------------------------------ shared opening
     def _open(

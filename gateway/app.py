@@ -38,6 +38,7 @@ from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, Securit
 from gateway.overhttp import JSON, HTTPRefusal, NotAcceptable, negotiate, shape, strawberry_refusal
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.referral_links import mount_referral_links
+from gateway.graphiql import mount_graphiql
 from gateway.screen import mount_screen
 from gateway.store import EventStoreReader
 from gateway.subscriptions import AlertFeed, follow_kafka
@@ -233,7 +234,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     router = GatewayRouter(
         build_schema(dev=settings.graphql_dev), services=services, tokens=tokens, context_getter=get_context,
-        # No GraphiQL: strawberry's page loads its scripts from a CDN, which the gateway never relies on.
+        # Strawberry's GraphiQL loads its scripts from a CDN: the gateway serves its own (gateway.graphiql).
         graphql_ide=None, allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=10), max_subscriptions_per_connection=10,
@@ -260,9 +261,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
     app.add_middleware(GuardMiddleware, path="/graphql", timeout=settings.graphql_timeout_s)
-    app.add_middleware(SecurityHeadersMiddleware, dev=settings.graphql_dev)  # every response
+    app.add_middleware(SecurityHeadersMiddleware)  # every response, GraphiQL in development included
     mount_screen(app, settings, runtime.agencies, tokens.provider)
     mount_referral_links(app)
+    mount_graphiql(app, settings)
 
     sdl_text = sdl()
 

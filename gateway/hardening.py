@@ -431,10 +431,11 @@ class _BodyTooLarge(Exception):
 
 # --------------------------------------------------------------------------- security headers
 #: On every response: TLS only from now on, no MIME sniffing, nothing cached (health data), no
-#: referrer, and a CSP that allows only the page's own resources (the GraphiQL IDE in dev).
+#: referrer, and a CSP that allows only the page's own resources (the GraphiQL IDE in dev too).
 #: The one Content-Security-Policy of every response, the review screen's included: its scripts,
-#: styles and connections from the gateway's own origin only, nothing inline, no framing.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+#: styles and connections from the gateway's own origin only, nothing inline, no framing. Fonts
+#: may also be `data:` (GraphiQL's stylesheet embeds its fonts; a data URL names no origin).
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; "
        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
@@ -448,14 +449,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 class SecurityHeadersMiddleware:
     """Adds SECURITY_HEADERS to every HTTP response (replacing the app's own values for them)."""
 
-    def __init__(self, app: Any, *, dev: bool = False) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        names = {name for name, _ in SECURITY_HEADERS}
-        headers = list(SECURITY_HEADERS)
-        if dev:  # GraphiQL loads its scripts and styles from a CDN
-            headers = [h for h in headers if h[0] != b"content-security-policy"]
-            names.discard(b"content-security-policy")
-        self._headers, self._names = headers, names
+        self._headers = list(SECURITY_HEADERS)
+        self._names = {name for name, _ in SECURITY_HEADERS}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":

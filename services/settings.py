@@ -96,7 +96,10 @@ class Settings(BaseSettings):
     agencies_file: Path | None = Field(
         None, description="The agency registry (TOML); default: the synthetic territory's (infra/agencies.toml)."
     )
-    graphql_dev: bool = Field(False, description="Turn on introspection (GraphiQL is not served: it loads from a CDN).")
+    graphql_dev: bool = Field(False, description="Turn on introspection and the GraphiQL IDE at /graphiql, served "
+                              "by the gateway itself from graphiql_dir (infra/scripts/browser.sh installs it).")
+    graphiql_dir: Path = Field(Path("/var/tmp/relais/graphiql/node_modules"), description="Development: the npm "
+                               "packages graphiql, react and react-dom (pinned in infra/scripts/browser.sh).")
     read_wait_timeout_s: float = Field(
         5.0, gt=0, description="Gateway: how long a read asking for at least a version (atLeastVersion), and a "
         "consent withdrawal or an agency removal before it answers, wait for the read models to apply it.",

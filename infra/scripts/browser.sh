@@ -4,7 +4,10 @@
 #     Playwright for Python drives with executable_path (it never downloads a browser of its own);
 #   - axe-core (npm, pinned) in $RELAIS_RUN_DIR/axe-core, injected into the page by the tests;
 #   - graphql-http (npm, pinned, with its peer graphql) in $RELAIS_RUN_DIR/graphql-http, whose
-#     auditServer the GraphQL-over-HTTP audit test runs with node against the served gateway.
+#     auditServer the GraphQL-over-HTTP audit test runs with node against the served gateway;
+#   - graphiql 3 (npm, pinned, with react and react-dom 18: its last release with a browser build
+#     needing no bundler) in $RELAIS_RUN_DIR/graphiql, which the gateway serves at /graphiql when
+#     RELAIS_GRAPHQL_DEV=true (Settings.graphiql_dir).
 # Prints nothing on success but one line per install.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -14,6 +17,8 @@ AXE_VERSION="4.14.1"
 AXE_DIR="$RELAIS_RUN_DIR/axe-core"
 GRAPHQL_HTTP_VERSION="1.22.4"
 GRAPHQL_JS_VERSION="16.11.0"
+GRAPHIQL_VERSION="3.8.3"
+REACT_VERSION="18.3.1"
 
 apt_install() {  # apt_install PACKAGE...: as root with apt-get, once, with a repair on failure
     is_root && command -v apt-get >/dev/null \
@@ -45,3 +50,5 @@ npm_install() {  # npm_install DIR MARKER PACKAGE@VERSION...: once per pinned se
 npm_install "$AXE_DIR" axe-core/axe.min.js "axe-core@$AXE_VERSION"
 npm_install "$RELAIS_RUN_DIR/graphql-http" graphql-http/package.json \
     "graphql-http@$GRAPHQL_HTTP_VERSION" "graphql@$GRAPHQL_JS_VERSION"
+npm_install "$RELAIS_RUN_DIR/graphiql" graphiql/graphiql.min.js \
+    "graphiql@$GRAPHIQL_VERSION" "react@$REACT_VERSION" "react-dom@$REACT_VERSION"

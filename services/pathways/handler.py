@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from domain import writepolicy
 from domain.errors import DomainError, error_code, refused_input
-from domain.pathway import Pathway
+from domain.pathway import Pathway, recording
 from services.pathways.application import PathwaysApplication
 from services.pathways.commands import COMMANDS, Command, OpenPathway
 from services.pathways.processed import ProcessedCommand
@@ -133,11 +133,12 @@ class PathwaysHandler:
             )
         return self.handle(command)
 
-    def handle(self, command: Command) -> CommandResult:
+    def handle(self, command: Command, *, recorded_at: datetime | None = None) -> CommandResult:
+        """`recorded_at`: see `handle_batch` (in-process loads of past history only)."""
         digest = fingerprint(command)
         for attempt in range(self.max_attempts):
             try:
-                with self._pathway(command.pathway_id):
+                with self._pathway(command.pathway_id), recording(recorded_at):
                     return self._run(command, digest)
             except IntegrityError:
                 # The write collided: either this command id is already recorded (a repeated
@@ -151,36 +152,45 @@ class PathwaysHandler:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConcurrencyExhausted(f"command {command.command_id} lost {self.max_attempts} races")
 
-    def handle_batch(self, commands: Sequence[Command]) -> list[CommandResult]:
+    def handle_batch(self, commands: Sequence[Command], *,
+                     recorded_at: Sequence[datetime] | None = None) -> list[CommandResult]:
         """Several commands for ONE pathway (e.g. what a Kafka poll returned for one key),
         in order, written in one save: the events of the accepted ones and the answers of
         all. If the write collides (a repeated delivery, or another writer), nothing of it
-        is kept and each command goes through `handle` on its own, which sorts it out."""
+        is kept and each command goes through `handle` on its own, which sorts it out.
+
+        `recorded_at`: when each command's facts were entered, for an in-process load of a
+        past history (the synthetic territory); the default, and the only way through GraphQL
+        and ingest, is now. No command field carries it, so no caller can backdate a record."""
         if len({command.pathway_id for command in commands}) > 1:
             raise ValueError("handle_batch takes the commands of one pathway")
+        moments: Sequence[datetime | None] = recorded_at if recorded_at is not None else [None] * len(commands)
+        if len(moments) != len(commands):
+            raise ValueError("handle_batch: one recorded_at per command")
         if len(commands) < 2 or len({command.command_id for command in commands}) < len(commands):
-            return [self.handle(command) for command in commands]
+            return [self.handle(command, recorded_at=moment) for command, moment in zip(commands, moments)]
         try:
             with self._pathway(commands[0].pathway_id):
-                return self._run_batch(commands)
+                return self._run_batch(commands, moments)
         except IntegrityError:
-            return [self.handle(command) for command in commands]
+            return [self.handle(command, recorded_at=moment) for command, moment in zip(commands, moments)]
 
-    def _run_batch(self, commands: Sequence[Command]) -> list[CommandResult]:
+    def _run_batch(self, commands: Sequence[Command], moments: Sequence[datetime | None]) -> list[CommandResult]:
         pathway: Pathway | None = None
         answers: list[ProcessedCommand] = []
-        for command in commands:
+        for command, moment in zip(commands, moments):
             digest = fingerprint(command)
             try:
-                if pathway is None or isinstance(command, OpenPathway):
-                    if pathway is not None:
-                        raise CommandRejected("pathway_id", "ce parcours existe déjà", "PATHWAY_ALREADY_EXISTS")
-                    pathway = self._target(command)
-                else:
-                    self.authorise(command, pathway)
-                self.check_kind(command, pathway)
-                version_before = 0 if isinstance(command, OpenPathway) else pathway.version
-                self.app.call(pathway, command)
+                with recording(moment):
+                    if pathway is None or isinstance(command, OpenPathway):
+                        if pathway is not None:
+                            raise CommandRejected("pathway_id", "ce parcours existe déjà", "PATHWAY_ALREADY_EXISTS")
+                        pathway = self._target(command)
+                    else:
+                        self.authorise(command, pathway)
+                    self.check_kind(command, pathway)
+                    version_before = 0 if isinstance(command, OpenPathway) else pathway.version
+                    self.app.call(pathway, command)
             except DomainError as error:
                 answers.append(_refusal(command, digest, _rejection(error)))
                 continue

@@ -35,7 +35,8 @@ def load(handler: PathwaysHandler, count: int, *, seed: int = 1, territory: str 
             commands = [parse_command(name, payload) for name, payload in story.commands]
         except CommandRejected as rejected:
             raise Refused(f"{story.kind} {story.pathway_id}: commande invalide : {rejected}") from None
-        for (name, _payload), result in zip(story.commands, handler.handle_batch(commands), strict=True):
+        for (name, _payload), result in zip(story.commands, handler.handle_batch(commands, recorded_at=story.recorded),
+                                          strict=True):
             if not result.accepted:
                 raise Refused(f"{story.kind} {story.pathway_id}: {name} refusé : {result.rejection}")
             sent += 1

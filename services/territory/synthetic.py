@@ -123,6 +123,15 @@ def next_working_day(day: date) -> date:
     return day
 
 
+#: Facts a team often enters days later, after the next ones (a late entry, "saisie tardive"):
+#: a contact attempt, a phone status, a follow-up call, an appointment's or a GP visit's outcome;
+#: and the share of pathways with one. Nothing later in a story depends on them (unlike the
+#: opening of rights, which an orientation to a GP needs), so they may move after later facts.
+LATE_PRONE = frozenset({"RecordContactAttempt", "RecordPhoneStatus", "RecordFollowUpCall", "RecordGpVisitOutcome",
+                        "MarkAppointmentSeen", "MarkAppointmentMissed"})
+LATE_ENTRY_RATE = 0.5
+
+
 @dataclass
 class Story:
     """The commands of one pathway, in the order a field team would send (and record) them."""
@@ -133,6 +142,9 @@ class Story:
     territory: str
     now: datetime
     commands: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: When each command was entered (same order): minutes after its fact, or, for a late entry,
+    #: after the later facts already recorded (services.territory.load records it then).
+    recorded: list[datetime] = field(default_factory=list)
     clock: datetime | None = None
     opened: datetime | None = None
 
@@ -170,6 +182,34 @@ class Story:
         """A fact that happened at `moment` but is recorded now, after later ones (a late entry):
         it does not move the story's clock."""
         return max(moment, self.opened or moment)
+
+    def enter_late(self) -> None:
+        """Now and then a team enters a contact attempt or an outcome only after a fact of the
+        pathway that happened more than a day later (a late entry): the command moves just
+        after it (never past a closure). Drawn once the story is written, so a seed gives the
+        same facts."""
+        candidates = [i for i, (name, _) in enumerate(self.commands) if name in LATE_PRONE]
+        if not candidates or not self.chance(LATE_ENTRY_RATE):
+            return
+        first = self.rng.choice(candidates)
+        happened = datetime.fromisoformat(self.commands[first][1]["occurred_at"])
+        for later in range(first + 1, len(self.commands)):
+            name, payload = self.commands[later]
+            if name.startswith("Close"):
+                return
+            if datetime.fromisoformat(payload["occurred_at"]) - happened > timedelta(days=1, hours=1):
+                self.commands.insert(later, self.commands.pop(first))
+                return
+
+    def enter(self) -> None:
+        """When each command is entered, in the order of `commands`: minutes after its fact
+        (no draw), never before the previous entry (the store's order: a pathway as known on a
+        date is a prefix of its history), never after `now`. A command sent after facts that
+        happened later is therefore entered late."""
+        self.recorded = []
+        for index, (_name, payload) in enumerate(self.commands):
+            after = datetime.fromisoformat(payload["occurred_at"]) + timedelta(minutes=3 + (7 * index) % 50)
+            self.recorded.append(min(max([after, *self.recorded[-1:]]), self.now))
 
     def may_record(self, by: str, command: str, **fields: Any) -> bool:
         """Whether one of `by`'s professionals may send `command` (the write policy)."""
@@ -230,7 +270,7 @@ def _person(rng: random.Random) -> str:
     return f"P-{rng.getrandbits(24):06x}"
 
 
-def _join(s: Story, lead: str, partners: list[tuple[str, str]], days_ago: float) -> None:
+def _join(s: Story, partners: list[tuple[str, str]], days_ago: float) -> None:
     """The lead collects the person's consent for each partner (what its role needs to know),
     then the partner joins; now and then the consent is not collected yet (the rule sees it)."""
     for agency, role in partners:
@@ -301,18 +341,18 @@ _DECISIONS: dict[str | None, list[str]] = {
 }
 
 
-def _dac(s: Story, lead: str, days_ago: float) -> None:
+def _dac(s: Story, days_ago: float) -> None:
     """A complex situation: the DAC is asked to coordinate, and convenes a case conference."""
-    _join(s, lead, [(DAC, "coordination")], days_ago)
+    _join(s, [(DAC, "coordination")], days_ago)
     if days_ago > 3:
         _case_conference(s, DAC, days_ago - 2)
 
 
-def _refusal(s: Story, lead: str, days_ago: float) -> None:
+def _refusal(s: Story, days_ago: float) -> None:
     care, proposer, reason = s.rng.choice(REFUSALS)
     if proposer not in s.participants():
-        _join(s, lead, [(proposer, "mental_health" if proposer in (EMPP, CMP) else
-                         "addiction_care" if proposer == CSAPA else "health_care")], days_ago)
+        _join(s, [(proposer, "mental_health" if proposer in (EMPP, CMP) else
+                      "addiction_care" if proposer == CSAPA else "health_care")], days_ago)
     s.send("RecordCareRefusal", proposer, days_ago, carer=True, refusal_id=s.uuid(), care=care,
            proposed_by=proposer, reason=reason)
 
@@ -326,7 +366,7 @@ def _detention(s: Story) -> None:
     opened_ago = max(2, 45 - release_in if release_in < 0 else s.rng.randint(10, 40))
     s.send("OpenDetentionPathway", USMP, opened_ago, person_ref=_person(s.rng), territory=s.territory,
            lead_agency=USMP, prison="Maison d'arrêt de Rouen", release_date=s.day(release_in))
-    _join(s, USMP, [(SPIP, "justice"), (SIAO, "housing"), (CPAM, "rights"), (CSAPA, "addiction_care")],
+    _join(s, [(SPIP, "justice"), (SIAO, "housing"), (CPAM, "rights"), (CSAPA, "addiction_care")],
           opened_ago - 0.5)
     treatment = s.uuid()
     s.send("RecordTreatmentToContinue", USMP, opened_ago - 1, carer=True, treatment_id=treatment, kind="substitution",
@@ -345,7 +385,7 @@ def _detention(s: Story) -> None:
         _case_conference(s, SPIP, opened_ago - 8)  # the pre-release synthesis
     complex_case = s.chance(0.12)
     if complex_case:
-        _dac(s, USMP, max(opened_ago - 9, 1))
+        _dac(s, max(opened_ago - 9, 1))
     if release_in >= 0:
         return
     s.send("RecordRelease", SPIP, -release_in, released_on=s.day(release_in))
@@ -362,7 +402,7 @@ def _detention(s: Story) -> None:
     else:
         s.send("MarkAppointmentSeen", CSAPA, seen_at + timedelta(hours=1), carer=True, appointment_id=appointment)
     if s.chance(0.05) and -release_in > 8:
-        _refusal(s, CSAPA if CSAPA in s.participants() else USMP, -release_in - 6)
+        _refusal(s, -release_in - 6)
     if -release_in < 20 or s.chance(0.1):
         return  # still followed
     if missed:
@@ -379,7 +419,7 @@ def _maternity(s: Story) -> None:
     opened_ago = max(2, -discharge_in + s.rng.randint(6, 12)) if discharge_in < 0 else s.rng.randint(2, 10)
     s.send("OpenMaternityPathway", ward, opened_ago, person_ref=_person(s.rng), territory=s.territory,
            lead_agency=ward, maternity_ward=name(ward), discharge_date=s.day(discharge_in))
-    _join(s, ward, [(PMI, "maternal_child"), (SIAO, "housing"), (CPAM, "rights")], opened_ago - 0.5)
+    _join(s, [(PMI, "maternal_child"), (SIAO, "housing"), (CPAM, "rights")], opened_ago - 0.5)
     _rights(s, ward, s.rng.choice(["ame", "css"]), opened_ago - 1, opened=s.chance(0.85) or discharge_in < 0)
     born_ago = -discharge_in + 3
     born = born_ago >= 1 and born_ago <= opened_ago
@@ -392,7 +432,7 @@ def _maternity(s: Story) -> None:
     if pmi:
         s.send("LinkPmi", ward, max(opened_ago - 3, 1), pmi_agency=PMI, first_visit_on=s.day(discharge_in + 5))
     if s.chance(0.08):
-        _dac(s, ward, max(opened_ago - 3, 1))
+        _dac(s, max(opened_ago - 3, 1))
     if discharge_in >= 0:
         return
     s.send("RecordDischarge", ward, -discharge_in, discharged_on=s.day(discharge_in))
@@ -423,7 +463,7 @@ def _sas(s: Story, arrived: int, stay: int, current: bool) -> None:
     tb = s.chance(0.5)
     s.send("OpenSasPathway", SAS, arrived, person_ref=_person(s.rng), territory=s.territory, lead_agency=SAS,
            arrived_on=s.day(-arrived), from_high_tb_endemicity=tb)
-    _join(s, SAS, [(SIAO, "housing"), (PASS, "health_care"), (CLAT, "screening"), (CPAM, "rights")], arrived)
+    _join(s, [(SIAO, "housing"), (PASS, "health_care"), (CLAT, "screening"), (CPAM, "rights")], arrived)
     status = s.rng.choice(["asylum_seeker", "asylum_seeker", "refugee", "undocumented", "regular"])
     s.send("AssessAdministrativeSituation", SAS, arrived, status=status, assessed_on=s.day(-arrived))
     _rights(s, SAS, "ame" if status == "undocumented" else "puma", arrived - 1, opened=s.chance(0.85))
@@ -439,7 +479,7 @@ def _sas(s: Story, arrived: int, stay: int, current: bool) -> None:
     confirm = (stay > 8 and s.chance(0.85)) if not current else (arrived > 8 and s.chance(0.6))
     housed = _housing(s, SAS, arrived - 2, confirm=confirm, place=destination)
     if s.chance(0.04) and arrived > 4:
-        _refusal(s, SAS, arrived - 3)
+        _refusal(s, arrived - 3)
     if not current:
         s.send("DecideOrientation", SIAO, left_ago + 1, destination=destination, decided_on=s.day(-(left_ago + 1)))
         s.send("RecordSasExit", SAS, left_ago, left_on=s.day(-left_ago), destination=destination)
@@ -453,14 +493,14 @@ def _pass_gp(s: Story) -> None:
     s.send("OpenPassGpPathway", PASS, opened_ago, person_ref=_person(s.rng), territory=s.territory, lead_agency=PASS)
     # A third of them met in the street by the mobile team, which keeps in touch ("aller-vers").
     street = s.chance(0.3)
-    _join(s, PASS, [(CPAM, "rights"), (MG, "health_care"), (CASO, "social_support")]
+    _join(s, [(CPAM, "rights"), (MG, "health_care"), (CASO, "social_support")]
           + ([(EMSP, "health_care")] if street else []), opened_ago)
     language = s.rng.choice(LANGUAGES) if s.chance(0.5) else None
     if language:
         s.send("RecordInterpreterNeed", PASS, opened_ago, language=language)
     _rights(s, PASS, "ame", opened_ago, opened=opened_ago > 6)
     if s.chance(0.1):
-        _dac(s, PASS, max(opened_ago - 2, 1))
+        _dac(s, max(opened_ago - 2, 1))
     if language and opened_ago > 4 and s.chance(0.3):
         # Some consultations are still to come (Mr M.: the cardiologist tomorrow, no interpreter
         # booked yet): what interpreter-missing is for.
@@ -531,6 +571,8 @@ def generate(count: int, *, seed: int = 1, territory: str = "76", now: datetime 
             if kind == "sas":  # the SAS is full: this person arrives by another pathway
                 story.kind = kind = story.rng.choice(list(STORIES))
             STORIES[kind](story)
+        story.enter_late()
+        story.enter()
         yield story
 
 

@@ -222,3 +222,28 @@ def test_a_stale_cached_pathway_is_forgotten_and_the_command_decided_again_on_fr
     assert app.get_pathway(pathway_id).has_confirmed_housing
     app.close()
     other.close()
+
+
+def test_a_command_cannot_carry_its_own_recording_time_it_is_recorded_now(handler: PathwaysHandler,
+                                                                         pathway_id: UUID) -> None:
+    from datetime import datetime, timezone
+
+    backdated = _payload(pathway_id, release_date="2026-04-01", recorded_at="2020-01-01T10:00:00+01:00")
+    refused = handler.handle_payload("ScheduleRelease", backdated)
+    assert not refused.accepted and refused.rejection.field == "recorded_at"
+    assert refused.rejection.code == "UNKNOWN_FIELD"
+    before = datetime.now(timezone.utc)
+    assert handler.handle_payload("ScheduleRelease", _payload(pathway_id, release_date="2026-04-01")).accepted
+    assert stream(handler.app, pathway_id)[-1].timestamp >= before
+
+
+def test_an_in_process_load_of_past_history_records_each_fact_when_it_was_entered(handler: PathwaysHandler) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    pathway_id = uuid4()
+    entered = datetime(2026, 3, 3, 9, 30, tzinfo=timezone.utc)
+    commands = [open_command("detention", pathway_id),
+                parse_command("ScheduleRelease", _payload(pathway_id, release_date="2026-04-01"))]
+    moments = [entered, entered + timedelta(days=3)]
+    assert all(r.accepted for r in handler.handle_batch(commands, recorded_at=moments))
+    assert [e.timestamp for e in stream(handler.app, pathway_id)] == moments
