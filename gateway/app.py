@@ -35,7 +35,9 @@ from gateway.audit import DEFAULT_PURPOSE, PURPOSES
 from gateway.auth import AuthenticationFailed, TokenVerifier, build_token_verifier
 from gateway.context import Context, GatewayServices
 from gateway.hardening import SCHEMA_PATH, GuardMiddleware, RateLimiter, SecurityHeadersMiddleware
-from gateway.overhttp import JSON, HTTPRefusal, NotAcceptable, negotiate, shape, strawberry_refusal
+from gateway.overhttp import (
+    JSON, HTTPRefusal, NotAcceptable, answer_refusals_as_graphql_errors, negotiate, shape, strawberry_refusal,
+)
 from gateway.schema import SCHEMA_VERSION, build_schema, sdl
 from gateway.referral_links import mount_referral_links
 from gateway.graphiql import mount_graphiql
@@ -178,19 +180,6 @@ def build_services(runtime: Runtime) -> GatewayServices:
                            directory=runtime.directory, links=build_referral_links(runtime.settings, pathways))
 
 
-async def refusal_response(request: Request, refused: Exception) -> Response:
-    """An HTTPRefusal in the shape of a GraphQL error, in the media type the request's Accept
-    asks for when it names one the gateway writes (gateway.overhttp)."""
-    assert isinstance(refused, HTTPRefusal)
-    try:
-        media_type = negotiate(request.headers.get("accept"))
-    except NotAcceptable:
-        media_type = JSON
-    body = json.dumps(refused.body(), ensure_ascii=False).encode()
-    return Response(body, status_code=refused.status_code, media_type=f"{media_type}; charset=utf-8",
-                    headers=refused.headers)
-
-
 def purpose_of(header: str | None) -> str:
     """The purpose of use the caller declares (X-Relais-Purpose), from the closed list; none
     declared: care coordination. An unknown one is refused, never rewritten."""
@@ -257,7 +246,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             services.executor.close()
 
     app = FastAPI(title="Relais", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.add_exception_handler(HTTPRefusal, refusal_response)
+    answer_refusals_as_graphql_errors(app)
     app.state.gateway = services
     app.include_router(router, prefix="/graphql")
     app.add_middleware(GuardMiddleware, path="/graphql", timeout=settings.graphql_timeout_s)

@@ -2,24 +2,30 @@
 give: one glossary (French, for partner developers), applied once when the schema is built.
 
 A definition's own description wins; otherwise `Type.field` (or `Type.field(argument)`), then
-the name alone (`pathwayId`, `(first)`), which means the same on every type that has it. A type,
-field or argument left without a description fails tests/unit/gateway/test_schema_descriptions.py,
+the name alone (`pathwayId`, `(first)`), which means the same on every type that has it. An enum
+value is described by the domain's French label of its code where the domain has one
+(DOMAIN_VALUE_LABELS), by VALUES otherwise. A type, field, argument or enum value left without a
+description fails tests/unit/gateway/test_schema_descriptions.py,
 which lists them: add them here (or on the definition) and regenerate the SDL
-(`python -m gateway.schema > docs/graphql/schema.graphql`).
+(`python -m gateway.published`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLEnumValue,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
 )
+
+from domain import disclosure
+from gateway.permissions import Reason
 
 #: Built-in scalars, described by the GraphQL specification itself.
 _BUILT_IN = frozenset({"String", "Int", "Float", "Boolean", "ID"})
@@ -362,6 +368,158 @@ ARGUMENTS: dict[str, str] = {
 }
 
 
+#: Enums whose values the domain already labels in French (domain.disclosure, the timeline's and
+#: the alert texts' labels): a value's description is that label, never a second copy of it.
+DOMAIN_VALUE_LABELS: dict[str, Mapping[str, str]] = {
+    "ReferralStatus": disclosure.REFERRAL_STATUS_LABELS,
+    "ReferralOutcome": disclosure.REFERRAL_OUTCOME_LABELS,
+    "ClosureOutcome": disclosure.CLOSURE_OUTCOME_LABELS,
+    "AlertSeverity": disclosure.SEVERITY_LABELS,
+    "DismissalReason": disclosure.DISMISSAL_REASON_LABELS,
+    "ErasureBasis": disclosure.ERASURE_BASIS_LABELS,
+    "RedactionReason": {reason.value: reason.message for reason in Reason},
+}
+
+#: The other enum values (`Enum.VALUE`), for the enums the domain gives no French label.
+VALUES: dict[str, str] = {
+    "AdministrativeStatus.REGULAR": "En situation régulière.",
+    "AdministrativeStatus.ASYLUM_SEEKER": "Demandeur ou demandeuse d'asile.",
+    "AdministrativeStatus.REFUGEE": "Réfugié(e) ou protection subsidiaire.",
+    "AdministrativeStatus.UNDOCUMENTED": "Sans titre de séjour.",
+    "AdministrativeStatus.UNKNOWN": "Situation inconnue.",
+    "AlertChangeKind.RAISED": "L'alerte a été déclenchée.",
+    "AlertChangeKind.ACKNOWLEDGED": "L'alerte a été prise en compte.",
+    "AlertChangeKind.ESCALATED": "L'alerte a été escaladée à une autre structure.",
+    "AlertChangeKind.RESOLVED": "L'alerte a été résolue.",
+    "AlertChangeKind.UPDATED": "L'alerte a été mise à jour (nouveaux faits, même règle).",
+    "AlertChangeKind.DISMISSED": "L'alerte a été classée sans suite.",
+    "AlertStatus.RAISED": "Déclenchée, pas encore prise en compte (ouverte).",
+    "AlertStatus.ACKNOWLEDGED": "Prise en compte par une structure (ouverte).",
+    "AlertStatus.ESCALATED": "Escaladée à une autre structure (ouverte).",
+    "AlertStatus.RESOLVED": "Résolue (close).",
+    "AlertStatus.DISMISSED": "Classée sans suite (close).",
+    "AppointmentStatus.BOOKED": "Rendez-vous pris.",
+    "AppointmentStatus.SEEN": "La personne a été reçue.",
+    "AppointmentStatus.NO_SHOW": "La personne ne s'est pas présentée.",
+    "AppointmentStatus.EXCUSED": "Absence excusée.",
+    "AppointmentStatus.CANCELLED": "Rendez-vous annulé.",
+    "ConsentInformation.ORAL": "Informée oralement.",
+    "ConsentInformation.WRITTEN_NOTICE": "Informée par une notice écrite.",
+    "ConsentInformation.ORAL_WITH_INTERPRETER": "Informée oralement avec un interprète.",
+    "ConsentInformation.LEGAL_REPRESENTATIVE": "Son représentant légal a été informé.",
+    "CoverageScheme.PUMA": "Protection universelle maladie (PUMa).",
+    "CoverageScheme.CSS": "Complémentaire santé solidaire (CSS).",
+    "CoverageScheme.AME": "Aide médicale de l'État (AME).",
+    "CoverageScheme.URGENT_CARE": "Dispositif soins urgents et vitaux.",
+    "CoverageStatus.APPLIED": "Demande déposée.",
+    "CoverageStatus.OPEN": "Droits ouverts.",
+    "CoverageStatus.ENDED": "Droits échus.",
+    "GpVisitOutcome.WENT": "La personne est allée chez le médecin.",
+    "GpVisitOutcome.DID_NOT_GO": "La personne n'y est pas allée (voir le motif).",
+    "HousingStatus.REQUESTED": "Demande déposée.",
+    "HousingStatus.OFFERED": "Une place est proposée.",
+    "HousingStatus.CONFIRMED": "Hébergement confirmé.",
+    "HousingStatus.DECLINED": "Proposition refusée.",
+    "InformationCategory.IDENTITY": "Identité.",
+    "InformationCategory.SOCIAL": "Information sociale.",
+    "InformationCategory.ADMINISTRATIVE": "Information administrative.",
+    "InformationCategory.MEDICAL": "Information médicale.",
+    "MatchCriterion.ACCEPTING": "Le service accepte de nouvelles personnes.",
+    "MatchCriterion.COMMUNE": "La commune de la personne est dans la zone du service.",
+    "MatchCriterion.QUOTA": "Il reste des places dans le quota de la période.",
+    "MatchCriterion.LANGUAGE": "Une langue de la personne est parlée, ou l'interprétariat accepté.",
+    "MatchCriterion.ADMINISTRATIVE": "La situation administrative de la personne est acceptée.",
+    "MatchCriterion.OPENING_HOURS": "Le service a des horaires d'accueil.",
+    "MatchCriterion.FRESHNESS": "La fiche a été confirmée récemment.",
+    "MatchCriterion.SATURATION": "Le niveau de saturation déclaré.",
+    "Membership.NOT_PARTICIPATING": "Votre structure ne participe pas au parcours.",
+    "Membership.CARE_TEAM": "Votre structure fait partie de l'équipe de soins.",
+    "Membership.OUTSIDE_CARE_TEAM": "Votre structure participe, hors de l'équipe de soins.",
+    "NeedCategory.HOUSING": "Hébergement.",
+    "NeedCategory.HEALTH_COVERAGE": "Droits santé.",
+    "NeedCategory.CARE": "Soins.",
+    "NeedCategory.INTERPRETING": "Interprétariat.",
+    "NeedCategory.ADDICTION": "Addictions.",
+    "NeedCategory.MENTAL_HEALTH": "Santé mentale.",
+    "NeedCategory.SCREENING": "Dépistage.",
+    "NeedCategory.MATERNAL_CHILD": "Santé de la mère et de l'enfant.",
+    "NeedCategory.ADMINISTRATIVE": "Démarches administratives.",
+    "NeedCategory.OTHER": "Autre besoin.",
+    "NeedStatus.OPEN": "Besoin à couvrir.",
+    "NeedStatus.MET": "Besoin couvert.",
+    "NotWentReason.PHONE_CHANGED": "Téléphone changé : la personne n'a pas pu être jointe.",
+    "NotWentReason.ADDRESS_NOT_FOUND": "Adresse du cabinet introuvable.",
+    "NotWentReason.GP_NOT_TAKING_PATIENTS": "Le médecin ne prend plus de nouveaux patients.",
+    "NotWentReason.NO_INTERPRETER": "Pas d'interprète.",
+    "NotWentReason.SCHEDULE_UNSUITABLE": "Horaires incompatibles.",
+    "NotWentReason.FOUND_CLOSER_GP": "La personne a trouvé un médecin plus proche.",
+    "NotWentReason.AFRAID_PAPER_CERTIFICATE": "Crainte liée aux papiers ou au certificat demandé.",
+    "NotWentReason.TRANSPORT_STRIKE": "Grève des transports.",
+    "NotWentReason.CHANGED_MIND": "La personne a changé d'avis.",
+    "NotWentReason.OTHER": "Autre motif.",
+    "ParticipantRole.LEAD": "Structure référente.",
+    "ParticipantRole.HOUSING": "Hébergement.",
+    "ParticipantRole.HEALTH_CARE": "Soins.",
+    "ParticipantRole.MENTAL_HEALTH": "Santé mentale.",
+    "ParticipantRole.ADDICTION_CARE": "Addictologie.",
+    "ParticipantRole.RIGHTS": "Accès aux droits.",
+    "ParticipantRole.SOCIAL_SUPPORT": "Accompagnement social.",
+    "ParticipantRole.SCREENING": "Dépistage.",
+    "ParticipantRole.MATERNAL_CHILD": "Protection maternelle et infantile.",
+    "ParticipantRole.JUSTICE": "Justice (SPIP, établissement pénitentiaire).",
+    "ParticipantRole.COORDINATION": "Coordination du parcours.",
+    "ParticipantRole.OTHER": "Autre rôle.",
+    "PathwayKind.DETENTION": "Sortie de détention.",
+    "PathwayKind.MATERNITY": "Sortie de maternité (mère et nouveau-né, PMI).",
+    "PathwayKind.SAS": "Sas d'accueil temporaire (SAS) pour personnes migrantes.",
+    "PathwayKind.PASS_GP": "Relais de la PASS vers un médecin de ville.",
+    "PathwayState.OPEN": "Parcours ouvert.",
+    "PathwayState.CLOSED": "Parcours clos.",
+    "PhoneStatus.VALID": "Numéro valide.",
+    "PhoneStatus.CHANGED": "Numéro changé.",
+    "PhoneStatus.LOST": "Téléphone perdu ou plus de numéro.",
+    "QuotaPeriod.WEEK": "Par semaine.",
+    "QuotaPeriod.MONTH": "Par mois.",
+    "Saturation.LOW": "Saturation faible.",
+    "Saturation.MODERATE": "Saturation modérée.",
+    "Saturation.HIGH": "Saturation forte.",
+    "ServiceKind.MG": "Médecin généraliste.",
+    "ServiceKind.PASS": "Permanence d'accès aux soins de santé (PASS).",
+    "ServiceKind.CSAPA": "Centre de soins, d'accompagnement et de prévention en addictologie (CSAPA).",
+    "ServiceKind.CAARUD": "Centre d'accueil et d'accompagnement à la réduction des risques pour usagers de drogues (CAARUD).",
+    "ServiceKind.CMP": "Centre médico-psychologique (CMP).",
+    "ServiceKind.CLAT": "Centre de lutte antituberculeuse (CLAT).",
+    "ServiceKind.CEGIDD": "Centre gratuit d'information, de dépistage et de diagnostic (CeGIDD).",
+    "ServiceKind.PMI": "Protection maternelle et infantile (PMI).",
+    "ServiceKind.SIAO": "Service intégré d'accueil et d'orientation (SIAO).",
+    "ServiceKind.LHSS": "Lits halte soins santé (LHSS).",
+    "ServiceKind.CADA": "Centre d'accueil de demandeurs d'asile (CADA).",
+    "ServiceKind.INTERPRETARIAT": "Service d'interprétariat.",
+    "ServiceKind.AUTRE": "Autre service.",
+    "TreatmentKind.SUBSTITUTION": "Traitement de substitution aux opiacés.",
+    "TreatmentKind.PSYCHIATRIC": "Traitement psychiatrique.",
+    "TreatmentKind.INFECTIOUS": "Traitement d'une maladie infectieuse (VIH, hépatite, tuberculose).",
+    "TreatmentKind.CHRONIC": "Traitement d'une maladie chronique.",
+    "TreatmentKind.OTHER": "Autre traitement.",
+}
+
+
+def _value_description(enum_name: str, name: str, value: object) -> str | None:
+    """A value's description: the domain's French label of its code, else the glossary's."""
+    label = DOMAIN_VALUE_LABELS.get(enum_name, {}).get(str(value))
+    if label is None:
+        return VALUES.get(f"{enum_name}.{name}")
+    return label if label.endswith(".") else f"{label[0].upper()}{label[1:]}."
+
+
+def _enum_values(schema: GraphQLSchema) -> Iterator[tuple[str, str, GraphQLEnumValue]]:
+    """(enum name, value name, value) of every value of every enum of the schema."""
+    for type_name, named in sorted(schema.type_map.items()):
+        if isinstance(named, GraphQLEnumType) and not type_name.startswith("__"):
+            for name, definition in named.values.items():
+                yield type_name, name, definition
+
+
 def _members(schema: GraphQLSchema) -> Iterator[tuple[str, str, str, GraphQLNamedType, object]]:
     """(kind, type name, name, type, described object) of every type, field and argument."""
     for type_name, named in sorted(schema.type_map.items()):
@@ -391,14 +549,16 @@ def describe(schema: GraphQLSchema) -> None:
             text = _glossary(kind, type_name, name)
             if text:
                 described.description = text  # type: ignore[attr-defined]
+    for enum_name, name, definition in _enum_values(schema):
+        if not definition.description:
+            definition.description = _value_description(enum_name, name, definition.value)
 
 
 def undescribed(schema: GraphQLSchema) -> list[str]:
-    """Every type, field and argument still without a description, and every enum without one."""
+    """Every type, field, argument and enum value still without a description."""
     out = [f"{type_name}.{name}" if kind != "type" else name
            for kind, type_name, name, _named, described in _members(schema)
            if not (getattr(described, "description", None) or "").strip()]
-    out += [f"{name}.{value}" for name, named in schema.type_map.items()
-            if isinstance(named, GraphQLEnumType) and name == "Role"
-            for value, definition in named.values.items() if not definition.description]
+    out += [f"{enum_name}.{name}" for enum_name, name, definition in _enum_values(schema)
+            if not (definition.description or "").strip()]
     return out

@@ -12,15 +12,22 @@ which media type a response is written in, and its status code.
 - A request refused before any GraphQL is run (unreadable body, no `query`, a refused token, too
   many requests, an unknown purpose...) is an `HTTPRefusal`: its status, and a body in the same
   shape as a GraphQL error (`{"errors": [{"message", "extensions": {"code"}}]}`, French message,
-  code of docs/graphql/errors.md), never strawberry's English plain text.
+  code of docs/graphql/errors.md), never strawberry's English plain text. So is every other
+  refusal of the app (the screen's `/screen/*`, the framework's own 404 and 405): `as_refusal`.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from http import HTTPStatus
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -128,3 +135,57 @@ def strawberry_refusal(status: int, reason: str) -> HTTPRefusal:
         if pattern.search(reason):
             return HTTPRefusal(status, code, message)
     return HTTPRefusal(status, "BAD_REQUEST", "Requête GraphQL refusée : requête HTTP mal formée.")
+
+
+#: The framework's own refusals (Starlette's unknown address, method not allowed) and the status of a plain HTTPException: code, French message when the
+#: exception carries none of its own.
+_STATUS_REFUSALS: dict[int, tuple[str, str]] = {
+    400: ("BAD_REQUEST", "Requête refusée : requête HTTP mal formée."),
+    404: ("NOT_FOUND", "Adresse inconnue : ni /graphql, ni l'écran, ni un fichier publié."),
+    405: ("METHOD_NOT_ALLOWED", "Méthode HTTP non prise en charge à cette adresse (voir l'en-tête Allow)."),
+}
+
+
+def as_refusal(refused: HTTPException) -> HTTPRefusal:
+    """Any HTTP refusal of the app as the gateway's: an HTTPRefusal as it is; another keeps its
+    status, its headers (Allow...) and its message when that is ours (French, given by the
+    raise), Starlette's English default phrase being replaced."""
+    if isinstance(refused, HTTPRefusal):
+        return refused
+    code, message = _STATUS_REFUSALS.get(refused.status_code, ("BAD_REQUEST", "Requête refusée."))
+    if isinstance(refused.detail, str) and refused.detail != HTTPStatus(refused.status_code).phrase:
+        message = refused.detail
+    return HTTPRefusal(refused.status_code, code, message, dict(refused.headers or {}) or None)
+
+
+async def refusal_response(request: Request, refused: Exception) -> Response:
+    """An HTTP refusal (an HTTPRefusal, or any other made one by gateway.overhttp.as_refusal) in
+    the shape of a GraphQL error, in the media type the request's Accept asks for when it names
+    one the gateway writes (gateway.overhttp)."""
+    assert isinstance(refused, HTTPException)
+    refused = as_refusal(refused)
+    try:
+        media_type = negotiate(request.headers.get("accept"))
+    except NotAcceptable:
+        media_type = JSON
+    body = json.dumps(refused.body(), ensure_ascii=False).encode()
+    return Response(body, status_code=refused.status_code, media_type=f"{media_type}; charset=utf-8",
+                    headers=refused.headers)
+
+
+async def unreadable_body_response(request: Request, refused: Exception) -> Response:
+    """FastAPI's refusal of a body its model does not read (`/screen/*`), in the gateway's shape:
+    the first field in cause named, as /graphql names a variable."""
+    assert isinstance(refused, RequestValidationError)
+    first = next(iter(refused.errors()), {})
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = "Corps de requête illisible : un objet JSON avec les champs attendus est requis"
+    message += f" (champ « {where} »)." if where else "."
+    return await refusal_response(request, HTTPRefusal(400, "MALFORMED_REQUEST", message))
+
+
+def answer_refusals_as_graphql_errors(app: FastAPI) -> None:
+    """Every refusal of `app` (an HTTPRefusal, the screen's, the framework's 404/405, an
+    unreadable body) answered in the shape of a GraphQL error."""
+    app.add_exception_handler(HTTPException, refusal_response)
+    app.add_exception_handler(RequestValidationError, unreadable_body_response)

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.staticfiles import StaticFiles
@@ -44,6 +44,7 @@ from starlette.types import Receive, Scope, Send
 from domain.agencies import AgencyRegistry
 from gateway.auth import DevelopmentTokenRefused, development_token
 from gateway.hardening import CSP
+from gateway.overhttp import HTTPRefusal
 from gateway.permissions import CASE_ROLES
 
 STATIC = Path(__file__).with_name("static")
@@ -81,7 +82,7 @@ def pkce_challenge(verifier: str) -> str:
 def _own_screen(request: Request, redirect_uri: str) -> None:
     """The development provider sends codes back to this gateway's screen only (no open redirect)."""
     if redirect_uri != str(request.base_url):
-        raise HTTPException(400, f"redirect_uri refusée : seul l'écran de cette passerelle ({request.base_url}) est accepté.")
+        raise HTTPRefusal(400, "BAD_REQUEST", f"redirect_uri refusée : seul l'écran de cette passerelle ({request.base_url}) est accepté.")
 
 
 class _Static(StaticFiles):
@@ -111,7 +112,7 @@ def mount_screen(app: FastAPI, settings: Any, agencies: AgencyRegistry, provider
     @app.get("/screen/identities", include_in_schema=False)
     def identities() -> JSONResponse:
         if not development:
-            raise HTTPException(404, "Connexion de développement indisponible : utilisez le fournisseur d'identité.")
+            raise HTTPRefusal(404, "UNAVAILABLE", "Connexion de développement indisponible : utilisez le fournisseur d'identité.")
         listed = [{"code": a.code, "name": a.name, "kind": str(a.kind), "territory": a.territory}
                   for a in sorted(agencies.values(), key=lambda a: a.name)]
         return JSONResponse({"agencies": listed, "roles": sorted(r.value for r in CASE_ROLES)},
@@ -120,12 +121,12 @@ def mount_screen(app: FastAPI, settings: Any, agencies: AgencyRegistry, provider
     @app.post("/screen/dev-token", include_in_schema=False)
     def dev_token(body: DevSignIn) -> JSONResponse:
         if not development:
-            raise HTTPException(404, "Connexion de développement indisponible : utilisez le fournisseur d'identité.")
+            raise HTTPRefusal(404, "UNAVAILABLE", "Connexion de développement indisponible : utilisez le fournisseur d'identité.")
         try:
             token = development_token(settings, agencies, agency=body.agency, role=body.role,
                                       professional=body.professional, ttl_seconds=DEV_TOKEN_TTL_S)
         except DevelopmentTokenRefused as refused:
-            raise HTTPException(400, refused.message) from None
+            raise HTTPRefusal(400, "BAD_REQUEST", refused.message) from None
         return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
     mount_identity_provider_sign_in(app, settings, agencies, provider)
@@ -151,17 +152,17 @@ def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: Agenc
     def exchange(body: CodeExchange, request: Request) -> JSONResponse:
         url = token_url or (str(request.base_url).rstrip("/") + "/dev-idp/token" if development else None)
         if not url or not authorization_url:
-            raise HTTPException(404, "Aucun fournisseur d'identité configuré (RELAIS_OIDC_AUTHORIZATION_URL, "
-                                     "RELAIS_OIDC_TOKEN_URL).")
+            raise HTTPRefusal(404, "UNAVAILABLE", "Aucun fournisseur d'identité configuré (RELAIS_OIDC_AUTHORIZATION_URL, "
+                                                   "RELAIS_OIDC_TOKEN_URL).")
         try:
             answer = httpx.post(url, timeout=10, data={
                 "grant_type": "authorization_code", "code": body.code, "redirect_uri": body.redirect_uri,
                 "client_id": settings.oidc_client_id, "code_verifier": body.code_verifier})
         except httpx.HTTPError:
-            raise HTTPException(502, "Le fournisseur d'identité ne répond pas : réessayez dans un instant.") from None
+            raise HTTPRefusal(502, "UNAVAILABLE", "Le fournisseur d'identité ne répond pas : réessayez dans un instant.") from None
         token = answer.json().get("access_token") if answer.status_code == 200 else None
         if not token:
-            raise HTTPException(400, "Connexion refusée par le fournisseur d'identité : recommencez la connexion.")
+            raise HTTPRefusal(400, "BAD_REQUEST", "Connexion refusée par le fournisseur d'identité : recommencez la connexion.")
         return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
     if not development:
@@ -174,7 +175,7 @@ def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: Agenc
         asked = {k: request.query_params.get(k, "") for k in
                  ("client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method")}
         if asked["code_challenge_method"] != "S256" or not asked["code_challenge"] or not asked["redirect_uri"]:
-            raise HTTPException(400, "Demande refusée : PKCE S256 (code_challenge) et redirect_uri requis.")
+            raise HTTPRefusal(400, "BAD_REQUEST", "Demande refusée : PKCE S256 (code_challenge) et redirect_uri requis.")
         _own_screen(request, asked["redirect_uri"])
         hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in asked.items())
         options = "".join(f'<option value="{html.escape(a.code)}">{html.escape(a.name)} ({html.escape(a.code)})</option>'
@@ -202,7 +203,7 @@ def mount_identity_provider_sign_in(app: FastAPI, settings: Any, agencies: Agenc
             development_token(settings, agencies, agency=form.get("agency", ""), role=form.get("role", ""),
                               professional=form.get("professional", ""), ttl_seconds=DEV_TOKEN_TTL_S)
         except DevelopmentTokenRefused as refused:
-            raise HTTPException(400, refused.message) from None
+            raise HTTPRefusal(400, "BAD_REQUEST", refused.message) from None
         code = secrets.token_urlsafe(32)
         with lock:
             now = time.monotonic()

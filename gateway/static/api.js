@@ -51,7 +51,7 @@ export async function providerReturn() {
   const answer = await fetch("/screen/oidc/token", { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ code: query.get("code"), codeVerifier: pending.verifier, redirectUri: redirectUri() }) });
   const body = await answer.json().catch(() => ({}));
-  if (!answer.ok) throw new ApiError(String(body.detail || "Connexion refusée."), "OIDC");
+  if (!answer.ok) throw new ApiError(String(body.errors?.[0]?.message || "Connexion refusée."), "OIDC");
   return body.token;
 }
 
@@ -72,7 +72,7 @@ export async function gql(query, variables = {}, token = session.token) {
   }
   if (response.status === 401) {
     const body = await response.json().catch(() => ({}));
-    throw new ApiError(body.detail || "Session expirée : reconnectez-vous.", "UNAUTHENTICATED");
+    throw new ApiError(body.errors?.[0]?.message || "Session expirée : reconnectez-vous.", "UNAUTHENTICATED");
   }
   const body = await response.json().catch(() => null);
   if (!body) throw new ApiError(`Réponse illisible du serveur (HTTP ${response.status}).`, "HTTP");

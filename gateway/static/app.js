@@ -79,7 +79,7 @@ async function signIn(problem) {
         method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
       });
       const data = await answer.json();
-      if (!answer.ok) { status.append(h("div", { class: "error", role: "alert" }, String(data.detail))); return; }
+      if (!answer.ok) { status.append(h("div", { class: "error", role: "alert" }, String(data.errors?.[0]?.message || "Connexion refusée."))); return; }
       await start(data.token, status);
     });
     replace(main, heading, form, ...(provider ? [provider] : []));

@@ -59,11 +59,13 @@ _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class MalformedMessage(ValueError):
-    """A Kafka record that is not a valid Relais CloudEvent; ``reason`` says exactly why."""
+    """A Kafka record that is not a valid Relais CloudEvent; ``reason`` says exactly why, ``code``
+    is what a GraphQL caller sending such a body gets (docs/graphql/errors.md)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "MALFORMED_REQUEST") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 def _check_text(name: str, value: str) -> str:
@@ -234,7 +236,7 @@ def decode_data(value: bytes | None, *, max_body_bytes: int = DEFAULT_MAX_BODY_B
         raise MalformedMessage(f"record value is {type(value).__name__}, expected bytes")
     value = bytes(value)
     if len(value) > max_body_bytes:
-        raise MalformedMessage(f"body too large: {len(value)} bytes, limit {max_body_bytes}")
+        raise MalformedMessage(f"body too large: {len(value)} bytes, limit {max_body_bytes}", code="BODY_TOO_LARGE")
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:

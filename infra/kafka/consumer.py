@@ -87,11 +87,13 @@ TP = tuple[str, int]
 class RejectMessage(Exception):
     """Raised by a handler for a record it must never apply (invalid content, unknown
     pathway, a fact the aggregate refuses). The record goes to the dead-letter topic with
-    ``reason``; the consumer moves on."""
+    ``reason`` and ``code`` (the code a GraphQL caller making the same mistake gets, when the
+    handler knows it); the consumer moves on."""
 
-    def __init__(self, reason: str, message: ConsumedMessage | None = None) -> None:
+    def __init__(self, reason: str, message: ConsumedMessage | None = None, *, code: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
         #: The rejected record, when raised by ``handle_batch`` (which applies several).
         self.message = message
 
@@ -236,10 +238,11 @@ class BatchResult:
 
 
 class _Rejected(Exception):
-    def __init__(self, key: tuple[str, int, int], reason: str) -> None:
+    def __init__(self, key: tuple[str, int, int], reason: str, code: str | None = None) -> None:
         super().__init__(reason)
         self.key = key
         self.reason = reason
+        self.code = code
 
 
 class _FindRejected(Exception):
@@ -404,7 +407,7 @@ class ConsumerRunner:
             self._record_lag()
             return result
         messages = [self._message(r) for r in records]
-        rejected: dict[tuple[str, int, int], str] = {}
+        rejected: dict[tuple[str, int, int], tuple[str, str | None]] = {}
         one_by_one = False
         try:
             while True:
@@ -417,7 +420,7 @@ class ConsumerRunner:
                     self._log("info", "batch handler rejected a record without naming it; "
                               "replaying the batch one record at a time", event="reject")
                 except _Rejected as r:
-                    rejected[r.key] = r.reason
+                    rejected[r.key] = (r.reason, r.code)
                     self._log("info", "record rejected by handler; replaying batch without it",
                               event="reject", topic=r.key[0], partition=r.key[1],
                               offset=r.key[2], reason=r.reason[:500])
@@ -548,7 +551,7 @@ class ConsumerRunner:
         cfg = self.config
         assert self._deadletter is not None and self._producer is not None
         counts = BatchResult()
-        dlq: list[tuple[ConsumedMessage, str]] = []
+        dlq: list[tuple[ConsumedMessage, str, str | None]] = []
         with self.pool.connection(timeout=cfg.db_timeout_s) as conn:
             with conn.transaction():
                 self._set_search_path(conn)
@@ -572,10 +575,10 @@ class ConsumerRunner:
                 for m in fresh:
                     k = (m.topic, m.partition, m.offset)
                     if k in rejected:
-                        dlq.append((m, rejected[k]))
+                        dlq.append((m, *rejected[k]))
                         continue
                     if m.decode_error is not None and cfg.on_malformed == "deadletter":
-                        dlq.append((m, f"malformed CloudEvent: {m.decode_error.reason}"))
+                        dlq.append((m, f"malformed CloudEvent: {m.decode_error.reason}", m.decode_error.code))
                         continue
                     if new is not None and m.ce_id is not None and k not in new:
                         duplicates.append(m)
@@ -593,7 +596,7 @@ class ConsumerRunner:
                             (m.topic, m.partition, m.offset) == key for m in to_apply
                         ):
                             raise _FindRejected() from exc
-                        raise _Rejected(key, exc.reason) from exc
+                        raise _Rejected(key, exc.reason, exc.code) from exc
                     except cfg.reject_exceptions as exc:  # type: ignore[misc]
                         raise _FindRejected() from exc
                     counts.applied += len(to_apply)
@@ -602,7 +605,7 @@ class ConsumerRunner:
                         try:
                             self.handler.handle(conn, m)
                         except RejectMessage as exc:
-                            raise _Rejected((m.topic, m.partition, m.offset), exc.reason) from exc
+                            raise _Rejected((m.topic, m.partition, m.offset), exc.reason, exc.code) from exc
                         except cfg.reject_exceptions as exc:  # type: ignore[misc]
                             raise _Rejected((m.topic, m.partition, m.offset),
                                             f"{type(exc).__name__}: {exc}") from exc
@@ -617,7 +620,7 @@ class ConsumerRunner:
                             where = first.get(m.ce_id or "")
                             at = f" (first at {where[0]}[{where[1]}]@{where[2]})" if where else ""
                             dlq.append((m, f"replayed message: ce_id {m.ce_id!r} already applied "
-                                           f"by group {cfg.group_id}{at}"))
+                                           f"by group {cfg.group_id}{at}", None))
                     else:
                         counts.skipped_duplicate = len(duplicates)
                         for m in duplicates:
@@ -638,7 +641,7 @@ class ConsumerRunner:
                         self._log("info", "applied ids pruned", event="prune", pruned=pruned)
 
                 if dlq:
-                    futures = [self._deadletter.publish(m, reason) for m, reason in dlq]
+                    futures = [self._deadletter.publish(m, reason, code=code) for m, reason, code in dlq]
                     self._wait_deadletters(futures, dlq)
                 counts.deadlettered = len(dlq)
             # committed
@@ -648,18 +651,18 @@ class ConsumerRunner:
         result.deadlettered = counts.deadlettered
         result.next_offsets = next_offsets
 
-    def _wait_deadletters(self, futures: list[Any], dlq: list[tuple[ConsumedMessage, str]]) -> None:
+    def _wait_deadletters(self, futures: list[Any], dlq: list[tuple[ConsumedMessage, str, str | None]]) -> None:
         from kafka.errors import MessageSizeTooLargeError
 
         assert self._producer is not None and self._deadletter is not None
         timeout = self.config.dlq_timeout_s
         self._producer.flush(timeout=timeout)
         retry = []
-        for future, (m, reason) in zip(futures, dlq):
+        for future, (m, reason, code) in zip(futures, dlq):
             try:
                 future.get(timeout=timeout)
             except MessageSizeTooLargeError:
-                retry.append(self._deadletter.publish_truncated(m, reason))
+                retry.append(self._deadletter.publish_truncated(m, reason, code=code))
         if retry:
             self._producer.wait(retry, timeout=timeout)
 

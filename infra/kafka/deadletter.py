@@ -5,6 +5,8 @@ inspected and replayed as it was) and appends:
 
 =====================  ==========================================================
 ``dlq_reason``         what is wrong, for a human (UTF-8, at most 4 kB)
+``dlq_code``           what is wrong, for a program: the code a GraphQL caller making the same
+                       mistake gets (docs/graphql/errors.md); absent when the handler gives none
 ``dlq_topic``          topic of the original record
 ``dlq_partition``      its partition (decimal)
 ``dlq_offset``         its offset (decimal)
@@ -66,6 +68,7 @@ def deadletter_headers(
     offset: int,
     consumer_group: str,
     now: datetime | None = None,
+    code: str | None = None,
 ) -> list[tuple[str, bytes]]:
     """The original headers (a null header value becomes empty bytes: kafka-python sends
     bytes only) followed by the ``dlq_*`` headers."""
@@ -73,6 +76,7 @@ def deadletter_headers(
     headers = [(str(name), bytes(value) if value is not None else b"") for name, value in original]
     headers += [
         ("dlq_reason", clip_reason(reason)),
+        *([("dlq_code", code.encode("ascii"))] if code else []),
         ("dlq_topic", topic.encode("utf-8")),
         ("dlq_partition", str(partition).encode("ascii")),
         ("dlq_offset", str(offset).encode("ascii")),
@@ -93,17 +97,18 @@ class DeadLetterPublisher:
         self.topic = topic
         self.consumer_group = consumer_group
 
-    def publish(self, record: RecordLike, reason: str) -> FutureRecordMetadata:
+    def publish(self, record: RecordLike, reason: str, *, code: str | None = None) -> FutureRecordMetadata:
         """Queue the dead-letter copy of ``record``; the caller waits on the future (or uses
         :meth:`EventProducer.wait`) before treating the record as dealt with."""
         headers = deadletter_headers(
             record.headers, reason=reason, topic=record.topic, partition=record.partition,
-            offset=record.offset, consumer_group=self.consumer_group,
+            offset=record.offset, consumer_group=self.consumer_group, code=code,
         )
         log.warning(
             "dead-lettered record",
             extra={"event": "deadletter", "topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "group": self.consumer_group, "reason": reason[:500]},
+                   "offset": record.offset, "group": self.consumer_group, "reason": reason[:500],
+                   "code": code},
         )
         value = record.value
         try:
@@ -114,11 +119,11 @@ class DeadLetterPublisher:
                 + truncation_headers(value),
             )
 
-    def publish_truncated(self, record: RecordLike, reason: str) -> FutureRecordMetadata:
+    def publish_truncated(self, record: RecordLike, reason: str, *, code: str | None = None) -> FutureRecordMetadata:
         """Fallback when the broker refused the full copy as too large."""
         headers = deadletter_headers(
             record.headers, reason=reason, topic=record.topic, partition=record.partition,
-            offset=record.offset, consumer_group=self.consumer_group,
+            offset=record.offset, consumer_group=self.consumer_group, code=code,
         ) + truncation_headers(record.value)
         return self.producer.send_raw(
             self.topic, key=record.key, value=truncate(record.value), headers=headers

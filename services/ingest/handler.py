@@ -36,7 +36,8 @@ class IngestHandler:
     def handle(self, conn: Any, message: ConsumedMessage) -> None:
         event = message.event
         if event is None:  # the runner dead-letters undecodable records before us
-            raise RejectMessage(str(message.decode_error))
+            error = message.decode_error
+            raise RejectMessage(str(error), code=error.code if error is not None else None)
         try:
             agency = agency_of(message.topic, self._prefix)
             name, data = command_name(event.type), event.data
@@ -47,23 +48,23 @@ class IngestHandler:
             payload = to_command_payload(agency=agency, ce_id=event.id, subject=event.subject, data=data,
                                          target=target)
         except InboundRefused as refused:
-            raise RejectMessage(refused.reason) from None
+            raise RejectMessage(refused.reason, code=refused.code) from None
         if name in DIRECTORY_INBOUND:
             self._apply_directory(agency, name, payload)
             return
         result = self._pathways.handle_payload(name, payload)
         if not result.accepted:
             assert result.rejection is not None
-            raise RejectMessage(f"{name} refused: {result.rejection}")
+            raise RejectMessage(f"{name} refused: {result.rejection}", code=result.rejection.code)
         log.info("inbound applied", extra={"agency": agency, "command": name, "pathway": str(result.pathway_id)})
 
     def _apply_directory(self, agency: str, name: str, payload: dict[str, Any]) -> None:
         if self._directory is None:
-            raise RejectMessage(f"{name}: no directory in this ingest process")
+            raise RejectMessage(f"{name}: no directory in this ingest process", code="UNAVAILABLE")
         result = self._directory.command(name, payload)
         if not result.accepted:
             assert result.rejection is not None
-            raise RejectMessage(f"{name} refused: {result.rejection}")
+            raise RejectMessage(f"{name} refused: {result.rejection}", code=result.rejection.code)
         log.info("inbound applied", extra={"agency": agency, "command": name, "service": str(result.service_id)})
 
     def _is_gp_orientation(self, pathway_id: str, referral_id: str) -> bool:
@@ -74,5 +75,6 @@ class IngestHandler:
         except (AggregateNotFoundError, ValueError):
             return False  # the command is refused as any other: unknown pathway, bad id
         if UUID(referral_id) not in pathway.referrals:
-            raise InboundRefused(f"Task: referral {referral_id} is not a referral of pathway {pathway_id}")
+            raise InboundRefused(f"Task: referral {referral_id} is not a referral of pathway {pathway_id}",
+                                 code="UNKNOWN_REFERRAL")
         return UUID(referral_id) in getattr(pathway, "orientations", {})

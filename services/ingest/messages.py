@@ -52,40 +52,44 @@ ACTOR_EXTENSIONS = {"professional": "actorprofessional", "role": "actorrole"}
 
 
 class InboundRefused(ValueError):
-    """The message cannot become a command; `reason` says precisely why (goes to the DLQ)."""
+    """The message cannot become a command; `reason` says precisely why, `code` is the code a
+    GraphQL caller making the same mistake gets (docs/graphql/errors.md); both go to the DLQ."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "INVALID_VALUE") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 def agency_of(topic: str, prefix: str = "relais") -> str:
     """`relais.inbound.siao` -> `siao`."""
     head = f"{prefix}.inbound."
     if not topic.startswith(head) or len(topic) == len(head):
-        raise InboundRefused(f"topic {topic!r} is not an inbound agency topic ({head}<agency>)")
+        raise InboundRefused(f"topic {topic!r} is not an inbound agency topic ({head}<agency>)", code="BAD_REQUEST")
     agency = topic[len(head):]
     if agency == SYSTEM_AGENCY:  # the platform's own actor passes the write policy: never a partner
-        raise InboundRefused(f"topic {topic!r}: {SYSTEM_AGENCY!r} is Relais itself, not an agency")
+        raise InboundRefused(f"topic {topic!r}: {SYSTEM_AGENCY!r} is Relais itself, not an agency", code="FORBIDDEN")
     return agency
 
 
 def command_name(ce_type: str) -> str:
     if not ce_type.startswith(TYPE_PREFIX):
-        raise InboundRefused(f"ce_type {ce_type!r}: expected {TYPE_PREFIX}<Command>.{TYPE_VERSION}")
+        raise InboundRefused(f"ce_type {ce_type!r}: expected {TYPE_PREFIX}<Command>.{TYPE_VERSION}",
+                             code="UNKNOWN_COMMAND")
     name, _, version = ce_type[len(TYPE_PREFIX):].rpartition(".")
     if version != TYPE_VERSION or not name:
-        raise InboundRefused(f"ce_type {ce_type!r}: unknown version {version!r} (supported: {TYPE_VERSION})")
+        raise InboundRefused(f"ce_type {ce_type!r}: unknown version {version!r} (supported: {TYPE_VERSION})",
+                             code="UNKNOWN_COMMAND")
     if name in RESERVED_FOR_RELAIS:
-        raise InboundRefused(f"ce_type {ce_type!r}: {name} is reserved to Relais' risk engine")
+        raise InboundRefused(f"ce_type {ce_type!r}: {name} is reserved to Relais' risk engine", code="FORBIDDEN")
     if name == FHIR_TASK or name in DIRECTORY_INBOUND:
         return name
     if name not in INBOUND_COMMANDS:
-        raise InboundRefused(f"ce_type {ce_type!r}: unknown message type {name!r}")
+        raise InboundRefused(f"ce_type {ce_type!r}: unknown message type {name!r}", code="UNKNOWN_COMMAND")
     try:
         disclosure.command_entry(name)  # a command the disclosure catalogue cannot categorise is not applied
     except NotInCatalogue as unknown:
-        raise InboundRefused(f"ce_type {ce_type!r}: {unknown.reason}") from None
+        raise InboundRefused(f"ce_type {ce_type!r}: {unknown.reason}", code=unknown.code) from None
     return name
 
 
@@ -98,15 +102,15 @@ def to_command_payload(*, agency: str, ce_id: str, subject: str | None, data: An
     """The pathways service's payload for this message (validated there, with field names);
     `target` is the field `ce_subject` fills (`service_id` for a directory command)."""
     if not isinstance(data, dict):
-        raise InboundRefused(f"body: a JSON object is expected, got {type(data).__name__}")
+        raise InboundRefused(f"body: a JSON object is expected, got {type(data).__name__}", code="MALFORMED_REQUEST")
     payload = dict(data)
     payload.pop("command_id", None)  # the partner's message id is the only idempotency key
     actor = payload.get("actor")
     if not isinstance(actor, dict):
-        raise InboundRefused("actor: an object {professional, role} is expected")
+        raise InboundRefused("actor: an object {professional, role} is expected", code="REQUIRED_FIELD")
     claimed = actor.get("agency")
     if claimed is not None and claimed != agency:
-        raise InboundRefused(f"actor.agency: {claimed!r} may not publish on the {agency!r} topic")
+        raise InboundRefused(f"actor.agency: {claimed!r} may not publish on the {agency!r} topic", code="FORBIDDEN")
     payload["actor"] = {**actor, "agency": agency}
     target_id = payload.get(target)
     if target_id is None:
@@ -128,7 +132,8 @@ def fhir_task_data(data: Any, *, subject: str | None, extensions: dict[str, str]
     missing = [ext for ext in ACTOR_EXTENSIONS.values() if not extensions.get(ext)]
     if missing:
         raise InboundRefused(f"ce_{missing[0]}: a FHIR Task names who answers in the extensions "
-                             f"ce_{ACTOR_EXTENSIONS['professional']} and ce_{ACTOR_EXTENSIONS['role']}")
+                             f"ce_{ACTOR_EXTENSIONS['professional']} and ce_{ACTOR_EXTENSIONS['role']}",
+                             code="REQUIRED_FIELD")
     try:
         update = task_update(parse_task(data))
         if update.pathway_id is not None and subject is not None and update.pathway_id != subject:
@@ -141,7 +146,8 @@ def fhir_task_data(data: Any, *, subject: str | None, extensions: dict[str, str]
         raise InboundRefused(refused.reason) from None
     at = update.at or time
     if at is None:
-        raise InboundRefused("Task.lastModified: when the status changed is missing (nor is there a ce_time)")
+        raise InboundRefused("Task.lastModified: when the status changed is missing (nor is there a ce_time)",
+                             code="REQUIRED_FIELD")
     actor = {field: extensions[ext] for field, ext in ACTOR_EXTENSIONS.items()}
     return name, {**{k: v for k, v in fields.items() if v is not None}, "actor": actor,
                   "occurred_at": at.isoformat(), "pathway_id": pathway_id}

@@ -352,7 +352,7 @@ def test_the_development_provider_gives_a_code_once_and_only_for_its_pkce_verifi
             "code": code, "codeVerifier": with_verifier, "redirectUri": f"{relais.base}/"}, timeout=20)
 
     refused = exchange("w" * 50)  # another verifier: refused, and the code is spent
-    assert refused.status_code == 400 and "fournisseur d'identité" in refused.json()["detail"]
+    assert refused.status_code == 400 and "fournisseur d'identité" in refused.json()["errors"][0]["message"]
     assert exchange(verifier).status_code == 400
     signed = httpx.post(f"{relais.base}/dev-idp/authorize",
                         data={**asked, "agency": "siao", "role": "coordinateur", "professional": "p-1"})

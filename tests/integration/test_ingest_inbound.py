@@ -155,6 +155,14 @@ def test_hostile_inbound_messages_go_to_the_dead_letter_topic_with_reasons_and_v
     for expected in ("JSON", "too large", "available_on", "TeleportPatient", "request_id",
                      "pathway_id", "reserved", "actor.agency"):
         assert expected in joined, f"no reason mentions {expected!r}:\n{joined}"
+    # Beside its reason, each carries the code a GraphQL caller making the same mistake gets.
+    codes = {dlq_info(r.headers)["dlq_reason"]: dlq_info(r.headers).get("dlq_code") for r in records}
+    expected_codes = {"bad JSON": "MALFORMED_REQUEST", "too large": "BODY_TOO_LARGE", "available_on": "INVALID_DATE",
+                      "TeleportPatient": "UNKNOWN_COMMAND", "request_id: champ obligatoire": "REQUIRED_FIELD",
+                      "Parcours inconnu": "UNKNOWN_PATHWAY", "Demande d'hébergement inconnue": "UNKNOWN_HOUSING_REQUEST",
+                      "reserved": "FORBIDDEN", "actor.agency": "FORBIDDEN"}
+    assert {words: next(code for reason, code in codes.items() if words in reason)
+            for words in expected_codes} == expected_codes, codes
     # The dead letter keeps the original bytes so the partner's message can be fixed and replayed.
     truncated = next(r for r in records if "JSON" in dlq_info(r.headers)["dlq_reason"])
     assert truncated.value == good_value[: len(good_value) // 2]

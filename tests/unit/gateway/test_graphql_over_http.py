@@ -112,3 +112,14 @@ def test_a_not_acceptable_request_says_so_in_french_with_a_code(api) -> None:
     answer = api.post("{ __typename }", headers={"Accept": "text/html"})
     assert answer.status_code == 406 and answer.headers["content-type"].startswith("application/json")
     assert answer.json()["errors"][0]["extensions"]["code"] == "NOT_ACCEPTABLE"
+
+
+def test_an_unknown_address_and_a_method_an_address_does_not_take_answer_french_coded_errors(api) -> None:
+    unknown = api.client.get("/nowhere", headers={"Accept": GRAPHQL_RESPONSE_JSON})
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith(GRAPHQL_RESPONSE_JSON)
+    assert unknown.json()["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    assert unknown.json()["errors"][0]["message"].startswith("Adresse inconnue")
+    wrong = api.client.delete("/graphql/schema.graphql")
+    assert wrong.status_code == 405 and "GET" in wrong.headers["allow"]
+    assert wrong.json() == {"errors": [{"message": "Méthode HTTP non prise en charge à cette adresse (voir l'en-tête "
+                                                   "Allow).", "extensions": {"code": "METHOD_NOT_ALLOWED"}}]}

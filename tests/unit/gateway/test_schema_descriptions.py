@@ -1,4 +1,4 @@
-"""Every type, field and argument of the published schema says what it is (a partner reads the
+"""Every type, field, argument and enum value of the published schema says what it is (a partner reads the
 SDL, not our code), every role has an English name, and a mutation's description says what it
 records and who may send it."""
 
@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
+from graphql import GraphQLEnumType
+
 from domain import disclosure
-from gateway.descriptions import undescribed
+from gateway.descriptions import DOMAIN_VALUE_LABELS, VALUES, undescribed
 from gateway.schema import build_schema
 from gateway.types import ROLE_NAMES
 
@@ -40,3 +42,27 @@ def test_me_answers_the_english_role_and_the_token_code(api) -> None:
 
     me = api("{ me { role roleCode } }", as_=token("pass", "coordinateur"))["me"]
     assert me == {"role": "COORDINATOR", "roleCode": "coordinateur"}
+
+
+def test_every_enum_value_of_the_schema_says_what_it_means_in_french() -> None:
+    schema = build_schema(dev=True)._schema  # noqa: SLF001
+    missing = [m for m in undescribed(schema) if m.split(".")[0] in schema.type_map
+               and isinstance(schema.type_map[m.split(".")[0]], GraphQLEnumType)]
+    assert missing == [], "décrivez-les dans gateway/descriptions.py (VALUES ou un libellé du domaine)"
+    assert schema.type_map["PathwayKind"].values["PASS_GP"].description.startswith("Relais de la PASS")
+
+
+def test_an_enum_value_the_domain_labels_is_described_by_that_label() -> None:
+    values = build_schema(dev=True)._schema.type_map["ReferralStatus"].values  # noqa: SLF001
+    assert values["COMPLETED"].description == "Réalisée."
+    assert values["IN_PROGRESS"].description == "En cours."
+    severity = build_schema(dev=True)._schema.type_map["AlertSeverity"].values  # noqa: SLF001
+    assert severity["CRITICAL"].description == "Critique."
+    assert not any(key.split(".")[0] in DOMAIN_VALUE_LABELS for key in VALUES), "un libellé en double"
+
+
+def test_every_value_the_glossary_describes_is_a_value_of_the_schema() -> None:
+    schema = build_schema(dev=True)._schema  # noqa: SLF001
+    stale = [key for key in VALUES if key.partition(".")[2] not in getattr(
+        schema.type_map.get(key.partition(".")[0]), "values", {})]
+    assert stale == []

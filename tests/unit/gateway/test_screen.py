@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.auth import build_token_verifier
+from gateway.overhttp import answer_refusals_as_graphql_errors
 from gateway.permissions import Role
 from gateway.screen import STATIC, mount_screen
 from infra.agencies import load_registry
@@ -18,8 +19,17 @@ from services.settings import Settings
 
 def screen(settings: Settings) -> TestClient:
     app = FastAPI()
+    answer_refusals_as_graphql_errors(app)  # as gateway.app does
     mount_screen(app, settings, load_registry())
     return TestClient(app)
+
+
+def refusal(answer) -> tuple[int, str, str]:  # noqa: ANN001 - an httpx response
+    """(status, code, message) of a refusal, which has the shape of a GraphQL error."""
+    body = answer.json()
+    assert set(body) == {"errors"}, body
+    (error,) = body["errors"]
+    return answer.status_code, error["extensions"]["code"], error["message"]
 
 
 @pytest.fixture
@@ -59,7 +69,8 @@ def test_a_development_sign_in_gives_a_token_the_gateway_accepts(development: Se
 def test_a_development_sign_in_refuses_an_agency_absent_from_the_registry(development: Settings) -> None:
     answer = screen(development).post("/screen/dev-token", json={"agency": "inconnue", "role": "coordinateur",
                                                                  "professional": "c1"})
-    assert answer.status_code == 400 and "absente du registre" in answer.json()["detail"]
+    status, code, message = refusal(answer)
+    assert (status, code) == (400, "BAD_REQUEST") and "absente du registre" in message
 
 
 def test_outside_development_there_is_no_development_sign_in(tmp_path: Path) -> None:
@@ -67,7 +78,8 @@ def test_outside_development_there_is_no_development_sign_in(tmp_path: Path) -> 
     client = screen(production)
     assert client.get("/screen/identities").status_code == 404
     refused = client.post("/screen/dev-token", json={"agency": "siao", "role": "coordinateur", "professional": "c"})
-    assert refused.status_code == 404 and "fournisseur d'identité" in refused.json()["detail"]
+    status, code, message = refusal(refused)
+    assert (status, code) == (404, "UNAVAILABLE") and "fournisseur d'identité" in message
     assert not (tmp_path / "dev-token-key.pem").exists()
     assert client.get("/").status_code == 200  # the page itself asks for the provider's token
 
@@ -85,7 +97,8 @@ def test_outside_development_the_screen_signs_in_only_at_the_configured_provider
     assert bare.get("/screen/config").json() == {"development": False, "oidc": None}
     assert bare.get("/dev-idp/authorize").status_code == 404  # no development provider
     refused = bare.post("/screen/oidc/token", json={"code": "c", "codeVerifier": "v" * 43, "redirectUri": "https://r/"})
-    assert refused.status_code == 404 and "RELAIS_OIDC_AUTHORIZATION_URL" in refused.json()["detail"]
+    status, code, message = refusal(refused)
+    assert (status, code) == (404, "UNAVAILABLE") and "RELAIS_OIDC_AUTHORIZATION_URL" in message
 
     configured = screen(Settings.model_construct(**{
         **base, "oidc_authorization_url": "https://idp.example.invalid/auth",
@@ -94,9 +107,24 @@ def test_outside_development_the_screen_signs_in_only_at_the_configured_provider
         "development": False, "oidc": {"authorizationUrl": "https://idp.example.invalid/auth", "clientId": "relais-76"}}
     unreachable = configured.post("/screen/oidc/token",
                                   json={"code": "c", "codeVerifier": "v" * 43, "redirectUri": "https://r/"})
-    assert unreachable.status_code == 502 and "ne répond pas" in unreachable.json()["detail"]
+    status, code, message = refusal(unreachable)
+    assert (status, code) == (502, "UNAVAILABLE") and "ne répond pas" in message
 
 
 def test_a_code_exchange_without_a_pkce_verifier_is_refused_with_the_field(development: Settings) -> None:
     answer = screen(development).post("/screen/oidc/token", json={"code": "c", "redirectUri": "http://x/"})
-    assert answer.status_code == 422 and "codeVerifier" in answer.text
+    status, code, message = refusal(answer)
+    assert (status, code) == (400, "MALFORMED_REQUEST") and "« codeVerifier »" in message
+
+
+def test_an_unknown_screen_address_is_refused_in_french_with_a_code(development: Settings) -> None:
+    status, code, message = refusal(screen(development).get("/screen/nothing-here"))
+    assert (status, code) == (404, "NOT_FOUND") and message.startswith("Adresse inconnue")
+
+
+def test_a_method_the_screen_does_not_take_is_refused_in_french_and_says_which_it_takes(development: Settings) -> None:
+    answer = screen(development).get("/screen/dev-token")
+    status, code, message = refusal(answer)
+    assert (status, code) == (405, "METHOD_NOT_ALLOWED") and "Méthode HTTP non prise en charge" in message
+    assert answer.headers["allow"] == "POST"
+    assert "Not Allowed" not in answer.text

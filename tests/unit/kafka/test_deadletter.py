@@ -76,3 +76,12 @@ def test_publisher_sends_the_original_key_and_value_to_the_deadletter_topic():
     assert headers[0] == ("ce_id", b"1")
     assert dlq_info(headers)["dlq_reason"] == "bad JSON at position 11"
     assert dlq_info(headers)["dlq_offset"] == "7"
+
+
+def test_a_dead_letter_carries_the_code_a_graphql_caller_would_get_beside_its_reason():
+    headers = deadletter_headers([], reason="RecordNeed refused: person_ref: champ obligatoire", topic="t",
+                                 partition=0, offset=0, consumer_group="g", code="REQUIRED_FIELD")
+    info = dlq_info(headers)
+    assert info["dlq_code"] == "REQUIRED_FIELD" and info["dlq_reason"].startswith("RecordNeed refused")
+    assert "dlq_code" not in dlq_info(deadletter_headers([], reason="r", topic="t", partition=0, offset=0,
+                                                         consumer_group="g"))
