@@ -338,7 +338,9 @@ def build_directory_application(settings: Settings, **overrides: str) -> Directo
     from services.directory import DirectoryApplication
 
     env = _event_store_env(settings, "directory.sqlite3", overrides)
-    env.update({"POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10"})
+    # One connection held (the library opens `POOL_SIZE` at once), more on demand: a directory
+    # is written rarely, and every distributed runtime opens one.
+    env.update({"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "14"})
     env.update(overrides)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         _ensure_schema(settings.database_url, env["POSTGRES_SCHEMA"])

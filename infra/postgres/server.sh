@@ -94,7 +94,7 @@ init_cluster() {
 listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$SOCK_DIR'
-max_connections = 200
+max_connections = 400
 shared_buffers = 256MB
 # Development and test data only: trade crash safety for speed.
 fsync = off
