@@ -9,7 +9,7 @@
   wrapped data key), never by the reference. Destroying a person's key makes everything
   sealed with it unreadable, wherever the copies are (event store rows, Kafka messages).
 * :class:`PersonalCipher` — seals and opens bytes with the key of a pathway's person
-  (AES-256-GCM, 96-bit random nonce, the pathway id and event version as associated data, so a
+  (AES-256-GCM, 96-bit synthetic nonce (HMAC of what is sealed), the pathway id and event version as associated data, so a
   sealed part cannot be moved to another event).
 
 Unwrapped keys are cached for `cache_ttl_s` (30 s by default): a destroyed key is forgotten by
@@ -434,8 +434,14 @@ class PersonalCipher:
         key = self.keys.key(key_id)
         if key is None:
             return None
-        nonce = os.urandom(NONCE_BYTES)
-        ct = AESGCM(key).encrypt(nonce, plaintext, f"{pathway_id}:{version}".encode())
+        bound = f"{pathway_id}:{version}".encode()
+        # A synthetic nonce (as AES-GCM-SIV derives it): HMAC of the key over what is sealed.
+        # The same event sealed twice (the relay republishing after a crash) gives the same
+        # bytes, so a duplicate on the wire is an exact repeat; two different plaintexts never
+        # share a nonce, which is all GCM needs.
+        nonce = hmac.new(key, b"relais-seal\0" + bound + b"\0" + "\0".join(fields).encode() + b"\0" + plaintext,
+                         hashlib.sha256).digest()[:NONCE_BYTES]
+        ct = AESGCM(key).encrypt(nonce, plaintext, bound)
         return Sealed(key=key_id, fields=fields, nonce=_b64(nonce), ciphertext=_b64(ct))
 
     def open(self, pathway_id: str, version: int, sealed: Sealed) -> bytes | None:

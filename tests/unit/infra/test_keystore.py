@@ -26,6 +26,16 @@ def test_a_sealed_body_shows_only_its_structure_and_opens_back_whole() -> None:
     assert body_opener(cipher)("p1", sealed) == BODY
 
 
+def test_an_event_sealed_again_is_the_same_bytes_and_another_event_gets_another_nonce() -> None:
+    """The relay republishing after a crash sends an exact repeat (same ce_id, same body)."""
+    cipher = _cipher(A)
+    first, again = seal_body(cipher, "p1", BODY), seal_body(cipher, "p1", BODY)
+    assert first == again
+    other = seal_body(cipher, "p1", {**BODY, "prison": "CP Eta"})
+    assert other["sealed"]["nonce"] != first["sealed"]["nonce"]
+    assert body_opener(cipher)("p1", other)["prison"] == "CP Eta"
+
+
 def test_two_pathways_of_one_person_share_their_key_and_another_person_has_their_own() -> None:
     cipher = _cipher(A)
     one, two = seal_body(cipher, "p1", BODY), seal_body(cipher, "p2", BODY)
